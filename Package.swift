@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// Kiln: Stable Diffusion XL on the CPU in Swift, run as a batch job processor over SQLite.
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Kiln",
+    products: [
+        .executable(name: "kiln", targets: ["kiln"]),
+        .library(name: "Numerics", targets: ["Numerics"]),
+        .library(name: "ModelFiles", targets: ["ModelFiles"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Models", targets: ["Models"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: module maps only.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "Numerics", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "Tokenizer", dependencies: ["CZlib"], swiftSettings: optimise),
+        .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"],
+                swiftSettings: optimise),
+        .executableTarget(name: "kiln", dependencies: [
+            "Models", "ModelFiles",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimise),
+        .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
+                          swiftSettings: optimise),
+
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,72 @@
+import Foundation
+import Numerics
+
+/// A named collection of tensors a model's weights are read from: one safetensors file, a
+/// sharded set, or a renamed view of a single-file checkpoint.
+public protocol WeightSource: AnyObject, Sendable {
+    var tensorNames: [String] { get }
+    func info(_ name: String) -> TensorInfo?
+    /// Where `name` lives, for messages.
+    func location(of name: String) -> String
+    func load(_ name: String) throws -> Tensor
+}
+
+extension WeightSource {
+    /// Total number of parameters (elements) in the source.
+    public var parameterCount: Int { tensorNames.reduce(0) { $0 + (info($1)?.elementCount ?? 0) } }
+
+    /// The on-disk dtype shared by most parameters (by element count).
+    public var dominantDType: SafetensorsDType? {
+        var counts: [SafetensorsDType: Int] = [:]
+        for name in tensorNames { if let i = info(name) { counts[i.dtype, default: 0] += i.elementCount } }
+        return counts.max { ($0.value, $0.key.rawValue) < ($1.value, $1.key.rawValue) }?.key
+    }
+}
+
+/// Several safetensors files joined by a `*.safetensors.index.json` weight map (the layout
+/// `save_pretrained(max_shard_size=...)` writes in diffusers and transformers).
+public final class ShardedWeights: WeightSource, @unchecked Sendable {
+    public let indexPath: String
+    private let owner: [String: SafetensorsFile]
+
+    public init(indexPath: String) throws {
+        self.indexPath = indexPath
+        guard let data = FileManager.default.contents(atPath: indexPath) else {
+            throw ModelFileError.missingFile(path: indexPath, hint: "the shard index is missing")
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelFileError.invalidIndex(path: indexPath, reason: "not a JSON object")
+        }
+        guard let map = json["weight_map"] as? [String: String] else {
+            throw ModelFileError.invalidIndex(path: indexPath, reason: "no weight_map of tensor name to file name")
+        }
+        let folder = (indexPath as NSString).deletingLastPathComponent
+        var files: [String: SafetensorsFile] = [:]
+        var owner: [String: SafetensorsFile] = [:]
+        for (tensor, fileName) in map {
+            guard !fileName.contains("/") else {
+                throw ModelFileError.invalidIndex(path: indexPath, reason: "shard name '\(fileName)' leaves the folder")
+            }
+            let file: SafetensorsFile
+            if let f = files[fileName] { file = f } else {
+                file = try SafetensorsFile(path: (folder as NSString).appendingPathComponent(fileName))
+                files[fileName] = file
+            }
+            guard file.info(tensor) != nil else {
+                throw ModelFileError.missingTensor(component: indexPath, tensor: tensor, searched: file.path)
+            }
+            owner[tensor] = file
+        }
+        self.owner = owner
+    }
+
+    public var tensorNames: [String] { owner.keys.sorted() }
+    public func info(_ name: String) -> TensorInfo? { owner[name]?.info(name) }
+    public func location(of name: String) -> String { owner[name]?.path ?? indexPath }
+    public func load(_ name: String) throws -> Tensor {
+        guard let f = owner[name] else {
+            throw ModelFileError.missingTensor(component: indexPath, tensor: name, searched: indexPath)
+        }
+        return try f.load(name)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Multi-head scaled dot-product attention, `softmax(Q Kᵀ / √d) V`, with torch
+/// `scaled_dot_product_attention` semantics (optionally causal).
+///
+/// `q` is `[batch, queries, heads * d]`, `k` and `v` are `[batch, keys, heads * d]`; the result is
+/// `[batch, queries, heads * d]`. Scores are computed per head for a block of queries at a time,
+/// so at most one `block x keys` score matrix per task exists: never the full attention matrix.
+public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false) -> Tensor {
+    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3)
+    let (batch, nq, width) = (q.shape[0], q.shape[1], q.shape[2])
+    let nk = k.shape[1]
+    precondition(k.shape[0] == batch && v.shape[0] == batch && k.shape[2] == width && v.shape[2] == width && v.shape[1] == nk)
+    precondition(width % heads == 0)
+    let d = width / heads
+    let scale = 1 / Float(d).squareRoot()
+    let out = Tensor(uninitialized: q.shape)
+    let qp = q.unsafePointer, kp = k.unsafePointer, vp = v.unsafePointer, op = out.unsafePointer
+
+    // Block of queries sized so a score block stays around 1 MiB.
+    let block = max(1, min(nq, (1 << 18) / max(nk, 1)))
+    let blocks = (nq + block - 1) / block
+    let tasks = batch * heads * blocks
+    let smallTask = block * nk * d < 262_144  // below OpenBLAS's own threading threshold
+
+    func run(_ task: Int, scores: UnsafeMutablePointer<Float>, parallelSoftmax: Bool) {
+        let b = task / (heads * blocks), rest = task % (heads * blocks)
+        let h = rest / blocks, q0 = (rest % blocks) * block
+        let rows = min(block, nq - q0)
+        let qBase = qp + (b * nq + q0) * width + h * d
+        let kBase = kp + b * nk * width + h * d
+        let vBase = vp + b * nk * width + h * d
+        gemm(m: rows, n: nk, k: d, a: qBase, lda: width, b: kBase, ldb: width, transB: true,
+             c: scores, ldc: nk, alpha: scale)
+        let softmaxRows: (Range<Int>) -> Void = { r in
+            for i in r {
+                let row = scores + i * nk
+                let limit = causal ? min(nk, q0 + i + 1) : nk
+                var m = -Float.infinity
+                for j in 0..<limit { m = max(m, row[j]) }
+                var sum: Float = 0
+                for j in 0..<limit { let e = expf(row[j] - m); row[j] = e; sum += e }
+                let inv = 1 / sum
+                for j in 0..<limit { row[j] *= inv }
+                if limit < nk { for j in limit..<nk { row[j] = 0 } }
+            }
+        }
+        if parallelSoftmax { parallelFor(rows, grain: max(1, 8192 / nk), softmaxRows) } else { softmaxRows(0..<rows) }
+        gemm(m: rows, n: d, k: nk, a: scores, lda: nk, b: vBase, ldb: width,
+             c: op + (b * nq + q0) * width + h * d, ldc: width)
+    }
+
+    if smallTask {
+        parallelFor(tasks) { r in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * nk)
+            defer { scores.deallocate() }
+            for t in r { run(t, scores: scores, parallelSoftmax: false) }
+        }
+    } else {
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * nk)
+        defer { scores.deallocate() }
+        for t in 0..<tasks { run(t, scores: scores, parallelSoftmax: true) }
+    }
+    return out
+}

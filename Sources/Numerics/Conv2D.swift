@@ -1,0 +1,155 @@
+/// A 2-D convolution with torch `nn.Conv2d` semantics (groups = 1, dilation = 1) on
+/// channels-last input `[batch, height, width, in]`, giving `[batch, outH, outW, out]`.
+///
+/// The weight is packed once, at construction, from torch's `[out, in, kh, kw]` into one
+/// `[in, out]` matrix per kernel tap. Stride-1 convolutions run as one GEMM per tap over shifted
+/// windows of a zero-padded copy of the input (no im2col); strided ones gather patches in bands.
+public struct Conv2D: Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+    public let stride: Int
+    /// Zero padding as (top, bottom, left, right).
+    public let padding: (top: Int, bottom: Int, left: Int, right: Int)
+    /// `[kh * kw, in, out]`.
+    let packed: Tensor
+    let bias: Tensor?
+
+    /// - Parameter torchWeight: `[out, in, kh, kw]` as stored by torch.
+    public init(torchWeight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) {
+        self.init(torchWeight: torchWeight, bias: bias, stride: stride,
+                  padding: (padding, padding, padding, padding))
+    }
+
+    public init(torchWeight: Tensor, bias: Tensor?, stride: Int,
+                padding: (top: Int, bottom: Int, left: Int, right: Int)) {
+        precondition(torchWeight.rank == 4 && stride >= 1)
+        let (co, ci, kh, kw) = (torchWeight.shape[0], torchWeight.shape[1], torchWeight.shape[2], torchWeight.shape[3])
+        inChannels = ci; outChannels = co; kernelHeight = kh; kernelWidth = kw
+        self.stride = stride; self.padding = padding; self.bias = bias
+        let p = Tensor(uninitialized: [kh * kw, ci, co])
+        let src = torchWeight.unsafePointer, dst = p.unsafePointer
+        for o in 0..<co { for i in 0..<ci { for y in 0..<kh { for x in 0..<kw {
+            dst[((y * kw + x) * ci + i) * co + o] = src[((o * ci + i) * kh + y) * kw + x]
+        } } } }
+        packed = p
+    }
+
+    public func outputSize(height h: Int, width w: Int) -> (height: Int, width: Int) {
+        ((h + padding.top + padding.bottom - kernelHeight) / stride + 1,
+         (w + padding.left + padding.right - kernelWidth) / stride + 1)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 4 && x.shape[3] == inChannels,
+                     "Conv2D expects [N,H,W,\(inChannels)], got \(x.shape)")
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (oh, ow) = outputSize(height: h, width: w)
+        let out = Tensor(uninitialized: [n, oh, ow, outChannels])
+        for b in 0..<n {
+            let src = x.unsafePointer + b * h * w * inChannels
+            let dst = out.unsafePointer + b * oh * ow * outChannels
+            if kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == (0, 0, 0, 0) {
+                fillBias(dst, rows: h * w)
+                gemm(m: h * w, n: outChannels, k: inChannels, a: src, lda: inChannels,
+                     b: packed.unsafePointer, ldb: outChannels, c: dst, ldc: outChannels, beta: 1)
+            } else if stride == 1 {
+                shiftedWindows(src, h: h, w: w, into: dst, oh: oh, ow: ow)
+            } else {
+                bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow)
+            }
+        }
+        return out
+    }
+
+    private func fillBias(_ dst: UnsafeMutablePointer<Float>, rows: Int) {
+        let co = outChannels
+        if let bias {
+            let bp = bias.unsafePointer
+            parallelFor(rows, grain: max(1, 8192 / co)) { r in for row in r { (dst + row * co).update(from: bp, count: co) } }
+        } else {
+            parallelFor(rows, grain: max(1, 8192 / co)) { r in for row in r { (dst + row * co).update(repeating: 0, count: co) } }
+        }
+    }
+
+    /// Stride 1: pad into a `(h+pt+pb) x (w+pl+pr)` image; for tap (dy,dx) the input rows needed by a
+    /// band of "wide" output rows (width = padded width) are one contiguous window.
+    private func shiftedWindows(_ src: UnsafePointer<Float>, h: Int, w: Int,
+                                into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+        let ci = inChannels, co = outChannels
+        let ph = h + padding.top + padding.bottom, pw = w + padding.left + padding.right
+        let slack = kernelWidth
+        let paddedCount = (ph * pw + slack) * ci
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount)
+        defer { padded.deallocate() }
+        padded.initialize(repeating: 0, count: paddedCount)
+        parallelFor(h, grain: max(1, 4096 / max(1, w * ci))) { rows in
+            for y in rows {
+                (padded + ((y + padding.top) * pw + padding.left) * ci).update(from: src + y * w * ci, count: w * ci)
+            }
+        }
+        // Bands of output rows keep the temporary small and the GEMMs large.
+        let bandRows = max(1, min(oh, 16384 / pw))
+        let wide = UnsafeMutablePointer<Float>.allocate(capacity: bandRows * pw * co)
+        defer { wide.deallocate() }
+        var y0 = 0
+        while y0 < oh {
+            let rows = min(bandRows, oh - y0)
+            let m = rows * pw
+            for tap in 0..<(kernelHeight * kernelWidth) {
+                let dy = tap / kernelWidth, dx = tap % kernelWidth
+                gemm(m: m, n: co, k: ci, a: padded + ((y0 + dy) * pw + dx) * ci, lda: ci,
+                     b: packed.unsafePointer + tap * ci * co, ldb: co, c: wide, ldc: co,
+                     beta: tap == 0 ? 0 : 1)
+            }
+            let bp = bias?.unsafePointer
+            parallelFor(rows * ow, grain: max(1, 4096 / co)) { r in
+                for i in r {
+                    let yy = i / ow, xx = i % ow
+                    let s = wide + (yy * pw + xx) * co, d = dst + ((y0 + yy) * ow + xx) * co
+                    if let bp { for c in 0..<co { d[c] = s[c] + bp[c] } } else { d.update(from: s, count: co) }
+                }
+            }
+            y0 += rows
+        }
+    }
+
+    /// Any stride: gather the patches of a band of output pixels, then one GEMM per band.
+    private func bandedIm2col(_ src: UnsafePointer<Float>, h: Int, w: Int,
+                              into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+        let ci = inChannels, co = outChannels, kh = kernelHeight, kw = kernelWidth
+        let patch = kh * kw * ci
+        let total = oh * ow
+        let band = max(1, min(total, (1 << 22) / max(patch, 1)))
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: band * patch)
+        defer { cols.deallocate() }
+        var p0 = 0
+        while p0 < total {
+            let count = min(band, total - p0)
+            parallelFor(count, grain: max(1, 2048 / patch)) { r in
+                for i in r {
+                    let p = p0 + i, oy = p / ow, ox = p % ow
+                    let row = cols + i * patch
+                    for ky in 0..<kh {
+                        let iy = oy * stride + ky - padding.top
+                        for kx in 0..<kw {
+                            let ix = ox * stride + kx - padding.left
+                            let d = row + (ky * kw + kx) * ci
+                            if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                                d.update(from: src + (iy * w + ix) * ci, count: ci)
+                            } else {
+                                d.update(repeating: 0, count: ci)
+                            }
+                        }
+                    }
+                }
+            }
+            let out = dst + p0 * co
+            fillBias(out, rows: count)
+            gemm(m: count, n: co, k: patch, a: cols, lda: patch, b: packed.unsafePointer, ldb: co,
+                 c: out, ldc: co, beta: 1)
+            p0 += count
+        }
+    }
+}

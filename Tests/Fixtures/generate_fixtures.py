@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""Builds Kiln's tiny random-weight SDXL fixtures with the reference implementation.
+
+Run from anywhere:  python3 Tests/Fixtures/generate_fixtures.py
+It creates a virtual environment (.venv-fixtures at the repository root) with pinned versions
+of torch, diffusers and transformers, re-runs itself inside it, then writes:
+
+  Tests/Fixtures/models/tiny-sdxl-base/      diffusers folder: base pipeline; unet saved sharded;
+                                              text_encoder also has an fp16 variant
+  Tests/Fixtures/models/tiny-sdxl-refiner/   refiner-style pipeline (text_encoder_2 only,
+                                              aesthetic-score time ids, 4 down blocks)
+  Tests/Fixtures/models/tiny-sdxl-inpaint/   base pipeline with a 9-channel inpainting UNet
+  Tests/Fixtures/tokenizer-full/             the full 49408-token CLIP vocabulary, gzipped
+  Tests/Fixtures/expected/*.safetensors      reference outputs of each component on fixed inputs
+  Tests/Fixtures/expected/tokens.json        reference token ids on varied prompts
+
+Everything is seeded, so re-running gives the same files for the same pinned versions.
+"""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors",
+          "numpy", "open_clip_torch==3.3.0"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VENV = os.path.join(ROOT, ".venv-fixtures")
+
+
+def ensure_venv():
+    if os.environ.get("KILN_FIXTURES_INSIDE") == "1":
+        return
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+        subprocess.check_call([python, "-m", "pip", "install", "-q", "--upgrade", "pip"])
+        # open_clip is only needed for its vocabulary file; skip its heavy dependencies.
+        subprocess.check_call([python, "-m", "pip", "install", "-q"] + PINNED[:-1])
+        subprocess.check_call([python, "-m", "pip", "install", "-q", "--no-deps", PINNED[-1]])
+    env = dict(os.environ, KILN_FIXTURES_INSIDE="1")
+    sys.exit(subprocess.call([python, os.path.abspath(__file__)] + sys.argv[1:], env=env))
+
+
+ensure_venv()
+
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+from transformers import (CLIPTextConfig, CLIPTextModel,  # noqa: E402
+                          CLIPTextModelWithProjection, CLIPTokenizer)
+from diffusers import (AutoencoderKL, EulerDiscreteScheduler,  # noqa: E402
+                       StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline,
+                       UNet2DConditionModel)
+
+torch.set_num_threads(1)
+MODELS = os.path.join(HERE, "models")
+EXPECTED = os.path.join(HERE, "expected")
+TINY_VOCAB = 1000
+
+
+# ---------------------------------------------------------------- tokenizers
+def clip_bytes_to_unicode():
+    """CLIP's reversible byte -> printable character table (same rule as GPT-2)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, [chr(c) for c in chars]))
+
+
+def clip_merges():
+    import importlib.util  # locate the file without importing open_clip (it needs torchvision)
+    package = os.path.dirname(importlib.util.find_spec("open_clip").origin)
+    path = os.path.join(package, "bpe_simple_vocab_16e6.txt.gz")
+    lines = gzip.open(path).read().decode("utf-8").split("\n")
+    return [tuple(line.split()) for line in lines[1:49152 - 256 - 2 + 1]]
+
+
+def vocab_and_merges(size):
+    """The CLIP vocabulary construction, cut to `size` entries (49408 is the full one)."""
+    byte_chars = list(clip_bytes_to_unicode().values())
+    merges = clip_merges()[: size - 2 * len(byte_chars) - 2]
+    tokens = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    assert len(tokens) == size
+    return {t: i for i, t in enumerate(tokens)}, merges
+
+
+def write_tokenizer_folder(folder, vocab, merges, pad_token):
+    """Writes the four files the SDXL repositories ship for a CLIP tokenizer."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "".join(" ".join(m) + "\n" for m in merges))
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>", "pad_token": pad_token}
+    with open(os.path.join(folder, "special_tokens_map.json"), "w") as f:
+        json.dump(special, f, indent=2)
+    config = dict(special, model_max_length=77, do_lower_case=True,
+                  tokenizer_class="CLIPTokenizer", clean_up_tokenization_spaces=True)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+TOKEN_PROMPTS = [
+    "a photo of an astronaut riding a horse on mars",
+    "Astronaut in a jungle, cold color palette, muted colors, detailed, 8k",
+    "A majestic lion jumping from a big stone at night",
+    "",
+    "   leading and trailing   spaces   ",
+    "UPPER lower MiXeD CaSe",
+    "numbers 1234567890 and 3.14159, 1e-5, 0x1F",
+    "punctuation!!! ??? ... ;;; --- ((((brackets)))) [weights:1.2] {curly}",
+    "it's they're we've I'm you'll he'd can't won't",
+    "café naïve résumé façade Ångström Øre",
+    "Straße Größe Ärger Übermut",
+    "日本の風景、桜と富士山",
+    "中文提示词：一只可爱的猫",
+    "한국어 프롬프트 테스트",
+    "Привет, мир! Ёлка",
+    "Ελληνικά γράμματα αβγ",
+    "emoji 🐱🚀🎨 and 👍🏽 skin tone, family 👨‍👩‍👧",
+    "tabs\tand\nnewlines\r\nmixed",
+    "html &amp; entities &lt;b&gt; bold",
+    "<|startoftext|> special tokens <|endoftext|> inside",
+    "hyphen-ated words, under_scores and slashes/path/to/file.png",
+    "quotes \"double\" and 'single' and `back`",
+    "math: a+b=c, x^2, 50% off, $100, #hashtag, @mention, ~tilde~",
+    "a" * 20,
+    "word " * 100,
+    "a very long prompt " + ", ".join(f"detail number {i}" for i in range(60)),
+    "ﬁ ligature and ｆｕｌｌｗｉｄｔｈ letters",
+    "e\u0301 combining accent vs é precomposed",
+    "non\u00a0breaking\u2003em space\u200bzero width",
+    "Ⅻ roman numeral, ½ fraction, ² superscript, ٣ arabic digit",
+    "masterpiece, best quality, (intricate details:1.3), 85mm f/1.8, bokeh, RAW photo",
+    "mr. smith's dog's bone",
+]
+
+
+def tokenizer_fixtures():
+    vocab, merges = vocab_and_merges(49408)
+    folder = os.path.join(HERE, "tokenizer-full")
+    os.makedirs(folder, exist_ok=True)
+    with gzip.open(os.path.join(folder, "vocab.json.gz"), "wt", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)
+    with gzip.open(os.path.join(folder, "merges.txt.gz"), "wt", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "".join(" ".join(m) + "\n" for m in merges))
+    tmp = os.path.join(HERE, ".tok-tmp")
+    results = []
+    for pad in ["<|endoftext|>", "!"]:
+        write_tokenizer_folder(tmp, vocab, merges, pad)
+        tok = CLIPTokenizer.from_pretrained(tmp)
+        for prompt in TOKEN_PROMPTS:
+            ids = tok(prompt, padding="max_length", max_length=77, truncation=True).input_ids
+            results.append({"pad_token": pad, "prompt": prompt, "ids": ids})
+    shutil.rmtree(tmp)
+    with open(os.path.join(EXPECTED, "tokens.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, ensure_ascii=False, indent=0)
+
+
+# ---------------------------------------------------------------- tiny models
+def text_encoder_1():
+    torch.manual_seed(1)
+    return CLIPTextModel(CLIPTextConfig(
+        vocab_size=TINY_VOCAB, hidden_size=16, intermediate_size=40, num_hidden_layers=3,
+        num_attention_heads=2, max_position_embeddings=77, hidden_act="quick_gelu",
+        layer_norm_eps=1e-5, bos_token_id=TINY_VOCAB - 2, eos_token_id=TINY_VOCAB - 1,
+        pad_token_id=1, projection_dim=16)).eval()
+
+
+def text_encoder_2(seed=2):
+    torch.manual_seed(seed)
+    return CLIPTextModelWithProjection(CLIPTextConfig(
+        vocab_size=TINY_VOCAB, hidden_size=32, intermediate_size=72, num_hidden_layers=4,
+        num_attention_heads=4, max_position_embeddings=77, hidden_act="gelu",
+        layer_norm_eps=1e-5, bos_token_id=TINY_VOCAB - 2, eos_token_id=TINY_VOCAB - 1,
+        pad_token_id=1, projection_dim=24)).eval()
+
+
+def base_unet(in_channels=4, seed=3):
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(
+        sample_size=16, in_channels=in_channels, out_channels=4,
+        block_out_channels=(8, 16, 24), layers_per_block=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        mid_block_type="UNetMidBlock2DCrossAttn",
+        transformer_layers_per_block=(1, 1, 2), attention_head_dim=(1, 2, 3),
+        use_linear_projection=True, cross_attention_dim=16 + 32,
+        addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=24 + 6 * 8,
+        norm_num_groups=4, norm_eps=1e-5, flip_sin_to_cos=True, freq_shift=0,
+        act_fn="silu").eval()
+
+
+def refiner_unet(seed=4):
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4,
+        block_out_channels=(8, 16, 24, 24), layers_per_block=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                          "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        mid_block_type="UNetMidBlock2DCrossAttn",
+        transformer_layers_per_block=2, attention_head_dim=(1, 2, 3, 3),
+        use_linear_projection=True, cross_attention_dim=32,
+        addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=24 + 5 * 8,
+        norm_num_groups=4, norm_eps=1e-5, flip_sin_to_cos=True, freq_shift=0,
+        act_fn="silu").eval()
+
+
+def vae(seed=5):
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 16, 16, 16), layers_per_block=1, norm_num_groups=4,
+        sample_size=128, scaling_factor=0.13025, force_upcast=True).eval()
+
+
+def sdxl_scheduler():
+    return EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        num_train_timesteps=1000, prediction_type="epsilon", steps_offset=1,
+        timestep_spacing="leading", interpolation_type="linear", use_karras_sigmas=False)
+
+
+def tiny_tokenizer(pad):
+    vocab, merges = vocab_and_merges(TINY_VOCAB)
+    folder = os.path.join(HERE, ".tok-tiny-" + ("eot" if pad.startswith("<") else "bang"))
+    write_tokenizer_folder(folder, vocab, merges, pad)
+    return folder
+
+
+def replace_tokenizer_files(pipeline_folder, name, source_folder):
+    """Keeps the tokenizer folder in the four-file layout of the SDXL repositories."""
+    dest = os.path.join(pipeline_folder, name)
+    shutil.rmtree(dest)
+    shutil.copytree(source_folder, dest)
+
+
+def build_pipelines():
+    tok1_dir, tok2_dir = tiny_tokenizer("<|endoftext|>"), tiny_tokenizer("!")
+    tok1, tok2 = CLIPTokenizer.from_pretrained(tok1_dir), CLIPTokenizer.from_pretrained(tok2_dir)
+    te1, te2, the_vae = text_encoder_1(), text_encoder_2(), vae()
+
+    base = StableDiffusionXLPipeline(
+        vae=the_vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
+        unet=base_unet(), scheduler=sdxl_scheduler(), force_zeros_for_empty_prompt=True,
+        add_watermarker=False)
+    base_dir = os.path.join(MODELS, "tiny-sdxl-base")
+    base.save_pretrained(base_dir, safe_serialization=True)
+    # A sharded component, as the large SDXL UNet files are published.
+    os.remove(os.path.join(base_dir, "unet", "diffusion_pytorch_model.safetensors"))
+    base.unet.save_pretrained(os.path.join(base_dir, "unet"), safe_serialization=True,
+                              max_shard_size="400KB")
+    # An fp16 variant next to the float32 weights.
+    te1.to(torch.float16).save_pretrained(os.path.join(base_dir, "text_encoder"),
+                                          safe_serialization=True, variant="fp16")
+    te1.to(torch.float32)
+
+    inpaint = StableDiffusionXLPipeline(
+        vae=the_vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
+        unet=base_unet(in_channels=9, seed=6), scheduler=sdxl_scheduler(),
+        force_zeros_for_empty_prompt=True, add_watermarker=False)
+    inpaint_dir = os.path.join(MODELS, "tiny-sdxl-inpaint")
+    inpaint.save_pretrained(inpaint_dir, safe_serialization=True)
+
+    refiner = StableDiffusionXLImg2ImgPipeline(
+        vae=the_vae, text_encoder=None, text_encoder_2=te2, tokenizer=None, tokenizer_2=tok2,
+        unet=refiner_unet(), scheduler=sdxl_scheduler(), requires_aesthetics_score=True,
+        force_zeros_for_empty_prompt=False, add_watermarker=False)
+    refiner_dir = os.path.join(MODELS, "tiny-sdxl-refiner")
+    refiner.save_pretrained(refiner_dir, safe_serialization=True)
+
+    for folder in (base_dir, inpaint_dir):
+        replace_tokenizer_files(folder, "tokenizer", tok1_dir)
+        replace_tokenizer_files(folder, "tokenizer_2", tok2_dir)
+    replace_tokenizer_files(refiner_dir, "tokenizer_2", tok2_dir)
+    shutil.rmtree(tok1_dir)
+    shutil.rmtree(tok2_dir)
+    return base_dir, inpaint_dir, refiner_dir
+
+
+# ---------------------------------------------------------------- expected outputs
+def save(name, tensors):
+    save_file({k: v.detach().contiguous().to(torch.float32) for k, v in tensors.items()},
+              os.path.join(EXPECTED, name + ".safetensors"))
+
+
+COMPONENT_PROMPT = "a tiny red fox, watercolor; 2 birds!"
+
+
+@torch.no_grad()
+def text_encoder_outputs(folder, prefix, variant=None):
+    for sub, cls in (("text_encoder", CLIPTextModel), ("text_encoder_2", CLIPTextModelWithProjection)):
+        if not os.path.isdir(os.path.join(folder, sub)):
+            continue
+        tok = CLIPTokenizer.from_pretrained(os.path.join(folder, sub.replace("text_encoder", "tokenizer")))
+        kwargs = {"variant": variant} if variant and sub == "text_encoder" else {}
+        if variant and sub != "text_encoder":
+            continue
+        model = cls.from_pretrained(os.path.join(folder, sub), torch_dtype=torch.float32, **kwargs).eval()
+        ids = tok([COMPONENT_PROMPT, ""], padding="max_length", max_length=77,
+                  truncation=True, return_tensors="pt").input_ids
+        out = model(ids, output_hidden_states=True)
+        tensors = {"input_ids": ids.to(torch.float32)}
+        for i, h in enumerate(out.hidden_states):
+            tensors[f"hidden_states.{i}"] = h
+        tensors["last_hidden_state"] = out.last_hidden_state
+        if cls is CLIPTextModel:
+            tensors["pooler_output"] = out.pooler_output
+        else:
+            tensors["text_embeds"] = out.text_embeds
+        save(f"{prefix}-{sub}" + (f"-{variant}" if variant else ""), tensors)
+
+
+@torch.no_grad()
+def unet_outputs(folder, prefix, time_ids_len):
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"),
+                                                torch_dtype=torch.float32).eval()
+    cfg = unet.config
+    g = torch.Generator("cpu").manual_seed(11)
+    sample = torch.randn(2, cfg.in_channels, 16, 12, generator=g)
+    hidden = torch.randn(2, 77, cfg.cross_attention_dim, generator=g)
+    text_embeds = torch.randn(2, 24, generator=g)
+    if time_ids_len == 6:
+        time_ids = torch.tensor([[128.0, 96.0, 0.0, 0.0, 128.0, 96.0], [64.0, 64.0, 16.0, 8.0, 128.0, 96.0]])
+    else:
+        time_ids = torch.tensor([[128.0, 96.0, 0.0, 0.0, 6.0], [128.0, 96.0, 0.0, 0.0, 2.5]])
+    timestep = torch.tensor(681.0)
+    out = unet(sample, timestep, encoder_hidden_states=hidden,
+               added_cond_kwargs={"text_embeds": text_embeds, "time_ids": time_ids}).sample
+    save(f"{prefix}-unet", {"sample": sample, "timestep": timestep.reshape(1),
+                             "encoder_hidden_states": hidden, "text_embeds": text_embeds,
+                             "time_ids": time_ids, "out": out})
+
+
+@torch.no_grad()
+def vae_outputs(folder, prefix):
+    model = AutoencoderKL.from_pretrained(os.path.join(folder, "vae"), torch_dtype=torch.float32).eval()
+    g = torch.Generator("cpu").manual_seed(12)
+    image = torch.rand(1, 3, 64, 48, generator=g) * 2 - 1
+    dist = model.encode(image).latent_dist
+    latents = torch.randn(1, 4, 8, 6, generator=g)
+    decoded = model.decode(latents).sample
+    save(f"{prefix}-vae", {"image": image, "mean": dist.mean, "logvar": dist.logvar,
+                            "latents": latents, "decoded": decoded})
+
+
+def main():
+    os.makedirs(EXPECTED, exist_ok=True)
+    if os.path.isdir(MODELS):
+        shutil.rmtree(MODELS)
+    os.makedirs(MODELS)
+    tokenizer_fixtures()
+    base_dir, inpaint_dir, refiner_dir = build_pipelines()
+    text_encoder_outputs(base_dir, "base")
+    text_encoder_outputs(base_dir, "base", variant="fp16")
+    text_encoder_outputs(refiner_dir, "refiner")
+    unet_outputs(base_dir, "base", 6)
+    unet_outputs(inpaint_dir, "inpaint", 6)
+    unet_outputs(refiner_dir, "refiner", 5)
+    vae_outputs(base_dir, "base")
+    print("fixtures written to", HERE)
+
+
+if __name__ == "__main__":
+    main()
