@@ -29,7 +29,7 @@ let package = Package(
 
         .target(name: "Numerics", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "Tokenizer", dependencies: ["CZlib"], swiftSettings: optimise),
+        .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
@@ -39,11 +39,12 @@ let package = Package(
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
 
+        .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer"]),
-        .testTarget(name: "KilnCLITests", dependencies: ["kiln"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics", "KilnTestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
