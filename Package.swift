@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"],
+        .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
             "Models", "ModelFiles",
@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
 
-        .target(name: "KilnTestSupport", path: "Tests/KilnTestSupport"),
+        .target(name: "KilnTestSupport", dependencies: ["ModelFiles", "Numerics"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),

@@ -129,6 +129,7 @@ public struct ConfigFile: Sendable {
     }
 
     /// A string restricted to known values; anything else is an error listing what is supported.
+    @discardableResult
     public func choice(_ key: String, default d: String? = nil, allowed: [String]) throws -> String {
         let s = try string(key, default: d)
         guard allowed.contains(s) else {

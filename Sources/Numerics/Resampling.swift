@@ -59,3 +59,27 @@ public func concatenateLastAxis(_ parts: [Tensor]) -> Tensor {
     }
     return out
 }
+
+/// Nearest-neighbour resize of `[batch, h, w, c]` to `height x width` with torch's "nearest"
+/// index rule (`floor(dst * in / out)`, exact halving for 2x).
+public func upsampleNearest(_ x: Tensor, height oh: Int, width ow: Int) -> Tensor {
+    precondition(x.rank == 4)
+    let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    if oh == 2 * h && ow == 2 * w { return upsampleNearest2x(x) }
+    func index(_ o: Int, _ input: Int, _ output: Int) -> Int {
+        if output == 2 * input { return o >> 1 }
+        let scale = Float(input) / Float(output)
+        return min(Int((Float(o) * scale).rounded(.down)), input - 1)
+    }
+    let out = Tensor(uninitialized: [n, oh, ow, c])
+    let s = x.unsafePointer, d = out.unsafePointer
+    parallelFor(n * oh, grain: 4) { r in
+        for row in r {
+            let b = row / oh, y = index(row % oh, h, oh)
+            for xx in 0..<ow {
+                (d + (row * ow + xx) * c).update(from: s + ((b * h + y) * w + index(xx, w, ow)) * c, count: c)
+            }
+        }
+    }
+    return out
+}
