@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "kiln", dependencies: [
             "Models", "ModelFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: optimise),
+        ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
 

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Which weight files of a component to read: the plain ones, the `fp16` variant
-/// (`*.fp16.safetensors`, as diffusers' `variant="fp16"`), or whichever is present (plain first).
+/// Which weight files of a component to read: the plain ones only, the `fp16` variant
+/// (`*.fp16.safetensors`; like diffusers' `variant="fp16"`, plain files where a component has
+/// no variant), or whichever is present, plain first.
 public enum WeightVariant: String, Sendable, CaseIterable {
     case automatic = "auto"
     case plain = "none"
@@ -72,7 +73,8 @@ public struct DiffusersFolder: Sendable {
         var candidates: [(single: String, index: String)] = []
         switch variant {
         case .plain: candidates = [(plainSingle, plainIndex)]
-        case .fp16: candidates = [(fp16Single, fp16Index)]
+        // Like diffusers' variant="fp16": components without the variant load their plain weights.
+        case .fp16: candidates = [(fp16Single, fp16Index), (plainSingle, plainIndex)]
         case .automatic: candidates = [(plainSingle, plainIndex), (fp16Single, fp16Index)]
         }
         for c in candidates {

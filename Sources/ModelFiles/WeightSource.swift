@@ -12,8 +12,14 @@ public protocol WeightSource: AnyObject, Sendable {
 }
 
 extension WeightSource {
-    /// Total number of parameters (elements) in the source.
-    public var parameterCount: Int { tensorNames.reduce(0) { $0 + (info($1)?.elementCount ?? 0) } }
+    /// Number of parameters: elements of the floating-point tensors (integer buffers such as
+    /// CLIP's saved `position_ids` are not parameters in torch either).
+    public var parameterCount: Int {
+        tensorNames.reduce(0) { total, name in
+            guard let i = info(name), [.f32, .f16, .bf16, .f64].contains(i.dtype) else { return total }
+            return total + i.elementCount
+        }
+    }
 
     /// The on-disk dtype shared by most parameters (by element count).
     public var dominantDType: SafetensorsDType? {

@@ -150,10 +150,12 @@ def tokenizer_fixtures():
     vocab, merges = vocab_and_merges(49408)
     folder = os.path.join(HERE, "tokenizer-full")
     os.makedirs(folder, exist_ok=True)
-    with gzip.open(os.path.join(folder, "vocab.json.gz"), "wt", encoding="utf-8") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-    with gzip.open(os.path.join(folder, "merges.txt.gz"), "wt", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "".join(" ".join(m) + "\n" for m in merges))
+    def write_gzip(name, text):  # mtime 0 and no file name: the same bytes on every run
+        with open(os.path.join(folder, name), "wb") as raw:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+                f.write(text.encode("utf-8"))
+    write_gzip("vocab.json.gz", json.dumps(vocab, ensure_ascii=False))
+    write_gzip("merges.txt.gz", "#version: 0.2\n" + "".join(" ".join(m) + "\n" for m in merges))
     tmp = os.path.join(HERE, ".tok-tmp")
     results = []
     for pad in ["<|endoftext|>", "!"]:
@@ -358,6 +360,21 @@ def vae_outputs(folder, prefix):
                             "latents": latents, "decoded": decoded})
 
 
+def parameter_counts(folders):
+    """torch's own parameter counts per component, for `kiln inspect` to be checked against."""
+    counts = {}
+    for folder in folders:
+        entry = {}
+        for sub, cls in (("text_encoder", CLIPTextModel), ("text_encoder_2", CLIPTextModelWithProjection),
+                         ("unet", UNet2DConditionModel), ("vae", AutoencoderKL)):
+            if os.path.isdir(os.path.join(folder, sub)):
+                model = cls.from_pretrained(os.path.join(folder, sub))
+                entry[sub] = {"class": cls.__name__, "parameters": sum(p.numel() for p in model.parameters())}
+        counts[os.path.basename(folder)] = entry
+    with open(os.path.join(EXPECTED, "parameter_counts.json"), "w") as f:
+        json.dump(counts, f, indent=1, sort_keys=True)
+
+
 def main():
     os.makedirs(EXPECTED, exist_ok=True)
     if os.path.isdir(MODELS):
@@ -372,6 +389,7 @@ def main():
     unet_outputs(inpaint_dir, "inpaint", 6)
     unet_outputs(refiner_dir, "refiner", 5)
     vae_outputs(base_dir, "base")
+    parameter_counts([base_dir, inpaint_dir, refiner_dir])
     print("fixtures written to", HERE)
 
 

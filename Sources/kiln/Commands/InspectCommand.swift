@@ -1,0 +1,27 @@
+import ArgumentParser
+import ModelFiles
+import Models
+
+/// `kiln inspect`: loads every component of a model and prints class, on-disk dtype and
+/// parameter count per component, one line each.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Load a model and print each component's class, dtype on disk and parameter count.")
+
+    @Option(name: .long, help: "A diffusers model folder (with model_index.json).")
+    var model: String
+
+    @Option(name: .long, help: "Weight files to read: auto (plain, else fp16), none (plain only) or fp16.")
+    var variant: String = "auto"
+
+    func run() throws {
+        try failing {
+            guard let v = WeightVariant(rawValue: variant) else {
+                throw ValidationError("--variant must be auto, none or fp16, not '\(variant)'")
+            }
+            let files = try SDXLModelFiles(path: model, variant: v)
+            for line in try files.inspect() { print(line) }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `kiln` command: Stable Diffusion XL on the CPU.
+@main
+struct Kiln: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kiln",
+        abstract: "Stable Diffusion XL on the CPU, run as a batch job processor over SQLite.",
+        version: "0.1.0",
+        subcommands: [InspectCommand.self]
+    )
+}
