@@ -12,58 +12,98 @@ public struct ComponentSummary: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(name) \(className) \(dtype) \(parameterCount)" }
 }
 
-/// An SDXL model on disk (a diffusers pipeline folder) from which each network is built on
-/// demand, as diffusers' `DiffusionPipeline.from_pretrained` would load it.
+/// An SDXL model on disk, from which each network is built on demand: a diffusers pipeline
+/// folder (as `DiffusionPipeline.from_pretrained` loads it) or an original single-file
+/// checkpoint (as `from_single_file` loads it, with configs and tokenizers from `configFolder`
+/// or, without one, the published SDXL configs).
 public struct SDXLModelFiles: Sendable {
+    public enum Layout: Sendable {
+        case folder(DiffusersFolder)
+        case singleFile(SingleFileCheckpoint, configs: DiffusersFolder?)
+    }
+
     public let path: String
-    public let folder: DiffusersFolder
+    public let layout: Layout
     public let variant: WeightVariant
 
-    public init(path: String, variant: WeightVariant = .automatic) throws {
+    public init(path: String, variant: WeightVariant = .automatic, configFolder: String? = nil) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw ModelFileError.missingFile(path: path, hint: "give a diffusers model folder")
-        }
-        guard isDir.boolValue else {
-            throw ModelFileError.unsupportedFormat(path: path, reason: "is a file; give a diffusers model folder (containing model_index.json)")
+            throw ModelFileError.missingFile(path: path, hint: "give a diffusers model folder or a single-file .safetensors checkpoint")
         }
         self.path = path
         self.variant = variant
-        folder = try DiffusersFolder(path: path)
-    }
-
-    /// Component names in loading order that this model has.
-    public var componentNames: [String] {
-        ["text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae", "scheduler"]
-            .filter { folder.components[$0] != nil }
-    }
-
-    func entry(_ name: String) throws -> ComponentEntry {
-        guard let e = folder.components[name] else {
-            throw ModelFileError.missingComponent(folder: folder.path, component: name)
+        if isDir.boolValue {
+            layout = .folder(try DiffusersFolder(path: path))
+        } else {
+            layout = .singleFile(try SingleFileCheckpoint(path: path), configs: try configFolder.map { try DiffusersFolder(path: $0) })
         }
-        return e
+    }
+
+    /// Component name to class name, in a fixed order.
+    public var components: [(name: String, className: String)] {
+        switch layout {
+        case .folder(let f):
+            return ["text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae", "scheduler"]
+                .compactMap { n in f.components[n].map { (n, $0.className) } }
+        case .singleFile(let c, _):
+            return c.components
+        }
+    }
+
+    func className(_ name: String) throws -> String {
+        guard let c = components.first(where: { $0.name == name }) else {
+            throw ModelFileError.missingComponent(folder: path, component: name)
+        }
+        return c.className
+    }
+
+    /// The component's config.json (from the folder, the config folder, or the published SDXL config).
+    public func config(_ name: String) throws -> ConfigFile {
+        switch layout {
+        case .folder(let f): return try f.config(name)
+        case .singleFile(_, let configs?): return try configs.config(name)
+        case .singleFile(let c, nil): return try PublishedConfigs.config(name, kind: c.kind)
+        }
+    }
+
+    /// The weights of a component in diffusers naming.
+    public func weights(_ name: String) throws -> any WeightSource {
+        switch layout {
+        case .folder(let f): return try f.weights(name, variant: variant)
+        case .singleFile(let c, _):
+            let layers = name == "unet" ? try UNetConfig(try config("unet")).layersPerBlock : 2
+            return try c.weights(name, layersPerBlock: layers)
+        }
     }
 
     func reader(_ name: String) throws -> WeightReader {
-        WeightReader(source: try folder.weights(name, variant: variant), component: "\(path)/\(name)")
+        WeightReader(source: try weights(name), component: "\(path) \(name)")
     }
 
     public func textEncoder(_ name: String) throws -> CLIPTextModel {
-        let e = try entry(name)
+        let cls = try className(name)
         let projection: Bool
-        switch e.className {
+        switch cls {
         case "CLIPTextModel": projection = false
         case "CLIPTextModelWithProjection": projection = true
         default:
-            throw ModelFileError.invalidConfig(path: folder.path + "/model_index.json", key: name,
-                                               reason: "class \(e.className) is not supported (supported: CLIPTextModel, CLIPTextModelWithProjection)")
+            throw ModelFileError.invalidConfig(path: path + "/model_index.json", key: name,
+                                               reason: "class \(cls) is not supported (supported: CLIPTextModel, CLIPTextModelWithProjection)")
         }
-        return try CLIPTextModel(config: CLIPTextConfig(try folder.config(name)), weights: try reader(name), withProjection: projection)
+        return try CLIPTextModel(config: CLIPTextConfig(try config(name)), weights: try reader(name), withProjection: projection)
     }
 
     public func tokenizer(_ name: String) throws -> CLIPTokenizer {
-        let e = try entry(name)
+        let folder: DiffusersFolder
+        switch layout {
+        case .folder(let f): folder = f
+        case .singleFile(_, let configs?): folder = configs
+        case .singleFile(_, nil):
+            throw ModelFileError.missingFile(path: path + " (\(name))",
+                hint: "a single-file checkpoint carries no tokenizer; pass --config with the model's diffusers folder (it holds tokenizer/ and tokenizer_2/)")
+        }
+        guard let e = folder.components[name] else { throw ModelFileError.missingComponent(folder: folder.path, component: name) }
         guard e.className == "CLIPTokenizer" || e.className == "CLIPTokenizerFast" else {
             throw ModelFileError.invalidConfig(path: folder.path + "/model_index.json", key: name,
                                                reason: "class \(e.className) is not supported (supported: CLIPTokenizer)")
@@ -73,19 +113,19 @@ public struct SDXLModelFiles: Sendable {
 
     public func unet() throws -> UNet2DConditionModel {
         try requireClass("unet", "UNet2DConditionModel")
-        return try UNet2DConditionModel(config: UNetConfig(try folder.config("unet")), weights: try reader("unet"))
+        return try UNet2DConditionModel(config: UNetConfig(try config("unet")), weights: try reader("unet"))
     }
 
     public func vae() throws -> AutoencoderKL {
         try requireClass("vae", "AutoencoderKL")
-        return try AutoencoderKL(config: VAEConfig(try folder.config("vae")), weights: try reader("vae"))
+        return try AutoencoderKL(config: VAEConfig(try config("vae")), weights: try reader("vae"))
     }
 
     func requireClass(_ name: String, _ cls: String) throws {
-        let e = try entry(name)
-        guard e.className == cls else {
-            throw ModelFileError.invalidConfig(path: folder.path + "/model_index.json", key: name,
-                                               reason: "class \(e.className) is not supported (supported: \(cls))")
+        let found = try className(name)
+        guard found == cls else {
+            throw ModelFileError.invalidConfig(path: path + "/model_index.json", key: name,
+                                               reason: "class \(found) is not supported (supported: \(cls))")
         }
     }
 
@@ -93,9 +133,8 @@ public struct SDXLModelFiles: Sendable {
     /// network once so that any loading problem surfaces here.
     public func inspect(build: Bool = true) throws -> [ComponentSummary] {
         var out: [ComponentSummary] = []
-        for name in ["text_encoder", "text_encoder_2", "unet", "vae"] where folder.components[name] != nil {
-            let e = try entry(name)
-            let source = try folder.weights(name, variant: variant)
+        for (name, cls) in components where ["text_encoder", "text_encoder_2", "unet", "vae"].contains(name) {
+            let source = try weights(name)
             if build {
                 switch name {
                 case "unet": _ = try unet()
@@ -103,11 +142,12 @@ public struct SDXLModelFiles: Sendable {
                 default: _ = try textEncoder(name)
                 }
             }
-            out.append(ComponentSummary(name: name, className: e.className,
-                                        dtype: source.dominantDType?.torchName ?? "empty",
+            out.append(ComponentSummary(name: name, className: cls, dtype: source.dominantDType?.torchName ?? "empty",
                                         parameterCount: source.parameterCount))
         }
-        for name in ["tokenizer", "tokenizer_2"] where folder.components[name] != nil { _ = try tokenizer(name) }
+        if case .folder = layout {
+            for (name, _) in components where name.hasPrefix("tokenizer") { _ = try tokenizer(name) }
+        }
         return out
     }
 }

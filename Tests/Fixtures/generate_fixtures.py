@@ -266,10 +266,13 @@ def build_pipelines():
     os.remove(os.path.join(base_dir, "unet", "diffusion_pytorch_model.safetensors"))
     base.unet.save_pretrained(os.path.join(base_dir, "unet"), safe_serialization=True,
                               max_shard_size="400KB")
-    # An fp16 variant next to the float32 weights.
-    te1.to(torch.float16).save_pretrained(os.path.join(base_dir, "text_encoder"),
-                                          safe_serialization=True, variant="fp16")
-    te1.to(torch.float32)
+    # An fp16 variant next to the float32 weights (only the weights file: saving a half model
+    # would also rewrite config.json with dtype float16).
+    half_dir = os.path.join(HERE, ".fp16-tmp")
+    half = text_encoder_1().to(torch.float16)
+    half.save_pretrained(half_dir, safe_serialization=True, variant="fp16")
+    shutil.copy(os.path.join(half_dir, "model.fp16.safetensors"), os.path.join(base_dir, "text_encoder"))
+    shutil.rmtree(half_dir)
 
     inpaint = StableDiffusionXLPipeline(
         vae=the_vae, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
@@ -294,6 +297,146 @@ def build_pipelines():
     return base_dir, inpaint_dir, refiner_dir
 
 
+# ---------------------------------------------------------------- single-file checkpoints
+RESNET_TO_ORIGINAL = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
+                      ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")]
+
+
+def original_unet_keys(unet):
+    """diffusers UNet2DConditionModel names -> Stability's original (sgm) names."""
+    per = unet.config.layers_per_block + 1
+    out = {}
+    fixed = {"conv_in": "input_blocks.0.0", "time_embedding.linear_1": "time_embed.0",
+             "time_embedding.linear_2": "time_embed.2", "add_embedding.linear_1": "label_emb.0.0",
+             "add_embedding.linear_2": "label_emb.0.2", "conv_norm_out": "out.0", "conv_out": "out.2"}
+
+    def resnet(rest):
+        for new, old in RESNET_TO_ORIGINAL:
+            if rest.startswith(new + "."):
+                return old + rest[len(new):]
+        raise KeyError(rest)
+
+    for name, tensor in unet.state_dict().items():
+        parts = name.split(".")
+        head = ".".join(parts[:2])
+        if parts[0] in fixed:
+            key = fixed[parts[0]] + "." + ".".join(parts[1:])
+        elif head in fixed:
+            key = fixed[head] + "." + ".".join(parts[2:])
+        elif parts[0] == "down_blocks":
+            b = int(parts[1])
+            kind, rest = parts[2], ".".join(parts[4:])
+            if kind == "downsamplers":
+                key = f"input_blocks.{1 + b * per + per - 1}.0.op.{rest.split('.', 1)[1]}"
+            else:
+                i = 1 + b * per + int(parts[3])
+                key = f"input_blocks.{i}.0.{resnet(rest)}" if kind == "resnets" else f"input_blocks.{i}.1.{rest}"
+        elif parts[0] == "mid_block":
+            kind, j, rest = parts[1], int(parts[2]), ".".join(parts[3:])
+            key = f"middle_block.{2 * j}.{resnet(rest)}" if kind == "resnets" else f"middle_block.1.{rest}"
+        elif parts[0] == "up_blocks":
+            b = int(parts[1])
+            kind, rest = parts[2], ".".join(parts[4:])
+            has_attention = hasattr(unet.up_blocks[b], "attentions")
+            if kind == "upsamplers":
+                key = f"output_blocks.{b * per + per - 1}.{2 if has_attention else 1}.conv.{rest.split('.', 1)[1]}"
+            else:
+                i = b * per + int(parts[3])
+                key = f"output_blocks.{i}.0.{resnet(rest)}" if kind == "resnets" else f"output_blocks.{i}.1.{rest}"
+        else:
+            raise KeyError(name)
+        out["model.diffusion_model." + key] = tensor
+    return out
+
+
+def original_vae_keys(vae):
+    n = len(vae.config.block_out_channels)
+    out = {}
+    for name, tensor in vae.state_dict().items():
+        key = name.replace("conv_norm_out", "norm_out").replace("conv_shortcut", "nin_shortcut")
+        parts = key.split(".")
+        if parts[1] == "down_blocks":
+            if parts[3] == "resnets":
+                key = f"{parts[0]}.down.{parts[2]}.block.{'.'.join(parts[4:])}"
+            else:
+                key = f"{parts[0]}.down.{parts[2]}.downsample.{'.'.join(parts[5:])}"
+        elif parts[1] == "up_blocks":
+            b = n - 1 - int(parts[2])
+            if parts[3] == "resnets":
+                key = f"{parts[0]}.up.{b}.block.{'.'.join(parts[4:])}"
+            else:
+                key = f"{parts[0]}.up.{b}.upsample.{'.'.join(parts[5:])}"
+        elif parts[1] == "mid_block":
+            if parts[2] == "resnets":
+                key = f"{parts[0]}.mid.block_{int(parts[3]) + 1}.{'.'.join(parts[4:])}"
+            else:
+                rest = ".".join(parts[4:])
+                for new, old in [("group_norm", "norm"), ("to_q", "q"), ("to_k", "k"), ("to_v", "v"), ("to_out.0", "proj_out")]:
+                    if rest.startswith(new + "."):
+                        rest = old + rest[len(new):]
+                key = f"{parts[0]}.mid.attn_1.{rest}"
+                if tensor.ndim == 2:  # the original stores these as 1x1 convolutions
+                    tensor = tensor[:, :, None, None]
+        out["first_stage_model." + key] = tensor
+    return out
+
+
+def original_clip_l_keys(model, prefix="conditioner.embedders.0.transformer."):
+    out = {}
+    for name, tensor in model.state_dict().items():
+        name = name if name.startswith("text_model.") else "text_model." + name
+        out[prefix + name] = tensor
+    positions = model.config.max_position_embeddings
+    out[prefix + "text_model.embeddings.position_ids"] = torch.arange(positions, dtype=torch.int64)[None]
+    return out
+
+
+def original_open_clip_keys(model, prefix):
+    sd = {k[len("text_model."):] if k.startswith("text_model.") else k: v for k, v in model.state_dict().items()}
+    out = {prefix + "positional_embedding": sd["embeddings.position_embedding.weight"],
+           prefix + "token_embedding.weight": sd["embeddings.token_embedding.weight"],
+           prefix + "ln_final.weight": sd["final_layer_norm.weight"],
+           prefix + "ln_final.bias": sd["final_layer_norm.bias"],
+           prefix + "text_projection": sd["text_projection.weight"].T.contiguous()}
+    for i in range(model.config.num_hidden_layers):
+        src, dst = f"encoder.layers.{i}.", f"{prefix}transformer.resblocks.{i}."
+        for new, old in [("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"),
+                         ("mlp.fc2", "mlp.c_proj"), ("self_attn.out_proj", "attn.out_proj")]:
+            for p in ("weight", "bias"):
+                out[f"{dst}{old}.{p}"] = sd[f"{src}{new}.{p}"]
+        for p in ("weight", "bias"):
+            out[f"{dst}attn.in_proj_{p}"] = torch.cat([sd[f"{src}self_attn.{q}_proj.{p}"] for q in "qkv"])
+    return out
+
+
+def write_single_file(pipe, path, refiner, dtype):
+    tensors = {}
+    tensors.update(original_unet_keys(pipe.unet))
+    tensors.update(original_vae_keys(pipe.vae))
+    if refiner:
+        tensors.update(original_open_clip_keys(pipe.text_encoder_2, "conditioner.embedders.0.model."))
+    else:
+        tensors.update(original_clip_l_keys(pipe.text_encoder))
+        tensors.update(original_open_clip_keys(pipe.text_encoder_2, "conditioner.embedders.1.model."))
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def check_single_file(path, config_dir, cls, pipe, dtype):
+    """diffusers' own single-file loader must give back the very weights we wrote."""
+    loaded = cls.from_single_file(path, config=config_dir, dtype=torch.float32)
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        ours = getattr(pipe, name, None)
+        if ours is None:
+            continue
+        theirs = getattr(loaded, name).state_dict()
+        for k, v in ours.state_dict().items():
+            expected = v.to(dtype).to(torch.float32)
+            got = theirs[k] if k in theirs else theirs[k.replace("text_model.", "", 1)]
+            assert torch.equal(got.reshape(expected.shape), expected), f"{path}: {name}.{k} differs"
+    return loaded
+
+
 # ---------------------------------------------------------------- expected outputs
 def save(name, tensors):
     save_file({k: v.detach().contiguous().to(torch.float32) for k, v in tensors.items()},
@@ -312,7 +455,7 @@ def text_encoder_outputs(folder, prefix, variant=None):
         kwargs = {"variant": variant} if variant and sub == "text_encoder" else {}
         if variant and sub != "text_encoder":
             continue
-        model = cls.from_pretrained(os.path.join(folder, sub), torch_dtype=torch.float32, **kwargs).eval()
+        model = cls.from_pretrained(os.path.join(folder, sub), dtype=torch.float32, **kwargs).eval()
         ids = tok([COMPONENT_PROMPT, ""], padding="max_length", max_length=77,
                   truncation=True, return_tensors="pt").input_ids
         out = model(ids, output_hidden_states=True)
@@ -330,7 +473,7 @@ def text_encoder_outputs(folder, prefix, variant=None):
 @torch.no_grad()
 def unet_outputs(folder, prefix, time_ids_len):
     unet = UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"),
-                                                torch_dtype=torch.float32).eval()
+                                                dtype=torch.float32).eval()
     cfg = unet.config
     g = torch.Generator("cpu").manual_seed(11)
     sample = torch.randn(2, cfg.in_channels, 16, 12, generator=g)
@@ -349,8 +492,28 @@ def unet_outputs(folder, prefix, time_ids_len):
 
 
 @torch.no_grad()
+def single_file_outputs(refiner):
+    """The fp16 refiner checkpoint as diffusers loads it: text encoder and UNet outputs."""
+    tok = refiner.tokenizer_2
+    ids = tok([COMPONENT_PROMPT, ""], padding="max_length", max_length=77, truncation=True,
+              return_tensors="pt").input_ids
+    te = refiner.text_encoder_2(ids, output_hidden_states=True)
+    g = torch.Generator("cpu").manual_seed(13)
+    sample = torch.randn(1, 4, 8, 8, generator=g)
+    hidden = torch.randn(1, 77, refiner.unet.config.cross_attention_dim, generator=g)
+    text_embeds = torch.randn(1, 24, generator=g)
+    time_ids = torch.tensor([[64.0, 64.0, 0.0, 0.0, 6.0]])
+    out = refiner.unet(sample, torch.tensor(300.0), encoder_hidden_states=hidden,
+                       added_cond_kwargs={"text_embeds": text_embeds, "time_ids": time_ids}).sample
+    save("refiner-single-file", {"input_ids": ids.to(torch.float32), "hidden_states.-2": te.hidden_states[-2],
+                                 "text_embeds_out": te.text_embeds, "sample": sample, "timestep": torch.tensor([300.0]),
+                                 "encoder_hidden_states": hidden, "text_embeds": text_embeds,
+                                 "time_ids": time_ids, "out": out})
+
+
+@torch.no_grad()
 def vae_outputs(folder, prefix):
-    model = AutoencoderKL.from_pretrained(os.path.join(folder, "vae"), torch_dtype=torch.float32).eval()
+    model = AutoencoderKL.from_pretrained(os.path.join(folder, "vae"), dtype=torch.float32).eval()
     g = torch.Generator("cpu").manual_seed(12)
     image = torch.rand(1, 3, 64, 48, generator=g) * 2 - 1
     dist = model.encode(image).latent_dist
@@ -368,7 +531,7 @@ def parameter_counts(folders):
         for sub, cls in (("text_encoder", CLIPTextModel), ("text_encoder_2", CLIPTextModelWithProjection),
                          ("unet", UNet2DConditionModel), ("vae", AutoencoderKL)):
             if os.path.isdir(os.path.join(folder, sub)):
-                model = cls.from_pretrained(os.path.join(folder, sub))
+                model = cls.from_pretrained(os.path.join(folder, sub), dtype=torch.float32)
                 entry[sub] = {"class": cls.__name__, "parameters": sum(p.numel() for p in model.parameters())}
         counts[os.path.basename(folder)] = entry
     with open(os.path.join(EXPECTED, "parameter_counts.json"), "w") as f:
@@ -388,6 +551,15 @@ def main():
     unet_outputs(base_dir, "base", 6)
     unet_outputs(inpaint_dir, "inpaint", 6)
     unet_outputs(refiner_dir, "refiner", 5)
+    base = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32)
+    refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained(refiner_dir, dtype=torch.float32)
+    base_file = os.path.join(MODELS, "tiny-sdxl-base-single-file.safetensors")
+    refiner_file = os.path.join(MODELS, "tiny-sdxl-refiner-single-file.fp16.safetensors")
+    write_single_file(base, base_file, refiner=False, dtype=torch.float32)
+    write_single_file(refiner, refiner_file, refiner=True, dtype=torch.float16)
+    check_single_file(base_file, base_dir, StableDiffusionXLPipeline, base, torch.float32)
+    loaded = check_single_file(refiner_file, refiner_dir, StableDiffusionXLImg2ImgPipeline, refiner, torch.float16)
+    single_file_outputs(loaded)
     vae_outputs(base_dir, "base")
     parameter_counts([base_dir, inpaint_dir, refiner_dir])
     print("fixtures written to", HERE)

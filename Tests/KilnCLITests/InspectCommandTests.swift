@@ -109,3 +109,29 @@ final class InspectCommandTests: XCTestCase {
         try assertOneLineFailure(["inspect", "--model", m], mentions: ["vae/config.json", "not a JSON object"])
     }
 }
+
+final class InspectSingleFileTests: XCTestCase {
+    func testSingleFileCountsEqualTheFolderReference() throws {
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: Fixtures.expected("parameter_counts.json")))
+        let reference = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: [String: [String: Any]]])
+        for (file, folder) in [("tiny-sdxl-base-single-file.safetensors", "tiny-sdxl-base"),
+                               ("tiny-sdxl-refiner-single-file.fp16.safetensors", "tiny-sdxl-refiner")] {
+            let r = try KilnProcess.run(["inspect", "--model", Fixtures.model(file), "--config", Fixtures.model(folder)])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let components = try XCTUnwrap(reference[folder])
+            let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            XCTAssertEqual(lines.count, components.count)
+            for f in lines {
+                XCTAssertEqual(Int(f[3]), (components[f[0]]?["parameters"] as? NSNumber)?.intValue, "\(file) \(f[0])")
+                XCTAssertEqual(f[1], components[f[0]]?["class"] as? String)
+            }
+        }
+    }
+
+    func testSingleFileWithoutMatchingConfigFailsInOneLine() throws {
+        let r = try KilnProcess.run(["inspect", "--model", Fixtures.model("tiny-sdxl-base-single-file.safetensors")])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("but the config implies"), r.stderr)
+    }
+}

@@ -9,8 +9,11 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Load a model and print each component's class, dtype on disk and parameter count.")
 
-    @Option(name: .long, help: "A diffusers model folder (with model_index.json).")
+    @Option(name: .long, help: "A diffusers model folder (with model_index.json) or a single-file .safetensors checkpoint.")
     var model: String
+
+    @Option(name: .long, help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs).")
+    var config: String?
 
     @Option(name: .long, help: "Weight files to read: auto (plain, else fp16), none (plain only) or fp16.")
     var variant: String = "auto"
@@ -20,7 +23,7 @@ struct InspectCommand: ParsableCommand {
             guard let v = WeightVariant(rawValue: variant) else {
                 throw ValidationError("--variant must be auto, none or fp16, not '\(variant)'")
             }
-            let files = try SDXLModelFiles(path: model, variant: v)
+            let files = try SDXLModelFiles(path: model, variant: v, configFolder: config)
             for line in try files.inspect() { print(line) }
         }
     }
