@@ -12,14 +12,14 @@ let package = Package(
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Schedulers", targets: ["Schedulers"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // System libraries: module maps only.
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
@@ -30,6 +30,7 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
+        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

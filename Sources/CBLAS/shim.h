@@ -1,2 +1,2 @@
-// OpenBLAS's C interface (Debian: libopenblas-dev) plus its thread-count control.
+// OpenBLAS's C interface declarations (Debian: libopenblas-dev). Not linked: loaded at run time.
 #include <cblas.h>

@@ -7,24 +7,61 @@ public struct WeightReader: Sendable {
     public let source: any WeightSource
     public let component: String
     public let prefix: String
+    /// When set, tensors are made up instead of read (benchmarks at full size without files).
+    let synthesize: (@Sendable (String, [Int]) -> Tensor)?
 
     public init(source: any WeightSource, component: String, prefix: String = "") {
-        self.source = source; self.component = component; self.prefix = prefix
+        self.source = source; self.component = component; self.prefix = prefix; synthesize = nil
+    }
+
+    init(source: any WeightSource, component: String, prefix: String, synthesize: (@Sendable (String, [Int]) -> Tensor)?) {
+        self.source = source; self.component = component; self.prefix = prefix; self.synthesize = synthesize
+    }
+
+    /// A reader that answers every request with deterministic random values of the requested
+    /// shape, scaled like torch's default initialisation (uniform in ±1/√fan_in; norms 1 and 0).
+    public static func random(seed: UInt64, component: String) -> WeightReader {
+        WeightReader(source: EmptyWeights(), component: component, prefix: "") { name, shape in
+            let t = Tensor(uninitialized: shape)
+            let p = t.unsafePointer
+            let isNorm = name.contains("norm")
+            if isNorm {
+                let value: Float = name.hasSuffix("weight") ? 1 : 0
+                p.initialize(repeating: value, count: t.count)
+                return t
+            }
+            let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : max(shape.first ?? 1, 1)
+            let bound = 1 / Float(fanIn).squareRoot()
+            var h = seed ^ 0x9E37_79B9_7F4A_7C15
+            for c in name.utf8 { h = (h ^ UInt64(c)) &* 0x100_0000_01B3 }
+            let base = h
+            parallelFor(t.count, grain: 1 << 16) { r in
+                for i in r {
+                    var x = base &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+                    x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+                    x ^= x >> 31
+                    p[i] = (Float(x >> 40) / Float(1 << 24) * 2 - 1) * bound
+                }
+            }
+            return t
+        }
     }
 
     /// A reader for the keys under `prefix.name.`.
     public func scoped(_ name: String) -> WeightReader {
-        WeightReader(source: source, component: component, prefix: key(name) + ".")
+        WeightReader(source: source, component: component, prefix: key(name) + ".", synthesize: synthesize)
     }
 
     public func key(_ name: String) -> String { prefix + name }
 
-    public func has(_ name: String) -> Bool { source.info(key(name)) != nil }
+    public func has(_ name: String) -> Bool { synthesize == nil && source.info(key(name)) != nil }
 
     /// Loads `name` and checks it has `shape` (a 1x1 conv kernel also satisfies a linear shape
     /// when `allowConv1x1` is set, as diffusers and single-file checkpoints mix the two).
     public func tensor(_ name: String, shape: [Int], allowConv1x1: Bool = false) throws -> Tensor {
         let full = key(name)
+        if let synthesize { return synthesize(full, shape) }
         guard let info = source.info(full) else {
             throw ModelFileError.missingTensor(component: component, tensor: full, searched: source.location(of: full))
         }
@@ -69,4 +106,14 @@ public struct WeightReader: Sendable {
 /// Raised when a config asks for something the networks cannot be built with.
 func configError(_ config: ConfigFile, _ key: String, _ reason: String) -> ModelFileError {
     .invalidConfig(path: config.path, key: key, reason: reason)
+}
+
+/// A weight source with no tensors.
+final class EmptyWeights: WeightSource, @unchecked Sendable {
+    var tensorNames: [String] { [] }
+    func info(_ name: String) -> TensorInfo? { nil }
+    func location(of name: String) -> String { "no weights" }
+    func load(_ name: String) throws -> Tensor {
+        throw ModelFileError.missingTensor(component: "no weights", tensor: name, searched: "no weights")
+    }
 }

@@ -17,13 +17,13 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
     let out = Tensor(uninitialized: q.shape)
     let qp = q.unsafePointer, kp = k.unsafePointer, vp = v.unsafePointer, op = out.unsafePointer
 
-    // Block of queries sized so a score block stays around 1 MiB.
+    // Blocks of queries sized so a score block stays around 1 MiB; tasks (batch, head, block)
+    // run on the parallelFor workers, each with single-threaded GEMMs.
     let block = max(1, min(nq, (1 << 18) / max(nk, 1)))
     let blocks = (nq + block - 1) / block
     let tasks = batch * heads * blocks
-    let smallTask = block * nk * d < 262_144  // below OpenBLAS's own threading threshold
 
-    func run(_ task: Int, scores: UnsafeMutablePointer<Float>, parallelSoftmax: Bool) {
+    func run(_ task: Int, scores: UnsafeMutablePointer<Float>) {
         let b = task / (heads * blocks), rest = task % (heads * blocks)
         let h = rest / blocks, q0 = (rest % blocks) * block
         let rows = min(block, nq - q0)
@@ -31,9 +31,9 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
         let kBase = kp + b * nk * width + h * d
         let vBase = vp + b * nk * width + h * d
         gemm(m: rows, n: nk, k: d, a: qBase, lda: width, b: kBase, ldb: width, transB: true,
-             c: scores, ldc: nk, alpha: scale)
-        let softmaxRows: (Range<Int>) -> Void = { r in
-            for i in r {
+             c: scores, ldc: nk, alpha: scale, threaded: false)
+        do {
+            for i in 0..<rows {
                 let row = scores + i * nk
                 let limit = causal ? min(nk, q0 + i + 1) : nk
                 var m = -Float.infinity
@@ -45,21 +45,14 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
                 if limit < nk { for j in limit..<nk { row[j] = 0 } }
             }
         }
-        if parallelSoftmax { parallelFor(rows, grain: max(1, 8192 / nk), softmaxRows) } else { softmaxRows(0..<rows) }
         gemm(m: rows, n: d, k: nk, a: scores, lda: nk, b: vBase, ldb: width,
-             c: op + (b * nq + q0) * width + h * d, ldc: width)
+             c: op + (b * nq + q0) * width + h * d, ldc: width, threaded: false)
     }
 
-    if smallTask {
-        parallelFor(tasks) { r in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * nk)
-            defer { scores.deallocate() }
-            for t in r { run(t, scores: scores, parallelSoftmax: false) }
-        }
-    } else {
+    parallelFor(tasks) { r in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * nk)
         defer { scores.deallocate() }
-        for t in 0..<tasks { run(t, scores: scores, parallelSoftmax: true) }
+        for t in r { run(t, scores: scores) }
     }
     return out
 }

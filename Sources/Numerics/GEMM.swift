@@ -1,20 +1,59 @@
 import CBLAS
+import Dispatch
+import Foundation
 
-/// Sets OpenBLAS to the same fixed thread count as `parallelFor`, once per process.
-let configureBLAS: Void = {
-    openblas_set_num_threads(Int32(parallelWorkerCount))
-}()
+/// Counts the floating-point operations of every GEMM while enabled (for benchmarks).
+public enum FLOPCounter {
+    nonisolated(unsafe) static var total: Double = 0
+    nonisolated(unsafe) public static var enabled = false
+    static let lock = NSLock()
+
+    public static func reset() { lock.lock(); total = 0; lock.unlock() }
+    public static var count: Double { lock.lock(); defer { lock.unlock() }; return total }
+    static func add(_ flops: Double) { lock.lock(); total += flops; lock.unlock() }
+}
+
 
 /// `C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C`, row-major, through `cblas_sgemm`.
+///
+/// Large products are split into fixed row (or, for few rows, column) blocks run on the
+/// `parallelFor` workers, each a single-threaded OpenBLAS call: the split depends only on the
+/// sizes, so results are bit-identical from run to run. Pass `threaded: false` from code that
+/// already runs inside `parallelFor`.
 public func gemm(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
                  c: UnsafeMutablePointer<Float>, ldc: Int,
-                 alpha: Float = 1, beta: Float = 0) {
+                 alpha: Float = 1, beta: Float = 0, threaded: Bool = true) {
     if m == 0 || n == 0 { return }
-    _ = configureBLAS
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    if FLOPCounter.enabled { FLOPCounter.add(2 * Double(m) * Double(n) * Double(k)) }
+    let blas = BLASLibrary.shared
+    func call(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        blas.sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                   Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    let workers = parallelWorkerCount
+    let work = Double(m) * Double(n) * Double(k)
+    guard threaded, workers > 1, work >= 4_000_000 else { call(m, n, a, b, c); return }
+    if m >= workers * 32 && !transA {
+        // Row blocks of A and C, rounded to multiples of 16 rows.
+        let chunk = ((m + workers - 1) / workers + 15) / 16 * 16
+        let blocks = (m + chunk - 1) / chunk
+        DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            let r0 = i * chunk, rows = min(chunk, m - r0)
+            call(rows, n, a + r0 * lda, b, c + r0 * ldc)
+        }
+    } else if n >= workers * 32 {
+        // Column blocks of B and C.
+        let chunk = ((n + workers - 1) / workers + 15) / 16 * 16
+        let blocks = (n + chunk - 1) / chunk
+        DispatchQueue.concurrentPerform(iterations: blocks) { i in
+            let c0 = i * chunk, cols = min(chunk, n - c0)
+            call(m, cols, a, transB ? b + c0 * ldb : b + c0, c + c0)
+        }
+    } else {
+        call(m, n, a, b, c)
+    }
 }
 
 /// A fully connected layer with torch `nn.Linear` semantics: `y = x Wᵀ + b` over the last axis.

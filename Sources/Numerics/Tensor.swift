@@ -1,9 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keeps freed activation buffers in glibc's heap instead of returning each one to the kernel:
+/// a UNet step allocates and frees the same large sizes over and over, and fresh pages cost a
+/// page fault and zeroing each time. Buffers above 512 MiB are still mapped individually.
+let configureAllocator: Void = {
+    #if canImport(Glibc)
+    // mallopt is not in Swift's Glibc module; M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.
+    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        _ = mallopt(-3, 512 << 20)
+        _ = mallopt(-1, Int32.max)
+    }
+    #endif
+}()
+
 /// Owned, 64-byte aligned float32 memory behind a `Tensor`.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
     public init(count: Int) {
+        _ = configureAllocator
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))

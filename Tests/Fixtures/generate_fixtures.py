@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 
-PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors",
+PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors", "scipy",
           "numpy", "open_clip_torch==3.3.0"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -288,6 +288,8 @@ def build_pipelines():
     refiner_dir = os.path.join(MODELS, "tiny-sdxl-refiner")
     refiner.save_pretrained(refiner_dir, safe_serialization=True)
 
+    for folder in (base_dir, inpaint_dir, refiner_dir):
+        write_scheduler_config(folder)
     for folder in (base_dir, inpaint_dir):
         replace_tokenizer_files(folder, "tokenizer", tok1_dir)
         replace_tokenizer_files(folder, "tokenizer_2", tok2_dir)
@@ -295,6 +297,89 @@ def build_pipelines():
     shutil.rmtree(tok1_dir)
     shutil.rmtree(tok2_dir)
     return base_dir, inpaint_dir, refiner_dir
+
+
+# ---------------------------------------------------------------- schedulers and seeds
+# The scheduler config published with stabilityai/stable-diffusion-xl-base-1.0.
+SDXL_SCHEDULER_CONFIG = {
+    "_class_name": "EulerDiscreteScheduler", "_diffusers_version": "0.19.0.dev0", "beta_end": 0.012,
+    "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": False,
+    "interpolation_type": "linear", "num_train_timesteps": 1000, "prediction_type": "epsilon",
+    "sample_max_value": 1.0, "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+    "timestep_spacing": "leading", "trained_betas": None, "use_karras_sigmas": False,
+}
+
+
+def write_scheduler_config(folder):
+    with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump(SDXL_SCHEDULER_CONFIG, f, indent=2, sort_keys=True)
+
+
+SCHEDULER_CASES = [
+    # (file name, kiln name, diffusers class, extra from_config options, config overrides, steps)
+    ("euler-10", "euler", "EulerDiscreteScheduler", {}, {}, 10),
+    ("euler-a-10", "euler-a", "EulerAncestralDiscreteScheduler", {}, {}, 10),
+    ("ddim-10", "ddim", "DDIMScheduler", {}, {}, 10),
+    ("dpmpp-2m-10", "dpmpp-2m", "DPMSolverMultistepScheduler", {}, {}, 10),
+    ("dpmpp-2m-20", "dpmpp-2m", "DPMSolverMultistepScheduler", {}, {}, 20),
+    ("dpmpp-2m-karras-10", "dpmpp-2m-karras", "DPMSolverMultistepScheduler", {"use_karras_sigmas": True}, {}, 10),
+    ("heun-6", "heun", "HeunDiscreteScheduler", {}, {}, 6),
+    ("lms-10", "lms", "LMSDiscreteScheduler", {}, {}, 10),
+    ("euler-trailing-7", "euler", "EulerDiscreteScheduler", {}, {"timestep_spacing": "trailing"}, 7),
+    ("euler-linspace-karras-7", "euler", "EulerDiscreteScheduler", {}, {"timestep_spacing": "linspace", "use_karras_sigmas": True}, 7),
+    ("euler-vpred-5", "euler", "EulerDiscreteScheduler", {}, {"prediction_type": "v_prediction"}, 5),
+    ("ddim-trailing-vpred-7", "ddim", "DDIMScheduler", {}, {"timestep_spacing": "trailing", "prediction_type": "v_prediction"}, 7),
+    ("dpmpp-2m-linspace-7", "dpmpp-2m", "DPMSolverMultistepScheduler", {}, {"timestep_spacing": "linspace"}, 7),
+    ("heun-karras-4", "heun", "HeunDiscreteScheduler", {}, {"use_karras_sigmas": True}, 4),
+    ("lms-trailing-8", "lms", "LMSDiscreteScheduler", {}, {"timestep_spacing": "trailing"}, 8),
+]
+
+
+def synthetic_model(model_input, t):
+    """A cheap stand-in for the UNet so the scheduler arithmetic alone is compared."""
+    ramp = torch.linspace(-1, 1, model_input.numel()).reshape(model_input.shape)
+    return 0.6 * model_input + 0.2 * torch.sin(ramp * 3 + float(t) / 100.0)
+
+
+def scheduler_fixtures():
+    import diffusers
+    cases = []
+    for name, kiln_name, cls_name, options, overrides, steps in SCHEDULER_CASES:
+        config = dict(SDXL_SCHEDULER_CONFIG, **overrides)
+        cls = getattr(diffusers, cls_name)
+        scheduler = cls.from_config(config, **options)
+        scheduler.set_timesteps(steps)
+        generator = torch.Generator("cpu").manual_seed(7)
+        sample = torch.randn(1, 4, 6, 5, generator=generator) * scheduler.init_noise_sigma
+        start = sample.clone()
+        import inspect
+        takes_generator = "generator" in inspect.signature(scheduler.step).parameters
+        for t in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(sample, t)
+            kwargs = {"generator": generator} if takes_generator else {}
+            sample = scheduler.step(synthetic_model(model_input, t), t, sample, **kwargs).prev_sample
+        tensors = {"timesteps": scheduler.timesteps.to(torch.float32), "start": start, "final": sample,
+                   "init_noise_sigma": torch.tensor([float(scheduler.init_noise_sigma)])}
+        if hasattr(scheduler, "sigmas"):
+            tensors["sigmas"] = torch.as_tensor(scheduler.sigmas).to(torch.float32)
+        save("scheduler-" + name, tensors)
+        cases.append({"file": "scheduler-" + name, "scheduler": kiln_name, "steps": steps, "config": config})
+    with open(os.path.join(EXPECTED, "schedulers.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
+def seed_fixtures():
+    """torch.randn from seeded CPU generators: sizes below, at and above 16, odd tails, 64-bit seeds."""
+    tensors = {}
+    for seed, shape in [(0, (3,)), (1, (15,)), (2, (16,)), (3, (17,)), (42, (1, 4, 8, 8)), (2**40 + 5, (2, 4, 7, 9)),
+                        (123456789, (1, 4, 64, 64))]:
+        g = torch.Generator("cpu").manual_seed(seed)
+        first = torch.randn(shape, generator=g)
+        second = torch.randn(shape, generator=g)  # a second draw continues the stream
+        key = f"seed{seed}_" + "x".join(map(str, shape))
+        tensors[key + ".first"] = first
+        tensors[key + ".second"] = second
+    save("torch-randn", tensors)
 
 
 # ---------------------------------------------------------------- single-file checkpoints
@@ -544,6 +629,8 @@ def main():
         shutil.rmtree(MODELS)
     os.makedirs(MODELS)
     tokenizer_fixtures()
+    scheduler_fixtures()
+    seed_fixtures()
     base_dir, inpaint_dir, refiner_dir = build_pipelines()
     text_encoder_outputs(base_dir, "base")
     text_encoder_outputs(base_dir, "base", variant="fp16")

@@ -1,0 +1,105 @@
+import Foundation
+import Numerics
+
+/// diffusers' `DPMSolverMultistepScheduler` with `algorithm_type="dpmsolver++"`,
+/// `solver_order=2`, `solver_type="midpoint"`, `lower_order_final=True`, `final_sigmas_type="zero"`
+/// (its defaults): "DPM++ 2M", optionally with Karras sigmas ("DPM++ 2M Karras").
+/// The previous data prediction is part of the state.
+public struct DPMSolverMultistepScheduler: DiffusionScheduler {
+    public let name: String
+    public let config: SchedulerConfig
+    public let timesteps: [Float]
+    public let sigmas: [Float]
+    public var stepIndex = 0
+    /// The data prediction of the previous step, and how many lower-order steps have run.
+    var previousPrediction: Tensor?
+    var lowerOrderCount = 0
+
+    public init(config: SchedulerConfig, steps: Int, karras: Bool, name: String) throws {
+        guard steps >= 1, steps <= config.trainTimesteps else { throw SchedulerError.invalidSteps(steps) }
+        self.name = name
+        self.config = config
+        let trainSigmas = NoiseSchedule(config).sigmas
+        let last = config.trainTimesteps
+        var ts: [Double]
+        switch config.spacing {
+        case .linspace:
+            let step = Double(last - 1) / Double(steps)
+            ts = (0...steps).map { i in (i == steps ? Double(last - 1) : Double(i) * step).rounded(.toNearestOrEven) }.reversed().dropLast()
+        case .leading:
+            let ratio = last / (steps + 1)
+            ts = (0...steps).map { Double($0 * ratio) }.reversed().dropLast().map { $0 + Double(config.stepsOffset) }
+        case .trailing:
+            let ratio = Double(last) / Double(steps)
+            let count = Int((Double(last) / ratio).rounded(.up))
+            ts = (0..<count).map { (Double(last) - Double($0) * ratio).rounded(.toNearestOrEven) - 1 }
+        }
+        var sig: [Double]
+        if karras {
+            sig = SigmaSchedule.karras(from: trainSigmas.reversed().map { Double($0) }, count: steps)
+            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
+            ts = sig.map { SigmaSchedule.sigmaToT($0, logSigmas: logSigmas).rounded(.toNearestOrEven) }
+        } else {
+            sig = ts.map { SigmaSchedule.interpolate($0, trainSigmas) }
+        }
+        sigmas = sig.map { Float($0) } + [0]
+        timesteps = ts.map { Float($0) }
+    }
+
+    public var initNoiseSigma: Float { 1 }
+
+    public func scaleModelInput(_ sample: Tensor) -> Tensor { sample }
+
+    static func alphaSigma(_ sigma: Float) -> (alpha: Float, sigma: Float) {
+        let alpha = 1 / (sigma * sigma + 1).squareRoot()
+        return (alpha, sigma * alpha)
+    }
+
+    public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
+        let n = timesteps.count
+        let lowerOrderFinal = stepIndex == n - 1   // final sigma is zero
+        let lowerOrderSecond = stepIndex == n - 2 && n < 15
+        _ = lowerOrderSecond  // order 2 is the highest used, so it changes nothing here
+        // Convert to the data prediction x0.
+        let (alphaS0, sigmaS0) = DPMSolverMultistepScheduler.alphaSigma(sigmas[stepIndex])
+        let v = config.prediction == .vPrediction
+        let x0 = Elementwise.zip(modelOutput, sample) { m, s in v ? alphaS0 * s - sigmaS0 * m : (s - sigmaS0 * m) / alphaS0 }
+
+        let (alphaT, sigmaT) = DPMSolverMultistepScheduler.alphaSigma(sigmas[stepIndex + 1])
+        let lambdaT = logf(alphaT) - logf(sigmaT)
+        let lambdaS0 = logf(alphaS0) - logf(sigmaS0)
+        let h = lambdaT - lambdaS0
+        let ratio = sigmaT / sigmaS0
+        let expTerm = alphaT * (expf(-h) - 1)
+        let out: Tensor
+        if lowerOrderCount < 1 || lowerOrderFinal || previousPrediction == nil {
+            out = Elementwise.zip(sample, x0) { s, d in ratio * s - expTerm * d }
+        } else {
+            let (alphaS1, sigmaS1) = DPMSolverMultistepScheduler.alphaSigma(sigmas[stepIndex - 1])
+            let lambdaS1 = logf(alphaS1) - logf(sigmaS1)
+            let r0 = (lambdaS0 - lambdaS1) / h
+            let inv = 1 / r0
+            let d1 = Elementwise.zip(x0, previousPrediction!) { m0, m1 in inv * (m0 - m1) }
+            let partial = Elementwise.zip(sample, x0) { s, d in ratio * s - expTerm * d }
+            out = Elementwise.zip(partial, d1) { p, d in p - 0.5 * expTerm * d }
+        }
+        previousPrediction = x0
+        if lowerOrderCount < 2 { lowerOrderCount += 1 }
+        stepIndex += 1
+        return out
+    }
+
+    public func savedState() -> SchedulerState {
+        var tensors: [String: StoredTensor] = [:]
+        if let p = previousPrediction { tensors["previous_prediction"] = StoredTensor(p) }
+        return SchedulerState(scheduler: name, stepIndex: stepIndex, tensors: tensors, numbers: ["lower_order_nums": Double(lowerOrderCount)])
+    }
+
+    public mutating func restore(_ state: SchedulerState) throws {
+        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
+        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        stepIndex = state.stepIndex
+        previousPrediction = try state.tensors["previous_prediction"]?.tensor()
+        lowerOrderCount = Int(state.numbers["lower_order_nums"] ?? 0)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Numerics
+
+/// Everything a scheduler carries between steps, as plain values: enough to stop after any step
+/// and continue later with bit-identical results.
+public struct SchedulerState: Sendable, Codable, Equatable {
+    public var scheduler: String
+    public var stepIndex: Int
+    /// Earlier model outputs or samples kept by multistep and second-order schedulers.
+    public var tensors: [String: StoredTensor]
+    public var numbers: [String: Double]
+
+    public init(scheduler: String, stepIndex: Int, tensors: [String: StoredTensor] = [:], numbers: [String: Double] = [:]) {
+        self.scheduler = scheduler; self.stepIndex = stepIndex; self.tensors = tensors; self.numbers = numbers
+    }
+}
+
+/// A tensor as shape + little-endian float32 bytes, for saved states.
+public struct StoredTensor: Sendable, Codable, Equatable {
+    public var shape: [Int]
+    public var data: Data
+
+    public init(_ t: Tensor) {
+        shape = t.shape
+        data = t.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    public func tensor() throws -> Tensor {
+        let count = shape.reduce(1, *)
+        guard count * 4 == data.count, shape.allSatisfy({ $0 >= 0 }) else { throw SchedulerError.corruptState("tensor of shape \(shape) has \(data.count) bytes") }
+        let t = Tensor(uninitialized: shape)
+        _ = data.withUnsafeBytes { memcpy(t.unsafePointer, $0.baseAddress!, data.count) }
+        return t
+    }
+}
+
+/// Problems configuring or restoring a scheduler.
+public enum SchedulerError: Error, CustomStringConvertible, Equatable {
+    case unknownScheduler(String)
+    case invalidSteps(Int)
+    case corruptState(String)
+    case stateMismatch(expected: String, found: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownScheduler(name):
+            return "unknown scheduler '\(name)' (choose one of: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")))"
+        case let .invalidSteps(n): return "steps must be at least 1, not \(n)"
+        case let .corruptState(why): return "saved scheduler state is corrupt (\(why))"
+        case let .stateMismatch(expected, found): return "saved scheduler state is for '\(found)', not '\(expected)'"
+        }
+    }
+}
+
+/// The protocol the pipeline drives, shaped like diffusers' scheduler API: `timesteps` to call
+/// the UNet with, `scaleModelInput`, then `step` once per UNet call.
+public protocol DiffusionScheduler: Sendable {
+    var name: String { get }
+    /// The timesteps for the UNet, in calling order.
+    var timesteps: [Float] { get }
+    /// How much the initial Gaussian noise is scaled by.
+    var initNoiseSigma: Float { get }
+    /// Number of `step` calls made so far (diffusers' `step_index`), settable to start later.
+    var stepIndex: Int { get set }
+    /// Model evaluations per step (2 for Heun), diffusers' `order` as used to cut timesteps.
+    var order: Int { get }
+    func scaleModelInput(_ sample: Tensor) -> Tensor
+    mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor
+    func savedState() -> SchedulerState
+    mutating func restore(_ state: SchedulerState) throws
+}
+
+extension DiffusionScheduler {
+    public var order: Int { 1 }
+}
+
+/// Elementwise helpers for scheduler arithmetic (latents are small; plain loops suffice).
+enum Elementwise {
+    static func map(_ a: Tensor, _ f: (Float) -> Float) -> Tensor {
+        let out = Tensor(uninitialized: a.shape)
+        let s = a.unsafePointer, d = out.unsafePointer
+        for i in 0..<a.count { d[i] = f(s[i]) }
+        return out
+    }
+
+    static func zip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(a.shape == b.shape)
+        let out = Tensor(uninitialized: a.shape)
+        let x = a.unsafePointer, y = b.unsafePointer, d = out.unsafePointer
+        for i in 0..<a.count { d[i] = f(x[i], y[i]) }
+        return out
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// The sigma-space helpers shared by the Karras-style schedulers (Euler, Euler ancestral, Heun,
+/// LMS, DPM-Solver with Karras sigmas), following diffusers' numpy code in float64.
+enum SigmaSchedule {
+    /// `np.interp(x, arange(len(fp)), fp)` for x inside the range.
+    static func interpolate(_ x: Double, _ fp: [Float]) -> Double {
+        if x <= 0 { return Double(fp[0]) }
+        if x >= Double(fp.count - 1) { return Double(fp[fp.count - 1]) }
+        let j = Int(x.rounded(.down))
+        let slope = (Double(fp[j + 1]) - Double(fp[j])) / 1.0
+        return slope * (x - Double(j)) + Double(fp[j])
+    }
+
+    /// diffusers' `_convert_to_karras`: rho = 7 between the last and first input sigma.
+    static func karras(from sigmas: [Double], count: Int) -> [Double] {
+        let sigmaMin = sigmas.last!, sigmaMax = sigmas.first!
+        let rho = 7.0
+        let minInv = pow(sigmaMin, 1 / rho), maxInv = pow(sigmaMax, 1 / rho)
+        return (0..<count).map { i in
+            let ramp = count == 1 ? 0 : (i == count - 1 ? 1 : Double(i) * (1.0 / Double(count - 1)))
+            return pow(maxInv + ramp * (minInv - maxInv), rho)
+        }
+    }
+
+    /// diffusers' `_sigma_to_t`: the fractional training timestep whose log-sigma interpolates to `sigma`.
+    static func sigmaToT(_ sigma: Double, logSigmas: [Float]) -> Double {
+        let logSigma = log(max(sigma, 1e-10))
+        var count = 0, lastIndex = 0, best = -1
+        // cumsum(dists >= 0).argmax(): the first index where the running count reaches its maximum.
+        for (i, ls) in logSigmas.enumerated() where logSigma - Double(ls) >= 0 {
+            count += 1
+            if count > best { best = count; lastIndex = i }
+        }
+        let low = min(count == 0 ? 0 : lastIndex, logSigmas.count - 2)
+        let high = low + 1
+        let lo = Double(logSigmas[low]), hi = Double(logSigmas[high])
+        let w = min(max((lo - logSigma) / (lo - hi), 0), 1)
+        return (1 - w) * Double(low) + w * Double(high)
+    }
+}
