@@ -32,18 +32,11 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
         let vBase = vp + b * nk * width + h * d
         gemm(m: rows, n: nk, k: d, a: qBase, lda: width, b: kBase, ldb: width, transB: true,
              c: scores, ldc: nk, alpha: scale, threaded: false)
-        do {
-            for i in 0..<rows {
-                let row = scores + i * nk
-                let limit = causal ? min(nk, q0 + i + 1) : nk
-                var m = -Float.infinity
-                for j in 0..<limit { m = max(m, row[j]) }
-                var sum: Float = 0
-                for j in 0..<limit { let e = expf(row[j] - m); row[j] = e; sum += e }
-                let inv = 1 / sum
-                for j in 0..<limit { row[j] *= inv }
-                if limit < nk { for j in limit..<nk { row[j] = 0 } }
-            }
+        for i in 0..<rows {
+            let row = scores + i * nk
+            let limit = causal ? min(nk, q0 + i + 1) : nk
+            softmaxRow(row, count: limit)
+            if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
         }
         gemm(m: rows, n: d, k: nk, a: scores, lda: nk, b: vBase, ldb: width,
              c: op + (b * nq + q0) * width + h * d, ldc: width, threaded: false)

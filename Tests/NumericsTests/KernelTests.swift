@@ -159,3 +159,20 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(nchw.nchwToNHWC().nhwcToNCHW().scalars, nchw.scalars)
     }
 }
+
+final class FastExpTests: XCTestCase {
+    func testAgreesWithExpfAcrossTheRange() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let ours = fastExp(x), reference = expf(x)
+            worst = max(worst, abs(ours - reference) / reference)
+            x += 0.0137
+        }
+        XCTAssertLessThan(worst, 5e-7, "relative error")
+        XCTAssertEqual(fastExp(-Float.infinity), 0)
+        XCTAssertEqual(fastExp(-87.5), 0)
+        XCTAssertEqual(fastExp(-100), 0)
+        XCTAssertEqual(fastExp(0), 1)
+    }
+}
