@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Schedulers", targets: ["Schedulers"]),
+        .library(name: "Pipelines", targets: ["Pipelines"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -33,6 +35,9 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CZlib"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging"],
+                exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
@@ -48,6 +53,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -53,8 +53,10 @@ public struct DiffusersFolder: Sendable {
         return p
     }
 
+    /// The component's config: `config.json`, or `scheduler_config.json` for the scheduler.
     public func config(_ component: String) throws -> ConfigFile {
-        try ConfigFile(path: (try componentPath(component) as NSString).appendingPathComponent("config.json"))
+        let name = component == "scheduler" ? "scheduler_config.json" : "config.json"
+        return try ConfigFile(path: (try componentPath(component) as NSString).appendingPathComponent(name))
     }
 
     /// Opens the weights of a component: `diffusion_pytorch_model*` for diffusers models,

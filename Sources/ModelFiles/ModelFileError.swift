@@ -44,7 +44,7 @@ public enum ModelFileError: Error, CustomStringConvertible, LocalizedError, Equa
         case let .overlappingTensors(path, first, second):
             return "\(path): tensors '\(first)' and '\(second)' overlap in the data section; the file is corrupt"
         case let .unsupportedDType(path, tensor, dtype):
-            return "\(path): tensor '\(tensor)' has dtype \(dtype); only F32, F16 and BF16 weights can be loaded"
+            return "\(path): tensor '\(tensor)' has dtype \(dtype); only F32, F16, BF16 (and U8 pixel) tensors can be loaded"
         case let .missingTensor(component, tensor, searched):
             return "\(component): tensor '\(tensor)' is missing from \(searched); the weights do not match the config"
         case let .shapeMismatch(component, tensor, expected, actual, file):

@@ -176,7 +176,7 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
 
     public func location(of name: String) -> String { path }
 
-    /// Reads a tensor, widening F16 and BF16 to float32.
+    /// Reads a tensor, widening F16, BF16 and U8 (pixel data) to float32.
     public func load(_ name: String) throws -> Tensor {
         guard let info = tensors[name] else {
             throw ModelFileError.missingTensor(component: path, tensor: name, searched: path)
@@ -202,6 +202,9 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
                     dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: bits)) << 16)
                 }
             }
+        case .u8:
+            let bytes = src.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<n { dst[i] = Float(bytes[i]) }
         default:
             throw ModelFileError.unsupportedDType(path: path, tensor: name, dtype: info.dtype.rawValue)
         }

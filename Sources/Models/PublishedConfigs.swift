@@ -43,6 +43,13 @@ public enum PublishedConfigs {
      "num_attention_heads": 20, "num_hidden_layers": 32, "pad_token_id": 1, "projection_dim": 1280, "vocab_size": 49408}
     """
 
+    static let scheduler = """
+    {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
+     "clip_sample": false, "interpolation_type": "linear", "num_train_timesteps": 1000, "prediction_type": "epsilon",
+     "sample_max_value": 1.0, "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1,
+     "timestep_spacing": "leading", "trained_betas": null, "use_karras_sigmas": false}
+    """
+
     /// The published config of `component` for a checkpoint of `kind`.
     public static func config(_ component: String, kind: SingleFileCheckpoint.Kind) throws -> ConfigFile {
         let text: String
@@ -51,6 +58,7 @@ public enum PublishedConfigs {
         case "vae": text = vae
         case "text_encoder": text = clipL
         case "text_encoder_2": text = clipBigG
+        case "scheduler": text = scheduler
         default: throw ModelFileError.missingComponent(folder: "built-in SDXL configs", component: component)
         }
         var config = try ConfigFile(path: "built-in SDXL \(kind.rawValue) \(component) config", data: Data(text.utf8))

@@ -24,7 +24,9 @@ import subprocess
 import sys
 
 PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors", "scipy",
-          "numpy", "open_clip_torch==3.3.0"]
+          "numpy", "opencv-python-headless==5.0.0.93", "PyWavelets==1.9.0",
+          "invisible-watermark==0.2.0", "open_clip_torch==3.3.0"]
+NO_DEPS = 2  # invisible-watermark and open_clip_torch: only their own code (their extras are heavy)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, ".venv-fixtures")
@@ -38,8 +40,8 @@ def ensure_venv():
         subprocess.check_call([sys.executable, "-m", "venv", VENV])
         subprocess.check_call([python, "-m", "pip", "install", "-q", "--upgrade", "pip"])
         # open_clip is only needed for its vocabulary file; skip its heavy dependencies.
-        subprocess.check_call([python, "-m", "pip", "install", "-q"] + PINNED[:-1])
-        subprocess.check_call([python, "-m", "pip", "install", "-q", "--no-deps", PINNED[-1]])
+        subprocess.check_call([python, "-m", "pip", "install", "-q"] + PINNED[:-NO_DEPS])
+        subprocess.check_call([python, "-m", "pip", "install", "-q", "--no-deps"] + PINNED[-NO_DEPS:])
     env = dict(os.environ, KILN_FIXTURES_INSIDE="1")
     sys.exit(subprocess.call([python, os.path.abspath(__file__)] + sys.argv[1:], env=env))
 
@@ -382,6 +384,71 @@ def seed_fixtures():
     save("torch-randn", tensors)
 
 
+# ---------------------------------------------------------------- renders
+RENDER_CASES = [
+    # name, call arguments (seed and scheduler handled separately), scheduler, seed
+    ("euler-square", {"prompt": "a red fox in the snow", "num_inference_steps": 4}, "euler", 0),
+    ("euler-wide-negative", {"prompt": "a lighthouse, oil painting", "negative_prompt": "blurry, dark",
+                             "width": 96, "height": 64, "num_inference_steps": 5, "guidance_scale": 6.5}, "euler", 1234),
+    ("euler-a", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 5}, "euler-a", 7),
+    ("ddim", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 5}, "ddim", 7),
+    ("dpmpp-2m", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 5}, "dpmpp-2m", 7),
+    ("dpmpp-2m-karras", {"prompt": "a cat", "num_inference_steps": 5}, "dpmpp-2m-karras", 7),
+    ("heun", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 3}, "heun", 7),
+    ("lms", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 5}, "lms", 7),
+    ("everything", {"prompt": "a castle on a hill", "prompt_2": "watercolor, soft light", "negative_prompt": "fog",
+                    "negative_prompt_2": "people", "num_inference_steps": 4, "guidance_scale": 7.0,
+                    "guidance_rescale": 0.7, "clip_skip": 1, "original_size": (256, 192),
+                    "crops_coords_top_left": (16, 8), "target_size": (96, 128),
+                    "negative_original_size": (64, 64), "negative_crops_coords_top_left": (0, 4),
+                    "negative_target_size": (128, 128), "width": 128, "height": 96}, "euler", 99),
+    ("two-images", {"prompt": "two boats", "num_inference_steps": 3, "num_images_per_prompt": 2,
+                    "negative_original_size": (64, 64), "negative_target_size": (32, 32)}, "euler", 5),
+    ("no-guidance", {"prompt": "a tree", "num_inference_steps": 3, "guidance_scale": 1.0}, "euler", 3),
+    ("watermarked-256", {"prompt": "a quiet harbour", "num_inference_steps": 2, "width": 256, "height": 256}, "euler", 11),
+]
+
+SCHEDULER_CLASSES = {"euler": ("EulerDiscreteScheduler", {}), "euler-a": ("EulerAncestralDiscreteScheduler", {}),
+                     "ddim": ("DDIMScheduler", {}), "dpmpp-2m": ("DPMSolverMultistepScheduler", {}),
+                     "dpmpp-2m-karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+                     "heun": ("HeunDiscreteScheduler", {}), "lms": ("LMSDiscreteScheduler", {})}
+
+
+@torch.no_grad()
+def render_fixtures(base_dir):
+    import diffusers
+    cases = []
+    for name, args, scheduler, seed in RENDER_CASES:
+        watermark = name.startswith("watermarked")
+        pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=watermark)
+        cls_name, options = SCHEDULER_CLASSES[scheduler]
+        pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config, **options)
+        pipe.set_progress_bar_config(disable=True)
+        out = pipe(**args, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        pixels = torch.from_numpy((out * 255).round().astype("uint8"))
+        save("render-" + name, {"pixels": pixels})
+        cases.append({"name": name, "scheduler": scheduler, "seed": seed, "watermark": watermark,
+                      "args": {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}})
+    # denoising_end: latents out
+    pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
+    latents = pipe(prompt="a mountain lake", num_inference_steps=10, denoising_end=0.6, output_type="latent",
+                   generator=torch.Generator("cpu").manual_seed(21)).images
+    save("render-denoising-end", {"latents": latents})
+    with open(os.path.join(EXPECTED, "renders.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
+def watermark_fixture():
+    """diffusers' watermarker alone, on a fixed image in [-1, 1]."""
+    from diffusers.pipelines.stable_diffusion_xl.watermark import StableDiffusionXLWatermarker
+    g = torch.Generator("cpu").manual_seed(31)
+    # Values on a 1/1024 grid, so float16 storage holds the input exactly.
+    image = ((torch.rand(1, 3, 256, 256, generator=g) * 2.2 - 1.1) * 1024).round() / 1024
+    marked = StableDiffusionXLWatermarker().apply_watermark(image.clone())
+    pixels = ((marked / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+    save("watermark", {"image": image.to(torch.float16), "marked_pixels": pixels})
+
+
 # ---------------------------------------------------------------- single-file checkpoints
 RESNET_TO_ORIGINAL = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
                       ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")]
@@ -524,7 +591,9 @@ def check_single_file(path, config_dir, cls, pipe, dtype):
 
 # ---------------------------------------------------------------- expected outputs
 def save(name, tensors):
-    save_file({k: v.detach().contiguous().to(torch.float32) for k, v in tensors.items()},
+    """float32, except uint8 and float16 tensors, which keep their (smaller) type."""
+    keep = (torch.uint8, torch.float16)
+    save_file({k: v.detach().contiguous().to(v.dtype if v.dtype in keep else torch.float32) for k, v in tensors.items()},
               os.path.join(EXPECTED, name + ".safetensors"))
 
 
@@ -648,6 +717,8 @@ def main():
     loaded = check_single_file(refiner_file, refiner_dir, StableDiffusionXLImg2ImgPipeline, refiner, torch.float16)
     single_file_outputs(loaded)
     vae_outputs(base_dir, "base")
+    watermark_fixture()
+    render_fixtures(base_dir)
     parameter_counts([base_dir, inpaint_dir, refiner_dir])
     print("fixtures written to", HERE)
 

@@ -1,0 +1,130 @@
+import CPNG
+import CZlib
+import Foundation
+
+/// PNG files through libpng's simplified API (which reports errors instead of jumping), with
+/// tEXt chunks written and read directly at the chunk level.
+public enum PNGFile {
+    /// PNG bytes of `image` (8-bit RGB) with `text` as tEXt chunks after IHDR, in the given order.
+    public static func encode(_ image: RGBImage, text: [(key: String, value: String)] = []) throws -> Data {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        png.width = UInt32(image.width)
+        png.height = UInt32(image.height)
+        png.format = UInt32(PNG_FORMAT_RGB)
+        var size: Int = 0
+        let ok = image.pixels.withUnsafeBufferPointer { px in
+            png_image_write_to_memory(&png, nil, &size, 0, px.baseAddress, Int32(image.width * 3), nil)
+        }
+        guard ok != 0, size > 0 else { throw ImagingError.writeFailed(path: "(memory)", reason: message(png)) }
+        var bytes = Data(count: size)
+        let written = image.pixels.withUnsafeBufferPointer { px in
+            bytes.withUnsafeMutableBytes { out in
+                png_image_write_to_memory(&png, out.baseAddress, &size, 0, px.baseAddress, Int32(image.width * 3), nil)
+            }
+        }
+        png_image_free(&png)
+        guard written != 0 else { throw ImagingError.writeFailed(path: "(memory)", reason: message(png)) }
+        bytes.count = size
+        // IHDR is always the first chunk: 8-byte signature + 4 length + 4 type + 13 data + 4 CRC.
+        let afterHeader = 8 + 25
+        var chunks = Data()
+        for (key, value) in text { chunks.append(chunk(type: "tEXt", data: latin1(key) + [0] + latin1(value))) }
+        bytes.insert(contentsOf: chunks, at: afterHeader)
+        return bytes
+    }
+
+    /// Writes atomically: a temporary file in the same folder, then rename, so the path never
+    /// holds a half-written image.
+    public static func write(_ image: RGBImage, to path: String, text: [(key: String, value: String)] = []) throws {
+        let data = try encode(image, text: text)
+        let url = URL(fileURLWithPath: path)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        do {
+            try data.write(to: temp)
+        } catch {
+            try? FileManager.default.removeItem(at: temp)
+            throw ImagingError.writeFailed(path: path, reason: (error as NSError).localizedDescription)
+        }
+        if rename(temp.path, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temp)
+            throw ImagingError.writeFailed(path: path, reason: reason)
+        }
+    }
+
+    /// Reads any 8/16-bit gray, RGB, RGBA or palette PNG as 8-bit RGB (alpha composited on black
+    /// by libpng), plus its tEXt chunks.
+    public static func read(_ path: String) throws -> (image: RGBImage, text: [String: String]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ImagingError.cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        }
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard data.count >= 8, Array(data.prefix(8)) == signature else { throw ImagingError.notPNG(path: path) }
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        let begun = data.withUnsafeBytes { png_image_begin_read_from_memory(&png, $0.baseAddress, data.count) }
+        guard begun != 0 else { throw ImagingError.corrupt(path: path, reason: message(png)) }
+        guard png.width > 0, png.height > 0, png.width <= 65536, png.height <= 65536 else {
+            png_image_free(&png)
+            throw ImagingError.unsupported(path: path, reason: "size \(png.width)x\(png.height)")
+        }
+        png.format = UInt32(PNG_FORMAT_RGB)
+        let (w, h) = (Int(png.width), Int(png.height))
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        let finished = data.withUnsafeBytes { _ in
+            pixels.withUnsafeMutableBufferPointer { png_image_finish_read(&png, nil, $0.baseAddress, Int32(w * 3), nil) }
+        }
+        guard finished != 0 else {
+            let reason = message(png)
+            png_image_free(&png)
+            throw ImagingError.corrupt(path: path, reason: reason)
+        }
+        return (RGBImage(width: w, height: h, pixels: pixels), textChunks(data))
+    }
+
+    static func message(_ png: png_image) -> String {
+        var m = png.message
+        return withUnsafeBytes(of: &m) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    static func latin1(_ s: String) -> [UInt8] {
+        s.unicodeScalars.map { $0.value < 256 ? UInt8($0.value) : UInt8(ascii: "?") }
+    }
+
+    static func chunk(type: String, data: [UInt8]) -> Data {
+        var out = Data()
+        let length = UInt32(data.count).bigEndian
+        withUnsafeBytes(of: length) { out.append(contentsOf: $0) }
+        let body = Array(type.utf8) + data
+        out.append(contentsOf: body)
+        let crc = body.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+        withUnsafeBytes(of: crc.bigEndian) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// tEXt chunks of a PNG byte stream (keys and values as Latin-1).
+    static func textChunks(_ data: Data) -> [String: String] {
+        var out: [String: String] = [:]
+        let bytes = [UInt8](data)
+        var i = 8
+        while i + 12 <= bytes.count {
+            let length = Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3])
+            let type = String(decoding: bytes[(i + 4)..<(i + 8)], as: UTF8.self)
+            guard length >= 0, i + 12 + length <= bytes.count else { break }
+            if type == "tEXt" {
+                let body = bytes[(i + 8)..<(i + 8 + length)]
+                if let zero = body.firstIndex(of: 0) {
+                    let key = String(body[body.startIndex..<zero].map { Character(Unicode.Scalar($0)) })
+                    let value = String(body[(zero + 1)...].map { Character(Unicode.Scalar($0)) })
+                    out[key] = value
+                }
+            }
+            if type == "IEND" { break }
+            i += 12 + length
+        }
+        return out
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Imaging
+import KilnTestSupport
+import ModelFiles
+import Models
+import Numerics
+import Pipelines
+import Schedulers
+import XCTest
+
+/// Whole text-to-image renders against diffusers' StableDiffusionXLPipeline on the tiny base model.
+final class RenderParityTests: XCTestCase {
+    static let loaded = Result { try TextToImagePipeline(files: SDXLModelFiles(path: Fixtures.model("tiny-sdxl-base"))) }
+    static var pipeline: TextToImagePipeline { get throws { try loaded.get() } }
+
+    struct Case: Decodable {
+        let name: String
+        let scheduler: String
+        let seed: UInt64
+        let watermark: Bool
+        let args: [String: Arg]
+    }
+
+    enum Arg: Decodable {
+        case number(Double), text(String), pair([Int])
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let n = try? c.decode(Double.self) { self = .number(n) }
+            else if let s = try? c.decode(String.self) { self = .text(s) }
+            else { self = .pair(try c.decode([Int].self)) }
+        }
+        var number: Double? { if case .number(let n) = self { return n }; return nil }
+        var text: String? { if case .text(let s) = self { return s }; return nil }
+        /// diffusers sizes are (height, width); crops are (top, left).
+        var size: PixelSize? { if case .pair(let p) = self { return PixelSize(width: p[1], height: p[0]) }; return nil }
+        var crop: CropOffset? { if case .pair(let p) = self { return CropOffset(top: p[0], left: p[1]) }; return nil }
+    }
+
+    static func request(_ c: Case) throws -> RenderRequest {
+        var r = RenderRequest(prompt: c.args["prompt"]?.text ?? "")
+        r.prompt2 = c.args["prompt_2"]?.text
+        r.negativePrompt = c.args["negative_prompt"]?.text
+        r.negativePrompt2 = c.args["negative_prompt_2"]?.text
+        r.width = c.args["width"]?.number.map { Int($0) }
+        r.height = c.args["height"]?.number.map { Int($0) }
+        r.steps = c.args["num_inference_steps"]?.number.map { Int($0) } ?? 50
+        r.guidance = c.args["guidance_scale"]?.number.map { Float($0) } ?? 5
+        r.guidanceRescale = c.args["guidance_rescale"]?.number.map { Float($0) } ?? 0
+        r.clipSkip = c.args["clip_skip"]?.number.map { Int($0) }
+        r.originalSize = c.args["original_size"]?.size
+        r.cropTopLeft = c.args["crops_coords_top_left"]?.crop ?? .zero
+        r.targetSize = c.args["target_size"]?.size
+        r.negativeOriginalSize = c.args["negative_original_size"]?.size
+        r.negativeCropTopLeft = c.args["negative_crops_coords_top_left"]?.crop ?? .zero
+        r.negativeTargetSize = c.args["negative_target_size"]?.size
+        r.images = c.args["num_images_per_prompt"]?.number.map { Int($0) } ?? 1
+        r.seed = c.seed
+        r.scheduler = try SchedulerKind(name: c.scheduler)
+        r.watermark = c.watermark
+        return r
+    }
+
+    func testRendersMatchDiffusersWithinOneLevel() throws {
+        let pipeline = try RenderParityTests.pipeline
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: Fixtures.expected("renders.json")))
+        let cases = try JSONDecoder().decode([Case].self, from: data)
+        XCTAssertGreaterThanOrEqual(cases.count, 12)
+        for c in cases {
+            let expected = try Expected("render-" + c.name).tensor("pixels")  // [n, h, w, 3], 0...255
+            guard case .images(let images) = try pipeline.render(try RenderParityTests.request(c)) else {
+                XCTFail("\(c.name): no images"); continue
+            }
+            XCTAssertEqual(images.count, expected.shape[0], c.name)
+            var worst: Float = 0, differing = 0
+            for (i, image) in images.enumerated() {
+                XCTAssertEqual(image.width, expected.shape[2], c.name)
+                XCTAssertEqual(image.height, expected.shape[1], c.name)
+                let offset = i * image.pixels.count
+                for (j, p) in image.pixels.enumerated() {
+                    let d = abs(Float(p) - expected[flat: offset + j])
+                    worst = max(worst, d)
+                    if d > 0 { differing += 1 }
+                }
+            }
+            XCTAssertLessThanOrEqual(worst, 1, "\(c.name): worst pixel difference \(worst) (\(differing) values differ)")
+        }
+    }
+
+    func testDenoisingEndReturnsDiffusersLatents() throws {
+        let pipeline = try RenderParityTests.pipeline
+        var r = RenderRequest(prompt: "a mountain lake")
+        r.steps = 10
+        r.denoisingEnd = 0.6
+        r.seed = 21
+        guard case .latents(let latents) = try pipeline.render(r) else { return XCTFail("expected latents") }
+        XCTAssertLessThanOrEqual(latents.relativeError(to: try Expected("render-denoising-end").image("latents")), 1e-4)
+    }
+
+    func testSameRequestTwiceIsBitIdenticalAndResumable() throws {
+        let pipeline = try RenderParityTests.pipeline
+        var r = RenderRequest(prompt: "a red fox in the snow")
+        r.steps = 4; r.seed = 3; r.scheduler = .dpmpp2m; r.negativePrompt = "rain"
+        guard case .images(let a) = try pipeline.render(r), case .images(let b) = try pipeline.render(r) else { return XCTFail() }
+        XCTAssertTrue(a == b)
+        // Stop after step 2, keep only encoded bytes, continue in a fresh loop.
+        let p = try pipeline.prepare(r)
+        var state = try pipeline.begin(p)
+        state = try pipeline.advance(p, state)
+        state = try pipeline.advance(p, state)
+        let saved = try JSONEncoder().encode(state)
+        var resumed = try JSONDecoder().decode(DenoiseState.self, from: saved)
+        while resumed.nextStep < resumed.totalSteps { resumed = try pipeline.advance(p, resumed) }
+        guard case .images(let c) = try pipeline.finish(p, resumed) else { return XCTFail() }
+        XCTAssertTrue(a == c)
+    }
+
+    func testCancellationStopsAtTheNextStep() throws {
+        let pipeline = try RenderParityTests.pipeline
+        var r = RenderRequest(prompt: "x")
+        r.steps = 5
+        var seen = 0
+        XCTAssertThrowsError(try pipeline.render(r) { step, _ in seen = step; return step < 2 }) { XCTAssertEqual($0 as? RenderError, .cancelled) }
+        XCTAssertEqual(seen, 2)
+    }
+}
