@@ -38,10 +38,10 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CZlib"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging"],
                 exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer"], exclude: ["README.md"],
+        .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
-            "Models", "ModelFiles",
+            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
-        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics"]),
     ],
     swiftLanguageModes: [.v5]
 )
