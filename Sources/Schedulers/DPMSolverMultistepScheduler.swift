@@ -19,31 +19,7 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
         guard steps >= 1, steps <= config.trainTimesteps else { throw SchedulerError.invalidSteps(steps) }
         self.name = name
         self.config = config
-        let trainSigmas = NoiseSchedule(config).sigmas
-        let last = config.trainTimesteps
-        var ts: [Double]
-        switch config.spacing {
-        case .linspace:
-            let step = Double(last - 1) / Double(steps)
-            ts = (0...steps).map { i in (i == steps ? Double(last - 1) : Double(i) * step).rounded(.toNearestOrEven) }.reversed().dropLast()
-        case .leading:
-            let ratio = last / (steps + 1)
-            ts = (0...steps).map { Double($0 * ratio) }.reversed().dropLast().map { $0 + Double(config.stepsOffset) }
-        case .trailing:
-            let ratio = Double(last) / Double(steps)
-            let count = Int((Double(last) / ratio).rounded(.up))
-            ts = (0..<count).map { (Double(last) - Double($0) * ratio).rounded(.toNearestOrEven) - 1 }
-        }
-        var sig: [Double]
-        if karras {
-            sig = SigmaSchedule.karras(from: trainSigmas.reversed().map { Double($0) }, count: steps)
-            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
-            ts = sig.map { SigmaSchedule.sigmaToT($0, logSigmas: logSigmas).rounded(.toNearestOrEven) }
-        } else {
-            sig = ts.map { SigmaSchedule.interpolate($0, trainSigmas) }
-        }
-        sigmas = sig.map { Float($0) } + [0]
-        timesteps = ts.map { Float($0) }
+        (timesteps, sigmas) = SigmaSchedule.multistep(config, steps: steps, karras: karras)
     }
 
     public var initNoiseSigma: Float { 1 }

@@ -11,6 +11,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
     case dpmpp2mKarras = "dpmpp-2m-karras"
     case heun
     case lms
+    case unipc
 
     /// The diffusers class name, for provenance.
     public var diffusersClass: String {
@@ -21,6 +22,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         case .dpmpp2m, .dpmpp2mKarras: return "DPMSolverMultistepScheduler"
         case .heun: return "HeunDiscreteScheduler"
         case .lms: return "LMSDiscreteScheduler"
+        case .unipc: return "UniPCMultistepScheduler"
         }
     }
 
@@ -45,6 +47,14 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
             try file.require("use_lu_lambdas", in: ["false", nil])
             try file.require("lambda_min_clipped", in: [nil])
         }
+        if sourceClass == diffusersClass && diffusersClass == "UniPCMultistepScheduler" {
+            try file.require("solver_order", in: ["2", nil])
+            try file.require("solver_type", in: ["bh2", nil])
+            try file.require("predict_x0", in: ["true", nil])
+            try file.require("lower_order_final", in: ["true", nil])
+            try file.require("final_sigmas_type", in: ["zero", nil])
+            try file.require("use_flow_sigmas", in: ["false", nil])
+        }
         switch self {
         case .euler: return try EulerDiscreteScheduler(config: config, steps: steps)
         case .eulerAncestral:
@@ -55,6 +65,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         case .dpmpp2mKarras: return try DPMSolverMultistepScheduler(config: config, steps: steps, karras: true, name: rawValue)
         case .heun: return try HeunDiscreteScheduler(config: config, steps: steps)
         case .lms: return try LMSDiscreteScheduler(config: config, steps: steps)
+        case .unipc: return try UniPCMultistepScheduler(config: config, steps: steps)
         }
     }
 }

@@ -38,4 +38,33 @@ enum SigmaSchedule {
         let w = min(max((lo - logSigma) / (lo - hi), 0), 1)
         return (1 - w) * Double(low) + w * Double(high)
     }
+
+    /// Timesteps and sigmas of diffusers' multistep solvers (DPM-Solver, UniPC): N + 1 points with
+    /// the last dropped, integer timesteps, optional Karras sigmas, and a final sigma of zero.
+    static func multistep(_ config: SchedulerConfig, steps: Int, karras: Bool) -> (timesteps: [Float], sigmas: [Float]) {
+        let trainSigmas = NoiseSchedule(config).sigmas
+        let last = config.trainTimesteps
+        var ts: [Double]
+        switch config.spacing {
+        case .linspace:
+            let step = Double(last - 1) / Double(steps)
+            ts = (0...steps).map { i in (i == steps ? Double(last - 1) : Double(i) * step).rounded(.toNearestOrEven) }.reversed().dropLast()
+        case .leading:
+            let ratio = last / (steps + 1)
+            ts = (0...steps).map { Double($0 * ratio) }.reversed().dropLast().map { $0 + Double(config.stepsOffset) }
+        case .trailing:
+            let ratio = Double(last) / Double(steps)
+            let count = Int((Double(last) / ratio).rounded(.up))
+            ts = (0..<count).map { (Double(last) - Double($0) * ratio).rounded(.toNearestOrEven) - 1 }
+        }
+        var sig: [Double]
+        if karras {
+            sig = SigmaSchedule.karras(from: trainSigmas.reversed().map { Double($0) }, count: steps)
+            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
+            ts = sig.map { sigmaToT($0, logSigmas: logSigmas).rounded(.toNearestOrEven) }
+        } else {
+            sig = ts.map { interpolate($0, trainSigmas) }
+        }
+        return (ts.map { Float($0) }, sig.map { Float($0) } + [0])
+    }
 }

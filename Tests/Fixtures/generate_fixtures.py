@@ -334,6 +334,10 @@ SCHEDULER_CASES = [
     ("dpmpp-2m-linspace-7", "dpmpp-2m", "DPMSolverMultistepScheduler", {}, {"timestep_spacing": "linspace"}, 7),
     ("heun-karras-4", "heun", "HeunDiscreteScheduler", {}, {"use_karras_sigmas": True}, 4),
     ("lms-trailing-8", "lms", "LMSDiscreteScheduler", {}, {"timestep_spacing": "trailing"}, 8),
+    ("unipc-10", "unipc", "UniPCMultistepScheduler", {}, {}, 10),
+    ("unipc-20", "unipc", "UniPCMultistepScheduler", {}, {}, 20),
+    ("unipc-linspace-vpred-6", "unipc", "UniPCMultistepScheduler", {}, {"timestep_spacing": "linspace", "prediction_type": "v_prediction"}, 6),
+    ("unipc-karras-7", "unipc", "UniPCMultistepScheduler", {}, {"use_karras_sigmas": True}, 7),
 ]
 
 
@@ -396,6 +400,7 @@ RENDER_CASES = [
     ("dpmpp-2m-karras", {"prompt": "a cat", "num_inference_steps": 5}, "dpmpp-2m-karras", 7),
     ("heun", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 3}, "heun", 7),
     ("lms", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 5}, "lms", 7),
+    ("unipc", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 5}, "unipc", 7),
     ("everything", {"prompt": "a castle on a hill", "prompt_2": "watercolor, soft light", "negative_prompt": "fog",
                     "negative_prompt_2": "people", "num_inference_steps": 4, "guidance_scale": 7.0,
                     "guidance_rescale": 0.7, "clip_skip": 1, "original_size": (256, 192),
@@ -411,7 +416,8 @@ RENDER_CASES = [
 SCHEDULER_CLASSES = {"euler": ("EulerDiscreteScheduler", {}), "euler-a": ("EulerAncestralDiscreteScheduler", {}),
                      "ddim": ("DDIMScheduler", {}), "dpmpp-2m": ("DPMSolverMultistepScheduler", {}),
                      "dpmpp-2m-karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
-                     "heun": ("HeunDiscreteScheduler", {}), "lms": ("LMSDiscreteScheduler", {})}
+                     "heun": ("HeunDiscreteScheduler", {}), "lms": ("LMSDiscreteScheduler", {}),
+                     "unipc": ("UniPCMultistepScheduler", {})}
 
 
 @torch.no_grad()
