@@ -53,8 +53,9 @@ public enum PNGFile {
         }
     }
 
-    /// Reads any 8/16-bit gray, RGB, RGBA or palette PNG as 8-bit RGB (alpha composited on black
-    /// by libpng), plus its tEXt chunks.
+    /// Reads an 8-bit gray, gray+alpha, RGB, RGBA or palette PNG as 8-bit RGB plus its tEXt
+    /// chunks. Alpha is dropped, not composited, as PIL's `convert("RGB")` (which diffusers' image
+    /// loading uses) does. 16-bit files are reduced by libpng, which treats them as linear light.
     public static func read(_ path: String) throws -> (image: RGBImage, text: [String: String]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ImagingError.cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
@@ -69,12 +70,14 @@ public enum PNGFile {
             png_image_free(&png)
             throw ImagingError.unsupported(path: path, reason: "size \(png.width)x\(png.height)")
         }
-        png.format = UInt32(PNG_FORMAT_RGB)
+        png.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)  // PNG_FORMAT_RGBA (a macro Swift does not import)
         let (w, h) = (Int(png.width), Int(png.height))
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        var rgba = [UInt8](repeating: 0, count: w * h * 4)
         let finished = data.withUnsafeBytes { _ in
-            pixels.withUnsafeMutableBufferPointer { png_image_finish_read(&png, nil, $0.baseAddress, Int32(w * 3), nil) }
+            rgba.withUnsafeMutableBufferPointer { png_image_finish_read(&png, nil, $0.baseAddress, Int32(w * 4), nil) }
         }
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        for i in 0..<(w * h) { pixels[3 * i] = rgba[4 * i]; pixels[3 * i + 1] = rgba[4 * i + 1]; pixels[3 * i + 2] = rgba[4 * i + 2] }
         guard finished != 0 else {
             let reason = message(png)
             png_image_free(&png)

@@ -444,6 +444,26 @@ def render_fixtures(base_dir):
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+def png_fixtures():
+    """Small PNGs in other colour types, written by PIL, and PIL's RGB reading of them."""
+    from PIL import Image
+    import numpy as np
+    folder = os.path.join(HERE, "images")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(4)
+    images = {
+        "gray": Image.fromarray(rng.integers(0, 256, (6, 8), dtype=np.uint8), "L"),
+        "gray-alpha": Image.fromarray(rng.integers(0, 256, (5, 7, 2), dtype=np.uint8), "LA"),
+        "rgba": Image.fromarray(rng.integers(0, 256, (4, 5, 4), dtype=np.uint8), "RGBA"),
+        "palette": Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), "RGB").quantize(16),
+    }
+    tensors = {}
+    for name, image in images.items():
+        image.save(os.path.join(folder, name + ".png"))
+        tensors[name] = torch.from_numpy(np.array(Image.open(os.path.join(folder, name + ".png")).convert("RGB")))
+    save("png-rgb", tensors)
+
+
 def watermark_fixture():
     """diffusers' watermarker alone, on a fixed image in [-1, 1]."""
     from diffusers.pipelines.stable_diffusion_xl.watermark import StableDiffusionXLWatermarker
@@ -724,6 +744,7 @@ def main():
     single_file_outputs(loaded)
     vae_outputs(base_dir, "base")
     watermark_fixture()
+    png_fixtures()
     render_fixtures(base_dir)
     parameter_counts([base_dir, inpaint_dir, refiner_dir])
     print("fixtures written to", HERE)
