@@ -17,9 +17,12 @@ let package = Package(
         .library(name: "Schedulers", targets: ["Schedulers"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "RenderQueue", targets: ["RenderQueue"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries: module maps only.
@@ -38,10 +41,14 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CZlib"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging"],
                 exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "RenderQueue", dependencies: [
+            "Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers",
+            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
+        ], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
-            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics",
+            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
@@ -54,6 +61,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
+        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "Pipelines", "KilnTestSupport",
+                                                            .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics"]),
     ],
     swiftLanguageModes: [.v5]

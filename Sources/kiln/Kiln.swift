@@ -7,6 +7,7 @@ struct Kiln: ParsableCommand {
         commandName: "kiln",
         abstract: "Stable Diffusion XL on the CPU, run as a batch job processor over SQLite.",
         version: "0.1.0",
-        subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self]
+        subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self,
+                      EnqueueCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self]
     )
 }

@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+import Pipelines
+
+/// A job as a worker sees it after claiming it.
+public struct ClaimedJob: Sendable {
+    public let jobID: Int64
+    public let sweepID: Int64?
+    public let model: String
+    public let config: String?
+    public let request: RenderRequest
+    public let attempt: Int
+    public let checkpoint: Data?
+}
+
+/// One image of a finished job, ready to be stored.
+public struct FinishedImage: Sendable {
+    public var index: Int
+    public var png: Data
+    public var outputPath: String?
+    public var provenance: String
+    public var watermarkWritten: String?
+    public var watermarkRead: String?
+}
+
+/// Jobs in the database: enqueueing, atomic claims under a lease, checkpoints, completion and
+/// failure with retry. Every state change is one transaction.
+public struct JobStore: Sendable {
+    public let database: QueueDatabase
+    var pool: DatabasePool { database.pool }
+
+    public init(_ database: QueueDatabase) { self.database = database }
+
+    static func encode(_ request: RenderRequest) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(request), as: UTF8.self)
+    }
+
+    /// Adds one job; returns its id.
+    @discardableResult
+    public func enqueue(model: String, config: String? = nil, request: RenderRequest, priority: Int = 0,
+                        sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
+        try request.validate()
+        let json = try JobStore.encode(request)
+        return try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO jobs (sweep_id, model, config, request, priority, steps, max_attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [sweepID, model, config, json, priority, request.steps, maxAttempts])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Claims the highest-priority, oldest ready job (or one whose lease expired) for `worker`,
+    /// atomically: one UPDATE ... RETURNING inside BEGIN IMMEDIATE.
+    public func claim(worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970) throws -> ClaimedJob? {
+        try pool.writeWithoutTransaction { db in
+            var claimed: ClaimedJob?
+            try db.inTransaction(.immediate) {
+                let row = try Row.fetchOne(db, sql: """
+                    UPDATE jobs SET state = 'running', lease_owner = :worker, lease_expires = :expires,
+                           attempts = attempts + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                    WHERE job_id = (
+                        SELECT j.job_id FROM jobs j LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
+                        WHERE ((j.state = 'queued' AND j.not_before <= :now)
+                               OR (j.state = 'running' AND j.lease_expires < :now))
+                          AND j.cancel_requested = 0
+                          AND COALESCE(s.paused, 0) = 0
+                          AND NOT EXISTS (SELECT 1 FROM queue_state WHERE key = 'paused' AND value = '1')
+                        ORDER BY j.priority DESC, j.job_id ASC LIMIT 1)
+                    RETURNING job_id, sweep_id, model, config, request, attempts
+                    """, arguments: ["worker": worker, "expires": now + leaseSeconds, "now": now])
+                guard let row else { return .commit }
+                let id: Int64 = row["job_id"]
+                let request = try JSONDecoder().decode(RenderRequest.self, from: Data((row["request"] as String).utf8))
+                let checkpoint = try Data.fetchOne(db, sql: "SELECT state FROM checkpoints WHERE job_id = ?", arguments: [id])
+                claimed = ClaimedJob(jobID: id, sweepID: row["sweep_id"], model: row["model"], config: row["config"],
+                                     request: request, attempt: row["attempts"], checkpoint: checkpoint)
+                return .commit
+            }
+            return claimed
+        }
+    }
+
+    /// Extends the lease; false when the job is no longer this worker's (expired and reclaimed).
+    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND state = 'running'",
+                           arguments: [now + leaseSeconds, jobID, worker])
+            return db.changesCount == 1
+        }
+    }
+
+    /// What a worker learns when it saves a checkpoint.
+    public enum CheckpointOutcome: Sendable { case keepGoing, cancelled, leaseLost }
+
+    /// Replaces the job's checkpoint and records progress, in one transaction.
+    public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, state: Data,
+                               stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+        try pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT lease_owner, state, cancel_requested, step_seconds FROM jobs WHERE job_id = ?",
+                                             arguments: [jobID]),
+                  (row["lease_owner"] as String?) == worker, (row["state"] as String) == "running" else { return .leaseLost }
+            if (row["cancel_requested"] as Int) == 1 { return .cancelled }
+            try db.execute(sql: """
+                INSERT INTO checkpoints (job_id, stage, step, state) VALUES (?, ?, ?, ?)
+                ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, step = excluded.step, state = excluded.state,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                """, arguments: [jobID, stage, step, state])
+            var times = (try? JSONDecoder().decode([Double].self, from: Data((row["step_seconds"] as String).utf8))) ?? []
+            times.append(stepSeconds)
+            let timesJSON = String(decoding: try JSONEncoder().encode(times), as: UTF8.self)
+            try db.execute(sql: """
+                UPDATE jobs SET step = ?, step_seconds = ?, lease_expires = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE job_id = ?
+                """, arguments: [step, timesJSON, Date().timeIntervalSince1970 + leaseSeconds, jobID])
+            return .keepGoing
+        }
+    }
+
+    /// Stores the outputs and marks the job done in the same transaction; false if the lease was lost.
+    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
+        try pool.write { db in
+            guard let owner = try String.fetchOne(db, sql: "SELECT lease_owner FROM jobs WHERE job_id = ? AND state = 'running'", arguments: [jobID]),
+                  owner == worker else { return false }
+            for image in images {
+                try db.execute(sql: """
+                    INSERT INTO outputs (job_id, image_index, png_sha256, png, output_path, provenance, watermark_written,
+                                         watermark_read, render_seconds, worker, attempt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [jobID, image.index, SHA256.hex(image.png), image.outputPath == nil ? image.png : nil,
+                                     image.outputPath, image.provenance, image.watermarkWritten, image.watermarkRead,
+                                     renderSeconds, worker, attempt])
+            }
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'done', step = steps, lease_owner = NULL, lease_expires = NULL, error = NULL,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ?
+                """, arguments: [jobID])
+            return true
+        }
+    }
+
+    /// Records a failed render: back to the queue after a backoff (30 s, 60 s, ...) while
+    /// failures stay below the job's limit, otherwise failed with the error text.
+    public func fail(jobID: Int64, worker: String, error: String, now: Double = Date().timeIntervalSince1970) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET failures = failures + 1, error = :error, lease_owner = NULL, lease_expires = NULL,
+                    state = CASE WHEN failures + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
+                    not_before = :now + 30 * (1 << failures),
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE job_id = :job AND lease_owner = :worker
+                """, arguments: ["error": error, "now": now, "job": jobID, "worker": worker])
+        }
+    }
+
+    /// Marks a cancelled running job as cancelled (after the worker stopped at a step).
+    public func markCancelled(jobID: Int64, worker: String) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ? AND lease_owner = ?
+                """, arguments: [jobID, worker])
+        }
+    }
+
+    /// Job counts by state.
+    public func counts() throws -> [String: Int] {
+        try pool.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") { out[row["state"]] = row["n"] }
+            return out
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import GRDB
+
+/// The queue's SQLite database: WAL (a `DatabasePool`), foreign keys on, a busy timeout so
+/// several worker processes can share it, and the embedded migrations applied in order, each
+/// in its own transaction, the version kept in `PRAGMA user_version`.
+public final class QueueDatabase: @unchecked Sendable {
+    public let path: String
+    public let pool: DatabasePool
+    public static var knownVersion: Int { EmbeddedMigrations.all.count }
+
+    public init(path: String, busyTimeout: TimeInterval = 30) throws {
+        self.path = path
+        var config = Configuration()
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(busyTimeout)
+        config.label = "kiln-queue"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw QueueError.cannotOpen(path: path, reason: "\(error)")
+        }
+        try migrate()
+    }
+
+    /// Applies pending migrations; refuses a database from a newer kiln.
+    func migrate() throws {
+        try pool.writeWithoutTransaction { db in
+            let current = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+            if current > QueueDatabase.knownVersion {
+                throw QueueError.newerDatabase(path: path, version: current, known: QueueDatabase.knownVersion)
+            }
+            for (index, migration) in EmbeddedMigrations.all.enumerated() where index + 1 > current {
+                try db.inTransaction(.immediate) {
+                    // Re-check inside the write lock: another process may have migrated meanwhile.
+                    let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                    guard now == index else { return .commit }
+                    try db.execute(sql: migration.sql)
+                    try db.execute(sql: "PRAGMA user_version = \(index + 1)")
+                    return .commit
+                }
+            }
+        }
+    }
+
+    public var version: Int { (try? pool.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }) ?? 0 }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Pipelines
+import RenderQueue
+
+/// `kiln enqueue`: adds one render job to a queue database and prints its id.
+struct EnqueueCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Add one render job to the queue and print its id.")
+
+    @Option(help: "The queue database (created when missing).") var db: String
+    @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
+    @Option(help: "For a single-file checkpoint: a diffusers folder with its configs and tokenizers.") var config: String?
+    @Option(help: "Higher runs first.") var priority: Int = 0
+    @Option(name: .customLong("max-attempts"), help: "Failed renders allowed before the job stays failed.") var maxAttempts: Int = 3
+    @OptionGroup var options: RenderOptions
+
+    func run() throws {
+        try failing {
+            let request = try options.request()
+            guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+            let store = JobStore(try QueueDatabase(path: db))
+            let id = try store.enqueue(model: absolute(model), config: config.map(absolute), request: request,
+                                       priority: priority, maxAttempts: maxAttempts)
+            print(id)
+        }
+    }
+}
+
+/// Paths are stored absolute so workers started elsewhere find the same files.
+func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+}
+
+/// `kiln work`: claims and renders jobs.
+struct WorkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "work", abstract: "Claim and render queued jobs, checkpointing as it goes.")
+
+    @Option(help: "The queue database.") var db: String
+    @Flag(name: .customLong("until-empty"), help: "Stop when no job is ready (otherwise wait for more).") var untilEmpty = false
+    @Option(name: .customLong("max-jobs"), help: "Stop after this many jobs.") var maxJobs: Int?
+    @Option(name: .customLong("checkpoint-every"), help: "Save latents and scheduler state every N steps.") var checkpointEvery: Int = 1
+    @Option(name: .customLong("output-folder"), help: "Write PNGs here instead of into the database.") var outputFolder: String?
+    @Option(help: "Lease length in seconds; a job whose worker stops renewing it is claimed again.") var lease: Double = 120
+    @Option(help: "Worker name recorded with outputs (default: host and process id).") var name: String?
+
+    func run() throws {
+        try failing {
+            guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
+            guard lease >= 1 else { throw ValidationError("--lease must be at least 1 second") }
+            if let folder = outputFolder {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+                    throw ValidationError("--output-folder: \(folder) is not an existing folder")
+                }
+            }
+            let database = try QueueDatabase(path: db)
+            var options = Worker.Options(name: name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())")
+            options.leaseSeconds = lease
+            options.checkpointEvery = checkpointEvery
+            options.outputFolder = outputFolder.map(absolute)
+            let worker = Worker(store: JobStore(database), options: options)
+            var done = 0
+            while maxJobs.map({ done < $0 }) ?? true {
+                let outcome = try worker.runOne()
+                switch outcome {
+                case .idle:
+                    if untilEmpty { return }
+                    Thread.sleep(forTimeInterval: 2)
+                    continue
+                case .done(let id): print("job \(id) done")
+                case .failed(let id, let why): print("job \(id) failed: \(why)")
+                case .cancelled(let id): print("job \(id) cancelled")
+                case .leaseLost(let id): print("job \(id): lease lost to another worker")
+                }
+                done += 1
+            }
+        }
+    }
+}
+
+/// `kiln report`: SQL on a read-only connection.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report", abstract: "Query the queue with SQL (read-only). Views: v_jobs, v_outputs.")
+
+    @Option(help: "The queue database.") var db: String
+    @Option(help: "A read-only SQL query.") var sql: String = "SELECT job_id, seed, scheduler, steps, guidance, width, height, output_sha256, render_seconds FROM v_outputs ORDER BY job_id"
+    @Option(help: "table, csv or json.") var format: String = "table"
+
+    func run() throws {
+        try failing {
+            guard let f = Report.Format(rawValue: format) else { throw ValidationError("--format must be table, csv or json, not '\(format)'") }
+            print(Report.format(try Report.run(databasePath: db, sql: sql), as: f))
+        }
+    }
+}
+
+/// `kiln status`: job counts by state and the running jobs with their progress.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Job counts by state and running jobs with step/steps and ETA.")
+
+    @Option(help: "The queue database.") var db: String
+
+    func run() throws {
+        try failing {
+            let sql = """
+                SELECT 'total' AS what, state AS detail, COUNT(*) AS n, NULL AS eta FROM jobs GROUP BY state
+                UNION ALL
+                SELECT 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?'),
+                       NULL,
+                       CASE WHEN json_array_length(step_seconds) > 0
+                            THEN ROUND((steps - step) * (SELECT AVG(value) FROM json_each(step_seconds)), 1) END
+                FROM jobs WHERE state = 'running'
+                """
+            print(Report.format(try Report.run(databasePath: db, sql: sql), as: .table))
+        }
+    }
+}

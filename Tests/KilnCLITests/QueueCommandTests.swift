@@ -1,0 +1,106 @@
+import Foundation
+import KilnTestSupport
+import XCTest
+
+/// The queue through real `kiln` processes: crashes, resumption, concurrency, failures.
+final class QueueCommandTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    let model = Fixtures.model("tiny-sdxl-base")
+
+    func kiln(_ args: [String]) throws -> KilnRun { try KilnProcess.run(args) }
+
+    func enqueue(_ db: String, _ extra: [String]) throws -> String {
+        let r = try kiln(["enqueue", "--db", db, "--model", model] + extra)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func sql(_ db: String, _ query: String) throws -> [String] {
+        let r = try kiln(["report", "--db", db, "--sql", query, "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
+    }
+
+    func testKilledWorkerResumesToTheSamePNG() throws {
+        let job = ["--prompt", "a harbour", "--steps", "40", "--seed", "9", "--width", "256", "--height", "256", "--scheduler", "dpmpp-2m"]
+        // Uninterrupted reference in its own database.
+        let straight = dir + "/straight.db"
+        _ = try enqueue(straight, job)
+        XCTAssertEqual(try kiln(["work", "--db", straight, "--until-empty"]).status, 0)
+
+        let crashed = dir + "/crashed.db"
+        _ = try enqueue(crashed, job)
+        for round in 0..<3 {
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+            worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
+            worker.standardOutput = FileHandle.nullDevice
+            try worker.run()
+            // Wait for progress past a checkpoint, then kill without warning.
+            let target = 8 * (round + 1)
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let step = Int(try sql(crashed, "SELECT step FROM jobs").first ?? "0") ?? 0
+                if step >= target { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            kill(worker.processIdentifier, SIGKILL)
+            worker.waitUntilExit()
+            XCTAssertEqual(try sql(crashed, "PRAGMA integrity_check"), ["ok"], "round \(round)")
+            Thread.sleep(forTimeInterval: 1.2)  // the dead worker's lease runs out
+        }
+        XCTAssertEqual(try kiln(["work", "--db", crashed, "--until-empty", "--lease", "1"]).status, 0)
+        let a = try sql(straight, "SELECT output_sha256 FROM v_outputs")
+        let b = try sql(crashed, "SELECT output_sha256 FROM v_outputs")
+        XCTAssertEqual(a.count, 1)
+        XCTAssertEqual(a, b, "resumed render is byte-identical")
+        XCTAssertEqual(try sql(crashed, "SELECT state, attempts FROM v_jobs"), ["done,4"])
+        XCTAssertEqual(try sql(crashed, "SELECT COUNT(*) FROM outputs"), ["1"], "no duplicate output")
+    }
+
+    func testFourWorkersRenderTwoHundredJobsOnce() throws {
+        let db = dir + "/many.db"
+        for i in 0..<200 {
+            _ = try enqueue(db, ["--prompt", "job \(i)", "--steps", "1", "--width", "64", "--height", "64", "--seed", "\(i)", "--no-watermark"])
+        }
+        let workers = (0..<4).map { i -> Process in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+            p.arguments = ["work", "--db", db, "--until-empty", "--name", "w\(i)"]
+            p.standardOutput = FileHandle.nullDevice
+            return p
+        }
+        for w in workers { try w.run() }
+        for w in workers { w.waitUntilExit(); XCTAssertEqual(w.terminationStatus, 0) }
+        XCTAssertEqual(try sql(db, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,200"])
+        XCTAssertEqual(try sql(db, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["200,200"])
+        XCTAssertEqual(try sql(db, "SELECT MAX(attempts) FROM jobs"), ["1"], "each rendered exactly once")
+        XCTAssertGreaterThan(Int(try sql(db, "SELECT COUNT(DISTINCT worker) FROM outputs").first ?? "0") ?? 0, 1)
+    }
+
+    func testFailedJobIsRecordedAndTheWorkerGoesOn() throws {
+        let db = dir + "/fail.db"
+        let broken = dir + "/broken-model"
+        try FileManager.default.copyItem(atPath: model, toPath: broken)
+        let bad = try kiln(["enqueue", "--db", db, "--model", broken, "--prompt", "x", "--steps", "1", "--max-attempts", "1", "--priority", "5"])
+        XCTAssertEqual(bad.status, 0)
+        _ = try enqueue(db, ["--prompt", "fine", "--steps", "1", "--width", "64", "--height", "64"])
+        // The model file goes bad after the job was queued.
+        let shard = broken + "/unet/diffusion_pytorch_model-00001-of-00004.safetensors"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: shard))
+        let r = try kiln(["work", "--db", db, "--until-empty"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try sql(db, "SELECT state, COALESCE(error LIKE '%diffusion_pytorch_model-00001-of-00004.safetensors%truncated%', 0) FROM v_jobs ORDER BY job_id")
+        XCTAssertEqual(rows, ["failed,1", "done,0"])
+    }
+
+    func testBadEnqueueWritesNothing() throws {
+        let db = dir + "/q.db"
+        let r = try kiln(["enqueue", "--db", db, "--model", model, "--prompt", "x", "--width", "100"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing created")
+    }
+}
