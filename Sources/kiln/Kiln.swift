@@ -8,6 +8,7 @@ struct Kiln: ParsableCommand {
         abstract: "Stable Diffusion XL on the CPU, run as a batch job processor over SQLite.",
         version: "0.1.0",
         subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self,
-                      EnqueueCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self]
+                      EnqueueCommand.self, SweepCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self,
+                      CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self]
     )
 }

@@ -104,3 +104,46 @@ final class QueueCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing created")
     }
 }
+
+final class SweepCommandTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    let examples = Fixtures.root + "/../../Examples"
+
+    func testExampleSweepRendersAndReports() throws {
+        let db = dir + "/k.db"
+        let dry = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-sweep.yaml", "--dry-run"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertTrue(dry.stdout.hasPrefix("12 jobs"), dry.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "dry run writes nothing")
+        let r = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-sweep.yaml"])
+        XCTAssertEqual(r.stdout, "sweep 1: 12 jobs\n", r.stderr)
+        XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-prompts.json"]).stdout, "sweep 2: 6 jobs\n")
+        // Pause sweep 2, cancel one job of sweep 1, render the rest.
+        XCTAssertEqual(try KilnProcess.run(["pause", "--db", db, "--sweep", "2"]).status, 0)
+        XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db, "3"]).stdout, "1 jobs cancelled or stopping\n")
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+        let progress = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/progress.sql", encoding: .utf8), "--format", "csv"])
+        XCTAssertEqual(progress.stdout, "sweep_id,jobs,done,running,queued,failed\n1,12,11,0,0,0\n2,6,0,0,6,0\n", progress.stderr)
+        XCTAssertEqual(try KilnProcess.run(["resume", "--db", db, "--sweep", "2"]).status, 0)
+        XCTAssertEqual(try KilnProcess.run(["retry", "--db", db, "3"]).stdout, "1 jobs queued again\n")
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+        let byScheduler = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/by-scheduler.sql", encoding: .utf8), "--format", "json"])
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(byScheduler.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rows.count, 5, byScheduler.stdout)  // euler x 3.0/7.0, dpmpp-2m x 3.0/7.0, the zipped sweep's default scheduler
+        XCTAssertEqual(try KilnProcess.run(["prune", "--db", db]).stdout, "18 checkpoints deleted\n")
+        let failures = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/failures.sql", encoding: .utf8)])
+        XCTAssertEqual(failures.status, 0)
+    }
+
+    func testBadSpecWritesNothing() throws {
+        let db = dir + "/k.db"
+        try "model: \(Fixtures.model("tiny-sdxl-base"))\nbase: {prompt: a}\naxes: {colour: [red]}\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let r = try KilnProcess.run(["sweep", "--db", db, dir + "/bad.yaml"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("axes.colour"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db))
+    }
+}

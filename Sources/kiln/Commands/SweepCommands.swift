@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Pipelines
+import RenderQueue
+
+/// `kiln sweep`: expands a spec into jobs in one transaction.
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sweep", abstract: "Expand a YAML or JSON sweep spec into jobs; print the sweep id and job count.")
+
+    @Option(help: "The queue database.") var db: String
+    @Argument(help: "SPEC.yaml or SPEC.json") var spec: String
+    @Flag(name: .customLong("dry-run"), help: "Print the count and the first jobs; write nothing.") var dryRun = false
+    @Option(help: "Refuse specs that expand to more jobs than this.") var limit: Int = 1_000_000
+
+    func run() throws {
+        try failing {
+            guard let data = FileManager.default.contents(atPath: spec) else {
+                throw ValidationError("\(spec): cannot be read")
+            }
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+            let parsed = try SweepSpec(text: String(decoding: data, as: UTF8.self), limit: limit)
+            // Relative model paths are relative to the spec file.
+            let specFolder = URL(fileURLWithPath: absolute(spec)).deletingLastPathComponent().path
+            func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (specFolder as NSString).appendingPathComponent(p) }
+            let model = resolve(parsed.model), config = parsed.config.map(resolve)
+            guard FileManager.default.fileExists(atPath: model) else { throw QueueError.invalidSpec(key: "model", reason: "\(model) does not exist") }
+            let requests = try (0..<parsed.count).map { try parsed.request(at: $0) }
+            if dryRun {
+                print("\(requests.count) jobs")
+                for (i, r) in requests.prefix(5).enumerated() {
+                    print("\(i): prompt=\(r.prompt.debugDescription) seed=\(r.seed) steps=\(r.steps) guidance=\(r.guidance) scheduler=\(r.scheduler?.rawValue ?? "default") size=\(r.width.map(String.init) ?? "default")x\(r.height.map(String.init) ?? "default")")
+                }
+                return
+            }
+            let store = JobStore(try QueueDatabase(path: db))
+            let (id, count) = try store.enqueue(sweep: parsed, model: model, config: config, requests: requests)
+            print("sweep \(id): \(count) jobs")
+        }
+    }
+}
+
+/// Job selection shared by cancel and retry.
+struct JobSelection: ParsableArguments {
+    @Option(help: "The queue database.") var db: String
+    @Option(help: "A sweep id.") var sweep: Int64?
+    @Argument(help: "Job ids (none: all jobs, or the sweep's).") var jobs: [Int64] = []
+}
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel queued jobs; running ones stop at their next step.")
+    @OptionGroup var selection: JobSelection
+    func run() throws {
+        try failing {
+            let n = try JobStore(try QueueDatabase(path: selection.db)).cancel(jobs: selection.jobs, sweep: selection.sweep)
+            print("\(n) jobs cancelled or stopping")
+        }
+    }
+}
+
+struct RetryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue failed or cancelled jobs again.")
+    @OptionGroup var selection: JobSelection
+    func run() throws {
+        try failing {
+            let n = try JobStore(try QueueDatabase(path: selection.db)).retry(jobs: selection.jobs, sweep: selection.sweep)
+            print("\(n) jobs queued again")
+        }
+    }
+}
+
+struct PauseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming new jobs (the whole queue or one sweep).")
+    @Option(help: "The queue database.") var db: String
+    @Option(help: "A sweep id.") var sweep: Int64?
+    func run() throws { try failing { try JobStore(try QueueDatabase(path: db)).setPaused(true, sweep: sweep); print("paused") } }
+}
+
+struct ResumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs again after a pause.")
+    @Option(help: "The queue database.") var db: String
+    @Option(help: "A sweep id.") var sweep: Int64?
+    func run() throws { try failing { try JobStore(try QueueDatabase(path: db)).setPaused(false, sweep: sweep); print("resumed") } }
+}
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete the checkpoints of finished jobs.")
+    @Option(help: "The queue database.") var db: String
+    func run() throws { try failing { print("\(try JobStore(try QueueDatabase(path: db)).pruneCheckpoints()) checkpoints deleted") } }
+}
