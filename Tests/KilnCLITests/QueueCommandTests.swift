@@ -147,3 +147,57 @@ final class SweepCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: db))
     }
 }
+
+/// Twenty SIGKILLs at random moments (startup, mid-step, during checkpoints, during completion).
+final class CrashSafetyTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func sql(_ db: String, _ query: String) throws -> [String] {
+        let r = try KilnProcess.run(["report", "--db", db, "--sql", query, "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
+    }
+
+    func fill(_ db: String) throws {
+        let spec = """
+            model: \(Fixtures.model("tiny-sdxl-base"))
+            base: {prompt: a windmill, steps: 10, width: 128, height: 128, negative-prompt: rain}
+            zip:
+              - scheduler: [euler-a, heun, unipc, dpmpp-2m-karras, lms, ddim]
+                seed: [1, 2, 3, 4, 5, 6]
+            """
+        try spec.write(toFile: dir + "/crash.yaml", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, dir + "/crash.yaml"]).stdout, "sweep 1: 6 jobs\n")
+    }
+
+    func testTwentyKillsLoseNothingAndChangeNothing() throws {
+        let reference = dir + "/reference.db", crashed = dir + "/crashed.db"
+        try fill(reference)
+        try fill(crashed)
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", reference, "--until-empty"]).status, 0)
+
+        var random: UInt64 = 0x5EED
+        for kill in 0..<20 {
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+            worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
+            worker.standardOutput = FileHandle.nullDevice
+            try worker.run()
+            random = random &* 6364136223846793005 &+ 1442695040888963407
+            let delay = 0.05 + Double(random >> 40) / Double(1 << 24) * 1.2
+            Thread.sleep(forTimeInterval: delay)
+            Foundation.kill(worker.processIdentifier, SIGKILL)
+            worker.waitUntilExit()
+            XCTAssertEqual(try sql(crashed, "PRAGMA integrity_check"), ["ok"], "after kill \(kill)")
+            Thread.sleep(forTimeInterval: 1.1)
+        }
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", crashed, "--until-empty", "--lease", "1"]).status, 0)
+        XCTAssertEqual(try sql(crashed, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,6"], "no job lost")
+        XCTAssertEqual(try sql(crashed, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["6,6"], "no duplicate output")
+        let expected = try sql(reference, "SELECT job_id, output_sha256 FROM v_outputs ORDER BY job_id")
+        XCTAssertEqual(try sql(crashed, "SELECT job_id, output_sha256 FROM v_outputs ORDER BY job_id"), expected, "every image byte-identical")
+        XCTAssertGreaterThan(Int(try sql(crashed, "SELECT SUM(attempts) FROM jobs").first ?? "0") ?? 0, 6, "jobs were really interrupted")
+    }
+}
