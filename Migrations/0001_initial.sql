@@ -82,6 +82,7 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.request.negativePrompt') AS negative_prompt,
        json_extract(o.provenance, '$.request.negativePrompt2') AS negative_prompt_2,
        json_extract(o.provenance, '$.scheduler') AS scheduler,
+       json_extract(o.provenance, '$.schedulerConfig') AS scheduler_config,
        json_extract(o.provenance, '$.request.steps') AS steps,
        json_extract(o.provenance, '$.request.guidance') AS guidance,
        json_extract(o.provenance, '$.request.guidanceRescale') AS guidance_rescale,
@@ -92,5 +93,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.modelHash') AS model_hash,
        o.output_path, o.png_sha256 AS output_sha256,
        o.watermark_written AS watermark_bits, o.watermark_read,
-       o.render_seconds, o.worker, o.attempt, o.created_at
+       json_extract(o.provenance, '$.request.originalSize') AS original_size,
+       json_extract(o.provenance, '$.request.cropTopLeft') AS crop_top_left,
+       json_extract(o.provenance, '$.request.targetSize') AS target_size,
+       o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at
 FROM outputs o JOIN jobs j USING (job_id);

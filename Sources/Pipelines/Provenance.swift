@@ -16,6 +16,10 @@ public struct Provenance: Sendable, Codable {
     public var modelHash: String
     public var watermarkBits: String?
     public var seconds: Double?
+    /// The model's scheduler_config.json values the scheduler was built from (JSON text).
+    public var schedulerConfig: String?
+    /// Seconds per denoising step, when measured (queue renders).
+    public var stepSeconds: [Double]?
 
     public init(kilnVersion: String, request: RenderRequest, width: Int, height: Int, scheduler: String, schedulerClass: String,
                 seed: UInt64, imageIndex: Int, model: String, modelHash: String, watermarkBits: String?, seconds: Double?) {

@@ -65,6 +65,19 @@ public final class TextToImagePipeline: @unchecked Sendable {
 
     public var vaeScale: Int { vae.config.downscaleFactor }
 
+    /// The scheduler config as JSON text, for provenance.
+    public var schedulerConfigJSON: String {
+        func plain(_ v: any Sendable) -> Any {
+            if let a = v as? [any Sendable] { return a.map(plain) }
+            if let d = v as? [String: any Sendable] { return d.mapValues(plain) }
+            if v is String || v is Double || v is Bool { return v }
+            return NSNull()
+        }
+        let object = schedulerConfig.values.mapValues(plain)
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// The size diffusers would use: the request's, or the UNet's sample size times the VAE factor.
     public func size(for request: RenderRequest) -> PixelSize {
         PixelSize(width: request.width ?? unet.config.sampleSize * vaeScale, height: request.height ?? unet.config.sampleSize * vaeScale)

@@ -70,9 +70,11 @@ public final class Worker: @unchecked Sendable {
             state = try pipeline.begin(prepared)
         }
         var stepStart = Date()
+        var stepTimes: [Double] = []
         while state.nextStep < state.totalSteps {
             state = try pipeline.advance(prepared, state)
             onStep?(job.jobID, state.nextStep, state.totalSteps)
+            stepTimes.append(Date().timeIntervalSince(stepStart))
             let isLast = state.nextStep == state.totalSteps
             if state.nextStep % max(options.checkpointEvery, 1) == 0 || isLast {
                 let outcome = try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: "base", step: state.nextStep,
@@ -103,6 +105,7 @@ public final class Worker: @unchecked Sendable {
             var record = Provenance(kilnVersion: "0.1.0", request: job.request, width: size.width, height: size.height,
                                     scheduler: kind.rawValue, schedulerClass: kind.diffusersClass, seed: job.request.seed,
                                     imageIndex: i, model: job.model, modelHash: hash, watermarkBits: written, seconds: seconds)
+            record.schedulerConfig = pipeline.schedulerConfigJSON
             record.seconds = nil  // keep the PNG bytes identical between a straight and a resumed render
             let png = try PNGFile.encode(image, text: [("parameters", record.parametersText), ("kiln", record.json())])
             var path: String?
@@ -112,6 +115,7 @@ public final class Worker: @unchecked Sendable {
                 path = p
             }
             record.seconds = seconds
+            record.stepSeconds = stepTimes  // the steps this attempt ran (earlier ones are in jobs.step_seconds)
             finished.append(FinishedImage(index: i, png: png, outputPath: path, provenance: record.json(),
                                           watermarkWritten: written, watermarkRead: read))
         }

@@ -201,3 +201,67 @@ final class CrashSafetyTests: XCTestCase {
         XCTAssertGreaterThan(Int(try sql(crashed, "SELECT SUM(attempts) FROM jobs").first ?? "0") ?? 0, 6, "jobs were really interrupted")
     }
 }
+
+final class QueueControlTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func sql(_ db: String, _ query: String) throws -> [String] {
+        let r = try KilnProcess.run(["report", "--db", db, "--sql", query, "--format", "csv"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
+    }
+
+    func testCancellingARunningJobStopsItAtTheNextStep() throws {
+        let db = dir + "/c.db"
+        XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "long",
+                                            "--steps", "200", "--width", "256", "--height", "256"]).status, 0)
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+        worker.arguments = ["work", "--db", db, "--until-empty"]
+        worker.standardOutput = FileHandle.nullDevice
+        try worker.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (Int(try sql(db, "SELECT step FROM jobs").first ?? "0") ?? 0) < 3 { Thread.sleep(forTimeInterval: 0.05) }
+        let status = try KilnProcess.run(["status", "--db", db])
+        XCTAssertTrue(status.stdout.contains("step ") && status.stdout.contains("/200"), status.stdout)
+        XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db]).status, 0)
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 0)
+        let row = try sql(db, "SELECT state, step < steps FROM jobs")
+        XCTAssertEqual(row, ["cancelled,1"])
+        XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs"), ["0"])
+    }
+
+    func testOutputFolderAndProvenance() throws {
+        let db = dir + "/o.db", out = dir + "/images"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "a", "--steps", "2",
+                                            "--images", "2", "--scheduler", "unipc", "--original-size", "512x384"]).status, 0)
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out]).status, 0)
+        let rows = try sql(db, "SELECT output_path, output_sha256, scheduler, json_extract(scheduler_config, '$.beta_schedule'), json_array_length(step_seconds), original_size IS NOT NULL FROM v_outputs ORDER BY image_index")
+        XCTAssertEqual(rows.count, 2)
+        for (i, row) in rows.enumerated() {
+            let f = row.split(separator: ",").map(String.init)
+            XCTAssertEqual(f[0], out + "/job-1-\(i).png")
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: f[0]))
+            XCTAssertEqual(f[1], sha256(bytes))
+            XCTAssertEqual(Array(f[2...]), ["unipc", "scaled_linear", "2", "1"])
+        }
+        XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NULL"), ["2"], "images live in the folder only")
+    }
+
+    /// sha256 via the system tool, independent of Kiln's implementation.
+    func sha256(_ data: Data) -> String {
+        let p = Process(), pipe = Pipe(), input = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        p.standardInput = input
+        p.standardOutput = pipe
+        try? p.run()
+        input.fileHandleForWriting.write(data)
+        try? input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    }
+}
