@@ -9,6 +9,7 @@ struct Kiln: ParsableCommand {
         version: "0.1.0",
         subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self,
                       EnqueueCommand.self, SweepCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self,
-                      CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self]
+                      CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self,
+                      SheetCommand.self]
     )
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import KilnTestSupport
 import XCTest
 
@@ -263,5 +264,28 @@ final class QueueControlTests: XCTestCase {
         try? input.fileHandleForWriting.close()
         p.waitUntilExit()
         return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    }
+}
+
+final class SheetCommandTests: XCTestCase {
+    func testSheetOfTheExampleSweep() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/s.db"
+        XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, Fixtures.root + "/../../Examples/tiny-sweep.yaml"]).status, 0)
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+        let r = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "scheduler", "--y", "seed", "--cell-size", "100", "--output", dir + "/sheet.png"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let (sheet, _) = try PNGFile.read(dir + "/sheet.png")
+        XCTAssertEqual(sheet.height, 22 + 3 * 100, "header + 3 seeds")
+        XCTAssertGreaterThan(sheet.width, 2 * 100, "label column + 2 schedulers")
+        // The centre of the first cell is image, not background.
+        let cx = sheet.width - 2 * 100 + 50, cy = 22 + 50
+        let i = (cy * sheet.width + cx) * 3
+        XCTAssertFalse(sheet.pixels[i] == 255 && sheet.pixels[i + 1] == 255 && sheet.pixels[i + 2] == 255)
+        let bad = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "colour", "--y", "seed", "--output", dir + "/x.png"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("'colour' is not a sweep parameter"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.png"))
     }
 }
