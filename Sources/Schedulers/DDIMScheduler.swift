@@ -48,8 +48,7 @@ public struct DDIMScheduler: DiffusionScheduler {
     public func savedState() -> SchedulerState { SchedulerState(scheduler: name, stepIndex: stepIndex) }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
     }
 }

@@ -72,8 +72,7 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
     }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
         previousPrediction = try state.tensors["previous_prediction"]?.tensor()
         lowerOrderCount = Int(state.numbers["lower_order_nums"] ?? 0)

@@ -13,22 +13,14 @@ public struct EulerAncestralScheduler: DiffusionScheduler {
     public init(config: SchedulerConfig, steps: Int) throws {
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         self.config = config
-        let trainSigmas = NoiseSchedule(config).sigmas
-        let ts = NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
-        sigmas = ts.map { Float(SigmaSchedule.interpolate($0, trainSigmas)) } + [0]
+        let (ts, sig) = SigmaSchedule.discrete(config, steps: steps, karras: false)
+        sigmas = sig.map { Float($0) } + [0]
         timesteps = ts.map { Float($0) }
     }
 
-    public var initNoiseSigma: Float {
-        let maxSigma = sigmas.max() ?? 0
-        return config.spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
-    }
+    public var initNoiseSigma: Float { SigmaSchedule.initNoiseSigma(sigmas, config) }
 
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        let sigma = sigmas[stepIndex]
-        let scale = (sigma * sigma + 1).squareRoot()
-        return Elementwise.map(sample) { $0 / scale }
-    }
+    public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex], to = sigmas[stepIndex + 1]
@@ -50,8 +42,7 @@ public struct EulerAncestralScheduler: DiffusionScheduler {
     public func savedState() -> SchedulerState { SchedulerState(scheduler: name, stepIndex: stepIndex) }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
     }
 }

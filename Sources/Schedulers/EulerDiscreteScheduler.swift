@@ -15,30 +15,14 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         self.name = name
         self.config = config
-        let schedule = NoiseSchedule(config)
-        let trainSigmas = schedule.sigmas
-        let ts = NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
-        var times = ts
-        var sig = ts.map { SigmaSchedule.interpolate($0, trainSigmas) }
-        if config.useKarrasSigmas {
-            sig = SigmaSchedule.karras(from: sig, count: steps)
-            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
-            times = sig.map { SigmaSchedule.sigmaToT($0, logSigmas: logSigmas) }
-        }
+        let (times, sig) = SigmaSchedule.discrete(config, steps: steps, karras: config.useKarrasSigmas)
         sigmas = sig.map { Float($0) } + [0]
         timesteps = times.map { Float($0) }
     }
 
-    public var initNoiseSigma: Float {
-        let maxSigma = sigmas.max() ?? 0
-        return config.spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
-    }
+    public var initNoiseSigma: Float { SigmaSchedule.initNoiseSigma(sigmas, config) }
 
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        let sigma = sigmas[stepIndex]
-        let scale = (sigma * sigma + 1).squareRoot()
-        return Elementwise.map(sample) { $0 / scale }
-    }
+    public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex], next = sigmas[stepIndex + 1]
@@ -57,8 +41,7 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
     public func savedState() -> SchedulerState { SchedulerState(scheduler: name, stepIndex: stepIndex) }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
     }
 }

@@ -19,29 +19,15 @@ public struct HeunDiscreteScheduler: DiffusionScheduler {
     public init(config: SchedulerConfig, steps: Int) throws {
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         self.config = config
-        let trainSigmas = NoiseSchedule(config).sigmas
-        var ts = NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
-        var sig = ts.map { SigmaSchedule.interpolate($0, trainSigmas) }
-        if config.useKarrasSigmas {
-            sig = SigmaSchedule.karras(from: sig, count: steps)
-            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
-            ts = sig.map { SigmaSchedule.sigmaToT($0, logSigmas: logSigmas) }
-        }
+        let (ts, sig) = SigmaSchedule.discrete(config, steps: steps, karras: config.useKarrasSigmas)
         let s = sig.map { Float($0) } + [0]
         sigmas = [s[0]] + s[1..<(s.count - 1)].flatMap { [$0, $0] } + [s[s.count - 1]]
         timesteps = [Float(ts[0])] + ts.dropFirst().flatMap { [Float($0), Float($0)] }
     }
 
-    public var initNoiseSigma: Float {
-        let maxSigma = sigmas.max() ?? 0
-        return config.spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
-    }
+    public var initNoiseSigma: Float { SigmaSchedule.initNoiseSigma(sigmas, config) }
 
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        let sigma = sigmas[stepIndex]
-        let scale = (sigma * sigma + 1).squareRoot()
-        return Elementwise.map(sample) { $0 / scale }
-    }
+    public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let firstOrder = stepSize == nil
@@ -86,8 +72,7 @@ public struct HeunDiscreteScheduler: DiffusionScheduler {
     }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
         firstDerivative = try state.tensors["prev_derivative"]?.tensor()
         firstSample = try state.tensors["sample"]?.tensor()

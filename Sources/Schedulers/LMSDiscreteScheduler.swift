@@ -17,28 +17,14 @@ public struct LMSDiscreteScheduler: DiffusionScheduler {
     public init(config: SchedulerConfig, steps: Int) throws {
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         self.config = config
-        let trainSigmas = NoiseSchedule(config).sigmas
-        var ts = NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
-        var sig = ts.map { SigmaSchedule.interpolate($0, trainSigmas) }
-        if config.useKarrasSigmas {
-            sig = SigmaSchedule.karras(from: sig, count: steps)
-            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
-            ts = sig.map { SigmaSchedule.sigmaToT($0, logSigmas: logSigmas) }
-        }
+        let (ts, sig) = SigmaSchedule.discrete(config, steps: steps, karras: config.useKarrasSigmas)
         sigmas = sig.map { Float($0) } + [0]
         timesteps = ts.map { Float($0) }
     }
 
-    public var initNoiseSigma: Float {
-        let maxSigma = sigmas.max() ?? 0
-        return config.spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
-    }
+    public var initNoiseSigma: Float { SigmaSchedule.initNoiseSigma(sigmas, config) }
 
-    public func scaleModelInput(_ sample: Tensor) -> Tensor {
-        let sigma = sigmas[stepIndex]
-        let scale = (sigma * sigma + 1).squareRoot()
-        return Elementwise.map(sample) { $0 / scale }
-    }
+    public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
     /// ∫ from σ_t to σ_{t+1} of the Lagrange basis polynomial for node `current` over the nodes
     /// σ_t, σ_{t-1}, …, σ_{t-order+1}.
@@ -95,8 +81,7 @@ public struct LMSDiscreteScheduler: DiffusionScheduler {
     }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
         derivatives = try (0..<state.tensors.count).map { i in
             guard let t = state.tensors["derivative_\(i)"] else { throw SchedulerError.corruptState("derivative \(i) missing") }

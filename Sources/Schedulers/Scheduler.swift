@@ -72,6 +72,12 @@ public protocol DiffusionScheduler: Sendable {
 
 extension DiffusionScheduler {
     public var order: Int { 1 }
+
+    /// Checks that a saved state belongs to this scheduler and its step is in range.
+    func checkRestorable(_ state: SchedulerState) throws {
+        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
+        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+    }
 }
 
 /// Elementwise helpers for scheduler arithmetic (latents are small; plain loops suffice).

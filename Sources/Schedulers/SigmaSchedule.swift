@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// The sigma-space helpers shared by the Karras-style schedulers (Euler, Euler ancestral, Heun,
 /// LMS, DPM-Solver with Karras sigmas), following diffusers' numpy code in float64.
@@ -66,5 +67,32 @@ enum SigmaSchedule {
             sig = ts.map { interpolate($0, trainSigmas) }
         }
         return (ts.map { Float($0) }, sig.map { Float($0) } + [0])
+    }
+
+    /// Timesteps and sigmas (without the final zero) of the Euler-type schedulers (Euler, Euler
+    /// ancestral, Heun, LMS): sigmas interpolated at the spaced timesteps, or Karras sigmas with
+    /// the timesteps mapped back from them.
+    static func discrete(_ config: SchedulerConfig, steps: Int, karras: Bool) -> (timesteps: [Double], sigmas: [Double]) {
+        let trainSigmas = NoiseSchedule(config).sigmas
+        var ts = NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
+        var sig = ts.map { interpolate($0, trainSigmas) }
+        if karras {
+            sig = SigmaSchedule.karras(from: sig, count: steps)
+            let logSigmas = trainSigmas.map { Float(log(Double($0))) }
+            ts = sig.map { sigmaToT($0, logSigmas: logSigmas) }
+        }
+        return (ts, sig)
+    }
+
+    /// `init_noise_sigma` of the Euler-type schedulers.
+    static func initNoiseSigma(_ sigmas: [Float], _ config: SchedulerConfig) -> Float {
+        let maxSigma = sigmas.max() ?? 0
+        return config.spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
+    }
+
+    /// `scale_model_input` of the Euler-type schedulers: `sample / sqrt(sigma^2 + 1)`.
+    static func scaleInput(_ sample: Tensor, sigma: Float) -> Tensor {
+        let scale = (sigma * sigma + 1).squareRoot()
+        return Elementwise.map(sample) { $0 / scale }
     }
 }

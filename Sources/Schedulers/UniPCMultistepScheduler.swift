@@ -124,8 +124,7 @@ public struct UniPCMultistepScheduler: DiffusionScheduler {
     }
 
     public mutating func restore(_ state: SchedulerState) throws {
-        guard state.scheduler == name else { throw SchedulerError.stateMismatch(expected: name, found: state.scheduler) }
-        guard state.stepIndex >= 0, state.stepIndex <= timesteps.count else { throw SchedulerError.corruptState("step \(state.stepIndex)") }
+        try checkRestorable(state)
         stepIndex = state.stepIndex
         outputs = [try state.tensors["model_output_0"]?.tensor(), try state.tensors["model_output_1"]?.tensor()]
         lastSample = try state.tensors["last_sample"]?.tensor()

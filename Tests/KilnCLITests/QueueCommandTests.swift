@@ -18,11 +18,7 @@ final class QueueCommandTests: XCTestCase {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func sql(_ db: String, _ query: String) throws -> [String] {
-        let r = try kiln(["report", "--db", db, "--sql", query, "--format", "csv"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
-    }
+    func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
     func testKilledWorkerResumesToTheSamePNG() throws {
         let job = ["--prompt", "a harbour", "--steps", "40", "--seed", "9", "--width", "256", "--height", "256", "--scheduler", "dpmpp-2m"]
@@ -155,11 +151,7 @@ final class CrashSafetyTests: XCTestCase {
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    func sql(_ db: String, _ query: String) throws -> [String] {
-        let r = try KilnProcess.run(["report", "--db", db, "--sql", query, "--format", "csv"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
-    }
+    func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
     func fill(_ db: String) throws {
         let spec = """
@@ -208,11 +200,7 @@ final class QueueControlTests: XCTestCase {
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    func sql(_ db: String, _ query: String) throws -> [String] {
-        let r = try KilnProcess.run(["report", "--db", db, "--sql", query, "--format", "csv"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
-    }
+    func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
     func testCancellingARunningJobStopsItAtTheNextStep() throws {
         let db = dir + "/c.db"

@@ -39,3 +39,14 @@ public enum KilnProcess {
                        stderr: String(decoding: e, as: UTF8.self))
     }
 }
+
+extension KilnProcess {
+    struct QueryFailed: Error, CustomStringConvertible { let description: String }
+
+    /// Rows of `kiln report --format csv` for `sql` on `db`, without the header line.
+    public static func query(_ db: String, _ sql: String) throws -> [String] {
+        let r = try run(["report", "--db", db, "--sql", sql, "--format", "csv"])
+        guard r.status == 0 else { throw QueryFailed(description: r.stderr) }
+        return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
+    }
+}
