@@ -44,7 +44,12 @@ let config = try UNetConfig(configFile)
 print("SDXL base UNet, random weights, batch \(options.batch), latent \(options.latent)x\(options.latent), \(parallelWorkerCount) threads, OpenBLAS core \(BLASLibrary.shared.coreName)")
 
 var unet: UNet2DConditionModel!
-let buildTime = seconds { unet = try! UNet2DConditionModel(config: config, weights: .random(seed: 1, component: "unet")) }
+let buildTime = seconds {
+    do { unet = try UNet2DConditionModel(config: config, weights: .random(seed: 1, component: "unet")) } catch {
+        FileHandle.standardError.write(Data("KilnBenchmark: \(error)\n".utf8))
+        exit(1)
+    }
+}
 print(String(format: "kiln: weights made in %.1f s", buildTime))
 
 func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {

@@ -67,7 +67,7 @@ public struct Linear: Sendable {
 
     public init(weight: Tensor, bias: Tensor?) {
         precondition(weight.rank == 2)
-        precondition(bias == nil || bias!.count == weight.shape[0])
+        precondition(bias.map { $0.count == weight.shape[0] } ?? true)
         self.weight = weight
         self.bias = bias
     }
