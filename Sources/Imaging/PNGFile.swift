@@ -37,7 +37,11 @@ public enum PNGFile {
     /// Writes atomically: a temporary file in the same folder, then rename, so the path never
     /// holds a half-written image.
     public static func write(_ image: RGBImage, to path: String, text: [(key: String, value: String)] = []) throws {
-        let data = try encode(image, text: text)
+        try write(encoded: try encode(image, text: text), to: path)
+    }
+
+    /// Writes already encoded PNG bytes atomically.
+    public static func write(encoded data: Data, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {

@@ -4,6 +4,9 @@ import Schedulers
 /// What is recorded with every image: the request, the resolved values diffusers would use,
 /// the model identity and the watermark bits.
 public struct Provenance: Sendable, Codable {
+    /// The version recorded in provenance and reported by `kiln --version`.
+    public static let currentVersion = "0.1.0"
+
     public var kilnVersion: String
     public var request: RenderRequest
     public var width: Int
@@ -41,6 +44,9 @@ public struct Provenance: Sendable, Codable {
         lines.append(fields.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }
+
+    /// The PNG text chunks: "parameters" and the full JSON as "kiln".
+    public var textChunks: [(key: String, value: String)] { [("parameters", parametersText), ("kiln", json())] }
 
     public func json() -> String {
         let encoder = JSONEncoder()

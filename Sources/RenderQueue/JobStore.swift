@@ -99,7 +99,7 @@ public struct JobStore: Sendable {
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, state: Data,
                                stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
         try pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT lease_owner, state, cancel_requested, step_seconds FROM jobs WHERE job_id = ?",
+            guard let row = try Row.fetchOne(db, sql: "SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = ?",
                                              arguments: [jobID]),
                   (row["lease_owner"] as String?) == worker, (row["state"] as String) == "running" else { return .leaseLost }
             if (row["cancel_requested"] as Int) == 1 { return .cancelled }
@@ -108,13 +108,11 @@ public struct JobStore: Sendable {
                 ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, step = excluded.step, state = excluded.state,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 """, arguments: [jobID, stage, step, state])
-            var times = (try? JSONDecoder().decode([Double].self, from: Data((row["step_seconds"] as String).utf8))) ?? []
-            times.append(stepSeconds)
-            let timesJSON = String(decoding: try JSONEncoder().encode(times), as: UTF8.self)
             try db.execute(sql: """
-                UPDATE jobs SET step = ?, step_seconds = ?, lease_expires = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                UPDATE jobs SET step = ?, step_seconds = json_insert(step_seconds, '$[#]', ?), lease_expires = ?,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 WHERE job_id = ?
-                """, arguments: [step, timesJSON, Date().timeIntervalSince1970 + leaseSeconds, jobID])
+                """, arguments: [step, stepSeconds, Date().timeIntervalSince1970 + leaseSeconds, jobID])
             return .keepGoing
         }
     }

@@ -19,7 +19,8 @@ public final class Worker: @unchecked Sendable {
 
     public let store: JobStore
     public let options: Options
-    var pipelines: [String: TextToImagePipeline] = [:]
+    /// The loaded model (one at a time) and its content hash, computed once per load.
+    var loaded: (key: String, pipeline: TextToImagePipeline, hash: String)?
     /// Called after every step: (job, step, total).
     public var onStep: ((Int64, Int, Int) -> Void)?
 
@@ -30,13 +31,14 @@ public final class Worker: @unchecked Sendable {
 
     public enum Outcome: Sendable, Equatable { case done(Int64), failed(Int64, String), cancelled(Int64), leaseLost(Int64), idle }
 
-    func pipeline(for job: ClaimedJob) throws -> TextToImagePipeline {
+    func pipeline(for job: ClaimedJob) throws -> (pipeline: TextToImagePipeline, hash: String) {
         let key = job.model + "\u{0}" + (job.config ?? "")
-        if let p = pipelines[key] { return p }
-        pipelines.removeAll()  // one model in memory at a time
+        if let l = loaded, l.key == key { return (l.pipeline, l.hash) }
+        loaded = nil  // one model in memory at a time
         let p = try TextToImagePipeline(files: SDXLModelFiles(path: job.model, configFolder: job.config))
-        pipelines[key] = p
-        return p
+        let hash = p.files.contentHash()
+        loaded = (key, p, hash)
+        return (p, hash)
     }
 
     /// Claims and runs one job; `.idle` when none is ready.
@@ -61,7 +63,7 @@ public final class Worker: @unchecked Sendable {
 
     func render(_ job: ClaimedJob) throws -> Outcome {
         let start = Date()
-        let pipeline = try pipeline(for: job)
+        let (pipeline, hash) = try pipeline(for: job)
         let prepared = try pipeline.prepare(job.request)
         var state: DenoiseState
         if let saved = job.checkpoint {
@@ -97,21 +99,20 @@ public final class Worker: @unchecked Sendable {
         }
         let size = pipeline.size(for: job.request)
         let kind = job.request.scheduler ?? pipeline.defaultScheduler
-        let hash = pipeline.files.contentHash()
         var finished: [FinishedImage] = []
         for (i, image) in images.enumerated() {
             let written = job.request.watermark && size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
             let read = InvisibleWatermark.sdxl.decode(image).map { String(InvisibleWatermark.value($0), radix: 16) }
-            var record = Provenance(kilnVersion: "0.1.0", request: job.request, width: size.width, height: size.height,
+            var record = Provenance(kilnVersion: Provenance.currentVersion, request: job.request, width: size.width, height: size.height,
                                     scheduler: kind.rawValue, schedulerClass: kind.diffusersClass, seed: job.request.seed,
                                     imageIndex: i, model: job.model, modelHash: hash, watermarkBits: written, seconds: seconds)
             record.schedulerConfig = pipeline.schedulerConfigJSON
             record.seconds = nil  // keep the PNG bytes identical between a straight and a resumed render
-            let png = try PNGFile.encode(image, text: [("parameters", record.parametersText), ("kiln", record.json())])
+            let png = try PNGFile.encode(image, text: record.textChunks)
             var path: String?
             if let folder = options.outputFolder {
                 let p = (folder as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png")
-                try PNGFile.write(image, to: p, text: [("parameters", record.parametersText), ("kiln", record.json())])
+                try PNGFile.write(encoded: png, to: p)
                 path = p
             }
             record.seconds = seconds

@@ -33,9 +33,9 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let n = timesteps.count
-        let lowerOrderFinal = stepIndex == n - 1   // final sigma is zero
-        let lowerOrderSecond = stepIndex == n - 2 && n < 15
-        _ = lowerOrderSecond  // order 2 is the highest used, so it changes nothing here
+        // With order 2 at most, diffusers' lower_order_second changes nothing; the final step
+        // (sigma zero) is first order.
+        let lowerOrderFinal = stepIndex == n - 1
         // Convert to the data prediction x0.
         let (alphaS0, sigmaS0) = DPMSolverMultistepScheduler.alphaSigma(sigmas[stepIndex])
         let v = config.prediction == .vPrediction

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Pipelines
 
 /// The `kiln` command: Stable Diffusion XL on the CPU.
 @main
@@ -6,7 +7,7 @@ struct Kiln: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
         abstract: "Stable Diffusion XL on the CPU, run as a batch job processor over SQLite.",
-        version: "0.1.0",
+        version: Provenance.currentVersion,
         subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self,
                       EnqueueCommand.self, SweepCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self,
                       CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self,

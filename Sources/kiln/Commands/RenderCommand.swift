@@ -63,11 +63,11 @@ struct RenderCommand: ParsableCommand {
                 let kind = request.scheduler ?? pipeline.defaultScheduler
                 for (i, image) in images.enumerated() {
                     let bits = request.watermark && size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
-                    var record = Provenance(kilnVersion: Kiln.configuration.version, request: request, width: size.width, height: size.height,
+                    var record = Provenance(kilnVersion: Provenance.currentVersion, request: request, width: size.width, height: size.height,
                                             scheduler: kind.rawValue, schedulerClass: kind.diffusersClass, seed: request.seed,
                                             imageIndex: i, model: model, modelHash: hash, watermarkBits: bits, seconds: seconds)
                     record.schedulerConfig = pipeline.schedulerConfigJSON
-                    try PNGFile.write(image, to: paths[i], text: [("parameters", record.parametersText), ("kiln", record.json())])
+                    try PNGFile.write(image, to: paths[i], text: record.textChunks)
                     print("wrote \(paths[i]) (seed \(request.seed))")
                 }
             }
