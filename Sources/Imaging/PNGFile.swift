@@ -2,8 +2,8 @@ import CPNG
 import CZlib
 import Foundation
 
-/// PNG files through libpng's simplified API (which reports errors instead of jumping), with
-/// tEXt chunks written and read directly at the chunk level.
+/// PNG files: written through libpng's simplified API (which reports errors instead of jumping),
+/// read through `PNGDecoder`, with tEXt chunks written and read directly at the chunk level.
 public enum PNGFile {
     /// PNG bytes of `image` (8-bit RGB) with `text` as tEXt chunks after IHDR, in the given order.
     public static func encode(_ image: RGBImage, text: [(key: String, value: String)] = []) throws -> Data {
@@ -57,37 +57,16 @@ public enum PNGFile {
         }
     }
 
-    /// Reads an 8-bit gray, gray+alpha, RGB, RGBA or palette PNG as 8-bit RGB plus its tEXt
-    /// chunks. Alpha is dropped, not composited, as PIL's `convert("RGB")` (which diffusers' image
-    /// loading uses) does. 16-bit files are reduced by libpng, which treats them as linear light.
-    public static func read(_ path: String) throws -> (image: RGBImage, text: [String: String]) {
+    /// Reads a PNG as 8-bit RGB, converted exactly as PIL's `convert("RGB")` converts it (see
+    /// `PNGDecoder`: alpha dropped, not composited; 16-bit samples as PIL reduces them; gAMA
+    /// ignored), plus its tEXt chunks. No EXIF orientation is applied: for input images use
+    /// `ImageFile.read`.
+    public static func read(_ path: String, limits: ImageLimits = .default) throws -> (image: RGBImage, text: [String: String]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ImagingError.cannotOpen(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
         }
-        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-        guard data.count >= 8, Array(data.prefix(8)) == signature else { throw ImagingError.notPNG(path: path) }
-        var png = png_image()
-        png.version = UInt32(PNG_IMAGE_VERSION)
-        let begun = data.withUnsafeBytes { png_image_begin_read_from_memory(&png, $0.baseAddress, data.count) }
-        guard begun != 0 else { throw ImagingError.corrupt(path: path, reason: message(png)) }
-        guard png.width > 0, png.height > 0, png.width <= 65536, png.height <= 65536 else {
-            png_image_free(&png)
-            throw ImagingError.unsupported(path: path, reason: "size \(png.width)x\(png.height)")
-        }
-        png.format = UInt32(PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)  // PNG_FORMAT_RGBA (a macro Swift does not import)
-        let (w, h) = (Int(png.width), Int(png.height))
-        var rgba = [UInt8](repeating: 0, count: w * h * 4)
-        let finished = data.withUnsafeBytes { _ in
-            rgba.withUnsafeMutableBufferPointer { png_image_finish_read(&png, nil, $0.baseAddress, Int32(w * 4), nil) }
-        }
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        for i in 0..<(w * h) { pixels[3 * i] = rgba[4 * i]; pixels[3 * i + 1] = rgba[4 * i + 1]; pixels[3 * i + 2] = rgba[4 * i + 2] }
-        guard finished != 0 else {
-            let reason = message(png)
-            png_image_free(&png)
-            throw ImagingError.corrupt(path: path, reason: reason)
-        }
-        return (RGBImage(width: w, height: h, pixels: pixels), textChunks(data))
+        guard ImageFile.format(of: data) == .png else { throw ImagingError.notPNG(path: path) }
+        return (try PNGDecoder.decode(data, name: path, limits: limits), textChunks(data))
     }
 
     static func message(_ png: png_image) -> String {
