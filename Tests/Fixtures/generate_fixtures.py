@@ -62,6 +62,17 @@ EXPECTED = os.path.join(HERE, "expected")
 TINY_VOCAB = 1000
 
 
+# Fixture groups that can be re-made alone, without rebuilding the models:
+#   python3 Tests/Fixtures/generate_fixtures.py --only NAME [NAME ...]
+# Each reads the committed tiny pipelines under models/ and writes only its own files.
+PARTS = {}
+
+
+def part(function):
+    PARTS[function.__name__] = function
+    return function
+
+
 # ---------------------------------------------------------------- tokenizers
 def clip_bytes_to_unicode():
     """CLIP's reversible byte -> printable character table (same rule as GPT-2)."""
@@ -464,6 +475,146 @@ def png_fixtures():
     save("png-rgb", tensors)
 
 
+@part
+def image_fixtures():
+    """Input images for image-to-image and inpainting (PNG in every colour type and bit depth,
+    JPEG gray/RGB/CMYK, baseline/progressive, with EXIF orientation) and what diffusers sees:
+    load_image's PIL reading (open, exif_transpose, convert("RGB")), convert("L") for masks, and
+    Image.resize with LANCZOS (VaeImageProcessor's default) and NEAREST."""
+    import io
+    import struct
+    import zlib
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter, ImageOps
+    folder = os.path.join(HERE, "images")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(20)
+
+    def scene(w, h, seed):
+        """Photo-like RGB content: gradients, a few soft shapes, light grain."""
+        y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+        r = 40 + 170 * x / max(w - 1, 1)
+        g = 60 + 140 * y / max(h - 1, 1)
+        b = 128 + 90 * np.sin((x + 2 * y) / (w / 3.0) + seed)
+        im = Image.fromarray(np.clip(np.stack([r, g, b], -1), 0, 255).astype(np.uint8), "RGB")
+        d = ImageDraw.Draw(im)
+        d.ellipse([w * 0.15, h * 0.2, w * 0.55, h * 0.75], fill=(235, 200, 60))
+        d.rectangle([w * 0.6, h * 0.1, w * 0.9, h * 0.5], fill=(30, 90, 160))
+        d.polygon([(w * 0.5, h * 0.95), (w * 0.8, h * 0.55), (w * 0.98, h * 0.9)], fill=(200, 40, 70))
+        im = im.filter(ImageFilter.GaussianBlur(1.2))
+        grain = np.random.default_rng(seed).integers(-3, 4, (h, w, 3))
+        return Image.fromarray(np.clip(np.asarray(im).astype(int) + grain, 0, 255).astype(np.uint8), "RGB")
+
+    def png_bytes(w, h, bit_depth, color_type, samples, interlace=0, extra=b""):
+        """A PNG written directly (PIL cannot write 16-bit RGB or 2-bit gray): samples [h, w, c]
+        unpacked, one value each; rows unfiltered; Adam7 passes when interlaced."""
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+        def row_bytes(row):
+            if bit_depth == 16:
+                return row.astype(">u2").tobytes()
+            if bit_depth == 8:
+                return row.astype(np.uint8).tobytes()
+            per = 8 // bit_depth
+            values = [int(v) for v in row] + [0] * (-len(row) % per)
+            return bytes(sum(values[i + j] << (8 - bit_depth * (j + 1)) for j in range(per)) for i in range(0, len(values), per))
+
+        a = np.asarray(samples).reshape(h, w, -1)
+        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)] if interlace else [(0, 0, 1, 1)]
+        raw = b""
+        for x0, y0, dx, dy in passes:
+            sub = a[y0::dy, x0::dx]
+            if sub.size:
+                raw += b"".join(b"\0" + row_bytes(r.reshape(-1)) for r in sub)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bit_depth, color_type, 0, 0, interlace))
+                + extra + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    def write(name, data):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+
+    # The inputs named in the tests.
+    rgba = np.dstack([np.asarray(scene(70, 50, 1)), np.tile(np.linspace(30, 255, 70), (50, 1)).astype(np.uint8)])
+    rgba[10:30, 40:60, 3] = 0  # a fully transparent patch: its colour must still be read
+    Image.fromarray(rgba, "RGBA").save(os.path.join(folder, "input-rgba-70x50.png"), optimize=True)
+    scene(88, 72, 2).save(os.path.join(folder, "input-photo-88x72.jpg"), "JPEG", quality=90, subsampling=2)
+    y, x = np.mgrid[0:30, 0:40]
+    gray16 = (x * 16 + y * 4 + 40 * ((x - 28) ** 2 + (y - 12) ** 2 < 40)).astype(np.int64)  # 0...~800: some kept, some clipped
+    write("input-gray16-40x30.png", png_bytes(40, 30, 16, 0, gray16))
+    y, x = np.mgrid[0:21, 0:33]
+    rgb16 = np.stack([x * 1985 + y * 7, y * 3120 + x * 11, (x * y * 97 + 301) % 65536], -1)
+    write("input-rgb16-33x21.png", png_bytes(33, 21, 16, 2, rgb16))
+    soft = Image.new("L", (70, 50), 0)
+    ImageDraw.Draw(soft).ellipse([18, 10, 54, 40], fill=255)
+    soft.filter(ImageFilter.GaussianBlur(3)).save(os.path.join(folder, "mask-soft-70x50.png"))
+    box = Image.new("RGB", (88, 72), (0, 0, 0))
+    ImageDraw.Draw(box).rectangle([20, 16, 66, 54], fill=(255, 255, 255))
+    box = np.asarray(box.filter(ImageFilter.GaussianBlur(2.5))).astype(int)
+    box[..., 0] += np.tile(np.arange(88) // 11, (72, 1))  # a faint tint, as painted masks have
+    Image.fromarray(np.clip(box, 0, 255).astype(np.uint8), "RGB").save(os.path.join(folder, "mask-rgb-88x72.png"))
+
+    # Further colour types, bit depths and JPEG variants, tiny.
+    small = scene(24, 16, 3)
+    small.convert("L").save(os.path.join(folder, "extra-gray-24x16.jpg"), "JPEG", quality=85)
+    small.convert("CMYK").save(os.path.join(folder, "extra-cmyk-24x16.jpg"), "JPEG", quality=85)
+    small.save(os.path.join(folder, "extra-progressive-24x16.jpg"), "JPEG", quality=80, progressive=True)
+    small.save(os.path.join(folder, "extra-422-24x16.jpg"), "JPEG", quality=80, subsampling=1)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    scene(20, 12, 4).save(os.path.join(folder, "extra-exif-orientation-20x12.jpg"), "JPEG", quality=85, exif=exif.tobytes())
+    exif[0x0112] = 5
+    exif.endian = "<"  # the JPEG's EXIF is big-endian (PIL's default); this one little-endian
+    scene(7, 5, 5).save(os.path.join(folder, "extra-exif-orientation-7x5.png"), exif=exif.tobytes())
+    y, x = np.mgrid[0:9, 0:13]
+    write("extra-gray2-interlaced-13x9.png", png_bytes(13, 9, 2, 0, (x + 2 * y) % 4, interlace=1))
+    write("extra-gray1-13x9.png", png_bytes(13, 9, 1, 0, (x + y) % 3 == 0))
+    write("extra-rgb-gamma1-13x9.png", png_bytes(13, 9, 8, 2, np.asarray(scene(13, 9, 6)),
+                                                 extra=chunk(b"gAMA", struct.pack(">I", 100000))))
+    # 10 palette entries; indices 10...15 lie past the palette (PIL reads them as black).
+    write("extra-palette4-interlaced-13x9.png", png_bytes(13, 9, 4, 3, (x + y) % 16, interlace=1,
+                                                          extra=chunk(b"PLTE", bytes(range(7, 37)))))
+    write("extra-rgba16-11x7.png", png_bytes(11, 7, 16, 6, rng.integers(0, 65536, (7, 11, 4))))
+    write("extra-graya16-11x7.png", png_bytes(11, 7, 16, 4, rng.integers(0, 65536, (7, 11, 2))))
+
+    def u8(a):
+        return torch.from_numpy(np.array(a, dtype=np.uint8))
+
+    def load(name):
+        """diffusers' load_image: Image.open, ImageOps.exif_transpose, convert("RGB")."""
+        return ImageOps.exif_transpose(Image.open(os.path.join(folder, name))).convert("RGB")
+
+    tensors = {}
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(("input-", "mask-", "extra-")):
+            tensors[name] = u8(load(name))
+    for name in ("mask-soft-70x50.png", "mask-rgb-88x72.png"):
+        tensors[name + ".L"] = u8(load(name).convert("L"))
+    lanczos = {"input-rgba-70x50.png": [(64, 48), (40, 104), (131, 77), (100, 20), (70, 12)],
+               "input-photo-88x72.jpg": [(88, 72), (64, 64), (200, 30)]}
+    for name, sizes in lanczos.items():
+        for w, h in sizes:
+            tensors[f"{name}.lanczos-{w}x{h}"] = u8(load(name).resize((w, h), Image.LANCZOS))
+    mask = load("mask-soft-70x50.png").convert("L")
+    for w, h in [(64, 48), (90, 10), (7, 61)]:
+        tensors[f"mask-soft-70x50.png.L.lanczos-{w}x{h}"] = u8(mask.resize((w, h), Image.LANCZOS))
+    for w, h in [(8, 6), (97, 61), (3, 50)]:
+        tensors[f"mask-soft-70x50.png.L.nearest-{w}x{h}"] = u8(mask.resize((w, h), Image.NEAREST))
+    tensors["input-rgba-70x50.png.nearest-33x71"] = u8(load("input-rgba-70x50.png").resize((33, 71), Image.NEAREST))
+    # Every EXIF orientation: the JPEG above with its Orientation entry (tag 0x0112, SHORT, count
+    # 1, big-endian) patched to 1...8, as the Swift test patches it.
+    data = open(os.path.join(folder, "extra-exif-orientation-20x12.jpg"), "rb").read()
+    entry = bytes([0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00])
+    at = data.index(entry) + len(entry)
+    for value in range(1, 9):
+        patched = data[:at] + bytes([value]) + data[at + 1:]
+        tensors[f"exif-orientation-{value}"] = u8(ImageOps.exif_transpose(Image.open(io.BytesIO(patched))).convert("RGB"))
+    save("image-inputs", tensors)
+
+
 def watermark_fixture():
     """diffusers' watermarker alone, on a fixed image in [-1, 1]."""
     from diffusers.pipelines.stable_diffusion_xl.watermark import StableDiffusionXLWatermarker
@@ -719,6 +870,14 @@ def parameter_counts(folders):
 
 
 def main():
+    if "--only" in sys.argv:
+        names = sys.argv[sys.argv.index("--only") + 1:]
+        unknown = [n for n in names if n not in PARTS]
+        if not names or unknown:
+            sys.exit(f"--only takes one or more of: {', '.join(sorted(PARTS))}")
+        for name in names:
+            PARTS[name]()
+        return
     os.makedirs(EXPECTED, exist_ok=True)
     if os.path.isdir(MODELS):
         shutil.rmtree(MODELS)
@@ -747,6 +906,8 @@ def main():
     png_fixtures()
     render_fixtures(base_dir)
     parameter_counts([base_dir, inpaint_dir, refiner_dir])
+    for function in PARTS.values():
+        function()
     print("fixtures written to", HERE)
 
 
