@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
         .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "Pipelines", "KilnTestSupport",
                                                             .product(name: "GRDB", package: "GRDB.swift")]),
