@@ -25,6 +25,13 @@ public struct DDIMScheduler: DiffusionScheduler {
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor { sample }
 
+    /// `sqrt(alphas_cumprod[t]) * original + sqrt(1 - alphas_cumprod[t]) * noise` at the timestep of `stepIndex`.
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor {
+        let a = alphasCumprod[Int(timesteps[min(stepIndex, timesteps.count - 1)])]
+        let sqrtA = a.squareRoot(), sqrtB = (1 - a).squareRoot()
+        return Elementwise.zip(original, noise) { o, n in sqrtA * o + sqrtB * n }
+    }
+
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let t = Int(timesteps[stepIndex])
         let prev = t - stepSize

@@ -26,6 +26,10 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor { sample }
 
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor {
+        SigmaSchedule.addNoiseVariancePreserving(original, noise, sigma: sigmas[stepIndex])
+    }
+
     static func alphaSigma(_ sigma: Float) -> (alpha: Float, sigma: Float) {
         let alpha = 1 / (sigma * sigma + 1).squareRoot()
         return (alpha, sigma * alpha)

@@ -22,6 +22,8 @@ public struct EulerAncestralScheduler: DiffusionScheduler {
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor { SigmaSchedule.addNoise(original, noise, sigma: sigmas[stepIndex]) }
+
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex], to = sigmas[stepIndex + 1]
         let up = (to * to * (sigma * sigma - to * to) / (sigma * sigma)).squareRoot()

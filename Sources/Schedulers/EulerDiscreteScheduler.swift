@@ -24,6 +24,8 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor { SigmaSchedule.addNoise(original, noise, sigma: sigmas[stepIndex]) }
+
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex], next = sigmas[stepIndex + 1]
         let dt = next - sigma

@@ -29,6 +29,8 @@ public struct HeunDiscreteScheduler: DiffusionScheduler {
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor { SigmaSchedule.addNoise(original, noise, sigma: sigmas[stepIndex]) }
+
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let firstOrder = stepSize == nil
         let sigma = firstOrder ? sigmas[stepIndex] : sigmas[stepIndex - 1]

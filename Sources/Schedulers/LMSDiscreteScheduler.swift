@@ -26,6 +26,8 @@ public struct LMSDiscreteScheduler: DiffusionScheduler {
 
     public func scaleModelInput(_ sample: Tensor) -> Tensor { SigmaSchedule.scaleInput(sample, sigma: sigmas[stepIndex]) }
 
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor { SigmaSchedule.addNoise(original, noise, sigma: sigmas[stepIndex]) }
+
     /// ∫ from σ_t to σ_{t+1} of the Lagrange basis polynomial for node `current` over the nodes
     /// σ_t, σ_{t-1}, …, σ_{t-order+1}.
     func coefficient(order: Int, t: Int, current: Int) -> Double {

@@ -65,6 +65,10 @@ public protocol DiffusionScheduler: Sendable {
     /// Model evaluations per step (2 for Heun), diffusers' `order` as used to cut timesteps.
     var order: Int { get }
     func scaleModelInput(_ sample: Tensor) -> Tensor
+    /// diffusers' `add_noise` once a begin index is set: noise at the noise level of step
+    /// `stepIndex` (the begin index before the first step, the next step's level after a step),
+    /// as image-to-image adds it to the encoded image and 4-channel inpainting to the original.
+    func addNoise(_ original: Tensor, noise: Tensor) -> Tensor
     mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor
     func savedState() -> SchedulerState
     mutating func restore(_ state: SchedulerState) throws
@@ -72,6 +76,10 @@ public protocol DiffusionScheduler: Sendable {
 
 extension DiffusionScheduler {
     public var order: Int { 1 }
+
+    /// diffusers' `set_begin_index`: image-to-image and refiner stages start part-way through
+    /// the schedule; multistep history starts empty there, as it does in diffusers.
+    public mutating func setBeginIndex(_ index: Int) { stepIndex = index }
 
     /// Checks that a saved state belongs to this scheduler and its step is in range.
     func checkRestorable(_ state: SchedulerState) throws {

@@ -90,6 +90,19 @@ enum SigmaSchedule {
         return config.spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
     }
 
+    /// `add_noise` of the Euler-type schedulers: `original + noise * sigma` in float32.
+    static func addNoise(_ original: Tensor, _ noise: Tensor, sigma: Float) -> Tensor {
+        Elementwise.zip(original, noise) { o, n in o + n * sigma }
+    }
+
+    /// `add_noise` of the multistep solvers (DPM-Solver, UniPC): `alpha_t * original + sigma_t * noise`
+    /// with `alpha_t = 1 / sqrt(sigma^2 + 1)` and `sigma_t = sigma * alpha_t`.
+    static func addNoiseVariancePreserving(_ original: Tensor, _ noise: Tensor, sigma: Float) -> Tensor {
+        let alpha = 1 / (sigma * sigma + 1).squareRoot()
+        let sigmaT = sigma * alpha
+        return Elementwise.zip(original, noise) { o, n in alpha * o + sigmaT * n }
+    }
+
     /// `scale_model_input` of the Euler-type schedulers: `sample / sqrt(sigma^2 + 1)`.
     static func scaleInput(_ sample: Tensor, sigma: Float) -> Tensor {
         let scale = (sigma * sigma + 1).squareRoot()

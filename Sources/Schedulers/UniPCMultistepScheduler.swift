@@ -25,6 +25,10 @@ public struct UniPCMultistepScheduler: DiffusionScheduler {
     public var initNoiseSigma: Float { 1 }
     public func scaleModelInput(_ sample: Tensor) -> Tensor { sample }
 
+    public func addNoise(_ original: Tensor, noise: Tensor) -> Tensor {
+        SigmaSchedule.addNoiseVariancePreserving(original, noise, sigma: sigmas[stepIndex])
+    }
+
     static func lambda(_ sigma: Float) -> (alpha: Float, sigma: Float, lambda: Float) {
         let (a, s) = DPMSolverMultistepScheduler.alphaSigma(sigma)
         return (a, s, logf(a) - logf(s))
