@@ -56,6 +56,8 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
     private let base: UnsafeRawPointer
     private let mappedLength: Int
     private let dataOffset: Int
+    /// Memory allocated by `init(data:)` rather than mapped from a file.
+    private var owned = false
 
     public init(path: String) throws {
         self.path = path
@@ -84,7 +86,27 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         }
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedLength) }
+    /// Safetensors bytes already in memory (a latents file kept in a database), copied; `name`
+    /// stands for the path in messages.
+    public init(data: Data, name: String) throws {
+        path = name
+        guard data.count >= 8 else { throw ModelFileError.truncated(path: name, size: data.count) }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: data.count, alignment: 64)
+        data.withUnsafeBytes { if let source = $0.baseAddress { copy.copyMemory(from: source, byteCount: data.count) } }
+        owned = true
+        base = UnsafeRawPointer(copy)
+        mappedLength = data.count
+        do {
+            (tensors, metadata, dataOffset) = try SafetensorsFile.parseHeader(base, size: data.count, path: name)
+        } catch {
+            copy.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        if owned { UnsafeMutableRawPointer(mutating: base).deallocate() } else { munmap(UnsafeMutableRawPointer(mutating: base), mappedLength) }
+    }
 
     private static func parseHeader(_ base: UnsafeRawPointer, size: Int, path: String) throws
         -> ([String: TensorInfo], [String: String], Int) {

@@ -7,19 +7,31 @@ extension SDXLModelFiles {
     /// of every weight file, in path order (reading whole multi-gigabyte files per render would
     /// cost minutes). Ten hex digits, as in the "Model hash" field of image parameters.
     public func contentHash() -> String {
-        var files: [String] = []
         switch layout {
-        case .singleFile(let c, _): files = [c.path]
-        case .folder(let f):
-            let fm = FileManager.default
-            for name in f.components.keys.sorted() {
-                let dir = (f.path as NSString).appendingPathComponent(name)
-                for entry in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted()
-                    where entry.hasSuffix(".safetensors") || entry.hasSuffix(".json") || entry.hasSuffix(".txt") {
-                    files.append((dir as NSString).appendingPathComponent(entry))
-                }
-            }
+        case .singleFile(let c, _): return SDXLModelFiles.hash(files: [c.path])
+        case .folder(let f): return SDXLModelFiles.hash(files: f.components.keys.sorted().flatMap { componentFiles(f, $0) })
         }
+    }
+
+    /// The same hash over one component's weight files. Two models
+    /// whose component hashes agree hold the same weights for it, so it is loaded once (the
+    /// refiner and base usually share text_encoder_2 and the VAE). A single file's components
+    /// are told apart by the file's hash and their name.
+    public func componentHash(_ name: String) -> String {
+        switch layout {
+        case .singleFile(let c, _): return SDXLModelFiles.hash(files: [c.path]) + ":" + name
+        case .folder(let f): return SDXLModelFiles.hash(files: componentFiles(f, name).filter { $0.hasSuffix(".safetensors") }) + ":" + name
+        }
+    }
+
+    func componentFiles(_ f: DiffusersFolder, _ name: String) -> [String] {
+        let dir = (f.path as NSString).appendingPathComponent(name)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+            .filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".json") || $0.hasSuffix(".txt") }
+            .map { (dir as NSString).appendingPathComponent($0) }
+    }
+
+    static func hash(files: [String]) -> String {
         var a: UInt = 0, b: UInt = 1
         for path in files {
             guard let handle = FileHandle(forReadingAtPath: path) else { continue }
