@@ -1,22 +1,34 @@
 import Foundation
+import Models
 import Schedulers
 
 /// What is recorded with every image: the request, the resolved values diffusers would use,
-/// the model identity and the watermark bits.
+/// each stage's model identity and schedule, and the watermark bits. The `parameters` text
+/// follows A1111's infotext, which image viewers and sharing sites read.
 public struct Provenance: Sendable, Codable {
     /// The version recorded in provenance and reported by `kiln --version`.
-    public static let currentVersion = "0.1.0"
+    public static let currentVersion = "0.2.0"
 
     public var kilnVersion: String
     public var request: RenderRequest
     public var width: Int
     public var height: Int
+    /// The first stage's scheduler (all stages use the same kind unless a model's config differs).
     public var scheduler: String
     public var schedulerClass: String
     public var seed: UInt64
     public var imageIndex: Int
     public var model: String
     public var modelHash: String
+    /// "text-to-image", "image-to-image" or "inpainting", with " + refiner" when one ran.
+    public var mode: String?
+    /// The effective image-to-image strength of the first stage (nil for text-to-image).
+    public var strength: Double?
+    /// The guidance scale used (the request's, or the mode's default).
+    public var guidance: Float?
+    public var refiner: String?
+    public var refinerHash: String?
+    public var stages: [StageRecord]?
     public var watermarkBits: String?
     public var seconds: Double?
     /// The model's scheduler_config.json values the scheduler was built from (JSON text).
@@ -31,15 +43,43 @@ public struct Provenance: Sendable, Codable {
         self.model = model; self.modelHash = modelHash; self.watermarkBits = watermarkBits; self.seconds = seconds
     }
 
+    /// The record of image `imageIndex` of a finished session.
+    public init(session: RenderSession, imageIndex: Int, seconds: Double?) {
+        let stages = session.records
+        let first = stages.first
+        let size = session.size
+        let bits = session.request.watermark && size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
+        self.init(kilnVersion: Provenance.currentVersion, request: session.request, width: size.width, height: size.height,
+                  scheduler: first?.scheduler ?? session.schedulerKind.rawValue,
+                  schedulerClass: first?.schedulerClass ?? session.schedulerKind.diffusersClass,
+                  seed: session.request.seed, imageIndex: imageIndex, model: first?.model ?? "", modelHash: first?.modelHash ?? "",
+                  watermarkBits: bits, seconds: seconds)
+        let refinerStage = stages.first { $0.role == StagePlan.Role.refiner.rawValue }
+        mode = (first?.mode ?? "text-to-image") + (refinerStage == nil ? "" : " + refiner")
+        strength = first?.strength
+        guidance = session.request.effectiveGuidance
+        refiner = refinerStage?.model
+        refinerHash = refinerStage?.modelHash
+        self.stages = stages
+        schedulerConfig = session.stageSchedulerConfigJSON
+    }
+
     /// The widely read "parameters" text: prompt, "Negative prompt: ...", then "Steps: ..., Sampler: ...".
     public var parametersText: String {
         var lines = [request.prompt]
         if let n = request.negativePrompt, !n.isEmpty { lines.append("Negative prompt: \(n)") }
-        var fields = ["Steps: \(request.steps)", "Sampler: \(scheduler)", "CFG scale: \(request.guidance)",
+        var fields = ["Steps: \(request.steps)", "Sampler: \(scheduler)", "CFG scale: \(request.effectiveGuidance)",
                       "Seed: \(seed)", "Size: \(width)x\(height)", "Model hash: \(modelHash)", "Model: \(model)"]
+        if let s = strength { fields.append("Denoising strength: \(s)") }
         if request.guidanceRescale > 0 { fields.append("Guidance rescale: \(request.guidanceRescale)") }
         if let c = request.clipSkip { fields.append("Clip skip: \(c)") }
         if request.images > 1 { fields.append("Batch index: \(imageIndex)") }
+        if let r = refiner {
+            fields.append("Refiner: \((r as NSString).lastPathComponent)" + (refinerHash.map { " [\($0)]" } ?? ""))
+            if let f = request.highNoiseFrac { fields.append("Refiner switch at: \(f)") }
+            if request.refineAfter { fields.append("Refiner strength: \(request.refinerStrength)") }
+        }
+        if let m = mode, m != "text-to-image" { fields.append("Mode: \(m)") }
         fields.append("Version: kiln \(kilnVersion)")
         lines.append(fields.joined(separator: ", "))
         return lines.joined(separator: "\n")
@@ -52,5 +92,14 @@ public struct Provenance: Sendable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+}
+
+extension RenderSession {
+    /// The first stage's scheduler config as JSON text.
+    var stageSchedulerConfigJSON: String? {
+        guard let plan = stages.first, let files = try? SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config),
+              let config = try? files.config("scheduler") else { return nil }
+        return StageModel.json(config)
     }
 }

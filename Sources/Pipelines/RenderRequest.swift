@@ -1,36 +1,83 @@
 import Foundation
 import Schedulers
 
-/// Height and width in pixels (diffusers passes sizes as (height, width)).
+/// Height and width in pixels. Stored as diffusers passes sizes: `[height, width]`.
 public struct PixelSize: Sendable, Codable, Equatable, CustomStringConvertible {
     public var width: Int
     public var height: Int
     public init(width: Int, height: Int) { self.width = width; self.height = height }
     public var description: String { "\(width)x\(height)" }
+
+    public init(from decoder: Decoder) throws {
+        if var list = try? decoder.unkeyedContainer() {
+            height = try list.decode(Int.self); width = try list.decode(Int.self)
+        } else {  // version 1 rows: {"width": W, "height": H}
+            let c = try decoder.container(keyedBy: Keys.self)
+            width = try c.decode(Int.self, forKey: .width); height = try c.decode(Int.self, forKey: .height)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var list = encoder.unkeyedContainer()
+        try list.encode(height); try list.encode(width)
+    }
+
+    enum Keys: String, CodingKey { case width, height }
 }
 
-/// A crop offset (top, left) in pixels, SDXL's `crops_coords_top_left`.
+/// A crop offset (top, left) in pixels, SDXL's `crops_coords_top_left`, stored as `[top, left]`.
 public struct CropOffset: Sendable, Codable, Equatable {
     public var top: Int
     public var left: Int
     public init(top: Int, left: Int) { self.top = top; self.left = left }
     public static let zero = CropOffset(top: 0, left: 0)
+
+    public init(from decoder: Decoder) throws {
+        if var list = try? decoder.unkeyedContainer() {
+            top = try list.decode(Int.self); left = try list.decode(Int.self)
+        } else {
+            let c = try decoder.container(keyedBy: Keys.self)
+            top = try c.decode(Int.self, forKey: .top); left = try c.decode(Int.self, forKey: .left)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var list = encoder.unkeyedContainer()
+        try list.encode(top); try list.encode(left)
+    }
+
+    enum Keys: String, CodingKey { case top, left }
 }
 
-/// Everything that determines a text-to-image render, with the defaults of diffusers'
-/// `StableDiffusionXLPipeline.__call__`.
+/// An input file (image, mask or latents) named by the SHA-256 of its bytes, so a stored job
+/// never depends on a path that may move. `file` is the name it was given, for provenance.
+public struct InputReference: Sendable, Codable, Equatable {
+    public var sha256: String
+    public var file: String?
+    public init(sha256: String, file: String?) { self.sha256 = sha256; self.file = file }
+}
+
+/// Everything that determines a render, in every mode: text-to-image, image-to-image,
+/// inpainting, and a refiner used as an ensemble of experts or after the base. Defaults are
+/// those of diffusers' SDXL pipelines' `__call__`, and the stored (coded) names are its argument
+/// names (`num_inference_steps`, `guidance_scale`, `strength`, `denoising_start`, ...). Version 1
+/// rows (camel-case names, text-to-image only) still decode.
 public struct RenderRequest: Sendable, Codable, Equatable {
+    public static let currentVersion = 2
+
     public var prompt: String
     /// Prompt for tokenizer_2/text_encoder_2; diffusers uses `prompt` when it is nil or empty.
     public var prompt2: String?
     /// nil: zeroed negative embeddings when the model says `force_zeros_for_empty_prompt`.
     public var negativePrompt: String?
     public var negativePrompt2: String?
-    /// nil: the UNet's `sample_size` times the VAE scale factor (1024 for SDXL).
+    /// nil: the input image's size rounded down to the VAE factor, or the UNet's `sample_size`
+    /// times the VAE scale factor (1024 for SDXL) for text-to-image.
     public var width: Int?
     public var height: Int?
     public var steps: Int = 50
-    public var guidance: Float = 5.0
+    /// nil: diffusers' default for the mode, 5.0 (7.5 for inpainting); see `effectiveGuidance`.
+    public var guidance: Float?
     public var guidanceRescale: Float = 0
     public var seed: UInt64 = 0
     /// nil: the model's own scheduler (its scheduler_config.json class).
@@ -44,11 +91,166 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var negativeTargetSize: PixelSize?
     /// Images per prompt.
     public var images: Int = 1
-    /// Stop after this fraction of the schedule and return latents (ensemble of experts).
+    /// Stop after this fraction of the schedule and return latents (ensemble of experts, base half).
     public var denoisingEnd: Double?
+    /// Start at this fraction of the schedule from the given latents or image, adding no noise.
+    public var denoisingStart: Double?
+    /// Image-to-image and inpainting: how much of the schedule runs (nil: 0.3, inpainting 0.9999).
+    public var strength: Double?
+    /// Refiner-style models (5 micro-conditioning values): the aesthetic scores.
+    public var aestheticScore: Double = 6.0
+    public var negativeAestheticScore: Double = 2.5
+    /// The input image (image-to-image, inpainting).
+    public var image: InputReference?
+    /// The inpainting mask: white repaints, black keeps.
+    public var mask: InputReference?
+    /// Inpainting: crop around the mask with this margin, render the crop, paste it back.
+    public var paddingMaskCrop: Int?
+    /// Latents to start from (what `denoising_end` wrote): a refiner-only render.
+    public var latents: InputReference?
+    /// A second model that finishes the render (refiner).
+    public var refiner: String?
+    /// For a single-file refiner: a diffusers folder with its configs and tokenizers.
+    public var refinerConfig: String?
+    /// With a refiner: the fraction of the schedule the base runs (ensemble of experts).
+    public var highNoiseFrac: Double?
+    /// With a refiner: the base finishes, then the refiner works on its latents as image-to-image.
+    public var refineAfter: Bool = false
+    /// The refiner's strength when `refineAfter`.
+    public var refinerStrength: Double = 0.3
     public var watermark: Bool = true
 
     public init(prompt: String) { self.prompt = prompt }
+
+    enum CodingKeys: String, CodingKey {
+        case version, prompt, prompt2 = "prompt_2", negativePrompt = "negative_prompt", negativePrompt2 = "negative_prompt_2"
+        case width, height, steps = "num_inference_steps", guidance = "guidance_scale", guidanceRescale = "guidance_rescale"
+        case seed, scheduler, clipSkip = "clip_skip", originalSize = "original_size", cropTopLeft = "crops_coords_top_left"
+        case targetSize = "target_size", negativeOriginalSize = "negative_original_size"
+        case negativeCropTopLeft = "negative_crops_coords_top_left", negativeTargetSize = "negative_target_size"
+        case images = "num_images_per_prompt", denoisingEnd = "denoising_end", denoisingStart = "denoising_start"
+        case strength, aestheticScore = "aesthetic_score", negativeAestheticScore = "negative_aesthetic_score"
+        case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
+        case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
+        case refinerStrength = "refiner_strength", watermark
+    }
+
+    /// The names version 1 stored (Swift property names).
+    enum Version1Keys: String, CodingKey {
+        case prompt, prompt2, negativePrompt, negativePrompt2, width, height, steps, guidance, guidanceRescale, seed, scheduler
+        case clipSkip, originalSize, cropTopLeft, targetSize, negativeOriginalSize, negativeCropTopLeft, negativeTargetSize
+        case images, denoisingEnd, watermark
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if c.contains(.version) { try self.init(version2: c) } else { try self.init(version1: decoder) }
+    }
+
+    init(version2 c: KeyedDecodingContainer<CodingKeys>) throws {
+        let version = try c.decode(Int.self, forKey: .version)
+        guard version <= RenderRequest.currentVersion else {
+            throw RenderError.invalid(parameter: "request", reason: "was written by a newer kiln (version \(version)); upgrade kiln")
+        }
+        prompt = try c.decode(String.self, forKey: .prompt)
+        prompt2 = try c.decodeIfPresent(String.self, forKey: .prompt2)
+        negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt)
+        negativePrompt2 = try c.decodeIfPresent(String.self, forKey: .negativePrompt2)
+        width = try c.decodeIfPresent(Int.self, forKey: .width)
+        height = try c.decodeIfPresent(Int.self, forKey: .height)
+        steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+        guidance = try c.decodeIfPresent(Float.self, forKey: .guidance)
+        guidanceRescale = try c.decodeIfPresent(Float.self, forKey: .guidanceRescale) ?? guidanceRescale
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        scheduler = try c.decodeIfPresent(SchedulerKind.self, forKey: .scheduler)
+        clipSkip = try c.decodeIfPresent(Int.self, forKey: .clipSkip)
+        originalSize = try c.decodeIfPresent(PixelSize.self, forKey: .originalSize)
+        cropTopLeft = try c.decodeIfPresent(CropOffset.self, forKey: .cropTopLeft) ?? .zero
+        targetSize = try c.decodeIfPresent(PixelSize.self, forKey: .targetSize)
+        negativeOriginalSize = try c.decodeIfPresent(PixelSize.self, forKey: .negativeOriginalSize)
+        negativeCropTopLeft = try c.decodeIfPresent(CropOffset.self, forKey: .negativeCropTopLeft) ?? .zero
+        negativeTargetSize = try c.decodeIfPresent(PixelSize.self, forKey: .negativeTargetSize)
+        images = try c.decodeIfPresent(Int.self, forKey: .images) ?? images
+        denoisingEnd = try c.decodeIfPresent(Double.self, forKey: .denoisingEnd)
+        denoisingStart = try c.decodeIfPresent(Double.self, forKey: .denoisingStart)
+        strength = try c.decodeIfPresent(Double.self, forKey: .strength)
+        aestheticScore = try c.decodeIfPresent(Double.self, forKey: .aestheticScore) ?? aestheticScore
+        negativeAestheticScore = try c.decodeIfPresent(Double.self, forKey: .negativeAestheticScore) ?? negativeAestheticScore
+        image = try c.decodeIfPresent(InputReference.self, forKey: .image)
+        mask = try c.decodeIfPresent(InputReference.self, forKey: .mask)
+        paddingMaskCrop = try c.decodeIfPresent(Int.self, forKey: .paddingMaskCrop)
+        latents = try c.decodeIfPresent(InputReference.self, forKey: .latents)
+        refiner = try c.decodeIfPresent(String.self, forKey: .refiner)
+        refinerConfig = try c.decodeIfPresent(String.self, forKey: .refinerConfig)
+        highNoiseFrac = try c.decodeIfPresent(Double.self, forKey: .highNoiseFrac)
+        refineAfter = try c.decodeIfPresent(Bool.self, forKey: .refineAfter) ?? false
+        refinerStrength = try c.decodeIfPresent(Double.self, forKey: .refinerStrength) ?? refinerStrength
+        watermark = try c.decodeIfPresent(Bool.self, forKey: .watermark) ?? true
+    }
+
+    init(version1 decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Version1Keys.self)
+        prompt = try c.decode(String.self, forKey: .prompt)
+        prompt2 = try c.decodeIfPresent(String.self, forKey: .prompt2)
+        negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt)
+        negativePrompt2 = try c.decodeIfPresent(String.self, forKey: .negativePrompt2)
+        width = try c.decodeIfPresent(Int.self, forKey: .width)
+        height = try c.decodeIfPresent(Int.self, forKey: .height)
+        steps = try c.decode(Int.self, forKey: .steps)
+        guidance = try c.decode(Float.self, forKey: .guidance)
+        guidanceRescale = try c.decode(Float.self, forKey: .guidanceRescale)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        scheduler = try c.decodeIfPresent(SchedulerKind.self, forKey: .scheduler)
+        clipSkip = try c.decodeIfPresent(Int.self, forKey: .clipSkip)
+        originalSize = try c.decodeIfPresent(PixelSize.self, forKey: .originalSize)
+        cropTopLeft = try c.decodeIfPresent(CropOffset.self, forKey: .cropTopLeft) ?? .zero
+        targetSize = try c.decodeIfPresent(PixelSize.self, forKey: .targetSize)
+        negativeOriginalSize = try c.decodeIfPresent(PixelSize.self, forKey: .negativeOriginalSize)
+        negativeCropTopLeft = try c.decodeIfPresent(CropOffset.self, forKey: .negativeCropTopLeft) ?? .zero
+        negativeTargetSize = try c.decodeIfPresent(PixelSize.self, forKey: .negativeTargetSize)
+        images = try c.decodeIfPresent(Int.self, forKey: .images) ?? 1
+        denoisingEnd = try c.decodeIfPresent(Double.self, forKey: .denoisingEnd)
+        watermark = try c.decodeIfPresent(Bool.self, forKey: .watermark) ?? true
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(RenderRequest.currentVersion, forKey: .version)
+        try c.encode(prompt, forKey: .prompt)
+        try c.encodeIfPresent(prompt2, forKey: .prompt2)
+        try c.encodeIfPresent(negativePrompt, forKey: .negativePrompt)
+        try c.encodeIfPresent(negativePrompt2, forKey: .negativePrompt2)
+        try c.encodeIfPresent(width, forKey: .width)
+        try c.encodeIfPresent(height, forKey: .height)
+        try c.encode(steps, forKey: .steps)
+        try c.encodeIfPresent(guidance, forKey: .guidance)
+        try c.encode(guidanceRescale, forKey: .guidanceRescale)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(scheduler, forKey: .scheduler)
+        try c.encodeIfPresent(clipSkip, forKey: .clipSkip)
+        try c.encodeIfPresent(originalSize, forKey: .originalSize)
+        try c.encode(cropTopLeft, forKey: .cropTopLeft)
+        try c.encodeIfPresent(targetSize, forKey: .targetSize)
+        try c.encodeIfPresent(negativeOriginalSize, forKey: .negativeOriginalSize)
+        try c.encode(negativeCropTopLeft, forKey: .negativeCropTopLeft)
+        try c.encodeIfPresent(negativeTargetSize, forKey: .negativeTargetSize)
+        try c.encode(images, forKey: .images)
+        try c.encodeIfPresent(denoisingEnd, forKey: .denoisingEnd)
+        try c.encodeIfPresent(denoisingStart, forKey: .denoisingStart)
+        try c.encodeIfPresent(strength, forKey: .strength)
+        try c.encode(aestheticScore, forKey: .aestheticScore)
+        try c.encode(negativeAestheticScore, forKey: .negativeAestheticScore)
+        try c.encodeIfPresent(image, forKey: .image)
+        try c.encodeIfPresent(mask, forKey: .mask)
+        try c.encodeIfPresent(paddingMaskCrop, forKey: .paddingMaskCrop)
+        try c.encodeIfPresent(latents, forKey: .latents)
+        try c.encodeIfPresent(refiner, forKey: .refiner)
+        try c.encodeIfPresent(refinerConfig, forKey: .refinerConfig)
+        try c.encodeIfPresent(highNoiseFrac, forKey: .highNoiseFrac)
+        try c.encode(refineAfter, forKey: .refineAfter)
+        try c.encode(refinerStrength, forKey: .refinerStrength)
+        try c.encode(watermark, forKey: .watermark)
+    }
 }
 
 /// Why a render request cannot run; each message names the parameter.
@@ -67,17 +269,53 @@ public enum RenderError: Error, CustomStringConvertible, Equatable {
 }
 
 extension RenderRequest {
+    /// The strength this request runs at: its own, or diffusers' default for the mode.
+    public var effectiveStrength: Double { strength ?? (mask != nil ? 0.9999 : 0.3) }
+
+    /// The guidance scale this request runs at: its own, or diffusers' default for the mode
+    /// (the inpainting pipeline's is 7.5, the others' 5.0).
+    public var effectiveGuidance: Float { guidance ?? (mask != nil ? 7.5 : 5.0) }
+
     /// Checks every parameter before any work is done.
     public func validate() throws {
         func bad(_ p: String, _ r: String) -> RenderError { .invalid(parameter: p, reason: r) }
         if let w = width, w <= 0 || w % 8 != 0 || w > 8192 { throw bad("width", "must be a positive multiple of 8 up to 8192, not \(w)") }
         if let h = height, h <= 0 || h % 8 != 0 || h > 8192 { throw bad("height", "must be a positive multiple of 8 up to 8192, not \(h)") }
         guard steps >= 1, steps <= 1000 else { throw bad("steps", "must be between 1 and 1000, not \(steps)") }
-        guard guidance.isFinite, guidance >= 0, guidance <= 100 else { throw bad("guidance", "must be between 0 and 100, not \(guidance)") }
+        if let g = guidance, !(g.isFinite && g >= 0 && g <= 100) { throw bad("guidance", "must be between 0 and 100, not \(g)") }
         guard guidanceRescale.isFinite, guidanceRescale >= 0, guidanceRescale <= 1 else { throw bad("guidance-rescale", "must be between 0 and 1, not \(guidanceRescale)") }
         if let c = clipSkip, c < 0 || c > 30 { throw bad("clip-skip", "must be between 0 and 30, not \(c)") }
         guard images >= 1, images <= 64 else { throw bad("images", "must be between 1 and 64, not \(images)") }
         if let d = denoisingEnd, !(d > 0 && d < 1) { throw bad("denoising-end", "must be strictly between 0 and 1, not \(d)") }
+        if let d = denoisingStart, !(d > 0 && d < 1) { throw bad("denoising-start", "must be strictly between 0 and 1, not \(d)") }
+        if let s = denoisingStart, let e = denoisingEnd, s >= e {
+            throw bad("denoising-start", "\(s) must be below denoising-end \(e)")
+        }
+        if let s = strength, !(s > 0 && s <= 1) { throw bad("strength", "must be in (0, 1], not \(s)") }
+        guard refinerStrength > 0, refinerStrength <= 1 else { throw bad("refiner-strength", "must be in (0, 1], not \(refinerStrength)") }
+        if let f = highNoiseFrac, !(f > 0 && f < 1) { throw bad("high-noise-frac", "must be strictly between 0 and 1, not \(f)") }
+        for (name, score) in [("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore)]
+        where !(score.isFinite && score >= -100 && score <= 100) {
+            throw bad(name, "must be a number between -100 and 100, not \(score)")
+        }
+        if let p = paddingMaskCrop, p < 0 || p > 8192 { throw bad("padding-mask-crop", "must be between 0 and 8192 pixels, not \(p)") }
+        if mask != nil && image == nil && latents == nil { throw bad("mask", "needs an --image to inpaint") }
+        if paddingMaskCrop != nil && mask == nil { throw bad("padding-mask-crop", "needs a --mask") }
+        if image != nil && latents != nil { throw bad("latents", "cannot be combined with --image; give one start") }
+        if refiner != nil {
+            guard highNoiseFrac != nil || refineAfter else {
+                throw bad("refiner", "needs --high-noise-frac F (ensemble of experts) or --refine-after")
+            }
+            if highNoiseFrac != nil && refineAfter { throw bad("refine-after", "cannot be combined with --high-noise-frac; choose one way to use the refiner") }
+            if denoisingEnd != nil { throw bad("denoising-end", "is set by --high-noise-frac when a refiner is used") }
+            if latents != nil { throw bad("latents", "start a refiner-only render: give the refiner as --model, without --refiner") }
+        } else {
+            if highNoiseFrac != nil { throw bad("high-noise-frac", "needs --refiner") }
+            if refineAfter { throw bad("refine-after", "needs --refiner") }
+        }
+        if denoisingStart != nil && image == nil && latents == nil {
+            throw bad("denoising-start", "needs a start: --latents or --image")
+        }
         for (name, size) in [("original-size", originalSize), ("target-size", targetSize),
                              ("negative-original-size", negativeOriginalSize), ("negative-target-size", negativeTargetSize)] {
             if let s = size, s.width <= 0 || s.height <= 0 || s.width > 100_000 || s.height > 100_000 {

@@ -869,6 +869,119 @@ def parameter_counts(folders):
         json.dump(counts, f, indent=1, sort_keys=True)
 
 
+# ---------------------------------------------------------------- modes: img2img, inpainting, refiner
+# Each case is a list of diffusers pipeline calls (a stage each, the later ones taking the earlier
+# one's latents) and the Kiln request (RenderRequest's coded names) that should give the same image.
+# Every call gets its own generator seeded with the case's seed, as `kiln` seeds each stage.
+BASE_PROMPT = "a watercolor fox in a snowy forest"
+MODE_CASES = [
+    # name, seed, scheduler, request fields (besides prompt/seed/scheduler/watermark), stages
+    ("img2img-rgba-03", 7, "euler",
+     {"num_inference_steps": 10, "strength": 0.3, "image": "input-rgba-70x50.png"},
+     [("img2img", "tiny-sdxl-base", {"image": "input-rgba-70x50.png", "strength": 0.3, "num_inference_steps": 10})]),
+    ("img2img-jpeg-075", 11, "dpmpp-2m",
+     {"num_inference_steps": 8, "strength": 0.75, "image": "input-photo-88x72.jpg", "negative_prompt": "blurry",
+      "guidance_scale": 6.5},
+     [("img2img", "tiny-sdxl-base", {"image": "input-photo-88x72.jpg", "strength": 0.75, "num_inference_steps": 8,
+                                     "negative_prompt": "blurry", "guidance_scale": 6.5})]),
+    ("refiner-img2img", 5, "euler-a",
+     {"num_inference_steps": 10, "strength": 0.5, "image": "input-rgba-70x50.png", "aesthetic_score": 7.0},
+     [("img2img", "tiny-sdxl-refiner", {"image": "input-rgba-70x50.png", "strength": 0.5, "num_inference_steps": 10,
+                                        "aesthetic_score": 7.0})]),
+    ("inpaint-4ch", 3, "euler",
+     {"num_inference_steps": 10, "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png"},
+     [("inpaint", "tiny-sdxl-base", {"image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+                                     "num_inference_steps": 10, "width": 88, "height": 72})]),
+    ("inpaint-4ch-half", 8, "ddim",
+     {"num_inference_steps": 10, "strength": 0.5, "image": "input-rgba-70x50.png", "mask_image": "mask-soft-70x50.png"},
+     [("inpaint", "tiny-sdxl-base", {"image": "input-rgba-70x50.png", "mask_image": "mask-soft-70x50.png", "strength": 0.5,
+                                     "num_inference_steps": 10, "width": 64, "height": 48})]),
+    ("inpaint-9ch", 4, "unipc",
+     {"num_inference_steps": 8, "image": "input-rgba-70x50.png", "mask_image": "mask-soft-70x50.png"},
+     [("inpaint", "tiny-sdxl-inpaint", {"image": "input-rgba-70x50.png", "mask_image": "mask-soft-70x50.png",
+                                        "num_inference_steps": 8, "width": 64, "height": 48})]),
+    ("inpaint-9ch-crop", 9, "euler",
+     {"num_inference_steps": 8, "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "padding_mask_crop": 8, "width": 64, "height": 64},
+     [("inpaint", "tiny-sdxl-inpaint", {"image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+                                        "num_inference_steps": 8, "width": 64, "height": 64, "padding_mask_crop": 8})]),
+    ("ensemble-euler-a-08", 21, "euler-a",
+     {"num_inference_steps": 10, "width": 72, "height": 56, "refiner": "tiny-sdxl-refiner", "high_noise_frac": 0.8},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 10, "width": 72, "height": 56, "denoising_end": 0.8}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 10, "denoising_start": 0.8})]),
+    ("ensemble-dpmpp-07", 22, "dpmpp-2m",
+     {"num_inference_steps": 12, "width": 64, "height": 80, "refiner": "tiny-sdxl-refiner", "high_noise_frac": 0.7},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 12, "width": 64, "height": 80, "denoising_end": 0.7}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 12, "denoising_start": 0.7})]),
+    ("ensemble-heun-075", 23, "heun",
+     {"num_inference_steps": 6, "width": 64, "height": 64, "refiner": "tiny-sdxl-refiner", "high_noise_frac": 0.75},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 6, "width": 64, "height": 64, "denoising_end": 0.75}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 6, "denoising_start": 0.75})]),
+    ("base-then-refiner", 24, "euler",
+     {"num_inference_steps": 8, "width": 64, "height": 48, "refiner": "tiny-sdxl-refiner", "refine_after": True,
+      "refiner_strength": 0.3},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 8, "width": 64, "height": 48}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 8, "strength": 0.3})]),
+    ("inpaint-refiner", 25, "euler",
+     {"num_inference_steps": 10, "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "refiner": "tiny-sdxl-refiner", "high_noise_frac": 0.7},
+     [("inpaint", "tiny-sdxl-base", {"image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+                                     "num_inference_steps": 10, "width": 88, "height": 72, "denoising_end": 0.7}),
+      ("inpaint", "tiny-sdxl-refiner", {"mask_image": "mask-rgb-88x72.png", "num_inference_steps": 10, "width": 88,
+                                        "height": 72, "denoising_start": 0.7})]),
+]
+
+
+@part
+@torch.no_grad()
+def mode_fixtures():
+    import hashlib
+    import diffusers
+    from diffusers import StableDiffusionXLInpaintPipeline
+    from diffusers.utils import load_image
+    classes = {"text2img": StableDiffusionXLPipeline, "img2img": StableDiffusionXLImg2ImgPipeline,
+               "inpaint": StableDiffusionXLInpaintPipeline}
+    images = os.path.join(HERE, "images")
+
+    def reference(file):
+        with open(os.path.join(images, file), "rb") as f:
+            return {"sha256": hashlib.sha256(f.read()).hexdigest(), "file": file}
+
+    cases = []
+    for name, seed, scheduler, fields, stages in MODE_CASES:
+        latents = None
+        for i, (kind, model, args) in enumerate(stages):
+            pipe = classes[kind].from_pretrained(os.path.join(MODELS, model), dtype=torch.float32, add_watermarker=False)
+            cls_name, options = SCHEDULER_CLASSES[scheduler]
+            pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config, **options)
+            pipe.set_progress_bar_config(disable=True)
+            call = dict(args, prompt=BASE_PROMPT)
+            for key in ("image", "mask_image"):
+                if key in call:
+                    call[key] = load_image(os.path.join(images, call[key]))
+            if i > 0:
+                call["image"] = latents
+            last = i == len(stages) - 1
+            # padding_mask_crop pastes back onto the PIL original, so it needs PIL output.
+            kind_out = ("pil" if "padding_mask_crop" in call else "np") if last else "latent"
+            out = pipe(**call, generator=torch.Generator("cpu").manual_seed(seed), output_type=kind_out).images
+            if kind_out == "pil":
+                import numpy as np
+                pixels = torch.from_numpy(np.stack([np.array(image) for image in out]))
+            elif last:
+                pixels = torch.from_numpy((out * 255).round().astype("uint8"))
+            else:
+                latents = out
+        save("mode-" + name, {"pixels": pixels})
+        request = dict(fields, version=2, prompt=BASE_PROMPT, seed=seed, scheduler=scheduler, watermark=False)
+        for key in ("image", "mask_image"):
+            if key in request:
+                request[key] = reference(request[key])
+        cases.append({"name": name, "model": stages[0][1], "request": request})
+    with open(os.path.join(EXPECTED, "modes.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
 def main():
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1:]

@@ -10,8 +10,12 @@ import XCTest
 
 /// Whole text-to-image renders against diffusers' StableDiffusionXLPipeline on the tiny base model.
 final class RenderParityTests: XCTestCase {
-    static let loaded = Result { try TextToImagePipeline(files: SDXLModelFiles(path: Fixtures.model("tiny-sdxl-base"))) }
-    static var pipeline: TextToImagePipeline { get throws { try loaded.get() } }
+    static let models = ModelCache()
+    static let base = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
+
+    func render(_ r: RenderRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> RenderOutput {
+        try RenderSession(request: r, model: RenderParityTests.base, models: RenderParityTests.models).run(progress: progress)
+    }
 
     struct Case: Decodable {
         let name: String
@@ -61,13 +65,12 @@ final class RenderParityTests: XCTestCase {
     }
 
     func testRendersMatchDiffusersWithinOneLevel() throws {
-        let pipeline = try RenderParityTests.pipeline
         let data = try XCTUnwrap(FileManager.default.contents(atPath: Fixtures.expected("renders.json")))
         let cases = try JSONDecoder().decode([Case].self, from: data)
         XCTAssertGreaterThanOrEqual(cases.count, 12)
         for c in cases {
             let expected = try Expected("render-" + c.name).tensor("pixels")  // [n, h, w, 3], 0...255
-            guard case .images(let images) = try pipeline.render(try RenderParityTests.request(c)) else {
+            guard case .images(let images) = try render(try RenderParityTests.request(c)) else {
                 XCTFail("\(c.name): no images"); continue
             }
             XCTAssertEqual(images.count, expected.shape[0], c.name)
@@ -87,39 +90,36 @@ final class RenderParityTests: XCTestCase {
     }
 
     func testDenoisingEndReturnsDiffusersLatents() throws {
-        let pipeline = try RenderParityTests.pipeline
         var r = RenderRequest(prompt: "a mountain lake")
         r.steps = 10
         r.denoisingEnd = 0.6
         r.seed = 21
-        guard case .latents(let latents) = try pipeline.render(r) else { return XCTFail("expected latents") }
+        guard case .latents(let latents) = try render(r) else { return XCTFail("expected latents") }
         XCTAssertLessThanOrEqual(latents.relativeError(to: try Expected("render-denoising-end").image("latents")), 1e-4)
     }
 
     func testSameRequestTwiceIsBitIdenticalAndResumable() throws {
-        let pipeline = try RenderParityTests.pipeline
         var r = RenderRequest(prompt: "a red fox in the snow")
         r.steps = 4; r.seed = 3; r.scheduler = .dpmpp2m; r.negativePrompt = "rain"
-        guard case .images(let a) = try pipeline.render(r), case .images(let b) = try pipeline.render(r) else { return XCTFail() }
+        guard case .images(let a) = try render(r), case .images(let b) = try render(r) else { return XCTFail() }
         XCTAssertTrue(a == b)
-        // Stop after step 2, keep only encoded bytes, continue in a fresh loop.
-        let p = try pipeline.prepare(r)
-        var state = try pipeline.begin(p)
-        state = try pipeline.advance(p, state)
-        state = try pipeline.advance(p, state)
-        let saved = try JSONEncoder().encode(state)
-        var resumed = try JSONDecoder().decode(DenoiseState.self, from: saved)
-        while resumed.nextStep < resumed.totalSteps { resumed = try pipeline.advance(p, resumed) }
-        guard case .images(let c) = try pipeline.finish(p, resumed) else { return XCTFail() }
+        // Stop after step 2, keep only encoded bytes, continue in a fresh session.
+        let session = try RenderSession(request: r, model: RenderParityTests.base, models: RenderParityTests.models)
+        try session.advance()
+        try session.advance()
+        let saved = try JSONEncoder().encode(session.snapshot())
+        let state = try JSONDecoder().decode(DenoiseState.self, from: saved)
+        let resumed = try RenderSession(request: r, model: RenderParityTests.base, models: ModelCache(), resuming: state)
+        XCTAssertEqual(resumed.completedSteps, 2)
+        guard case .images(let c) = try resumed.run() else { return XCTFail() }
         XCTAssertTrue(a == c)
     }
 
     func testCancellationStopsAtTheNextStep() throws {
-        let pipeline = try RenderParityTests.pipeline
         var r = RenderRequest(prompt: "x")
         r.steps = 5
         var seen = 0
-        XCTAssertThrowsError(try pipeline.render(r) { step, _ in seen = step; return step < 2 }) { XCTAssertEqual($0 as? RenderError, .cancelled) }
+        XCTAssertThrowsError(try render(r) { step, _ in seen = step; return step < 2 }) { XCTAssertEqual($0 as? RenderError, .cancelled) }
         XCTAssertEqual(seen, 2)
     }
 }

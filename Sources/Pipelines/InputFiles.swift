@@ -1,0 +1,118 @@
+import Foundation
+import Imaging
+import ModelFiles
+import Numerics
+
+/// Reading the inputs a request names: images and masks (PNG or JPEG, as diffusers' `load_image`
+/// gives them: RGB) and latents files (safetensors holding `latents`, NCHW, as
+/// `kiln render --denoising-end` writes them and diffusers' `output_type="latent"` returns them).
+public enum InputFiles {
+    /// The decoded inputs from their bytes, each with a name for messages.
+    public static func decode(image: (data: Data, name: String)?, mask: (data: Data, name: String)?,
+                              latents: (data: Data, name: String)?) throws -> RenderInputs {
+        RenderInputs(image: try image.map { try ImageFile.read(data: $0.data, name: $0.name) },
+                     mask: try mask.map { try ImageFile.read(data: $0.data, name: $0.name) },
+                     latents: try latents.map { try readLatents(data: $0.data, name: $0.name) })
+    }
+
+    /// Channels-last latents from safetensors bytes.
+    public static func readLatents(data: Data, name: String) throws -> Tensor {
+        let file = try SafetensorsFile(data: data, name: name)
+        guard let info = file.info("latents") else {
+            throw RenderError.invalid(parameter: "latents", reason: "\(name) holds no tensor named 'latents' (it has: \(file.tensorNames.prefix(5).joined(separator: ", ")))")
+        }
+        guard info.shape.count == 4, info.shape[0] >= 1, info.shape[0] <= 64, info.shape[1] >= 1, info.shape[1] <= 64,
+              info.shape[2] >= 1, info.shape[2] <= 1024, info.shape[3] >= 1, info.shape[3] <= 1024 else {
+            throw RenderError.invalid(parameter: "latents", reason: "\(name): shape \(info.shape) is not [images, channels, height, width] latents")
+        }
+        let t = try file.load("latents")
+        guard t.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) else {
+            throw RenderError.invalid(parameter: "latents", reason: "\(name) holds NaN or infinite values")
+        }
+        return t.nchwToNHWC()
+    }
+
+    /// Safetensors bytes of channels-last latents, stored NCHW as torch holds them.
+    public static func encodeLatents(_ latents: Tensor, note: String) throws -> Data {
+        try SafetensorsWriter.data([("latents", latents.nhwcToNCHW())], metadata: ["kiln": note])
+    }
+}
+
+/// A request whose input files were read: their references carry the SHA-256 of the bytes, the
+/// bytes are ready to store by hash, and the decoded inputs are ready to render.
+public struct ResolvedInputs: Sendable {
+    public var request: RenderRequest
+    /// SHA-256 to file bytes.
+    public var blobs: [String: Data]
+    public var inputs: RenderInputs
+}
+
+extension InputFiles {
+    /// Files larger than this are refused before they are read.
+    public static let maxFileBytes = 512 << 20
+
+    /// Reads the files `request` names (image, mask, latents), hashes and decodes them. A
+    /// `cache` shared between requests (a sweep) reads and decodes each file once.
+    public static func resolve(_ request: RenderRequest, cache: InputFileCache = InputFileCache()) throws -> ResolvedInputs {
+        var r = request
+        var blobs: [String: Data] = [:]
+        var inputs = RenderInputs()
+        if let path = r.image?.file, r.image?.sha256.isEmpty ?? false {
+            let file = try cache.file(path, parameter: "image")
+            r.image?.sha256 = file.sha256; blobs[file.sha256] = file.data
+            inputs.image = try cache.image(path)
+        }
+        if let path = r.mask?.file, r.mask?.sha256.isEmpty ?? false {
+            let file = try cache.file(path, parameter: "mask")
+            r.mask?.sha256 = file.sha256; blobs[file.sha256] = file.data
+            inputs.mask = try cache.image(path)
+        }
+        if let path = r.latents?.file, r.latents?.sha256.isEmpty ?? false {
+            let file = try cache.file(path, parameter: "latents")
+            r.latents?.sha256 = file.sha256; blobs[file.sha256] = file.data
+            inputs.latents = try readLatents(data: file.data, name: path)
+        }
+        return ResolvedInputs(request: r, blobs: blobs, inputs: inputs)
+    }
+
+    /// A whole regular file, refused with one line when missing, not a regular file (a FIFO
+    /// would block), or larger than `maxFileBytes`.
+    public static func readFile(_ path: String, parameter: String) throws -> Data {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw RenderError.invalid(parameter: parameter, reason: "\(path): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw RenderError.invalid(parameter: parameter, reason: "\(path) is not a regular file") }
+        guard Int(st.st_size) <= maxFileBytes else {
+            throw RenderError.invalid(parameter: parameter, reason: "\(path) is \(st.st_size) bytes, over the limit of \(maxFileBytes)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RenderError.invalid(parameter: parameter, reason: "\(path) could not be read")
+        }
+        return data
+    }
+}
+
+/// Input files read once each: bytes, hash and decoded image by path.
+public final class InputFileCache: @unchecked Sendable {
+    var files: [String: (data: Data, sha256: String)] = [:]
+    var images: [String: RGBImage] = [:]
+
+    public init() {}
+
+    func file(_ path: String, parameter: String) throws -> (data: Data, sha256: String) {
+        if let f = files[path] { return f }
+        let data = try InputFiles.readFile(path, parameter: parameter)
+        let f = (data, SHA256.hex(data))
+        files[path] = f
+        return f
+    }
+
+    func image(_ path: String) throws -> RGBImage {
+        if let i = images[path] { return i }
+        guard let f = files[path] else { throw RenderError.invalid(parameter: "image", reason: "\(path) was not read") }
+        let i = try ImageFile.read(data: f.data, name: path)
+        images[path] = i
+        return i
+    }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Schedulers
+
+/// A value for a render parameter as a user writes it: on the command line (text) or in a
+/// sweep spec (text, number or boolean).
+public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
+    case text(String), number(Double), flag(Bool)
+
+    public var description: String {
+        switch self {
+        case .text(let s): return s
+        case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .flag(let b): return String(b)
+        }
+    }
+}
+
+/// One render parameter, named once: `name` is its `kiln render`/`kiln enqueue` option
+/// (`--name`), its sweep key and contact-sheet axis (`name` or `name_with_underscores`), and,
+/// with underscores, its column in `v_outputs`; `key` is the diffusers `__call__` argument it is
+/// stored as in `RenderRequest`.
+public struct RenderParameter: Sendable {
+    public enum Kind: String, Sendable { case text, integer, number, size, crop, flag, scheduler, file, model }
+
+    public let name: String
+    public let key: String
+    public let kind: Kind
+    public let help: String
+    let set: @Sendable (inout RenderRequest, ParameterValue) throws -> Void
+    let get: @Sendable (RenderRequest) -> String?
+
+    /// The `v_outputs` column.
+    public var column: String { name.replacingOccurrences(of: "-", with: "_") }
+
+    /// Sets the parameter on `request` from a user's value; errors name the parameter.
+    public func apply(_ value: ParameterValue, to request: inout RenderRequest) throws { try set(&request, value) }
+
+    /// The parameter's value in `request` as text (contact-sheet labels), nil when unset.
+    public func value(in request: RenderRequest) -> String? { get(request) }
+}
+
+/// The table of render parameters: the command line, sweep specs, contact-sheet axes and the
+/// columns of `v_outputs` all name parameters from here.
+public enum RenderParameters {
+    static func fail(_ name: String, _ why: String) -> RenderError { .invalid(parameter: name, reason: why) }
+
+    static func text(_ v: ParameterValue) -> String { v.description }
+
+    static func integer(_ name: String, _ v: ParameterValue) throws -> Int {
+        switch v {
+        case .number(let n):
+            guard n == n.rounded(), abs(n) < 1e12 else { throw fail(name, "must be an integer, not \(v)") }
+            return Int(n)
+        case .text(let s):
+            guard let n = Int(s.trimmingCharacters(in: .whitespaces)) else { throw fail(name, "must be an integer, not '\(s)'") }
+            return n
+        case .flag: throw fail(name, "must be an integer, not \(v)")
+        }
+    }
+
+    static func number(_ name: String, _ v: ParameterValue) throws -> Double {
+        switch v {
+        case .number(let n):
+            guard n.isFinite else { throw fail(name, "must be a finite number") }
+            return n
+        case .text(let s):
+            guard let n = Double(s.trimmingCharacters(in: .whitespaces)), n.isFinite else { throw fail(name, "must be a number, not '\(s)'") }
+            return n
+        case .flag: throw fail(name, "must be a number, not \(v)")
+        }
+    }
+
+    static func flag(_ name: String, _ v: ParameterValue) throws -> Bool {
+        switch v {
+        case .flag(let b): return b
+        case .text(let s) where ["true", "false"].contains(s.lowercased()): return s.lowercased() == "true"
+        default: throw fail(name, "must be true or false, not \(v)")
+        }
+    }
+
+    static func size(_ name: String, _ v: ParameterValue) throws -> PixelSize {
+        let parts = v.description.lowercased().split(separator: "x")
+        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
+            throw fail(name, "must be WIDTHxHEIGHT with positive integers, like 1024x768, not '\(v)'")
+        }
+        return PixelSize(width: w, height: h)
+    }
+
+    static func crop(_ name: String, _ v: ParameterValue) throws -> CropOffset {
+        let parts = v.description.split(separator: ",")
+        guard parts.count == 2, let t = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+              let l = Int(parts[1].trimmingCharacters(in: .whitespaces)), t >= 0, l >= 0 else {
+            throw fail(name, "must be TOP,LEFT with non-negative integers, like 0,256, not '\(v)'")
+        }
+        return CropOffset(top: t, left: l)
+    }
+
+    static func format(_ d: Double?) -> String? { d.map { ParameterValue.number($0).description } }
+    static func format(_ f: Float) -> String { ParameterValue.number(Double(f)).description }
+
+    static func entry(_ name: String, _ key: String, _ kind: RenderParameter.Kind, _ help: String,
+                      set: @escaping @Sendable (inout RenderRequest, ParameterValue) throws -> Void,
+                      get: @escaping @Sendable (RenderRequest) -> String?) -> RenderParameter {
+        RenderParameter(name: name, key: key, kind: kind, help: help, set: set, get: get)
+    }
+
+    /// Every parameter, in the order `kiln render --help` lists them.
+    public static let all: [RenderParameter] = [
+        entry("prompt", "prompt", .text, "The prompt (for both text encoders unless --prompt-2 is given).",
+              set: { $0.prompt = text($1) }, get: { $0.prompt }),
+        entry("prompt-2", "prompt_2", .text, "Prompt for the second text encoder (OpenCLIP bigG).",
+              set: { $0.prompt2 = text($1) }, get: { $0.prompt2 }),
+        entry("negative-prompt", "negative_prompt", .text, "What to steer away from.",
+              set: { $0.negativePrompt = text($1) }, get: { $0.negativePrompt }),
+        entry("negative-prompt-2", "negative_prompt_2", .text, "Negative prompt for the second text encoder.",
+              set: { $0.negativePrompt2 = text($1) }, get: { $0.negativePrompt2 }),
+        entry("width", "width", .integer, "Width in pixels, a multiple of 8 (default: the input image's, else the model's, 1024 for SDXL).",
+              set: { $0.width = try integer("width", $1) }, get: { $0.width.map(String.init) }),
+        entry("height", "height", .integer, "Height in pixels, a multiple of 8 (default: the input image's, else the model's).",
+              set: { $0.height = try integer("height", $1) }, get: { $0.height.map(String.init) }),
+        entry("steps", "num_inference_steps", .integer, "Denoising steps (image-to-image runs strength x steps of them).",
+              set: { $0.steps = try integer("steps", $1) }, get: { String($0.steps) }),
+        entry("guidance", "guidance_scale", .number, "Classifier-free guidance scale, off at 1 or below (default 5.0; inpainting 7.5).",
+              set: { $0.guidance = Float(try number("guidance", $1)) }, get: { format($0.effectiveGuidance) }),
+        entry("guidance-rescale", "guidance_rescale", .number, "Guidance rescale factor, 0...1.",
+              set: { $0.guidanceRescale = Float(try number("guidance-rescale", $1)) }, get: { format($0.guidanceRescale) }),
+        entry("seed", "seed", .integer, "Random seed (torch CPU generator); random when omitted, and recorded.",
+              set: { r, v in
+                  let s = try integer("seed", v)
+                  guard s >= 0 else { throw fail("seed", "must be non-negative, not \(s)") }
+                  r.seed = UInt64(s)
+              }, get: { String($0.seed) }),
+        entry("scheduler", "scheduler", .scheduler,
+              "Scheduler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: the model's).",
+              set: { r, v in
+                  do { r.scheduler = try SchedulerKind(name: v.description) } catch { throw fail("scheduler", "\(error)") }
+              }, get: { $0.scheduler?.rawValue }),
+        entry("clip-skip", "clip_skip", .integer, "Text encoder layers to skip.",
+              set: { $0.clipSkip = try integer("clip-skip", $1) }, get: { $0.clipSkip.map(String.init) }),
+        entry("original-size", "original_size", .size, "Micro-conditioning original size, WxH.",
+              set: { $0.originalSize = try size("original-size", $1) }, get: { $0.originalSize?.description }),
+        entry("crop-top-left", "crops_coords_top_left", .crop, "Micro-conditioning crop, TOP,LEFT.",
+              set: { $0.cropTopLeft = try crop("crop-top-left", $1) }, get: { "\($0.cropTopLeft.top),\($0.cropTopLeft.left)" }),
+        entry("target-size", "target_size", .size, "Micro-conditioning target size, WxH.",
+              set: { $0.targetSize = try size("target-size", $1) }, get: { $0.targetSize?.description }),
+        entry("negative-original-size", "negative_original_size", .size, "Negative original size, WxH.",
+              set: { $0.negativeOriginalSize = try size("negative-original-size", $1) }, get: { $0.negativeOriginalSize?.description }),
+        entry("negative-crop-top-left", "negative_crops_coords_top_left", .crop, "Negative crop, TOP,LEFT.",
+              set: { $0.negativeCropTopLeft = try crop("negative-crop-top-left", $1) },
+              get: { "\($0.negativeCropTopLeft.top),\($0.negativeCropTopLeft.left)" }),
+        entry("negative-target-size", "negative_target_size", .size, "Negative target size, WxH.",
+              set: { $0.negativeTargetSize = try size("negative-target-size", $1) }, get: { $0.negativeTargetSize?.description }),
+        entry("images", "num_images_per_prompt", .integer, "Images per prompt (files FILE-0.png ... FILE-(N-1).png).",
+              set: { $0.images = try integer("images", $1) }, get: { String($0.images) }),
+        entry("image", "image", .file, "Input image (PNG or JPEG) for image-to-image or inpainting.",
+              set: { $0.image = InputReference(sha256: "", file: text($1)) }, get: { $0.image?.file }),
+        entry("strength", "strength", .number, "Image-to-image strength in (0, 1] (default 0.3; inpainting 0.9999).",
+              set: { $0.strength = try number("strength", $1) }, get: { format($0.strength) }),
+        entry("mask", "mask_image", .file, "Inpainting mask (PNG or JPEG): white is repainted, black kept.",
+              set: { $0.mask = InputReference(sha256: "", file: text($1)) }, get: { $0.mask?.file }),
+        entry("padding-mask-crop", "padding_mask_crop", .integer, "Inpainting: render only a crop around the mask, with this margin in pixels.",
+              set: { $0.paddingMaskCrop = try integer("padding-mask-crop", $1) }, get: { $0.paddingMaskCrop.map(String.init) }),
+        entry("latents", "latents", .file, "Start from these latents (a .safetensors written by --denoising-end).",
+              set: { $0.latents = InputReference(sha256: "", file: text($1)) }, get: { $0.latents?.file }),
+        entry("denoising-start", "denoising_start", .number, "Start at this fraction of the schedule (0...1), adding no noise.",
+              set: { $0.denoisingStart = try number("denoising-start", $1) }, get: { format($0.denoisingStart) }),
+        entry("denoising-end", "denoising_end", .number, "Stop at this fraction of the schedule (0...1) and save latents.",
+              set: { $0.denoisingEnd = try number("denoising-end", $1) }, get: { format($0.denoisingEnd) }),
+        entry("aesthetic-score", "aesthetic_score", .number, "Refiner-style models: the aesthetic score to condition on.",
+              set: { $0.aestheticScore = try number("aesthetic-score", $1) }, get: { format($0.aestheticScore) }),
+        entry("negative-aesthetic-score", "negative_aesthetic_score", .number, "Refiner-style models: the negative aesthetic score.",
+              set: { $0.negativeAestheticScore = try number("negative-aesthetic-score", $1) }, get: { format($0.negativeAestheticScore) }),
+        entry("refiner", "refiner", .model, "A refiner model (folder or single file) that finishes the render.",
+              set: { $0.refiner = text($1) }, get: { $0.refiner }),
+        entry("refiner-config", "refiner_config", .model, "For a single-file refiner: a diffusers folder with its configs and tokenizers.",
+              set: { $0.refinerConfig = text($1) }, get: { $0.refinerConfig }),
+        entry("high-noise-frac", "high_noise_frac", .number, "With --refiner: the fraction of the schedule the base runs (ensemble of experts).",
+              set: { $0.highNoiseFrac = try number("high-noise-frac", $1) }, get: { format($0.highNoiseFrac) }),
+        entry("refine-after", "refine_after", .flag, "With --refiner: the base finishes, then the refiner works on its latents.",
+              set: { $0.refineAfter = try flag("refine-after", $1) }, get: { String($0.refineAfter) }),
+        entry("refiner-strength", "refiner_strength", .number, "With --refine-after: the refiner's strength (default 0.3).",
+              set: { $0.refinerStrength = try number("refiner-strength", $1) }, get: { format($0.refinerStrength) }),
+        entry("watermark", "watermark", .flag, "Apply the invisible watermark (--no-watermark turns it off).",
+              set: { $0.watermark = try flag("watermark", $1) }, get: { String($0.watermark) }),
+    ]
+
+    static let byName: [String: RenderParameter] = {
+        var out: [String: RenderParameter] = [:]
+        for p in all {
+            out[p.name] = p
+            out[p.column] = p
+            out[p.key] = p
+        }
+        return out
+    }()
+
+    /// The parameter called `name` (`guidance-rescale`, `guidance_rescale`, or the diffusers name).
+    public static func named(_ name: String) -> RenderParameter? { byName[name] }
+}

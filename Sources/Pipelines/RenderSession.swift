@@ -1,0 +1,183 @@
+import Foundation
+import Imaging
+import ModelFiles
+import Models
+import Numerics
+import Schedulers
+
+/// One render in every mode, as a loop over stages: diffusers' SDXL text-to-image, img2img and
+/// inpaint pipelines, and two of them chained for a refiner (ensemble of experts through
+/// `denoising_end`/`denoising_start`, or base then refiner as img2img). Each stage starts from
+/// noise, an encoded image or latents, runs its part of its own scheduler's timesteps, and hands
+/// its latents to the next. The scheduler stays alive between steps; `snapshot()` gives the plain
+/// state to checkpoint and `init(resuming:)` continues from it bit-identically, in any stage.
+public final class RenderSession: @unchecked Sendable {
+    public let request: RenderRequest
+    public let stages: [StagePlan]
+    /// Steps of each stage.
+    public let stepCounts: [Int]
+    let models: ModelCache
+    let inputs: RenderInputs
+    var active: ActiveStage
+    /// What each stage that has started ran with (provenance).
+    public private(set) var records: [StageRecord] = []
+
+    /// Prepares the render and its first stage (or, with `state`, the stage it was saved in).
+    public init(request: RenderRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
+                models: ModelCache, resuming state: DenoiseState? = nil) throws {
+        try request.validate()
+        if request.image != nil && inputs.image == nil { throw RenderError.invalid(parameter: "image", reason: "the input image was not provided") }
+        if request.mask != nil && inputs.mask == nil { throw RenderError.invalid(parameter: "mask", reason: "the mask image was not provided") }
+        if request.latents != nil && inputs.latents == nil { throw RenderError.invalid(parameter: "latents", reason: "the latents were not provided") }
+        self.request = request
+        self.models = models
+        self.inputs = inputs
+        let stages = StagePlan.stages(for: request, model: model)
+        self.stages = stages
+        var counts: [Int] = []
+        for plan in stages {
+            let config = try SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config).config("scheduler")
+            let steps = try StageSchedule(plan: plan, request: request, schedulerConfig: config).timesteps.count
+            guard steps >= 1 else {
+                throw RenderError.invalid(parameter: plan.denoisingStart != nil ? "denoising-start" : "strength",
+                                          reason: "leaves no step to run in the \(plan.role.rawValue) stage with \(request.steps) steps; raise it or --steps")
+            }
+            counts.append(steps)
+        }
+        stepCounts = counts
+        if let state {
+            guard state.stage >= 0, state.stage < stages.count, state.totalSteps == counts[state.stage],
+                  state.nextStep >= 0, state.nextStep <= state.totalSteps else {
+                throw RenderError.invalid(parameter: "checkpoint", reason: "does not belong to this request (stage \(state.stage), step \(state.nextStep) of \(state.totalSteps))")
+            }
+            active = try ActiveStage(resuming: state, plan: stages[state.stage], request: request, inputs: inputs, models: models)
+            // Stages before the saved one ran in an earlier process; record what they ran with.
+            for (i, plan) in stages.prefix(state.stage).enumerated() {
+                let files = try SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config)
+                let schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: try files.config("scheduler"))
+                records.append(StageRecord(plan: plan, modelHash: files.contentHash(), kind: schedule.kind, steps: counts[i]))
+            }
+        } else {
+            active = try ActiveStage(index: 0, plan: stages[0], request: request, inputs: inputs, handover: nil, models: models)
+        }
+        records.append(StageRecord(active: active))
+    }
+
+    /// The stage running now.
+    public var stage: Int { active.index }
+    public var stageName: String { active.plan.role.rawValue }
+    /// Steps done over all stages, and steps in all.
+    public var completedSteps: Int { stepCounts.prefix(active.index).reduce(0, +) + active.step }
+    public var totalSteps: Int { stepCounts.reduce(0, +) }
+    public var isFinished: Bool { active.index == stages.count - 1 && active.step == active.timesteps.count }
+    /// The pixel size of the output.
+    public var size: PixelSize { active.size }
+    /// The model of the stage running now (the last stage's model when finished).
+    public var model: StageModel { active.model }
+    public var schedulerKind: SchedulerKind { active.kind }
+
+    /// Runs one UNet step; after a stage's last step the next stage begins from its latents.
+    public func advance() throws {
+        guard !isFinished else { return }
+        active.runStep()
+        if active.step == active.timesteps.count, active.index + 1 < stages.count {
+            let next = stages[active.index + 1]
+            models.prepare(for: next.model, after: active.plan.model)
+            let handover = active.latents
+            active = try ActiveStage(index: active.index + 1, plan: next, request: request, inputs: inputs, handover: handover, models: models)
+            records.append(StageRecord(active: active))
+        }
+    }
+
+    /// The plain state to checkpoint.
+    public func snapshot() -> DenoiseState { active.snapshot() }
+
+    /// Decodes the final latents to images (or returns them when the request stops early).
+    public func finish() throws -> RenderOutput {
+        guard isFinished else { throw RenderError.invalid(parameter: "render", reason: "finish called before the last step") }
+        if active.plan.denoisingEnd != nil { return .latents(active.latents) }
+        let vae = active.model.vae
+        let decoded = vae.decode(active.latents.divided(by: vae.config.scalingFactor))
+        var images: [RGBImage] = []
+        for i in 0..<decoded.shape[0] {
+            var pixels = decoded.slice(batch: i)
+            if request.watermark { pixels = InvisibleWatermark.sdxl.apply(toDecoded: pixels) }
+            images.append(RGBImage(decoded: pixels))
+        }
+        return .images(images)
+    }
+
+    /// The whole render. `progress(done, total)` is called after every step; returning false cancels.
+    public func run(progress: (Int, Int) -> Bool = { _, _ in true }) throws -> RenderOutput {
+        while !isFinished {
+            try advance()
+            guard progress(completedSteps, totalSteps) else { throw RenderError.cancelled }
+        }
+        return try finish()
+    }
+}
+
+extension Tensor {
+    /// Each element divided by `d` (as torch's `latents / scaling_factor`).
+    func divided(by d: Float) -> Tensor {
+        let out = Tensor(uninitialized: shape)
+        let s = unsafePointer, o = out.unsafePointer
+        for i in 0..<count { o[i] = s[i] / d }
+        return out
+    }
+
+    /// The batch repeated to `n` (diffusers' `repeat` / `cat([x] * k)` of a single item).
+    func repeatedBatch(_ n: Int) -> Tensor {
+        shape[0] == n ? self : Tensor.concatenateBatch(Array(repeating: self, count: n))
+    }
+}
+
+/// The scheduler kind, scheduler and timesteps of one stage.
+struct StageSchedule {
+    let kind: SchedulerKind
+    let scheduler: any DiffusionScheduler
+    let timesteps: [Float]
+    let begin: Int
+
+    init(plan: StagePlan, request: RenderRequest, schedulerConfig: ConfigFile) throws {
+        let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
+        kind = request.scheduler ?? SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
+        var scheduler = try kind.make(config: schedulerConfig, steps: request.steps)
+        let train = (try? schedulerConfig.int("num_train_timesteps", default: 1000)) ?? 1000
+        (timesteps, begin) = plan.timesteps(scheduler: scheduler, steps: request.steps, trainTimesteps: train)
+        if !plan.isTextToImage { scheduler.setBeginIndex(begin) }
+        self.scheduler = scheduler
+    }
+}
+
+/// What one stage ran with, for provenance: its role, model and the schedule it ran.
+public struct StageRecord: Sendable, Codable, Equatable {
+    public var role: String
+    public var model: String
+    public var modelHash: String
+    public var mode: String
+    public var scheduler: String
+    public var schedulerClass: String
+    public var steps: Int
+    /// The strength it started at (image-to-image and inpainting without denoising_start).
+    public var strength: Double?
+    public var denoisingStart: Double?
+    public var denoisingEnd: Double?
+
+    init(plan: StagePlan, modelHash: String, kind: SchedulerKind, steps: Int) {
+        role = plan.role.rawValue
+        model = plan.model.path
+        self.modelHash = modelHash
+        mode = plan.isTextToImage ? "text-to-image" : (plan.inpaint ? "inpainting" : "image-to-image")
+        scheduler = kind.rawValue
+        schedulerClass = kind.diffusersClass
+        self.steps = steps
+        strength = plan.isTextToImage || plan.denoisingStart != nil ? nil : plan.strength
+        denoisingStart = plan.denoisingStart
+        denoisingEnd = plan.denoisingEnd
+    }
+
+    init(active: ActiveStage) {
+        self.init(plan: active.plan, modelHash: active.model.contentHash, kind: active.kind, steps: active.timesteps.count)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import ModelFiles
+import Models
+import Numerics
+import Schedulers
+
+/// Which model files a stage renders with: a diffusers folder or a single file (with an
+/// optional config folder, as diffusers' `from_single_file(config=...)`).
+public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var path: String
+    public var config: String?
+    public init(path: String, config: String? = nil) { self.path = path; self.config = config }
+    public var description: String { path }
+}
+
+/// The loaded parts of one SDXL pipeline (base, refiner-style or inpainting): what diffusers'
+/// `StableDiffusionXL*Pipeline.from_pretrained` holds, minus the scheduler instance (each render
+/// builds its own from `schedulerConfig`).
+public final class StageModel: @unchecked Sendable {
+    public let reference: ModelReference
+    public let files: SDXLModelFiles
+    public let prompts: PromptEncoder
+    public let unet: UNet2DConditionModel
+    public let vae: AutoencoderKL
+    public let schedulerConfig: ConfigFile
+    public let defaultScheduler: SchedulerKind
+    /// The content hash of all weight files (provenance).
+    public let contentHash: String
+    /// Component hash to parameter bytes held in memory (float32), for the model cache.
+    public let componentBytes: [String: Int]
+
+    /// Loads the model's components, taking those already loaded elsewhere (same content hash)
+    /// from `shared` instead of loading them again.
+    public init(_ reference: ModelReference, shared: ComponentCache = ComponentCache()) throws {
+        self.reference = reference
+        let files = try SDXLModelFiles(path: reference.path, configFolder: reference.config)
+        self.files = files
+        var bytes: [String: Int] = [:]
+        func load<T>(_ name: String, _ build: () throws -> T) throws -> T {
+            let hash = files.componentHash(name)
+            let size = (try? files.weights(name).parameterCount).map { $0 * 4 } ?? 0
+            bytes[hash] = size
+            return try shared.component(hash, bytes: size, build)
+        }
+        var pairs: [PromptEncoder.Pair] = []
+        let names = Set(files.components.map(\.name))
+        if names.contains("text_encoder") {
+            pairs.append(.init(tokenizer: try files.tokenizer("tokenizer"),
+                               encoder: try load("text_encoder") { try files.textEncoder("text_encoder") }))
+        }
+        pairs.append(.init(tokenizer: try files.tokenizer("tokenizer_2"),
+                           encoder: try load("text_encoder_2") { try files.textEncoder("text_encoder_2") }))
+        let force: Bool
+        if case .folder(let folder) = files.layout {
+            force = try folder.options.bool("force_zeros_for_empty_prompt", default: true)
+        } else {
+            force = true
+        }
+        prompts = PromptEncoder(pairs: pairs, forceZerosForEmptyPrompt: force)
+        unet = try load("unet") { try files.unet() }
+        vae = try load("vae") { try files.vae() }
+        schedulerConfig = try files.config("scheduler")
+        let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
+        defaultScheduler = SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
+        contentHash = files.contentHash()
+        componentBytes = bytes
+        let ids = timeIDCount
+        guard ids == 5 || ids == 6 else {
+            throw RenderError.model("\(reference.path): this UNet takes \(ids) micro-conditioning values; SDXL models take 6 (base) or 5 (refiner)")
+        }
+        guard [4, 9].contains(unet.config.inChannels) else {
+            throw RenderError.model("\(reference.path): a UNet with \(unet.config.inChannels) input channels is not an SDXL model (4, or 9 for inpainting)")
+        }
+    }
+
+    public var projectionDim: Int { prompts.pairs[prompts.pairs.count - 1].encoder.config.projectionDim }
+    /// 6 for base-style models (sizes and crop), 5 for refiner-style (aesthetic score).
+    public var timeIDCount: Int { unet.config.timeIDCount(pooledDim: projectionDim) }
+    public var usesAestheticScore: Bool { timeIDCount == 5 }
+    public var isInpaintingModel: Bool { unet.config.inChannels == 9 }
+    public var vaeScale: Int { vae.config.downscaleFactor }
+    public var defaultSize: PixelSize { PixelSize(width: unet.config.sampleSize * vaeScale, height: unet.config.sampleSize * vaeScale) }
+    /// Width of the cross-attention input: the concatenated text encoder hidden sizes.
+    public var crossAttentionDim: Int { unet.config.crossAttentionDim }
+
+    /// The scheduler config as JSON text, for provenance.
+    public var schedulerConfigJSON: String { StageModel.json(schedulerConfig) }
+
+    static func json(_ config: ConfigFile) -> String {
+        func plain(_ v: any Sendable) -> Any {
+            if let a = v as? [any Sendable] { return a.map(plain) }
+            if let d = v as? [String: any Sendable] { return d.mapValues(plain) }
+            if v is String || v is Double || v is Bool { return v }
+            return NSNull()
+        }
+        let object = config.values.mapValues(plain)
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Loaded components by content hash, so that two models holding the same weights for a
+/// component (the refiner's text_encoder_2 and VAE are usually the base's) share one copy.
+public final class ComponentCache: @unchecked Sendable {
+    var components: [String: (value: Any, bytes: Int)] = [:]
+    let lock = NSLock()
+
+    public init() {}
+
+    func component<T>(_ hash: String, bytes: Int, _ build: () throws -> T) throws -> T {
+        lock.lock(); defer { lock.unlock() }
+        if let c = components[hash]?.value as? T { return c }
+        let c = try build()
+        components[hash] = (c, bytes)
+        return c
+    }
+
+    /// Parameter bytes of the components held.
+    public var heldBytes: Int {
+        lock.lock(); defer { lock.unlock() }
+        return components.values.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Forgets the components whose hashes are not in `keep`.
+    func retain(only keep: Set<String>) {
+        lock.lock(); defer { lock.unlock() }
+        components = components.filter { keep.contains($0.key) }
+    }
+}

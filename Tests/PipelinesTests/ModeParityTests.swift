@@ -1,0 +1,112 @@
+import Foundation
+import Imaging
+import KilnTestSupport
+import ModelFiles
+import Numerics
+import Pipelines
+import XCTest
+
+/// Image-to-image, inpainting and the refiner against diffusers' own pipelines on the tiny
+/// fixture models (Tests/Fixtures/expected/modes.json: the Kiln request and diffusers' image).
+final class ModeParityTests: XCTestCase {
+    struct Case: Decodable {
+        let name: String
+        let model: String
+        let request: RenderRequest
+    }
+
+    static let cases: Result<[Case], Error> = Result {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("modes.json")))
+        return try JSONDecoder().decode([Case].self, from: data)
+    }
+
+    /// The request with fixture model names made paths, and its inputs read from the fixture images.
+    static func prepared(_ c: Case) throws -> (RenderRequest, RenderInputs) {
+        var r = c.request
+        if let refiner = r.refiner { r.refiner = Fixtures.model(refiner) }
+        func file(_ ref: InputReference?) throws -> (data: Data, name: String)? {
+            guard let ref, let name = ref.file else { return nil }
+            let path = Fixtures.path("images/\(name)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            XCTAssertEqual(SHA256.hex(data), ref.sha256, "\(name): fixture bytes changed")
+            return (data, path)
+        }
+        let inputs = try InputFiles.decode(image: try file(r.image), mask: try file(r.mask), latents: nil)
+        return (r, inputs)
+    }
+
+    func render(_ name: String, models: ModelCache = ModelCache()) throws {
+        let all = try ModeParityTests.cases.get()
+        let c = try XCTUnwrap(all.first { $0.name == name }, "no case \(name) in modes.json")
+        let (request, inputs) = try ModeParityTests.prepared(c)
+        let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model(c.model)), inputs: inputs, models: models)
+        guard case .images(let images) = try session.run() else { return XCTFail("\(name): no images") }
+        let expected = try Expected("mode-" + name).tensor("pixels")  // [n, h, w, 3], 0...255
+        XCTAssertEqual(images.count, expected.shape[0], name)
+        var worst: Float = 0, differing = 0
+        for (i, image) in images.enumerated() {
+            XCTAssertEqual(image.width, expected.shape[2], "\(name) width")
+            XCTAssertEqual(image.height, expected.shape[1], "\(name) height")
+            guard image.width == expected.shape[2], image.height == expected.shape[1] else { return }
+            let offset = i * image.pixels.count
+            for (j, p) in image.pixels.enumerated() {
+                let d = abs(Float(p) - expected[flat: offset + j])
+                worst = max(worst, d)
+                if d > 0 { differing += 1 }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1, "\(name): worst pixel difference \(worst) (\(differing) values differ)")
+    }
+
+    func testImageToImageFromRGBAInputOfOddSize() throws { try render("img2img-rgba-03") }
+    func testImageToImageFromJPEGWithMultistepScheduler() throws { try render("img2img-jpeg-075") }
+    func testRefinerImageToImageWithAestheticScore() throws { try render("refiner-img2img") }
+    func testInpaintingWithFourChannelUNet() throws { try render("inpaint-4ch") }
+    func testInpaintingWithFourChannelUNetAtHalfStrength() throws { try render("inpaint-4ch-half") }
+    func testInpaintingWithNineChannelUNet() throws { try render("inpaint-9ch") }
+    func testEnsembleOfExpertsAncestral() throws { try render("ensemble-euler-a-08") }
+    func testEnsembleOfExpertsMultistep() throws { try render("ensemble-dpmpp-07") }
+    func testEnsembleOfExpertsSecondOrder() throws { try render("ensemble-heun-075") }
+    func testBaseThenRefiner() throws { try render("base-then-refiner") }
+    func testInpaintingWithRefiner() throws { try render("inpaint-refiner") }
+
+    /// Stopping in the refiner stage and continuing from the encoded state gives the same pixels.
+    func testResumeInsideTheRefinerStageIsBitIdentical() throws {
+        let all = try ModeParityTests.cases.get()
+        let c = try XCTUnwrap(all.first { $0.name == "inpaint-refiner" })
+        let (request, inputs) = try ModeParityTests.prepared(c)
+        let model = ModelReference(path: Fixtures.model(c.model))
+        let models = ModelCache()
+        guard case .images(let straight) = try RenderSession(request: request, model: model, inputs: inputs, models: models).run() else {
+            return XCTFail("no images")
+        }
+        let session = try RenderSession(request: request, model: model, inputs: inputs, models: models)
+        while session.stage == 0 || session.completedSteps < session.stepCounts[0] + 1 { try session.advance() }
+        XCTAssertEqual(session.stageName, "refiner")
+        let saved = try JSONEncoder().encode(session.snapshot())
+        let state = try JSONDecoder().decode(DenoiseState.self, from: saved)
+        XCTAssertEqual(state.stageName, "refiner")
+        let resumed = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache(), resuming: state)
+        guard case .images(let again) = try resumed.run() else { return XCTFail("no images") }
+        XCTAssertTrue(straight == again, "resumed refiner stage differs from the straight render")
+    }
+
+    /// With a budget below base + refiner, the refiner stage runs after the base is dropped, and
+    /// the components both share (same content hash: text_encoder_2, VAE) are held once.
+    func testMemoryBudgetHoldsOneModelPlusSharedParts() throws {
+        let base = try StageModel(ModelReference(path: Fixtures.model("tiny-sdxl-base")))
+        let refiner = try StageModel(ModelReference(path: Fixtures.model("tiny-sdxl-refiner")))
+        let shared = Set(base.componentBytes.keys).intersection(refiner.componentBytes.keys)
+        XCTAssertEqual(shared.count, 2, "text_encoder_2 and vae should be shared: \(shared)")
+        let sum = base.componentBytes.values.reduce(0, +) + refiner.componentBytes.values.reduce(0, +)
+        let sharedBytes = shared.reduce(0) { $0 + (base.componentBytes[$1] ?? 0) }
+        let larger = max(base.componentBytes.values.reduce(0, +), refiner.componentBytes.values.reduce(0, +))
+        let unlimited = ModelCache()
+        try render("ensemble-dpmpp-07", models: unlimited)
+        XCTAssertEqual(unlimited.peakBytes, sum - sharedBytes)
+        let tight = ModelCache(maxBytes: sum - sharedBytes - 1)
+        try render("ensemble-dpmpp-07", models: tight)
+        XCTAssertLessThanOrEqual(tight.peakBytes, larger)  // each model's size includes the shared parts
+        XCTAssertLessThan(tight.peakBytes, unlimited.peakBytes)
+    }
+}
