@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
-        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "Pipelines", "KilnTestSupport",
+        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", "KilnTestSupport",
                                                             .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics"]),
     ],

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ModelFiles
 import Pipelines
 
 /// A job as a worker sees it after claiming it.
@@ -37,19 +38,43 @@ public struct JobStore: Sendable {
         return String(decoding: try encoder.encode(request), as: UTF8.self)
     }
 
-    /// Adds one job; returns its id.
+    /// Adds one job, with the bytes of its input files (image, mask, latents) stored by hash in
+    /// the same transaction; returns its id.
     @discardableResult
-    public func enqueue(model: String, config: String? = nil, request: RenderRequest, priority: Int = 0,
+    public func enqueue(model: String, config: String? = nil, request: RenderRequest, blobs: [String: Data] = [:], priority: Int = 0,
                         sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
         try request.validate()
+        try JobStore.checkInputs(request, blobs: blobs)
         let json = try JobStore.encode(request)
         return try pool.write { db in
+            try JobStore.store(blobs, db)
             try db.execute(sql: """
                 INSERT INTO jobs (sweep_id, model, config, request, priority, steps, max_attempts)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [sweepID, model, config, json, priority, request.steps, maxAttempts])
             return db.lastInsertedRowID
         }
+    }
+
+    /// Every input a request names must come with its bytes (or already be stored).
+    static func checkInputs(_ request: RenderRequest, blobs: [String: Data]) throws {
+        for (name, ref) in [("image", request.image), ("mask", request.mask), ("latents", request.latents)] {
+            guard let ref else { continue }
+            guard ref.sha256.count == 64, blobs[ref.sha256] != nil else {
+                throw QueueError.invalidSpec(key: name, reason: "\(ref.file ?? ref.sha256) was not read; inputs are stored with the job")
+            }
+        }
+    }
+
+    static func store(_ blobs: [String: Data], _ db: Database) throws {
+        for (hash, data) in blobs {
+            try db.execute(sql: "INSERT INTO blobs (sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING", arguments: [hash, data])
+        }
+    }
+
+    /// The bytes stored under `sha256`, if any.
+    public func blob(_ sha256: String) throws -> Data? {
+        try pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM blobs WHERE sha256 = ?", arguments: [sha256]) }
     }
 
     /// Claims the highest-priority, oldest ready job (or one whose lease expired) for `worker`,
@@ -96,7 +121,7 @@ public struct JobStore: Sendable {
     public enum CheckpointOutcome: Sendable { case keepGoing, cancelled, leaseLost }
 
     /// Replaces the job's checkpoint and records progress, in one transaction.
-    public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, state: Data,
+    public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
                                stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
         try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = ?",
@@ -109,10 +134,10 @@ public struct JobStore: Sendable {
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 """, arguments: [jobID, stage, step, state])
             try db.execute(sql: """
-                UPDATE jobs SET step = ?, step_seconds = json_insert(step_seconds, '$[#]', ?), lease_expires = ?,
+                UPDATE jobs SET step = ?, steps = ?, step_seconds = json_insert(step_seconds, '$[#]', ?), lease_expires = ?,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 WHERE job_id = ?
-                """, arguments: [step, stepSeconds, Date().timeIntervalSince1970 + leaseSeconds, jobID])
+                """, arguments: [step, steps, stepSeconds, Date().timeIntervalSince1970 + leaseSeconds, jobID])
             return .keepGoing
         }
     }

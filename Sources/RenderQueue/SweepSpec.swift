@@ -5,8 +5,10 @@ import Yams
 
 /// A parameter sweep: base parameters, axes combined as a cartesian product (lists, or seed
 /// ranges `{from, to}`), zipped groups (lists of equal length varied together), a repeat count
-/// and a priority. Parameter names are `kiln render`'s option names (`guidance-rescale`, ...;
-/// `guidance_rescale` is accepted too). Everything is validated before anything is written.
+/// and a priority. Parameter names are `kiln render`'s option names from `RenderParameters`
+/// (`guidance-rescale`, ...; `guidance_rescale` and diffusers' names are accepted too). Input
+/// files (image, mask, latents) and the refiner are paths relative to the spec. Everything is
+/// validated before anything is written.
 public struct SweepSpec: Sendable {
     public var name: String?
     public var model: String
@@ -19,26 +21,14 @@ public struct SweepSpec: Sendable {
     public var sourceJSON: String
 
     /// A scalar parameter value from the spec.
-    public enum SpecValue: Sendable, Equatable, CustomStringConvertible {
-        case text(String), number(Double), flag(Bool)
-        public var description: String {
-            switch self {
-            case .text(let s): return s
-            case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
-            case .flag(let b): return String(b)
-            }
-        }
-    }
+    public typealias SpecValue = ParameterValue
 
-    static let parameters: Set<String> = [
-        "prompt", "prompt-2", "negative-prompt", "negative-prompt-2", "width", "height", "steps", "guidance",
-        "guidance-rescale", "seed", "scheduler", "clip-skip", "original-size", "crop-top-left", "target-size",
-        "negative-original-size", "negative-crop-top-left", "negative-target-size", "images", "watermark",
-    ]
+    /// Whether `key` (normalised) names a render parameter.
+    static func isParameter(_ key: String) -> Bool { RenderParameters.named(key) != nil }
 
     static func fail(_ key: String, _ reason: String) -> QueueError { .invalidSpec(key: key, reason: reason) }
 
-    static func normalize(_ key: String) -> String { key.replacingOccurrences(of: "_", with: "-") }
+    static func normalize(_ key: String) -> String { RenderParameters.named(key)?.name ?? key.replacingOccurrences(of: "_", with: "-") }
 
     static func scalar(_ v: Any, key: String) throws -> SpecValue {
         switch v {
@@ -93,7 +83,7 @@ public struct SweepSpec: Sendable {
             guard let map = b as? [String: Any] else { throw SweepSpec.fail("base", "must be a mapping of parameters") }
             for (k, v) in map {
                 let key = SweepSpec.normalize(k)
-                guard SweepSpec.parameters.contains(key) else { throw SweepSpec.fail("base.\(k)", "is not a render parameter") }
+                guard SweepSpec.isParameter(key) else { throw SweepSpec.fail("base.\(k)", "is not a render parameter") }
                 base[key] = try SweepSpec.scalar(v, key: "base.\(k)")
             }
         }
@@ -103,7 +93,7 @@ public struct SweepSpec: Sendable {
             guard let map = a as? [String: Any] else { throw SweepSpec.fail("axes", "must be a mapping of parameter to values") }
             for (k, v) in map.sorted(by: { $0.key < $1.key }) {
                 let key = SweepSpec.normalize(k)
-                guard SweepSpec.parameters.contains(key) else { throw SweepSpec.fail("axes.\(k)", "is not a render parameter") }
+                guard SweepSpec.isParameter(key) else { throw SweepSpec.fail("axes.\(k)", "is not a render parameter") }
                 axes.append((key, try SweepSpec.values(v, key: "axes.\(k)", limit: limit)))
             }
         }
@@ -116,7 +106,7 @@ public struct SweepSpec: Sendable {
                 var group: [(String, [SpecValue])] = []
                 for (k, v) in map.sorted(by: { $0.key < $1.key }) {
                     let key = SweepSpec.normalize(k)
-                    guard SweepSpec.parameters.contains(key) else { throw SweepSpec.fail("zip[\(i)].\(k)", "is not a render parameter") }
+                    guard SweepSpec.isParameter(key) else { throw SweepSpec.fail("zip[\(i)].\(k)", "is not a render parameter") }
                     group.append((key, try SweepSpec.values(v, key: "zip[\(i)].\(k)", limit: limit)))
                 }
                 guard Set(group.map { $0.1.count }).count == 1 else {
@@ -171,51 +161,10 @@ public struct SweepSpec: Sendable {
     }
 
     static func apply(_ key: String, _ v: SpecValue, to r: inout RenderRequest) throws {
-        func int() throws -> Int {
-            guard case .number(let n) = v, n == n.rounded(), abs(n) < 1e12 else { throw fail(key, "must be an integer, not \(v)") }
-            return Int(n)
-        }
-        func float() throws -> Float {
-            guard case .number(let n) = v else { throw fail(key, "must be a number, not \(v)") }
-            return Float(n)
-        }
-        func size() throws -> PixelSize {
-            let parts = v.description.lowercased().split(separator: "x")
-            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { throw fail(key, "must be WxH, not \(v)") }
-            return PixelSize(width: w, height: h)
-        }
-        func crop() throws -> CropOffset {
-            let parts = v.description.split(separator: ",")
-            guard parts.count == 2, let t = Int(parts[0]), let l = Int(parts[1]), t >= 0, l >= 0 else { throw fail(key, "must be TOP,LEFT, not \(v)") }
-            return CropOffset(top: t, left: l)
-        }
-        switch key {
-        case "prompt-2": r.prompt2 = v.description
-        case "negative-prompt": r.negativePrompt = v.description
-        case "negative-prompt-2": r.negativePrompt2 = v.description
-        case "width": r.width = try int()
-        case "height": r.height = try int()
-        case "steps": r.steps = try int()
-        case "guidance": r.guidance = try float()
-        case "guidance-rescale": r.guidanceRescale = try float()
-        case "seed":
-            let s = try int()
-            guard s >= 0 else { throw fail(key, "must be non-negative, not \(s)") }
-            r.seed = UInt64(s)
-        case "scheduler":
-            do { r.scheduler = try SchedulerKind(name: v.description) } catch { throw fail(key, "\(error)") }
-        case "clip-skip": r.clipSkip = try int()
-        case "original-size": r.originalSize = try size()
-        case "crop-top-left": r.cropTopLeft = try crop()
-        case "target-size": r.targetSize = try size()
-        case "negative-original-size": r.negativeOriginalSize = try size()
-        case "negative-crop-top-left": r.negativeCropTopLeft = try crop()
-        case "negative-target-size": r.negativeTargetSize = try size()
-        case "images": r.images = try int()
-        case "watermark":
-            guard case .flag(let b) = v else { throw fail(key, "must be true or false") }
-            r.watermark = b
-        default: throw fail(key, "is not a render parameter")
+        guard let parameter = RenderParameters.named(key) else { throw fail(key, "is not a render parameter") }
+        do { try parameter.apply(v, to: &r) } catch let error as RenderError {
+            if case .invalid(_, let reason) = error { throw fail(key, reason) }
+            throw fail(key, "\(error)")
         }
     }
 }

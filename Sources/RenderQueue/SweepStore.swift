@@ -4,9 +4,12 @@ import Pipelines
 
 extension JobStore {
     /// Inserts a sweep and all its jobs in one transaction. `requests` must already be validated.
-    public func enqueue(sweep spec: SweepSpec, model: String, config: String?, requests: [RenderRequest]) throws -> (sweepID: Int64, jobs: Int) {
+    public func enqueue(sweep spec: SweepSpec, model: String, config: String?, requests: [RenderRequest],
+                        blobs: [String: Data] = [:]) throws -> (sweepID: Int64, jobs: Int) {
+        for r in requests { try JobStore.checkInputs(r, blobs: blobs) }
         let encoded = try requests.map { try JobStore.encode($0) }
         return try pool.write { db in
+            try JobStore.store(blobs, db)
             try db.execute(sql: "INSERT INTO sweeps (name, spec) VALUES (?, ?)", arguments: [spec.name, spec.sourceJSON])
             let sweepID = db.lastInsertedRowID
             let statement = try db.makeStatement(sql: """

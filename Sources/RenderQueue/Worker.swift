@@ -4,9 +4,10 @@ import Imaging
 import Models
 import Pipelines
 
-/// A queue worker: claims jobs, renders them (resuming from their checkpoint when one exists),
-/// saves a checkpoint every `checkpointEvery` steps, and stores the outputs in the same
-/// transaction that marks the job done. Models stay loaded between jobs that use the same model.
+/// A queue worker: claims jobs, renders them in every mode (resuming from their checkpoint, in
+/// whichever stage it was saved), saves a checkpoint every `checkpointEvery` steps, and stores
+/// the outputs in the same transaction that marks the job done. Models stay loaded between jobs
+/// within the memory budget; inputs come from the blobs stored at enqueue.
 public final class Worker: @unchecked Sendable {
     public struct Options: Sendable {
         public var name: String
@@ -14,32 +15,25 @@ public final class Worker: @unchecked Sendable {
         public var checkpointEvery: Int = 1
         /// Write PNGs here (and their paths in the database) instead of into the database.
         public var outputFolder: String?
+        /// Parameter bytes of models to hold at once (nil: no limit).
+        public var maxModelBytes: Int?
         public init(name: String) { self.name = name }
     }
 
     public let store: JobStore
     public let options: Options
-    /// The loaded model (one at a time) and its content hash, computed once per load.
-    var loaded: (key: String, pipeline: TextToImagePipeline, hash: String)?
-    /// Called after every step: (job, step, total).
+    /// The models jobs need, kept between jobs (base and refiner alike) within the memory budget.
+    let models: ModelCache
+    /// Called after every step: (job, step, total) over all stages.
     public var onStep: ((Int64, Int, Int) -> Void)?
 
     public init(store: JobStore, options: Options) {
         self.store = store
         self.options = options
+        models = ModelCache(maxBytes: options.maxModelBytes)
     }
 
     public enum Outcome: Sendable, Equatable { case done(Int64), failed(Int64, String), cancelled(Int64), leaseLost(Int64), idle }
-
-    func pipeline(for job: ClaimedJob) throws -> (pipeline: TextToImagePipeline, hash: String) {
-        let key = job.model + "\u{0}" + (job.config ?? "")
-        if let l = loaded, l.key == key { return (l.pipeline, l.hash) }
-        loaded = nil  // one model in memory at a time
-        let p = try TextToImagePipeline(files: SDXLModelFiles(path: job.model, configFolder: job.config))
-        let hash = p.files.contentHash()
-        loaded = (key, p, hash)
-        return (p, hash)
-    }
 
     /// Claims and runs one job; `.idle` when none is ready.
     public func runOne() throws -> Outcome {
@@ -61,26 +55,34 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
+    /// The job's input images, mask and latents, from the blobs stored at enqueue.
+    func inputs(for request: RenderRequest) throws -> RenderInputs {
+        func blob(_ ref: InputReference?, _ what: String) throws -> (data: Data, name: String)? {
+            guard let ref else { return nil }
+            guard let data = try store.blob(ref.sha256) else {
+                throw RenderError.invalid(parameter: what, reason: "blob \(ref.sha256) (\(ref.file ?? "?")) is missing from the queue database")
+            }
+            return (data, ref.file ?? ref.sha256)
+        }
+        return try InputFiles.decode(image: try blob(request.image, "image"), mask: try blob(request.mask, "mask"),
+                                     latents: try blob(request.latents, "latents"))
+    }
+
     func render(_ job: ClaimedJob) throws -> Outcome {
         let start = Date()
-        let (pipeline, hash) = try pipeline(for: job)
-        let prepared = try pipeline.prepare(job.request)
-        var state: DenoiseState
-        if let saved = job.checkpoint {
-            state = try JSONDecoder().decode(DenoiseState.self, from: saved)
-        } else {
-            state = try pipeline.begin(prepared)
-        }
+        let state = try job.checkpoint.map { try JSONDecoder().decode(DenoiseState.self, from: $0) }
+        let session = try RenderSession(request: job.request, model: ModelReference(path: job.model, config: job.config),
+                                        inputs: try inputs(for: job.request), models: models, resuming: state)
         var stepStart = Date()
         var stepTimes: [Double] = []
-        while state.nextStep < state.totalSteps {
-            state = try pipeline.advance(prepared, state)
-            onStep?(job.jobID, state.nextStep, state.totalSteps)
+        while !session.isFinished {
+            try session.advance()
+            onStep?(job.jobID, session.completedSteps, session.totalSteps)
             stepTimes.append(Date().timeIntervalSince(stepStart))
-            let isLast = state.nextStep == state.totalSteps
-            if state.nextStep % max(options.checkpointEvery, 1) == 0 || isLast {
-                let outcome = try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: "base", step: state.nextStep,
-                                                       state: try JSONEncoder().encode(state),
+            if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished {
+                let outcome = try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
+                                                       step: session.completedSteps, steps: session.totalSteps,
+                                                       state: try JSONEncoder().encode(session.snapshot()),
                                                        stepSeconds: Date().timeIntervalSince(stepStart), leaseSeconds: options.leaseSeconds)
                 switch outcome {
                 case .keepGoing: break
@@ -92,21 +94,15 @@ public final class Worker: @unchecked Sendable {
             }
             stepStart = Date()
         }
-        let output = try pipeline.finish(prepared, state)
+        let output = try session.finish()
         let seconds = Date().timeIntervalSince(start)
         guard case .images(let images) = output else {
-            throw RenderError.invalid(parameter: "denoising-end", reason: "queue jobs must produce images (refiner stages are not queued yet)")
+            throw RenderError.invalid(parameter: "denoising-end", reason: "queue jobs must produce images; use --refiner with --high-noise-frac for an ensemble of experts")
         }
-        let size = pipeline.size(for: job.request)
-        let kind = job.request.scheduler ?? pipeline.defaultScheduler
         var finished: [FinishedImage] = []
         for (i, image) in images.enumerated() {
-            let written = job.request.watermark && size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
+            var record = Provenance(session: session, imageIndex: i, seconds: seconds)
             let read = InvisibleWatermark.sdxl.decode(image).map { String(InvisibleWatermark.value($0), radix: 16) }
-            var record = Provenance(kilnVersion: Provenance.currentVersion, request: job.request, width: size.width, height: size.height,
-                                    scheduler: kind.rawValue, schedulerClass: kind.diffusersClass, seed: job.request.seed,
-                                    imageIndex: i, model: job.model, modelHash: hash, watermarkBits: written, seconds: seconds)
-            record.schedulerConfig = pipeline.schedulerConfigJSON
             record.seconds = nil  // keep the PNG bytes identical between a straight and a resumed render
             let png = try PNGFile.encode(image, text: record.textChunks)
             var path: String?
@@ -118,7 +114,7 @@ public final class Worker: @unchecked Sendable {
             record.seconds = seconds
             record.stepSeconds = stepTimes  // the steps this attempt ran (earlier ones are in jobs.step_seconds)
             finished.append(FinishedImage(index: i, png: png, outputPath: path, provenance: record.json(),
-                                          watermarkWritten: written, watermarkRead: read))
+                                          watermarkWritten: record.watermarkBits, watermarkRead: read))
         }
         guard try store.finish(jobID: job.jobID, worker: options.name, attempt: job.attempt, images: finished, renderSeconds: seconds) else {
             return .leaseLost(job.jobID)

@@ -16,7 +16,7 @@ final class SweepSpecTests: XCTestCase {
             """, limit: 1000)
         XCTAssertEqual(spec.count, 45)
         let requests = try (0..<spec.count).map { try spec.request(at: $0) }
-        XCTAssertEqual(Set(requests.map { "\($0.seed)-\($0.scheduler!.rawValue)-\($0.guidance)" }).count, 45)
+        XCTAssertEqual(Set(requests.map { "\($0.seed)-\($0.scheduler!.rawValue)-\($0.effectiveGuidance)" }).count, 45)
         XCTAssertTrue(requests.allSatisfy { $0.prompt == "a cat" && $0.steps == 4 })
     }
 
