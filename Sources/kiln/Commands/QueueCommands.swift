@@ -16,20 +16,16 @@ struct EnqueueCommand: ParsableCommand {
 
     func run() throws {
         try failing {
-            let request = try options.request()
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+            let resolved = try options.resolved()
             let store = JobStore(try QueueDatabase(path: db))
-            let id = try store.enqueue(model: absolute(model), config: config.map(absolute), request: request,
-                                       priority: priority, maxAttempts: maxAttempts)
+            let id = try store.enqueue(model: absolute(model), config: config.map(absolute), request: resolved.request,
+                                       blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)
             print(id)
         }
     }
 }
 
-/// Paths are stored absolute so workers started elsewhere find the same files.
-func absolute(_ path: String) -> String {
-    path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
-}
 
 /// `kiln work`: claims and renders jobs.
 struct WorkCommand: ParsableCommand {

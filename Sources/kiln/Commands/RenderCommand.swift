@@ -7,15 +7,18 @@ import Numerics
 import Pipelines
 import Schedulers
 
-/// `kiln render`: one text-to-image render, written as PNG with its parameters in text chunks.
+/// `kiln render`: one render in any mode (text-to-image, image-to-image, inpainting, with or
+/// without a refiner), written as PNG with its parameters in text chunks.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Render images from a prompt, as diffusers' StableDiffusionXLPipeline does on the CPU.")
+        abstract: "Render images as diffusers' SDXL pipelines do on the CPU (text-to-image, image-to-image, inpainting, refiner).")
 
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
     @Option(help: "For a single-file checkpoint: a diffusers folder with its configs and tokenizers.") var config: String?
     @OptionGroup var options: RenderOptions
+    @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once; below base + refiner, each stage's model is loaded when it runs.")
+    var maxMemory: Double?
     @Option(help: "Output PNG path (with --images N: FILE-0.png ... FILE-(N-1).png). Latents go to a .safetensors file.") var output: String
 
     /// Output paths, checked writable before any work.
@@ -38,35 +41,39 @@ struct RenderCommand: ParsableCommand {
         return (0..<count).map { "\(stem)-\($0).\(ext)" }
     }
 
+    /// Bytes from `--max-memory` gigabytes.
+    static func budget(_ gigabytes: Double?) throws -> Int? {
+        guard let gigabytes else { return nil }
+        guard gigabytes.isFinite, gigabytes > 0, gigabytes <= 1_048_576 else {
+            throw ValidationError("--max-memory must be a positive number of gigabytes, not \(gigabytes)")
+        }
+        return Int(gigabytes * 1_073_741_824)
+    }
+
     func run() throws {
         try failing {
-            let request = try options.request()
-            let paths = try outputPaths(count: request.denoisingEnd == nil ? request.images : 1, latents: request.denoisingEnd != nil)
-            let files = try SDXLModelFiles(path: model, configFolder: config)
-            let pipeline = try TextToImagePipeline(files: files)
+            let resolved = try options.resolved()
+            let request = resolved.request
+            let latentsOut = request.denoisingEnd != nil
+            let paths = try outputPaths(count: latentsOut ? 1 : request.images, latents: latentsOut)
+            let models = ModelCache(maxBytes: try RenderCommand.budget(maxMemory))
+            let session = try RenderSession(request: request, model: ModelReference(path: model, config: config),
+                                            inputs: resolved.inputs, models: models)
             let progress = ProgressDisplay()
             let start = Date()
-            let output = try pipeline.render(request) { step, total in progress.update(step: step, of: total); return true }
+            let output = try session.run { step, total in progress.update(step: step, of: total); return true }
             progress.finish()
             let seconds = Date().timeIntervalSince(start)
-            let size = pipeline.size(for: request)
             switch output {
             case .latents(let latents):
-                let data = try SafetensorsWriter.data([("latents", latents.nhwcToNCHW())],
-                                                      metadata: ["kiln": "latents NCHW after denoising_end \(request.denoisingEnd ?? 0)"])
+                let data = try InputFiles.encodeLatents(latents, note: "latents NCHW after denoising_end \(request.denoisingEnd ?? 0)")
                 do { try data.write(to: URL(fileURLWithPath: paths[0]), options: .atomic) } catch {
                     throw ImagingError.writeFailed(path: paths[0], reason: (error as NSError).localizedDescription)
                 }
                 print("wrote \(paths[0]) (seed \(request.seed))")
             case .images(let images):
-                let hash = files.contentHash()
-                let kind = request.scheduler ?? pipeline.defaultScheduler
                 for (i, image) in images.enumerated() {
-                    let bits = request.watermark && size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
-                    var record = Provenance(kilnVersion: Provenance.currentVersion, request: request, width: size.width, height: size.height,
-                                            scheduler: kind.rawValue, schedulerClass: kind.diffusersClass, seed: request.seed,
-                                            imageIndex: i, model: model, modelHash: hash, watermarkBits: bits, seconds: seconds)
-                    record.schedulerConfig = pipeline.schedulerConfigJSON
+                    let record = Provenance(session: session, imageIndex: i, seconds: seconds)
                     try PNGFile.write(image, to: paths[i], text: record.textChunks)
                     print("wrote \(paths[i]) (seed \(request.seed))")
                 }

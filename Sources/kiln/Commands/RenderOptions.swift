@@ -1,69 +1,89 @@
 import ArgumentParser
+import Foundation
 import Pipelines
-import Schedulers
 
-/// The render parameters shared by `kiln render` (and later `kiln enqueue`), with diffusers' defaults.
+/// Help text from the render parameter table.
+func parameterHelp(_ name: String) -> ArgumentHelp { ArgumentHelp(RenderParameters.named(name)?.help ?? "") }
+
+/// The render parameters shared by `kiln render` and `kiln enqueue`, with diffusers' defaults.
+/// Each option is a row of `RenderParameters` (same name, help and parsing as sweep keys).
 struct RenderOptions: ParsableArguments {
-    @Option(help: "The prompt (for both text encoders unless --prompt-2 is given).") var prompt: String
-    @Option(name: .customLong("prompt-2"), help: "Prompt for the second text encoder (OpenCLIP bigG).") var prompt2: String?
-    @Option(name: .customLong("negative-prompt"), help: "What to steer away from.") var negativePrompt: String?
-    @Option(name: .customLong("negative-prompt-2"), help: "Negative prompt for the second text encoder.") var negativePrompt2: String?
-    @Option(help: "Width in pixels, a multiple of 8 (default: the model's, 1024 for SDXL).") var width: Int?
-    @Option(help: "Height in pixels, a multiple of 8 (default: the model's, 1024 for SDXL).") var height: Int?
-    @Option(help: "Denoising steps.") var steps: Int = 50
-    @Option(help: "Classifier-free guidance scale (off at 1 or below).") var guidance: Float = 5.0
-    @Option(name: .customLong("guidance-rescale"), help: "Guidance rescale factor, 0...1.") var guidanceRescale: Float = 0
-    @Option(help: "Random seed (torch CPU generator); random when omitted, and recorded.") var seed: UInt64?
-    @Option(help: "Scheduler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: the model's).") var scheduler: String?
-    @Option(name: .customLong("clip-skip"), help: "Text encoder layers to skip.") var clipSkip: Int?
-    @Option(name: .customLong("original-size"), help: "Micro-conditioning original size, WxH.") var originalSize: String?
-    @Option(name: .customLong("crop-top-left"), help: "Micro-conditioning crop, TOP,LEFT.") var cropTopLeft: String?
-    @Option(name: .customLong("target-size"), help: "Micro-conditioning target size, WxH.") var targetSize: String?
-    @Option(name: .customLong("negative-original-size"), help: "Negative original size, WxH.") var negativeOriginalSize: String?
-    @Option(name: .customLong("negative-crop-top-left"), help: "Negative crop, TOP,LEFT.") var negativeCropTopLeft: String?
-    @Option(name: .customLong("negative-target-size"), help: "Negative target size, WxH.") var negativeTargetSize: String?
-    @Option(help: "Images per prompt (files FILE-0.png ... FILE-(N-1).png).") var images: Int = 1
-    @Option(name: .customLong("denoising-end"), help: "Stop at this fraction of the schedule (0...1) and save latents.") var denoisingEnd: Double?
+    @Option(help: parameterHelp("prompt")) var prompt: String
+    @Option(name: .customLong("prompt-2"), help: parameterHelp("prompt-2")) var prompt2: String?
+    @Option(name: .customLong("negative-prompt"), help: parameterHelp("negative-prompt")) var negativePrompt: String?
+    @Option(name: .customLong("negative-prompt-2"), help: parameterHelp("negative-prompt-2")) var negativePrompt2: String?
+    @Option(help: parameterHelp("width")) var width: String?
+    @Option(help: parameterHelp("height")) var height: String?
+    @Option(help: parameterHelp("steps")) var steps: String?
+    @Option(help: parameterHelp("guidance")) var guidance: String?
+    @Option(name: .customLong("guidance-rescale"), help: parameterHelp("guidance-rescale")) var guidanceRescale: String?
+    @Option(help: parameterHelp("seed")) var seed: String?
+    @Option(help: parameterHelp("scheduler")) var scheduler: String?
+    @Option(name: .customLong("clip-skip"), help: parameterHelp("clip-skip")) var clipSkip: String?
+    @Option(name: .customLong("original-size"), help: parameterHelp("original-size")) var originalSize: String?
+    @Option(name: .customLong("crop-top-left"), help: parameterHelp("crop-top-left")) var cropTopLeft: String?
+    @Option(name: .customLong("target-size"), help: parameterHelp("target-size")) var targetSize: String?
+    @Option(name: .customLong("negative-original-size"), help: parameterHelp("negative-original-size")) var negativeOriginalSize: String?
+    @Option(name: .customLong("negative-crop-top-left"), help: parameterHelp("negative-crop-top-left")) var negativeCropTopLeft: String?
+    @Option(name: .customLong("negative-target-size"), help: parameterHelp("negative-target-size")) var negativeTargetSize: String?
+    @Option(help: parameterHelp("images")) var images: String?
+    @Option(help: parameterHelp("image")) var image: String?
+    @Option(help: parameterHelp("strength")) var strength: String?
+    @Option(help: parameterHelp("mask")) var mask: String?
+    @Option(name: .customLong("padding-mask-crop"), help: parameterHelp("padding-mask-crop")) var paddingMaskCrop: String?
+    @Option(help: parameterHelp("latents")) var latents: String?
+    @Option(name: .customLong("denoising-start"), help: parameterHelp("denoising-start")) var denoisingStart: String?
+    @Option(name: .customLong("denoising-end"), help: parameterHelp("denoising-end")) var denoisingEnd: String?
+    @Option(name: .customLong("aesthetic-score"), help: parameterHelp("aesthetic-score")) var aestheticScore: String?
+    @Option(name: .customLong("negative-aesthetic-score"), help: parameterHelp("negative-aesthetic-score")) var negativeAestheticScore: String?
+    @Option(help: parameterHelp("refiner")) var refiner: String?
+    @Option(name: .customLong("refiner-config"), help: parameterHelp("refiner-config")) var refinerConfig: String?
+    @Option(name: .customLong("high-noise-frac"), help: parameterHelp("high-noise-frac")) var highNoiseFrac: String?
+    @Flag(name: .customLong("refine-after"), help: parameterHelp("refine-after")) var refineAfter = false
+    @Option(name: .customLong("refiner-strength"), help: parameterHelp("refiner-strength")) var refinerStrength: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
 
-    static func size(_ text: String?, _ name: String) throws -> PixelSize? {
-        guard let text else { return nil }
-        let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
-            throw ValidationError("--\(name) must be WIDTHxHEIGHT with positive integers, like 1024x768, not '\(text)'")
-        }
-        return PixelSize(width: w, height: h)
+    /// Option name to the value given, for every option that was given.
+    var given: [(String, ParameterValue)] {
+        let texts: [(String, String?)] = [
+            ("prompt-2", prompt2), ("negative-prompt", negativePrompt), ("negative-prompt-2", negativePrompt2),
+            ("width", width), ("height", height), ("steps", steps), ("guidance", guidance), ("guidance-rescale", guidanceRescale),
+            ("seed", seed), ("scheduler", scheduler), ("clip-skip", clipSkip), ("original-size", originalSize),
+            ("crop-top-left", cropTopLeft), ("target-size", targetSize), ("negative-original-size", negativeOriginalSize),
+            ("negative-crop-top-left", negativeCropTopLeft), ("negative-target-size", negativeTargetSize), ("images", images),
+            ("image", image.map(absolute)), ("strength", strength), ("mask", mask.map(absolute)), ("padding-mask-crop", paddingMaskCrop),
+            ("latents", latents.map(absolute)), ("denoising-start", denoisingStart), ("denoising-end", denoisingEnd),
+            ("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore),
+            ("refiner", refiner.map(absolute)), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
+            ("refiner-strength", refinerStrength),
+        ]
+        var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
+        if refineAfter { out.append(("refine-after", .flag(true))) }
+        if noWatermark { out.append(("watermark", .flag(false))) }
+        return out
     }
 
-    static func crop(_ text: String?, _ name: String) throws -> CropOffset {
-        guard let text else { return .zero }
-        let parts = text.split(separator: ",")
-        guard parts.count == 2, let t = Int(parts[0].trimmingCharacters(in: .whitespaces)), let l = Int(parts[1].trimmingCharacters(in: .whitespaces)), t >= 0, l >= 0 else {
-            throw ValidationError("--\(name) must be TOP,LEFT with non-negative integers, like 0,256, not '\(text)'")
+    /// The request these options describe, its input files read, hashed and decoded (seed drawn
+    /// at random when not given).
+    func resolved() throws -> ResolvedInputs {
+        do {
+            var r = RenderRequest(prompt: prompt)
+            r.seed = UInt64.random(in: 0..<(1 << 32))
+            for (name, value) in given {
+                guard let parameter = RenderParameters.named(name) else { throw ValidationError("--\(name) is not a render parameter") }
+                try parameter.apply(value, to: &r)
+            }
+            try r.validate()
+            let resolved = try InputFiles.resolve(r)
+            try resolved.request.validate()
+            return resolved
+        } catch RenderError.invalid(let parameter, let reason) where RenderParameters.named(parameter) != nil {
+            throw ValidationError("--\(parameter): \(reason)")  // name the option as the user typed it
         }
-        return CropOffset(top: t, left: l)
-    }
-
-    /// The request these options describe (seed drawn at random when not given).
-    func request() throws -> RenderRequest {
-        var r = RenderRequest(prompt: prompt)
-        r.prompt2 = prompt2; r.negativePrompt = negativePrompt; r.negativePrompt2 = negativePrompt2
-        r.width = width; r.height = height; r.steps = steps; r.guidance = guidance; r.guidanceRescale = guidanceRescale
-        r.seed = seed ?? UInt64.random(in: 0..<(1 << 32))
-        r.scheduler = try scheduler.map { try SchedulerKind(name: $0) }
-        r.clipSkip = clipSkip
-        r.originalSize = try RenderOptions.size(originalSize, "original-size")
-        r.cropTopLeft = try RenderOptions.crop(cropTopLeft, "crop-top-left")
-        r.targetSize = try RenderOptions.size(targetSize, "target-size")
-        r.negativeOriginalSize = try RenderOptions.size(negativeOriginalSize, "negative-original-size")
-        r.negativeCropTopLeft = try RenderOptions.crop(negativeCropTopLeft, "negative-crop-top-left")
-        r.negativeTargetSize = try RenderOptions.size(negativeTargetSize, "negative-target-size")
-        r.images = images
-        r.denoisingEnd = denoisingEnd
-        r.watermark = !noWatermark
-        try r.validate()
-        return r
     }
 }
 
-import Foundation
+/// Paths are stored absolute so workers started elsewhere find the same files.
+func absolute(_ path: String) -> String {
+    path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+}

@@ -24,16 +24,30 @@ struct SweepCommand: ParsableCommand {
             func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (specFolder as NSString).appendingPathComponent(p) }
             let model = resolve(parsed.model), config = parsed.config.map(resolve)
             guard FileManager.default.fileExists(atPath: model) else { throw QueueError.invalidSpec(key: "model", reason: "\(model) does not exist") }
-            let requests = try (0..<parsed.count).map { try parsed.request(at: $0) }
+            // Input files and the refiner are also relative to the spec; each file is read once
+            // and stored once, by hash.
+            let cache = InputFileCache()
+            var blobs: [String: Data] = [:]
+            let requests = try (0..<parsed.count).map { index -> RenderRequest in
+                var r = try parsed.request(at: index)
+                if let f = r.image?.file { r.image?.file = resolve(f) }
+                if let f = r.mask?.file { r.mask?.file = resolve(f) }
+                if let f = r.latents?.file { r.latents?.file = resolve(f) }
+                r.refiner = r.refiner.map(resolve)
+                r.refinerConfig = r.refinerConfig.map(resolve)
+                let resolved = try InputFiles.resolve(r, cache: cache)
+                blobs.merge(resolved.blobs) { a, _ in a }
+                return resolved.request
+            }
             if dryRun {
                 print("\(requests.count) jobs")
                 for (i, r) in requests.prefix(5).enumerated() {
-                    print("\(i): prompt=\(r.prompt.debugDescription) seed=\(r.seed) steps=\(r.steps) guidance=\(r.guidance) scheduler=\(r.scheduler?.rawValue ?? "default") size=\(r.width.map(String.init) ?? "default")x\(r.height.map(String.init) ?? "default")")
+                    print("\(i): prompt=\(r.prompt.debugDescription) seed=\(r.seed) steps=\(r.steps) guidance=\(r.effectiveGuidance) scheduler=\(r.scheduler?.rawValue ?? "default") size=\(r.width.map(String.init) ?? "default")x\(r.height.map(String.init) ?? "default")")
                 }
                 return
             }
             let store = JobStore(try QueueDatabase(path: db))
-            let (id, count) = try store.enqueue(sweep: parsed, model: model, config: config, requests: requests)
+            let (id, count) = try store.enqueue(sweep: parsed, model: model, config: config, requests: requests, blobs: blobs)
             print("sweep \(id): \(count) jobs")
         }
     }
