@@ -34,6 +34,12 @@ public final class RenderSession: @unchecked Sendable {
         self.inputs = inputs
         let stages = StagePlan.stages(for: request, model: model)
         self.stages = stages
+        var previous: ModelShape?
+        for plan in stages {
+            let shape = try ModelShape(plan.model)
+            try shape.check(after: previous)
+            previous = shape
+        }
         var counts: [Int] = []
         for plan in stages {
             let config = try SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config).config("scheduler")
