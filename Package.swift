@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
         .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", "KilnTestSupport",
                                                             .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v5]
 )
