@@ -79,6 +79,32 @@ final class ModeCommandTests: XCTestCase {
         XCTAssertEqual(rows, ["0.5,0.6,image-to-image + refiner,64,48,1,1", "0.5,0.8,image-to-image + refiner,64,48,1,1",
                               "0.8,0.6,image-to-image + refiner,64,48,1,1", "0.8,0.8,image-to-image + refiner,64,48,1,1"])
         XCTAssertEqual(try sql(db, "SELECT COUNT(DISTINCT output_sha256) FROM v_outputs"), ["4"])
+        // The contact sheet's axes are the same parameter names.
+        r = try kiln(["sheet", "--db", db, "--sweep", "1", "--x", "strength", "--y", "high_noise_frac", "--cell-size", "64", "--output", dir + "/sheet.png"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let sheet = try PNGFile.read(dir + "/sheet.png").image
+        XCTAssertEqual(sheet.height, 22 + 2 * 64, "header + 2 fractions")
+    }
+
+    /// Each render parameter is a `kiln render` option, and a `v_outputs` column of the same name.
+    func testEveryRenderParameterIsAnOptionAndAColumn() throws {
+        let help = try kiln(["render", "--help"]).stdout
+        let db = dir + "/q.db"
+        XCTAssertEqual(try kiln(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64"]).status, 0)
+        XCTAssertEqual(try kiln(["work", "--db", db, "--until-empty"]).status, 0)
+        let r = try kiln(["report", "--db", db, "--sql", "SELECT * FROM v_outputs", "--format", "json"])
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let columns = Set(try XCTUnwrap(rows.first).keys)
+        let names = ["prompt", "prompt-2", "negative-prompt", "negative-prompt-2", "width", "height", "steps", "guidance",
+                     "guidance-rescale", "seed", "scheduler", "clip-skip", "original-size", "crop-top-left", "target-size",
+                     "negative-original-size", "negative-crop-top-left", "negative-target-size", "images", "image", "strength",
+                     "mask", "padding-mask-crop", "latents", "denoising-start", "denoising-end", "aesthetic-score",
+                     "negative-aesthetic-score", "refiner", "refiner-config", "high-noise-frac", "refine-after",
+                     "refiner-strength", "watermark"]
+        for name in names {
+            XCTAssertTrue(help.contains(name == "watermark" ? "--no-watermark" : "--\(name)"), "kiln render --\(name)")
+            XCTAssertTrue(columns.contains(name.replacingOccurrences(of: "-", with: "_")), "v_outputs.\(name)")
+        }
     }
 
     func testWorkerKilledInTheRefinerStageResumesThereToTheSamePixels() throws {

@@ -110,3 +110,40 @@ final class ModeParityTests: XCTestCase {
         XCTAssertLessThan(tight.peakBytes, unlimited.peakBytes)
     }
 }
+
+/// The parameter table is the one list of names the command line and sweeps use.
+final class RenderParameterTableTests: XCTestCase {
+    func testEveryParameterIsNamedOnceAndRoundTripsThroughItsText() throws {
+        let names = RenderParameters.all.map(\.name)
+        XCTAssertEqual(Set(names).count, names.count)
+        XCTAssertEqual(names.count, 34)
+        for p in RenderParameters.all {
+            XCTAssertEqual(RenderParameters.named(p.name)?.name, p.name)
+            XCTAssertEqual(RenderParameters.named(p.column)?.name, p.name)
+            XCTAssertEqual(RenderParameters.named(p.key)?.name, p.name, "diffusers name \(p.key)")
+        }
+        var r = RenderRequest(prompt: "x")
+        try RenderParameters.named("num_inference_steps")?.apply(.number(12), to: &r)
+        try RenderParameters.named("high-noise-frac")?.apply(.text("0.75"), to: &r)
+        try RenderParameters.named("original_size")?.apply(.text("640x480"), to: &r)
+        XCTAssertEqual(r.steps, 12)
+        XCTAssertEqual(r.highNoiseFrac, 0.75)
+        XCTAssertEqual(r.originalSize, PixelSize(width: 640, height: 480))
+        XCTAssertThrowsError(try RenderParameters.named("strength")?.apply(.text("high"), to: &r)) {
+            XCTAssertEqual($0 as? RenderError, .invalid(parameter: "strength", reason: "must be a number, not 'high'"))
+        }
+        // Stored with diffusers' argument names, sizes as (height, width).
+        let json = String(decoding: try JSONEncoder().encode(r), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"num_inference_steps\":12") && json.contains("\"original_size\":[480,640]"), json)
+        XCTAssertEqual(try JSONDecoder().decode(RenderRequest.self, from: Data(json.utf8)), r)
+    }
+
+    func testVersionOneRequestsStillDecode() throws {
+        let v1 = #"{"prompt":"a fox","steps":20,"guidance":7,"guidanceRescale":0,"seed":3,"cropTopLeft":{"top":0,"left":0},"negativeCropTopLeft":{"top":0,"left":0},"originalSize":{"width":640,"height":480},"images":1,"watermark":false}"#
+        let r = try JSONDecoder().decode(RenderRequest.self, from: Data(v1.utf8))
+        XCTAssertEqual(r.steps, 20)
+        XCTAssertEqual(r.guidance, 7)
+        XCTAssertEqual(r.originalSize, PixelSize(width: 640, height: 480))
+        XCTAssertFalse(r.watermark)
+    }
+}

@@ -23,6 +23,40 @@ final class QueueDatabaseTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(strict ?? 0, 5)
     }
 
+    /// A database written by version 1 (text-to-image only, camel-case request keys) keeps its
+    /// rows readable: migration 0002 rewrites them to diffusers' names for the views and claims.
+    func testVersionOneRowsStayReadableAfterMigration() throws {
+        let path = dir + "/old.db"
+        let schema = try String(contentsOfFile: Fixtures.root + "/../../Migrations/0001_initial.sql", encoding: .utf8)
+        let v1 = #"{"cropTopLeft":{"left":0,"top":0},"guidance":7,"guidanceRescale":0.25,"images":1,"negativeCropTopLeft":{"left":0,"top":0},"negativePrompt":"rain","originalSize":{"height":480,"width":640},"prompt":"a \"steps\": fox","prompt2":"second","seed":18446744073709551615,"steps":20,"watermark":false}"#
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: schema)
+            try db.execute(sql: "PRAGMA user_version = 1")
+            try db.execute(sql: "INSERT INTO jobs (model, request, steps, state) VALUES ('m', ?, 20, 'queued')", arguments: [v1])
+            try db.execute(sql: "INSERT INTO jobs (model, request, steps, state) VALUES ('m', ?, 20, 'done')", arguments: [v1])
+            let provenance = #"{"height":64,"imageIndex":0,"kilnVersion":"0.1.0","model":"m","modelHash":"h","request":"# + v1
+                + #","scheduler":"euler","schedulerClass":"EulerDiscreteScheduler","seed":5,"width":64}"#
+            try db.execute(sql: """
+                INSERT INTO outputs (job_id, image_index, png_sha256, provenance, render_seconds, worker, attempt)
+                VALUES (2, 0, 'x', ?, 1.5, 'w', 1)
+                """, arguments: [provenance])
+        }
+        try queue.close()
+        let store = JobStore(try QueueDatabase(path: path))
+        XCTAssertEqual(store.database.version, QueueDatabase.knownVersion)
+        let row = try Report.run(databasePath: path, sql: """
+            SELECT prompt, prompt_2, negative_prompt, steps, guidance, guidance_rescale, original_size, crop_top_left, mode, watermark FROM v_outputs
+            """).rows
+        XCTAssertEqual(row, [["a \"steps\": fox", "second", "rain", "20", "7", "0.25", "[480,640]", "[0,0]", "text-to-image", "0"]])
+        let claimed = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 10))
+        XCTAssertEqual(claimed.request.prompt, "a \"steps\": fox", "a key inside a string is left alone")
+        XCTAssertEqual(claimed.request.steps, 20)
+        XCTAssertEqual(claimed.request.guidance, 7)
+        XCTAssertEqual(claimed.request.seed, UInt64.max, "64-bit seeds survive the rewrite")
+        XCTAssertEqual(claimed.request.originalSize, PixelSize(width: 640, height: 480))
+    }
+
     func testNewerDatabaseIsRefused() throws {
         let queue = try DatabaseQueue(path: dir + "/new.db")
         try queue.write { try $0.execute(sql: "PRAGMA user_version = 99") }
