@@ -38,6 +38,8 @@ struct WorkCommand: ParsableCommand {
     @Option(name: .customLong("output-folder"), help: "Write PNGs here instead of into the database.") var outputFolder: String?
     @Option(help: "Lease length in seconds; a job whose worker stops renewing it is claimed again.") var lease: Double = 120
     @Option(help: "Worker name recorded with outputs (default: host and process id).") var name: String?
+    @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (base and refiner are kept between jobs when they fit).")
+    var maxMemory: Double?
 
     func run() throws {
         try failing {
@@ -54,6 +56,7 @@ struct WorkCommand: ParsableCommand {
             options.leaseSeconds = lease
             options.checkpointEvery = checkpointEvery
             options.outputFolder = outputFolder.map(absolute)
+            options.maxModelBytes = try RenderCommand.budget(maxMemory)
             let worker = Worker(store: JobStore(database), options: options)
             var done = 0
             while maxJobs.map({ done < $0 }) ?? true {
