@@ -38,7 +38,7 @@ struct WorkCommand: ParsableCommand {
     @Option(name: .customLong("output-folder"), help: "Write PNGs here instead of into the database.") var outputFolder: String?
     @Option(help: "Lease length in seconds; a job whose worker stops renewing it is claimed again.") var lease: Double = 120
     @Option(help: "Worker name recorded with outputs (default: host and process id).") var name: String?
-    @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (base and refiner are kept between jobs when they fit).")
+    @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (default: 60% of memory; base and refiner are kept between jobs when they fit).")
     var maxMemory: Double?
 
     func run() throws {

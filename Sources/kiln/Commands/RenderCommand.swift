@@ -17,7 +17,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
     @Option(help: "For a single-file checkpoint: a diffusers folder with its configs and tokenizers.") var config: String?
     @OptionGroup var options: RenderOptions
-    @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once; below base + refiner, each stage's model is loaded when it runs.")
+    @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (default: 60% of memory); below base + refiner, each stage's model is loaded when it runs.")
     var maxMemory: Double?
     @Option(help: "Output PNG path (with --images N: FILE-0.png ... FILE-(N-1).png). Latents go to a .safetensors file.") var output: String
 
@@ -41,9 +41,11 @@ struct RenderCommand: ParsableCommand {
         return (0..<count).map { "\(stem)-\($0).\(ext)" }
     }
 
-    /// Bytes from `--max-memory` gigabytes.
-    static func budget(_ gigabytes: Double?) throws -> Int? {
-        guard let gigabytes else { return nil }
+    /// Bytes from `--max-memory` gigabytes; by default 60% of physical memory, which holds a
+    /// full-size SDXL base (13.9 GB of float32 weights) but not base and refiner together on a
+    /// 24 GB machine, and leaves room for activations.
+    static func budget(_ gigabytes: Double?) throws -> Int {
+        guard let gigabytes else { return Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.6) }
         guard gigabytes.isFinite, gigabytes > 0, gigabytes <= 1_048_576 else {
             throw ValidationError("--max-memory must be a positive number of gigabytes, not \(gigabytes)")
         }
