@@ -12,18 +12,9 @@ import Schedulers
 struct ActiveStage {
     let index: Int
     let plan: StagePlan
-    let model: StageModel
-    let size: PixelSize
-    let conditioning: UNetConditioning
-    let guidance: Bool
+    let setup: Setup
     let guidanceScale: Float
     let guidanceRescale: Float
-    let kind: SchedulerKind
-    let timesteps: [Float]
-    /// `[n, h, w, 1]`: where 4-channel inpainting keeps the denoised latents.
-    let blendMask: Tensor?
-    /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
-    let unetMask: Tensor?
     var scheduler: any DiffusionScheduler
     var generator: TorchGenerator
     var latents: Tensor
@@ -32,6 +23,10 @@ struct ActiveStage {
     var noise: Tensor?
     var maskedImageLatents: Tensor?
 
+    var model: StageModel { setup.model }
+    var size: PixelSize { setup.size }
+    var kind: SchedulerKind { setup.schedule.kind }
+    var timesteps: [Float] { setup.schedule.timesteps }
     var usesNineChannels: Bool { model.isInpaintingModel }
 
     /// The fixed values of a stage, shared by a fresh start and a resume.
@@ -42,7 +37,9 @@ struct ActiveStage {
         let guidance: Bool
         let schedule: StageSchedule
         let pixelMask: Tensor?
+        /// `[n, h, w, 1]`: where 4-channel inpainting keeps the denoised latents.
         let blendMask: Tensor?
+        /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
         let unetMask: Tensor?
 
         init(plan: StagePlan, request: RenderRequest, inputs: RenderInputs, latentSize: (height: Int, width: Int)?,
@@ -103,10 +100,8 @@ struct ActiveStage {
 
     private init(index: Int, plan: StagePlan, request: RenderRequest, setup: Setup, scheduler: any DiffusionScheduler,
                  generator: TorchGenerator, latents: Tensor, step: Int) {
-        self.index = index; self.plan = plan; model = setup.model; size = setup.size; conditioning = setup.conditioning
-        guidance = setup.guidance; guidanceScale = request.effectiveGuidance; guidanceRescale = request.guidanceRescale
-        kind = setup.schedule.kind; timesteps = setup.schedule.timesteps
-        blendMask = setup.blendMask; unetMask = setup.unetMask
+        self.index = index; self.plan = plan; self.setup = setup
+        guidanceScale = request.effectiveGuidance; guidanceRescale = request.guidanceRescale
         self.scheduler = scheduler; self.generator = generator; self.latents = latents; self.step = step
     }
 
@@ -194,7 +189,7 @@ struct ActiveStage {
         imageLatents = try state.imageLatents?.tensor()
         noise = try state.noise?.tensor()
         maskedImageLatents = try state.maskedImageLatents?.tensor()
-        if blendMask != nil && (imageLatents == nil || noise == nil) || usesNineChannels && maskedImageLatents == nil {
+        if setup.blendMask != nil && (imageLatents == nil || noise == nil) || usesNineChannels && maskedImageLatents == nil {
             throw RenderError.invalid(parameter: "checkpoint", reason: "lacks the inpainting latents of its stage")
         }
     }
@@ -202,15 +197,15 @@ struct ActiveStage {
     /// One step of the pipelines' loop.
     mutating func runStep() {
         let t = timesteps[step]
-        let input = guidance ? Tensor.concatenateBatch([latents, latents]) : latents
+        let input = setup.guidance ? Tensor.concatenateBatch([latents, latents]) : latents
         var scaled = scheduler.scaleModelInput(input)
-        if let unetMask, let maskedImageLatents {
+        if let unetMask = setup.unetMask, let maskedImageLatents {
             scaled = concatenateLastAxis([scaled, unetMask, maskedImageLatents])
         }
-        var prediction = model.unet(scaled, timestep: t, conditioning: conditioning)
-        if guidance { prediction = applyGuidance(prediction, scale: guidanceScale, rescale: guidanceRescale) }
+        var prediction = model.unet(scaled, timestep: t, conditioning: setup.conditioning)
+        if setup.guidance { prediction = applyGuidance(prediction, scale: guidanceScale, rescale: guidanceRescale) }
         latents = scheduler.step(modelOutput: prediction, sample: latents, generator: &generator)
-        if let blendMask, let imageLatents, let noise {
+        if let blendMask = setup.blendMask, let imageLatents, let noise {
             // The original, noised to the next step's level (not after the last step), kept outside the mask.
             let proper = step < timesteps.count - 1 ? scheduler.addNoise(imageLatents, noise: noise) : imageLatents
             let out = Tensor(uninitialized: latents.shape)

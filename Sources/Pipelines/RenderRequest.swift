@@ -1,52 +1,56 @@
 import Foundation
 import Schedulers
 
-/// Height and width in pixels. Stored as diffusers passes sizes: `[height, width]`.
-public struct PixelSize: Sendable, Codable, Equatable, CustomStringConvertible {
+/// Two integers coded as diffusers passes them, a `[first, second]` list; version 1 rows coded
+/// them as an object, which still decodes.
+protocol IntegerPair: Codable {
+    associatedtype Keys: CodingKey
+    static var keys: (first: Keys, second: Keys) { get }
+    init(pair first: Int, _ second: Int)
+    var pair: (Int, Int) { get }
+}
+
+extension IntegerPair {
+    public init(from decoder: Decoder) throws {
+        if var list = try? decoder.unkeyedContainer() {
+            let first = try list.decode(Int.self)
+            self.init(pair: first, try list.decode(Int.self))
+        } else {
+            let c = try decoder.container(keyedBy: Keys.self)
+            self.init(pair: try c.decode(Int.self, forKey: Self.keys.first), try c.decode(Int.self, forKey: Self.keys.second))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var list = encoder.unkeyedContainer()
+        try list.encode(pair.0); try list.encode(pair.1)
+    }
+}
+
+/// Height and width in pixels, stored as diffusers passes sizes: `[height, width]`.
+public struct PixelSize: Sendable, Equatable, CustomStringConvertible, IntegerPair {
     public var width: Int
     public var height: Int
     public init(width: Int, height: Int) { self.width = width; self.height = height }
     public var description: String { "\(width)x\(height)" }
 
-    public init(from decoder: Decoder) throws {
-        if var list = try? decoder.unkeyedContainer() {
-            height = try list.decode(Int.self); width = try list.decode(Int.self)
-        } else {  // version 1 rows: {"width": W, "height": H}
-            let c = try decoder.container(keyedBy: Keys.self)
-            width = try c.decode(Int.self, forKey: .width); height = try c.decode(Int.self, forKey: .height)
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var list = encoder.unkeyedContainer()
-        try list.encode(height); try list.encode(width)
-    }
-
     enum Keys: String, CodingKey { case width, height }
+    static var keys: (first: Keys, second: Keys) { (.height, .width) }
+    init(pair first: Int, _ second: Int) { self.init(width: second, height: first) }
+    var pair: (Int, Int) { (height, width) }
 }
 
 /// A crop offset (top, left) in pixels, SDXL's `crops_coords_top_left`, stored as `[top, left]`.
-public struct CropOffset: Sendable, Codable, Equatable {
+public struct CropOffset: Sendable, Equatable, IntegerPair {
     public var top: Int
     public var left: Int
     public init(top: Int, left: Int) { self.top = top; self.left = left }
     public static let zero = CropOffset(top: 0, left: 0)
 
-    public init(from decoder: Decoder) throws {
-        if var list = try? decoder.unkeyedContainer() {
-            top = try list.decode(Int.self); left = try list.decode(Int.self)
-        } else {
-            let c = try decoder.container(keyedBy: Keys.self)
-            top = try c.decode(Int.self, forKey: .top); left = try c.decode(Int.self, forKey: .left)
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var list = encoder.unkeyedContainer()
-        try list.encode(top); try list.encode(left)
-    }
-
     enum Keys: String, CodingKey { case top, left }
+    static var keys: (first: Keys, second: Keys) { (.top, .left) }
+    init(pair first: Int, _ second: Int) { self.init(top: first, left: second) }
+    var pair: (Int, Int) { (top, left) }
 }
 
 /// An input file (image, mask or latents) named by the SHA-256 of its bytes, so a stored job

@@ -30,11 +30,9 @@ final class ModeCommandTests: XCTestCase {
     /// Pixels of a PNG against a diffusers reference `[1, h, w, 3]`: the worst difference.
     func worstDifference(_ png: String, _ reference: String) throws -> Float {
         let picture = try PNGFile.read(png).image
-        let expected = try Expected(reference).tensor("pixels")
-        XCTAssertEqual([picture.height, picture.width], [expected.shape[1], expected.shape[2]])
-        var worst: Float = 0
-        for (i, p) in picture.pixels.enumerated() { worst = max(worst, abs(Float(p) - expected[flat: i])) }
-        return worst
+        let result = PixelComparison([(picture.width, picture.height, picture.pixels)], try Expected(reference).tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch, "\(png): \(result)")
+        return result.worst
     }
 
     func testRenderCommandRunsEachModeAsDiffusersDoes() throws {

@@ -41,21 +41,8 @@ final class ModeParityTests: XCTestCase {
         let (request, inputs) = try ModeParityTests.prepared(c)
         let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model(c.model)), inputs: inputs, models: models)
         guard case .images(let images) = try session.run() else { return XCTFail("\(name): no images") }
-        let expected = try Expected("mode-" + name).tensor("pixels")  // [n, h, w, 3], 0...255
-        XCTAssertEqual(images.count, expected.shape[0], name)
-        var worst: Float = 0, differing = 0
-        for (i, image) in images.enumerated() {
-            XCTAssertEqual(image.width, expected.shape[2], "\(name) width")
-            XCTAssertEqual(image.height, expected.shape[1], "\(name) height")
-            guard image.width == expected.shape[2], image.height == expected.shape[1] else { return }
-            let offset = i * image.pixels.count
-            for (j, p) in image.pixels.enumerated() {
-                let d = abs(Float(p) - expected[flat: offset + j])
-                worst = max(worst, d)
-                if d > 0 { differing += 1 }
-            }
-        }
-        XCTAssertLessThanOrEqual(worst, 1, "\(name): worst pixel difference \(worst) (\(differing) values differ)")
+        let result = PixelComparison(images.map { ($0.width, $0.height, $0.pixels) }, try Expected("mode-" + name).tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(name): \(result)")
     }
 
     func testImageToImageFromRGBAInputOfOddSize() throws { try render("img2img-rgba-03") }

@@ -69,23 +69,11 @@ final class RenderParityTests: XCTestCase {
         let cases = try JSONDecoder().decode([Case].self, from: data)
         XCTAssertGreaterThanOrEqual(cases.count, 12)
         for c in cases {
-            let expected = try Expected("render-" + c.name).tensor("pixels")  // [n, h, w, 3], 0...255
             guard case .images(let images) = try render(try RenderParityTests.request(c)) else {
                 XCTFail("\(c.name): no images"); continue
             }
-            XCTAssertEqual(images.count, expected.shape[0], c.name)
-            var worst: Float = 0, differing = 0
-            for (i, image) in images.enumerated() {
-                XCTAssertEqual(image.width, expected.shape[2], c.name)
-                XCTAssertEqual(image.height, expected.shape[1], c.name)
-                let offset = i * image.pixels.count
-                for (j, p) in image.pixels.enumerated() {
-                    let d = abs(Float(p) - expected[flat: offset + j])
-                    worst = max(worst, d)
-                    if d > 0 { differing += 1 }
-                }
-            }
-            XCTAssertLessThanOrEqual(worst, 1, "\(c.name): worst pixel difference \(worst) (\(differing) values differ)")
+            let result = PixelComparison(images.map { ($0.width, $0.height, $0.pixels) }, try Expected("render-" + c.name).tensor("pixels"))
+            XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(c.name): \(result)")
         }
     }
 
