@@ -230,6 +230,19 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         default:
             throw ModelFileError.unsupportedDType(path: path, tensor: name, dtype: info.dtype.rawValue)
         }
+        releasePages(from: dataOffset + info.begin, to: dataOffset + info.end)
         return out
+    }
+
+    /// Drops the mapped file pages of bytes already converted from this process's resident set
+    /// (they are clean and read again from the file if needed): loading a 7 GB file of float16
+    /// weights would otherwise hold all its pages beside their float32 copies until it closes.
+    private func releasePages(from begin: Int, to end: Int) {
+        guard !owned else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let first = (begin + page - 1) / page * page, last = end / page * page
+        guard last > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base) + first, last - first, MADV_DONTNEED)
     }
 }

@@ -17,6 +17,18 @@ let configureAllocator: Void = {
     #endif
 }()
 
+/// Returns the heap's free memory to the operating system. The allocator keeps freed buffers
+/// for reuse (see `configureAllocator`); after dropping a whole model that would leave gigabytes
+/// resident that the next model's differently sized buffers cannot all reuse.
+public func returnFreedMemory() {
+    #if canImport(Glibc)
+    typealias Trim = @convention(c) (Int) -> Int32
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    }
+    #endif
+}
+
 /// Owned, 64-byte aligned float32 memory behind a `Tensor`.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>

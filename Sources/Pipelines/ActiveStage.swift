@@ -13,6 +13,9 @@ struct ActiveStage {
     let index: Int
     let plan: StagePlan
     let setup: Setup
+    /// Where the stage's model is held; the stage does not keep the model itself, so that the
+    /// cache can drop it before the next stage's model loads.
+    let models: ModelCache
     let guidanceScale: Float
     let guidanceRescale: Float
     var scheduler: any DiffusionScheduler
@@ -23,16 +26,18 @@ struct ActiveStage {
     var noise: Tensor?
     var maskedImageLatents: Tensor?
 
-    var model: StageModel { setup.model }
     var size: PixelSize { setup.size }
     var kind: SchedulerKind { setup.schedule.kind }
     var timesteps: [Float] { setup.schedule.timesteps }
-    var usesNineChannels: Bool { model.isInpaintingModel }
+    var usesNineChannels: Bool { setup.nineChannels }
+    /// The stage's model, from the cache (loaded again only if something evicted it).
+    func model() throws -> StageModel { try models.model(plan.model) }
 
     /// The fixed values of a stage, shared by a fresh start and a resume.
     struct Setup {
-        let model: StageModel
         let size: PixelSize
+        let nineChannels: Bool
+        let modelHash: String
         let conditioning: UNetConditioning
         let guidance: Bool
         let schedule: StageSchedule
@@ -45,7 +50,8 @@ struct ActiveStage {
         init(plan: StagePlan, request: RenderRequest, inputs: RenderInputs, latentSize: (height: Int, width: Int)?,
              models: ModelCache) throws {
             let model = try models.model(plan.model)
-            self.model = model
+            nineChannels = model.isInpaintingModel
+            modelHash = model.contentHash
             let scale = model.vaeScale
             func sized(_ what: String, _ w: Int, _ h: Int) throws -> PixelSize {
                 guard w >= scale, h >= scale, w % scale == 0, h % scale == 0 else {
@@ -98,9 +104,9 @@ struct ActiveStage {
         }
     }
 
-    private init(index: Int, plan: StagePlan, request: RenderRequest, setup: Setup, scheduler: any DiffusionScheduler,
+    private init(index: Int, plan: StagePlan, request: RenderRequest, setup: Setup, models: ModelCache, scheduler: any DiffusionScheduler,
                  generator: TorchGenerator, latents: Tensor, step: Int) {
-        self.index = index; self.plan = plan; self.setup = setup
+        self.index = index; self.plan = plan; self.setup = setup; self.models = models
         guidanceScale = request.effectiveGuidance; guidanceRescale = request.guidanceRescale
         self.scheduler = scheduler; self.generator = generator; self.latents = latents; self.step = step
     }
@@ -110,7 +116,7 @@ struct ActiveStage {
         let given = handover ?? inputs.latents
         let setup = try Setup(plan: plan, request: request, inputs: inputs,
                               latentSize: given.map { ($0.shape[1], $0.shape[2]) }, models: models)
-        let model = setup.model, n = request.images
+        let model = try models.model(plan.model), n = request.images
         var generator = TorchGenerator(seed: request.seed)
         let scheduler = setup.schedule.scheduler
         let latentShape = [n, setup.size.height / model.vaeScale, setup.size.width / model.vaeScale, model.vae.config.latentChannels]
@@ -172,7 +178,7 @@ struct ActiveStage {
                 imageLatents = nil; noise = nil  // only 4-channel blending uses them
             }
         }
-        self.init(index: index, plan: plan, request: request, setup: setup, scheduler: scheduler, generator: generator,
+        self.init(index: index, plan: plan, request: request, setup: setup, models: models, scheduler: scheduler, generator: generator,
                   latents: latents, step: 0)
         self.imageLatents = imageLatents; self.noise = noise; self.maskedImageLatents = maskedImageLatents
     }
@@ -184,8 +190,8 @@ struct ActiveStage {
         let setup = try Setup(plan: plan, request: request, inputs: inputs, latentSize: (latents.shape[1], latents.shape[2]), models: models)
         var scheduler = setup.schedule.scheduler
         try scheduler.restore(state.scheduler)
-        self.init(index: state.stage, plan: plan, request: request, setup: setup, scheduler: scheduler, generator: state.generator,
-                  latents: latents, step: state.nextStep)
+        self.init(index: state.stage, plan: plan, request: request, setup: setup, models: models, scheduler: scheduler,
+                  generator: state.generator, latents: latents, step: state.nextStep)
         imageLatents = try state.imageLatents?.tensor()
         noise = try state.noise?.tensor()
         maskedImageLatents = try state.maskedImageLatents?.tensor()
@@ -195,7 +201,8 @@ struct ActiveStage {
     }
 
     /// One step of the pipelines' loop.
-    mutating func runStep() {
+    mutating func runStep() throws {
+        let model = try model()
         let t = timesteps[step]
         let input = setup.guidance ? Tensor.concatenateBatch([latents, latents]) : latents
         var scaled = scheduler.scaleModelInput(input)

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Numerics
 
 /// The models a render (or a queue worker's run of renders) needs, loaded on first use and kept
 /// while they fit in `maxBytes` of parameters. With a budget below base + refiner, a stage's
@@ -50,6 +51,7 @@ public final class ModelCache: @unchecked Sendable {
         models = models.filter { $0.key != current }
         lastUse[current] = nil
         components.retain(only: Set(models.values.flatMap { $0.componentBytes.keys }).union(nextHashes))
+        returnFreedMemory()
     }
 
     func evictLeastRecentlyUsed(except keep: ModelReference) {
@@ -57,5 +59,6 @@ public final class ModelCache: @unchecked Sendable {
         models[victim] = nil
         lastUse[victim] = nil
         components.retain(only: Set(models.values.flatMap { $0.componentBytes.keys }))
+        returnFreedMemory()
     }
 }

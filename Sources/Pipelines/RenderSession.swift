@@ -78,14 +78,12 @@ public final class RenderSession: @unchecked Sendable {
     public var isFinished: Bool { active.index == stages.count - 1 && active.step == active.timesteps.count }
     /// The pixel size of the output.
     public var size: PixelSize { active.size }
-    /// The model of the stage running now (the last stage's model when finished).
-    public var model: StageModel { active.model }
     public var schedulerKind: SchedulerKind { active.kind }
 
     /// Runs one UNet step; after a stage's last step the next stage begins from its latents.
     public func advance() throws {
         guard !isFinished else { return }
-        active.runStep()
+        try active.runStep()
         if active.step == active.timesteps.count, active.index + 1 < stages.count {
             let next = stages[active.index + 1]
             models.prepare(for: next.model, after: active.plan.model)
@@ -102,7 +100,7 @@ public final class RenderSession: @unchecked Sendable {
     public func finish() throws -> RenderOutput {
         guard isFinished else { throw RenderError.invalid(parameter: "render", reason: "finish called before the last step") }
         if active.plan.denoisingEnd != nil { return .latents(active.latents) }
-        let vae = active.model.vae
+        let vae = try active.model().vae
         let decoded = vae.decode(active.latents.divided(by: vae.config.scalingFactor))
         var images: [RGBImage] = []
         for i in 0..<decoded.shape[0] {
@@ -184,6 +182,6 @@ public struct StageRecord: Sendable, Codable, Equatable {
     }
 
     init(active: ActiveStage) {
-        self.init(plan: active.plan, modelHash: active.model.contentHash, kind: active.kind, steps: active.timesteps.count)
+        self.init(plan: active.plan, modelHash: active.setup.modelHash, kind: active.kind, steps: active.timesteps.count)
     }
 }
