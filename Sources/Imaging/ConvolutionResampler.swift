@@ -1,14 +1,38 @@
 import Foundation
 import Numerics
 
-/// Pillow's `Image.resize(size, Image.LANCZOS)` on 8-bit images, bit for bit (Pillow 13's
-/// `libImaging/Resample.c`): a separable two-pass convolution with a Lanczos-3 window widened by
-/// the downscale factor; per output pixel the window's weights are computed in double, divided
-/// by their sum, then rounded to 22-bit fixed point (`PRECISION_BITS`); each pass accumulates in
+/// Pillow's `Image.resize(size, Image.LANCZOS)` and `Image.resize(size, Image.BICUBIC)` on
+/// 8-bit images, bit for bit (Pillow 13's `libImaging/Resample.c`): a separable two-pass
+/// convolution with the filter's window (Lanczos-3, or Keys' cubic with a = -0.5) widened by the
+/// downscale factor; per output pixel the window's weights are computed in double, divided by
+/// their sum, then rounded to 22-bit fixed point (`PRECISION_BITS`); each pass accumulates in
 /// 32-bit integers from a half-unit start and clips to 0...255. The horizontal pass runs first
 /// (over only the rows the vertical pass reads) unless the height shrinks by more than twice as
 /// many pixels as the width, in which case the vertical pass runs first, as Pillow decides it.
-enum LanczosResampler {
+/// An optional source `box` (PIL's `resize(size, box=)`, in floats as Pillow holds it) resamples
+/// only that part of the image, down to boxes of no width or height (each output pixel then
+/// weighs the few pixels at the box's edge, as diffusers' "fill" strips use it).
+enum ConvolutionResampler {
+    /// Pillow's `struct filter`s used here: the weight function and its support.
+    enum Kernel {
+        case lanczos, bicubic
+
+        var support: Double {
+            switch self {
+            case .lanczos: return 3.0
+            case .bicubic: return 2.0
+            }
+        }
+
+        @inline(__always)
+        func weight(_ x: Double) -> Double {
+            switch self {
+            case .lanczos: return ConvolutionResampler.lanczos(x)
+            case .bicubic: return ConvolutionResampler.bicubic(x)
+            }
+        }
+    }
+
     static let precisionBits = 22
 
     /// Filter taps for one axis: output i reads `count[i]` inputs from `first[i]` with the
@@ -19,11 +43,13 @@ enum LanczosResampler {
         var count: [Int]
         var weights: [Int32]
 
-        /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`.
-        init(inSize: Int, outSize: Int) {
-            let scale = Double(inSize) / Double(outSize)
+        /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`, for the source span
+        /// `in0 ..< in1` of the axis (a resize box's sides, floats as in Pillow; `0 ..< inSize`
+        /// without a box).
+        init(kernel: Kernel, inSize: Int, from in0: Float, to in1: Float, outSize: Int) {
+            let scale = Double(in1 - in0) / Double(outSize)
             let filterScale = max(scale, 1.0)
-            let support = 3.0 * filterScale
+            let support = kernel.support * filterScale
             taps = Int(support.rounded(.up)) * 2 + 1
             first = [Int](repeating: 0, count: outSize)
             count = [Int](repeating: 0, count: outSize)
@@ -31,18 +57,18 @@ enum LanczosResampler {
             let inverse = 1.0 / filterScale
             var k = [Double](repeating: 0, count: taps)
             for xx in 0..<outSize {
-                let center = 0.0 + (Double(xx) + 0.5) * scale
+                let center = Double(in0) + (Double(xx) + 0.5) * scale
                 let xmin = max(Int(center - support + 0.5), 0)
                 let xmax = min(Int(center + support + 0.5), inSize) - xmin
                 var sum = 0.0
                 for x in 0..<max(xmax, 0) {
-                    let w = LanczosResampler.lanczos((Double(x + xmin) - center + 0.5) * inverse)
+                    let w = kernel.weight((Double(x + xmin) - center + 0.5) * inverse)
                     k[x] = w
                     sum += w
                 }
                 for x in 0..<max(xmax, 0) {
                     if sum != 0.0 { k[x] /= sum }
-                    let scaled = k[x] * Double(1 << LanczosResampler.precisionBits)
+                    let scaled = k[x] * Double(1 << ConvolutionResampler.precisionBits)
                     let rounded = (k[x] < 0 ? -0.5 + scaled : 0.5 + scaled).rounded(.towardZero)
                     weights[xx * taps + x] = Int32(min(max(rounded, -2147483648), 2147483647))
                 }
@@ -62,14 +88,28 @@ enum LanczosResampler {
         (-3.0 <= x && x < 3.0) ? sinc(x) * sinc(x / 3) : 0.0
     }
 
-    /// `pixels` (`width` x `height`, `channels` bytes per pixel, 1 or 3) resized to
-    /// `newWidth` x `newHeight` (both at least 1).
-    static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, newWidth: Int, newHeight: Int) -> [UInt8] {
-        let needHorizontal = newWidth != width, needVertical = newHeight != height
+    /// Pillow's `bicubic_filter` (a = -0.5), evaluated in the same order.
+    static func bicubic(_ x: Double) -> Double {
+        let a = -0.5
+        let x = x < 0.0 ? -x : x
+        if x < 1.0 { return ((a + 2.0) * x - (a + 3.0)) * x * x + 1 }
+        if x < 2.0 { return (((x - 5) * x + 8) * x - 4) * a }
+        return 0.0
+    }
+
+    /// `pixels` (`width` x `height`, `channels` bytes per pixel, 1 or 3), or the part of them in
+    /// `box` (whole image if nil; it must lie within the image), resized to `newWidth` x
+    /// `newHeight` (both at least 1). Which passes run is decided as in Pillow's
+    /// `ImagingResampleInner` (from the box), their order from the image and output sizes.
+    static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, newWidth: Int, newHeight: Int,
+                       kernel: Kernel, box: ResampleBox? = nil) -> [UInt8] {
+        let box = box ?? ResampleBox(x0: 0, y0: 0, x1: Float(width), y1: Float(height))
+        let needHorizontal = newWidth != width || box.x0 != 0 || box.x1 != Float(newWidth)
+        let needVertical = newHeight != height || box.y0 != 0 || box.y1 != Float(newHeight)
         guard needHorizontal || needVertical else { return pixels }
         let horizontalFirst = !((height - newHeight) > 0 && (height - newHeight) > (width - newWidth) * 2)
-        var vertical = Coefficients(inSize: height, outSize: newHeight)
-        let horizontal = needHorizontal ? Coefficients(inSize: width, outSize: newWidth) : nil
+        var vertical = Coefficients(kernel: kernel, inSize: height, from: box.y0, to: box.y1, outSize: newHeight)
+        let horizontal = needHorizontal ? Coefficients(kernel: kernel, inSize: width, from: box.x0, to: box.x1, outSize: newWidth) : nil
         if horizontalFirst {
             var current = pixels
             if let horizontal {

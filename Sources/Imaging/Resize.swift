@@ -1,8 +1,10 @@
-/// The resampling filters of PIL's `Image.resize` that diffusers' `VaeImageProcessor` uses:
-/// `lanczos` (its default `resample="lanczos"`) and `nearest` (used for masks by some pipelines).
-/// Resizing to the same size returns the image unchanged, as PIL returns a copy.
+/// The resampling filters of PIL's `Image.resize` used on diffusers' way: `lanczos` (the
+/// `VaeImageProcessor`'s default `resample="lanczos"`), `nearest` (used for masks by some
+/// pipelines) and `bicubic` (PIL's own default when no `resample` is given, as in the edge strips
+/// of diffusers' `_resize_and_fill`). Resizing to the same size returns the image unchanged, as
+/// PIL returns a copy.
 public enum ResampleFilter: String, Sendable, Equatable, CaseIterable {
-    case lanczos, nearest
+    case lanczos, nearest, bicubic
 }
 
 extension RGBImage {
@@ -25,13 +27,26 @@ extension GrayImage {
     }
 }
 
+/// A source box for a resize: left, top, right, bottom, as Pillow's `float box[4]`.
+struct ResampleBox {
+    var x0: Float, y0: Float, x1: Float, y1: Float
+}
+
 enum Resampling {
-    static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, newWidth: Int, newHeight: Int, filter: ResampleFilter) -> [UInt8] {
+    /// `pixels`, or the part of them in `box` (whole image if nil; it must lie within the image),
+    /// resized to `newWidth` x `newHeight` (both at least 1).
+    static func resize(_ pixels: [UInt8], width: Int, height: Int, channels: Int, newWidth: Int, newHeight: Int,
+                       filter: ResampleFilter, box: ResampleBox? = nil) -> [UInt8] {
         switch filter {
         case .lanczos:
-            return LanczosResampler.resize(pixels, width: width, height: height, channels: channels, newWidth: newWidth, newHeight: newHeight)
+            return ConvolutionResampler.resize(pixels, width: width, height: height, channels: channels, newWidth: newWidth,
+                                               newHeight: newHeight, kernel: .lanczos, box: box)
+        case .bicubic:
+            return ConvolutionResampler.resize(pixels, width: width, height: height, channels: channels, newWidth: newWidth,
+                                               newHeight: newHeight, kernel: .bicubic, box: box)
         case .nearest:
-            return NearestResampler.resize(pixels, width: width, height: height, channels: channels, newWidth: newWidth, newHeight: newHeight)
+            return NearestResampler.resize(pixels, width: width, height: height, channels: channels, newWidth: newWidth,
+                                           newHeight: newHeight, box: box)
         }
     }
 }
