@@ -615,6 +615,180 @@ def image_fixtures():
     save("image-inputs", tensors)
 
 
+@part
+def padding_crop_fixtures():
+    """The image steps of inpainting with padding_mask_crop, through diffusers' VaeImageProcessor
+    and PIL: get_crop_region (regions, and where diffusers fails on black masks), crop + resize
+    "fill" as preprocess does them (before normalisation), the "fill" and "crop" resize modes and
+    PIL's crop and resize(box=) alone, and apply_overlay. Writes expected/padding-crop.safetensors
+    (uint8 images, [h, w, 3] or [h, w]) and expected/padding-crop.json (the cases), and a few
+    synthetic masks into images/ (crop-mask-*.png)."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFilter
+    from diffusers.image_processor import VaeImageProcessor
+    from diffusers.utils import load_image
+    folder = os.path.join(HERE, "images")
+    # As StableDiffusionXLInpaintPipeline builds them.
+    image_processor = VaeImageProcessor(vae_scale_factor=8)
+    mask_processor = VaeImageProcessor(vae_scale_factor=8, do_normalize=False, do_binarize=True, do_convert_grayscale=True)
+
+    def soft_mask(size, boxes, blur):
+        im = Image.new("RGB", size, (0, 0, 0))
+        for box in boxes:
+            ImageDraw.Draw(im).rectangle(box, fill=(255, 255, 255))
+        return im.filter(ImageFilter.GaussianBlur(blur)) if blur else im
+
+    # Synthetic masks: touching the top and right edges; a tall thin stripe (the region must
+    # grow sideways); a wide stripe by the bottom edge (growing it to a tall aspect runs past
+    # the image, so it is shifted and clipped); a single dot near a corner; and a mask that is
+    # black to diffusers though not all zeros in RGB ((1, 0, 0) and (0, 0, 1) have luma 0).
+    soft_mask((88, 72), [(66, -5, 95, 16)], 2).save(os.path.join(folder, "crop-mask-edge-88x72.png"))
+    soft_mask((88, 72), [(40, 8, 43, 63)], 1).save(os.path.join(folder, "crop-mask-tall-88x72.png"))
+    soft_mask((70, 50), [(4, 43, 65, 47)], 0).save(os.path.join(folder, "crop-mask-wide-70x50.png"))
+    dot = Image.new("RGB", (88, 72), (0, 0, 0))
+    dot.putpixel((2, 69), (255, 255, 255))
+    dot.save(os.path.join(folder, "crop-mask-dot-88x72.png"))
+    y, x = np.mgrid[0:48, 0:64]
+    near_black = np.zeros((48, 64, 3), np.uint8)
+    near_black[..., 0] = (x + y) % 2
+    near_black[..., 2] = (x * y) % 2
+    Image.fromarray(near_black, "RGB").save(os.path.join(folder, "crop-mask-black-64x48.png"))
+
+    def load(name):
+        return load_image(os.path.join(folder, name))
+
+    def u8(a):
+        return torch.from_numpy(np.array(a, dtype=np.uint8))
+
+    def gradient(w, h):
+        """The stand-in for a generated image; the Swift test computes the same."""
+        y, x = np.mgrid[0:h, 0:w]
+        rgb = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x * 3 + y * 5) % 256], -1)
+        return Image.fromarray(rgb.astype(np.uint8), "RGB")
+
+    cases = {"regions": [], "preprocess": [], "resize": [], "crop": [], "box_resize": [], "overlay": []}
+    tensors = {}
+
+    # get_crop_region, including where diffusers fails: ZeroDivisionError inside it, or a box
+    # preprocess cannot use (PIL's crop refuses right < left; an empty crop cannot be resized).
+    masks = ["mask-rgb-88x72.png", "mask-soft-70x50.png", "crop-mask-edge-88x72.png", "crop-mask-tall-88x72.png",
+             "crop-mask-wide-70x50.png", "crop-mask-dot-88x72.png", "crop-mask-black-64x48.png"]
+    sizes = [(64, 64, 8), (1024, 1024, 32), (48, 80, 0), (96, 40, 4), (24, 64, 0), (40, 24, 0), (512, 768, 16),
+             (1024, 576, 100), (64, 64, -2), (8, 1000, 3), (1000, 8, 3)]
+    black_pads = [(64, 64, p) for p in (0, 8, 24, 31, 32, 33, 40, 1000)] + [(48, 80, 20), (128, 32, 20), (32, 128, 40)]
+    for name in masks:
+        mask = load(name)
+        for w, h, pad in sizes + (black_pads if "black" in name else []):
+            case = {"mask": name, "width": w, "height": h, "pad": pad}
+            try:
+                region = mask_processor.get_crop_region(mask, w, h, pad=pad)
+            except ZeroDivisionError:
+                case["error"] = "get_crop_region: ZeroDivisionError"
+            else:
+                case["region"] = [int(v) for v in region]
+                try:
+                    mask_processor.preprocess(mask, height=h, width=w, resize_mode="fill", crops_coords=region)
+                except ValueError as error:
+                    case["error"] = f"preprocess: ValueError: {error}"
+            cases["regions"].append(case)
+
+    # preprocess with crops_coords and resize_mode="fill", as the pipeline calls it, taken
+    # before normalisation: crop, then resize "fill" (RGB), then (mask only) convert("L").
+    for key, image_name, mask_name, w, h, pad in [
+            ("photo-64x64-pad8", "input-photo-88x72.jpg", "mask-rgb-88x72.png", 64, 64, 8),
+            ("photo-48x80-pad0", "input-photo-88x72.jpg", "mask-rgb-88x72.png", 48, 80, 0),
+            ("rgba-96x40-pad4", "input-rgba-70x50.png", "mask-soft-70x50.png", 96, 40, 4),
+            ("edge-40x56-pad2", "input-photo-88x72.jpg", "crop-mask-edge-88x72.png", 40, 56, 2),
+            ("tall-32x32-pad8", "input-photo-88x72.jpg", "crop-mask-tall-88x72.png", 32, 32, 8),
+            ("wide-24x64-pad0", "input-rgba-70x50.png", "crop-mask-wide-70x50.png", 24, 64, 0),
+            ("dot-40x24-pad0", "input-photo-88x72.jpg", "crop-mask-dot-88x72.png", 40, 24, 0)]:
+        image, mask = load(image_name), load(mask_name)
+        region = mask_processor.get_crop_region(mask, w, h, pad=pad)
+        filled = image_processor.resize(image.crop(region), h, w, resize_mode="fill")
+        mask_filled = mask_processor.convert_to_grayscale(mask_processor.resize(mask.crop(region), h, w, resize_mode="fill"))
+        assert filled.mode == "RGB" and mask_filled.mode == "L"
+        # The same as preprocess itself gives, normalised and binarised.
+        pixels = image_processor.preprocess(image, height=h, width=w, crops_coords=region, resize_mode="fill")
+        expected = torch.from_numpy(np.array(filled).astype(np.float32) / 255).permute(2, 0, 1)[None] * 2 - 1
+        assert torch.equal(pixels, expected), key
+        binary = mask_processor.preprocess(mask, height=h, width=w, crops_coords=region, resize_mode="fill")
+        assert torch.equal(binary, (torch.from_numpy(np.array(mask_filled).astype(np.float32) / 255)[None, None] >= 0.5).float()), key
+        tensors[f"fill.{key}.image"] = u8(filled)
+        tensors[f"fill.{key}.mask"] = u8(mask_filled)
+        cases["preprocess"].append({"key": key, "image": image_name, "mask": mask_name, "width": w, "height": h, "pad": pad,
+                                    "region": [int(v) for v in region]})
+
+    # The resize modes alone, on crops of the inputs: sizes where a band is left black by the
+    # floor divisions (a column or row the strips do not reach) or the strips are 0 wide.
+    for key, image_name, box, mode, w, h in [
+            ("photo-fill-63x33", "input-photo-88x72.jpg", None, "fill", 63, 33),
+            ("rgba-fill-40x47", "input-rgba-70x50.png", None, "fill", 40, 47),
+            ("photo-fill-27x19", "input-photo-88x72.jpg", (0, 0, 35, 25), "fill", 27, 19),
+            ("rgba-fill-31x30", "input-rgba-70x50.png", (30, 0, 62, 30), "fill", 31, 30),
+            ("rgba-crop-40x24", "input-rgba-70x50.png", None, "crop", 40, 24),
+            ("photo-crop-24x40", "input-photo-88x72.jpg", None, "crop", 24, 40),
+            ("photo-crop-33x21", "input-photo-88x72.jpg", (5, 7, 41, 30), "crop", 33, 21)]:
+        image = load(image_name)
+        if box is not None:
+            image = image.crop(box)
+        tensors[f"resize.{key}"] = u8(image_processor.resize(image, h, w, resize_mode=mode))
+        cases["resize"].append({"key": key, "image": image_name, "box": box, "mode": mode, "width": w, "height": h})
+
+    # PIL's crop with boxes partly outside the image (zeros there), on RGB and on L.
+    for key, image_name, box, gray in [("photo-outside", "input-photo-88x72.jpg", (-5, -3, 20, 15), False),
+                                       ("rgba-outside", "input-rgba-70x50.png", (60, 40, 75, 58), False),
+                                       ("mask-soft-L-outside", "mask-soft-70x50.png", (-2, 30, 20, 55), True)]:
+        image = load(image_name)
+        if gray:
+            image = image.convert("L")
+        tensors[f"crop.{key}"] = u8(image.crop(box))
+        cases["crop"].append({"key": key, "image": image_name, "box": list(box), "gray": gray})
+
+    # PIL's resize with a box: the fill strips' boxes of no height or width (resample not given,
+    # so PIL's default BICUBIC, as _resize_and_fill calls it), boxes inside the image with one or
+    # both passes, each filter, and a box of the output's size (a crop).
+    filters = {"lanczos": Image.LANCZOS, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
+    for key, image_name, box, w, h, resample in [
+            ("photo-top-30x7", "input-photo-88x72.jpg", (0, 0, 88, 0), 30, 7, None),
+            ("photo-bottom-88x5", "input-photo-88x72.jpg", (0, 72, 88, 72), 88, 5, None),
+            ("photo-right-5x40", "input-photo-88x72.jpg", (88, 0, 88, 72), 5, 40, None),
+            ("rgba-left-9x50", "input-rgba-70x50.png", (0, 0, 0, 50), 9, 50, None),
+            ("rgba-left-9x50-lanczos", "input-rgba-70x50.png", (0, 0, 0, 50), 9, 50, "lanczos"),
+            ("rgba-inner-23x31-lanczos", "input-rgba-70x50.png", (10, 5, 50, 45), 23, 31, "lanczos"),
+            ("rgba-inner-60x9-lanczos", "input-rgba-70x50.png", (3, 2, 69, 48), 60, 9, "lanczos"),
+            ("rgba-inner-60x9-bicubic", "input-rgba-70x50.png", (3, 2, 69, 48), 60, 9, "bicubic"),
+            ("rgba-inner-23x31-nearest", "input-rgba-70x50.png", (10, 5, 50, 45), 23, 31, "nearest"),
+            ("photo-whole-100x20-bicubic", "input-photo-88x72.jpg", (0, 0, 88, 72), 100, 20, "bicubic"),
+            ("rgba-same-40x40-lanczos", "input-rgba-70x50.png", (10, 5, 50, 45), 40, 40, "lanczos")]:
+        options = {} if resample is None else {"resample": filters[resample]}
+        tensors[f"box.{key}"] = u8(load(image_name).resize((w, h), box=box, **options))
+        cases["box_resize"].append({"key": key, "image": image_name, "box": list(box), "width": w, "height": h,
+                                    "filter": resample or "bicubic"})
+
+    # apply_overlay with a gradient as the generated image, as the pipeline calls it (the
+    # region from get_crop_region), and without a region (the gradient as it is, of the
+    # original's size or not).
+    for key, image_name, mask_name, w, h, pad in [
+            ("photo-64x64-pad8", "input-photo-88x72.jpg", "mask-rgb-88x72.png", 64, 64, 8),
+            ("rgba-96x40-pad4", "input-rgba-70x50.png", "mask-soft-70x50.png", 96, 40, 4),
+            ("edge-40x56-pad2", "input-photo-88x72.jpg", "crop-mask-edge-88x72.png", 40, 56, 2),
+            ("wide-24x64-pad0", "input-rgba-70x50.png", "crop-mask-wide-70x50.png", 24, 64, 0),
+            ("photo-64x64-none", "input-photo-88x72.jpg", "mask-rgb-88x72.png", 64, 64, None),
+            ("rgba-70x50-none", "input-rgba-70x50.png", "mask-soft-70x50.png", 70, 50, None)]:
+        image, mask = load(image_name), load(mask_name)
+        region = None if pad is None else mask_processor.get_crop_region(mask, w, h, pad=pad)
+        out = image_processor.apply_overlay(mask, image, gradient(w, h), region)
+        assert out.mode == "RGB"
+        tensors[f"overlay.{key}"] = u8(out)
+        cases["overlay"].append({"key": key, "image": image_name, "mask": mask_name, "width": w, "height": h, "pad": pad,
+                                 "region": None if region is None else [int(v) for v in region]})
+
+    save("padding-crop", tensors)
+    with open(os.path.join(EXPECTED, "padding-crop.json"), "w") as f:  # one case a line
+        f.write("{\n" + ",\n".join(f' "{group}": [\n' + ",\n".join("  " + json.dumps(case) for case in group_cases)
+                                    + "\n ]" for group, group_cases in cases.items()) + "\n}\n")
+
+
 def watermark_fixture():
     """diffusers' watermarker alone, on a fixed image in [-1, 1]."""
     from diffusers.pipelines.stable_diffusion_xl.watermark import StableDiffusionXLWatermarker
