@@ -19,7 +19,7 @@ struct SheetCommand: ParsableCommand {
     /// The axis parameter called `name`, or a one-line error listing the choices.
     static func parameter(_ name: String, _ option: String) throws -> RenderParameter {
         guard let p = RenderParameters.named(name) else {
-            throw ValidationError("--\(option): '\(name)' is not a render parameter (use: \(RenderParameters.all.map(\.name).joined(separator: ", ")))")
+            throw ValidationError("--\(option): '\(name)' is not a sweep parameter (use: \(RenderParameters.all.map(\.name).joined(separator: ", ")))")
         }
         return p
     }
