@@ -42,6 +42,8 @@ struct ActiveStage {
         let guidance: Bool
         let schedule: StageSchedule
         let pixelMask: Tensor?
+        /// `padding_mask_crop`: the region around the mask that is rendered and pasted back.
+        let crop: CropRegion?
         /// `[n, h, w, 1]`: where 4-channel inpainting keeps the denoised latents.
         let blendMask: Tensor?
         /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
@@ -92,8 +94,13 @@ struct ActiveStage {
             let rows = TimeIDs.rows(for: request, size: size, textToImage: plan.isTextToImage, aesthetic: model.usesAestheticScore, guidance: guidance)
             conditioning = UNetConditioning(encoderHiddenStates: hidden, textEmbeds: pooled, timeIDs: rows)
             schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: model.schedulerConfig)
+            if plan.inpaint, let pad = request.paddingMaskCrop, plan.start == .image, let mask = inputs.mask {
+                crop = try CropRegion(mask: mask, width: size.width, height: size.height, pad: pad)
+            } else {
+                crop = nil
+            }
             if plan.inpaint, let mask = inputs.mask {
-                let pixels = ImageConditioning.maskTensor(mask, size: size)
+                let pixels = try ImageConditioning.maskTensor(mask, size: size, crop: crop)
                 let latent = ImageConditioning.latentMask(pixels, height: size.height / scale, width: size.width / scale).repeatedBatch(n)
                 pixelMask = pixels
                 blendMask = model.isInpaintingModel ? nil : latent
@@ -129,7 +136,9 @@ struct ActiveStage {
             return given.repeatedBatch(n)
         }
         var imageTensor: Tensor?
-        if plan.start == .image, let image = inputs.image { imageTensor = ImageConditioning.imageTensor(image, size: setup.size) }
+        if plan.start == .image, let image = inputs.image {
+            imageTensor = try ImageConditioning.imageTensor(image, size: setup.size, crop: setup.crop)
+        }
         let addNoise = plan.denoisingStart == nil
         var latents: Tensor
         var imageLatents: Tensor?, noise: Tensor?, maskedImageLatents: Tensor?

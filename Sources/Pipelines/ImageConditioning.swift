@@ -8,9 +8,16 @@ import Numerics
 /// mask, cut the masked image, downsample the mask to the latent grid, and encode with the VAE
 /// (sampling the latent distribution with the pipeline's generator).
 enum ImageConditioning {
-    /// `[1, H, W, 3]` in [-1, 1]: `preprocess(image, height, width)`.
-    static func imageTensor(_ image: RGBImage, size: PixelSize) -> Tensor {
-        let resized = image.resized(width: size.width, height: size.height, filter: .lanczos)
+    /// The image at the processing size: resized (LANCZOS), or with `padding_mask_crop` cropped
+    /// to the mask's region and fitted with the "fill" resize mode, as `preprocess` does.
+    static func fitted(_ image: RGBImage, size: PixelSize, crop: CropRegion?) throws -> RGBImage {
+        guard let crop else { return image.resized(width: size.width, height: size.height, filter: .lanczos) }
+        return try image.cropped(to: crop).resized(width: size.width, height: size.height, mode: .fill)
+    }
+
+    /// `[1, H, W, 3]` in [-1, 1]: `preprocess(image, height, width, crops_coords)`.
+    static func imageTensor(_ image: RGBImage, size: PixelSize, crop: CropRegion?) throws -> Tensor {
+        let resized = try fitted(image, size: size, crop: crop)
         let out = Tensor(uninitialized: [1, size.height, size.width, 3])
         let o = out.unsafePointer
         resized.pixels.withUnsafeBufferPointer { p in
@@ -21,8 +28,8 @@ enum ImageConditioning {
 
     /// `[1, H, W, 1]` of 0 and 1: the mask processor's resize of the RGB mask, conversion to
     /// grayscale ("L"), `x / 255` and binarisation at 0.5.
-    static func maskTensor(_ mask: RGBImage, size: PixelSize) -> Tensor {
-        let gray = GrayImage(mask.resized(width: size.width, height: size.height, filter: .lanczos))
+    static func maskTensor(_ mask: RGBImage, size: PixelSize, crop: CropRegion?) throws -> Tensor {
+        let gray = GrayImage(try fitted(mask, size: size, crop: crop))
         let out = Tensor(uninitialized: [1, size.height, size.width, 1])
         let o = out.unsafePointer
         gray.pixels.withUnsafeBufferPointer { p in

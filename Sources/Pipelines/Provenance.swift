@@ -47,8 +47,8 @@ public struct Provenance: Sendable, Codable {
     public init(session: RenderSession, imageIndex: Int, seconds: Double?) {
         let stages = session.records
         let first = stages.first
-        let size = session.size
-        let bits = session.request.watermark && size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
+        let size = session.outputSize
+        let bits = session.request.watermark && session.size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
         self.init(kilnVersion: Provenance.currentVersion, request: session.request, width: size.width, height: size.height,
                   scheduler: first?.scheduler ?? session.schedulerKind.rawValue,
                   schedulerClass: first?.schedulerClass ?? session.schedulerKind.diffusersClass,

@@ -304,7 +304,10 @@ extension RenderRequest {
         }
         if let p = paddingMaskCrop, p < 0 || p > 8192 { throw bad("padding-mask-crop", "must be between 0 and 8192 pixels, not \(p)") }
         if mask != nil && image == nil && latents == nil { throw bad("mask", "needs an --image to inpaint") }
-        if paddingMaskCrop != nil && mask == nil { throw bad("padding-mask-crop", "needs a --mask") }
+        if paddingMaskCrop != nil && (mask == nil || image == nil) { throw bad("padding-mask-crop", "needs --image and --mask") }
+        if paddingMaskCrop != nil && refiner != nil {
+            throw bad("padding-mask-crop", "cannot be combined with --refiner (the refiner continues from latents, which cannot be cropped)")
+        }
         if image != nil && latents != nil { throw bad("latents", "cannot be combined with --image; give one start") }
         if refiner != nil {
             guard highNoiseFrac != nil || refineAfter else {

@@ -76,8 +76,14 @@ public final class RenderSession: @unchecked Sendable {
     public var completedSteps: Int { stepCounts.prefix(active.index).reduce(0, +) + active.step }
     public var totalSteps: Int { stepCounts.reduce(0, +) }
     public var isFinished: Bool { active.index == stages.count - 1 && active.step == active.timesteps.count }
-    /// The pixel size of the output.
+    /// The pixel size the stages render at.
     public var size: PixelSize { active.size }
+    /// The size of the output images: the input image's when `padding_mask_crop` pastes the
+    /// rendered region back onto it, else the rendered size.
+    public var outputSize: PixelSize {
+        guard active.setup.crop != nil, let image = inputs.image else { return size }
+        return PixelSize(width: image.width, height: image.height)
+    }
     public var schedulerKind: SchedulerKind { active.kind }
 
     /// Runs one UNet step; after a stage's last step the next stage begins from its latents.
@@ -106,7 +112,11 @@ public final class RenderSession: @unchecked Sendable {
         for i in 0..<decoded.shape[0] {
             var pixels = decoded.slice(batch: i)
             if request.watermark { pixels = InvisibleWatermark.sdxl.apply(toDecoded: pixels) }
-            images.append(RGBImage(decoded: pixels))
+            var image = RGBImage(decoded: pixels)
+            if let crop = active.setup.crop, let original = inputs.image, let mask = inputs.mask {
+                image = try applyOverlay(mask: mask, original: original, image: image, crop: crop)
+            }
+            images.append(image)
         }
         return .images(images)
     }

@@ -51,6 +51,7 @@ final class ModeParityTests: XCTestCase {
     func testInpaintingWithFourChannelUNet() throws { try render("inpaint-4ch") }
     func testInpaintingWithFourChannelUNetAtHalfStrength() throws { try render("inpaint-4ch-half") }
     func testInpaintingWithNineChannelUNet() throws { try render("inpaint-9ch") }
+    func testInpaintingWithPaddingMaskCropPastesBackAtTheInputSize() throws { try render("inpaint-9ch-crop") }
     func testEnsembleOfExpertsAncestral() throws { try render("ensemble-euler-a-08") }
     func testEnsembleOfExpertsMultistep() throws { try render("ensemble-dpmpp-07") }
     func testEnsembleOfExpertsSecondOrder() throws { try render("ensemble-heun-075") }
