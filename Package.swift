@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Models", targets: ["Models"]),
         .library(name: "Schedulers", targets: ["Schedulers"]),
+        .library(name: "Adapters", targets: ["Adapters"]),
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "RenderQueue", targets: ["RenderQueue"]),
@@ -45,7 +46,8 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CPNGShim", "CJPEG", "CJPEGShim", "CZlib"], exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging"],
+        .target(name: "Adapters", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters"],
                 exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "RenderQueue", dependencies: [
             "Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers",

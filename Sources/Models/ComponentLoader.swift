@@ -25,6 +25,8 @@ public struct SDXLModelFiles: Sendable {
     public let path: String
     public let layout: Layout
     public let variant: WeightVariant
+    /// Applied to every component's weights as they are opened (LoRAs merge here).
+    public var weightTransform: (@Sendable (_ component: String, _ weights: any WeightSource) throws -> any WeightSource)?
 
     public init(path: String, variant: WeightVariant = .automatic, configFolder: String? = nil) throws {
         var isDir: ObjCBool = false
@@ -69,12 +71,14 @@ public struct SDXLModelFiles: Sendable {
 
     /// The weights of a component in diffusers naming.
     public func weights(_ name: String) throws -> any WeightSource {
+        let source: any WeightSource
         switch layout {
-        case .folder(let f): return try f.weights(name, variant: variant)
+        case .folder(let f): source = try f.weights(name, variant: variant)
         case .singleFile(let c, _):
             let layers = name == "unet" ? try UNetConfig(try config("unet")).layersPerBlock : 2
-            return try c.weights(name, layersPerBlock: layers)
+            source = try c.weights(name, layersPerBlock: layers)
         }
+        return try weightTransform?(name, source) ?? source
     }
 
     func reader(_ name: String) throws -> WeightReader {

@@ -50,6 +50,8 @@ public struct ResolvedInputs: Sendable {
 extension InputFiles {
     /// Files larger than this are refused before they are read.
     public static let maxFileBytes = 512 << 20
+    /// LoRA files (hashed, not stored) may be larger.
+    public static let maxLoRABytes = 4 << 30
 
     /// Reads the files `request` names (image, mask, latents), hashes and decodes them. A
     /// `cache` shared between requests (a sweep) reads and decodes each file once.
@@ -67,6 +69,9 @@ extension InputFiles {
             r.mask?.sha256 = file.sha256; blobs[file.sha256] = file.data
             inputs.mask = try cache.image(path)
         }
+        for i in r.loras.indices where r.loras[i].sha256.isEmpty {
+            r.loras[i].sha256 = try cache.file(r.loras[i].file, parameter: "lora", limit: maxLoRABytes).sha256
+        }
         if let path = r.latents?.file, r.latents?.sha256.isEmpty ?? false {
             let file = try cache.file(path, parameter: "latents")
             r.latents?.sha256 = file.sha256; blobs[file.sha256] = file.data
@@ -77,14 +82,14 @@ extension InputFiles {
 
     /// A whole regular file, refused with one line when missing, not a regular file (a FIFO
     /// would block), or larger than `maxFileBytes`.
-    public static func readFile(_ path: String, parameter: String) throws -> Data {
+    public static func readFile(_ path: String, parameter: String, limit: Int = maxFileBytes) throws -> Data {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw RenderError.invalid(parameter: parameter, reason: "\(path): \(String(cString: strerror(errno)))")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw RenderError.invalid(parameter: parameter, reason: "\(path) is not a regular file") }
-        guard Int(st.st_size) <= maxFileBytes else {
-            throw RenderError.invalid(parameter: parameter, reason: "\(path) is \(st.st_size) bytes, over the limit of \(maxFileBytes)")
+        guard Int(st.st_size) <= limit else {
+            throw RenderError.invalid(parameter: parameter, reason: "\(path) is \(st.st_size) bytes, over the limit of \(limit)")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw RenderError.invalid(parameter: parameter, reason: "\(path) could not be read")
@@ -100,11 +105,11 @@ public final class InputFileCache: @unchecked Sendable {
 
     public init() {}
 
-    func file(_ path: String, parameter: String) throws -> (data: Data, sha256: String) {
+    func file(_ path: String, parameter: String, limit: Int = InputFiles.maxFileBytes) throws -> (data: Data, sha256: String) {
         if let f = files[path] { return f }
-        let data = try InputFiles.readFile(path, parameter: parameter)
+        let data = try InputFiles.readFile(path, parameter: parameter, limit: limit)
         let f = (data, SHA256.hex(data))
-        files[path] = f
+        files[path] = parameter == "lora" ? (Data(), f.1) : f  // LoRA bytes are not kept
         return f
     }
 

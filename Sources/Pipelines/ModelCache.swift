@@ -16,6 +16,8 @@ public final class ModelCache: @unchecked Sendable {
     let components = ComponentCache()
     /// The most parameter bytes held at once, by this cache's accounting (float32 weights).
     public private(set) var peakBytes = 0
+    /// Models built so far (a model with another LoRA set counts as another model).
+    public private(set) var loads = 0
 
     public init(maxBytes: Int? = nil) { self.maxBytes = maxBytes }
 
@@ -28,6 +30,7 @@ public final class ModelCache: @unchecked Sendable {
         lastUse[reference] = clock
         if let m = models[reference] { return m }
         let loaded = try StageModel(reference, shared: components)
+        loads += 1
         models[reference] = loaded
         peakBytes = max(peakBytes, heldBytes)
         if let limit = maxBytes {

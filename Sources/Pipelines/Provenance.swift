@@ -80,6 +80,7 @@ public struct Provenance: Sendable, Codable {
             if request.refineAfter { fields.append("Refiner strength: \(request.refinerStrength)") }
         }
         if let m = mode, m != "text-to-image" { fields.append("Mode: \(m)") }
+        if !request.loras.isEmpty { fields.append("Lora hashes: \"\(request.loras.map(\.infotext).joined(separator: ", "))\"") }
         fields.append("Version: kiln \(kilnVersion)")
         lines.append(fields.joined(separator: ", "))
         return lines.joined(separator: "\n")

@@ -20,7 +20,7 @@ public enum ParameterValue: Sendable, Equatable, CustomStringConvertible {
 /// with underscores, its column in `v_outputs`; `key` is the diffusers `__call__` argument it is
 /// stored as in `RenderRequest`.
 public struct RenderParameter: Sendable {
-    public enum Kind: String, Sendable { case text, integer, number, size, crop, flag, scheduler, file, model }
+    public enum Kind: String, Sendable { case text, integer, number, size, crop, flag, scheduler, file, model, lora }
 
     public let name: String
     public let key: String
@@ -28,9 +28,10 @@ public struct RenderParameter: Sendable {
     public let help: String
     let set: @Sendable (inout RenderRequest, ParameterValue) throws -> Void
     let get: @Sendable (RenderRequest) -> String?
+    let columnName: String?
 
-    /// The `v_outputs` column.
-    public var column: String { name.replacingOccurrences(of: "-", with: "_") }
+    /// The `v_outputs` column: the name with underscores (`loras` for the repeatable `lora`).
+    public var column: String { columnName ?? name.replacingOccurrences(of: "-", with: "_") }
 
     /// Sets the parameter on `request` from a user's value; errors name the parameter.
     public func apply(_ value: ParameterValue, to request: inout RenderRequest) throws { try set(&request, value) }
@@ -98,10 +99,10 @@ public enum RenderParameters {
     static func format(_ d: Double?) -> String? { d.map { ParameterValue.number($0).description } }
     static func format(_ f: Float) -> String { ParameterValue.number(Double(f)).description }
 
-    static func entry(_ name: String, _ key: String, _ kind: RenderParameter.Kind, _ help: String,
+    static func entry(_ name: String, _ key: String, _ kind: RenderParameter.Kind, _ help: String, column: String? = nil,
                       set: @escaping @Sendable (inout RenderRequest, ParameterValue) throws -> Void,
                       get: @escaping @Sendable (RenderRequest) -> String?) -> RenderParameter {
-        RenderParameter(name: name, key: key, kind: kind, help: help, set: set, get: get)
+        RenderParameter(name: name, key: key, kind: kind, help: help, set: set, get: get, columnName: column)
     }
 
     /// Every parameter, in the order `kiln render --help` lists them.
@@ -180,6 +181,13 @@ public enum RenderParameters {
               set: { $0.refineAfter = try flag("refine-after", $1) }, get: { String($0.refineAfter) }),
         entry("refiner-strength", "refiner_strength", .number, "With --refine-after: the refiner's strength (default 0.3).",
               set: { $0.refinerStrength = try number("refiner-strength", $1) }, get: { format($0.refinerStrength) }),
+        entry("lora", "loras", .lora, "A LoRA file, FILE or FILE:SCALE (scale 1 by default); repeat for several, or join them with ';'.",
+              column: "loras",
+              set: { r, v in
+                  for part in v.description.split(separator: ";") where !part.isEmpty {
+                      r.loras.append(try LoRAReference(spec: part.trimmingCharacters(in: .whitespaces)))
+                  }
+              }, get: { r in r.loras.isEmpty ? nil : r.loras.map { "\(($0.file as NSString).lastPathComponent):\(ParameterValue.number($0.scale))" }.joined(separator: ";") }),
         entry("watermark", "watermark", .flag, "Apply the invisible watermark (--no-watermark turns it off).",
               set: { $0.watermark = try flag("watermark", $1) }, get: { String($0.watermark) }),
     ]

@@ -31,7 +31,9 @@ public struct StagePlan: Sendable, Equatable {
     public var isTextToImage: Bool { start == .noise && !inpaint }
 
     /// The stages of `request` rendered with `model` (and the request's refiner, if any).
-    public static func stages(for request: RenderRequest, model: ModelReference) -> [StagePlan] {
+    public static func stages(for request: RenderRequest, model given: ModelReference) -> [StagePlan] {
+        var model = given
+        model.loras = request.loras  // LoRAs apply to the first model (the base, or a refiner rendering alone)
         let start: Start = request.image != nil ? .image : (request.latents != nil ? .latents : .noise)
         let inpaint = request.mask != nil
         let strength = request.effectiveStrength

@@ -123,6 +123,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     /// The refiner's strength when `refineAfter`.
     public var refinerStrength: Double = 0.3
     public var watermark: Bool = true
+    /// LoRAs merged into the (base) model's UNet and text encoders.
+    public var loras: [LoRAReference] = []
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -136,7 +138,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case strength, aestheticScore = "aesthetic_score", negativeAestheticScore = "negative_aesthetic_score"
         case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
-        case refinerStrength = "refiner_strength", watermark
+        case refinerStrength = "refiner_strength", watermark, loras
     }
 
     /// The names version 1 stored (Swift property names).
@@ -190,6 +192,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         refineAfter = try c.decodeIfPresent(Bool.self, forKey: .refineAfter) ?? false
         refinerStrength = try c.decodeIfPresent(Double.self, forKey: .refinerStrength) ?? refinerStrength
         watermark = try c.decodeIfPresent(Bool.self, forKey: .watermark) ?? true
+        loras = try c.decodeIfPresent([LoRAReference].self, forKey: .loras) ?? []
     }
 
     init(version1 decoder: Decoder) throws {
@@ -254,6 +257,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encode(refineAfter, forKey: .refineAfter)
         try c.encode(refinerStrength, forKey: .refinerStrength)
         try c.encode(watermark, forKey: .watermark)
+        if !loras.isEmpty { try c.encode(loras, forKey: .loras) }
     }
 }
 
@@ -302,6 +306,8 @@ extension RenderRequest {
         where !(score.isFinite && score >= -100 && score <= 100) {
             throw bad(name, "must be a number between -100 and 100, not \(score)")
         }
+        guard loras.count <= 16 else { throw bad("lora", "at most 16 LoRAs, not \(loras.count)") }
+        for l in loras where !(l.scale.isFinite && abs(l.scale) <= 10) { throw bad("lora", "\(l.file): scale \(l.scale) must be between -10 and 10") }
         if let p = paddingMaskCrop, p < 0 || p > 8192 { throw bad("padding-mask-crop", "must be between 0 and 8192 pixels, not \(p)") }
         if mask != nil && image == nil && latents == nil { throw bad("mask", "needs an --image to inpaint") }
         if paddingMaskCrop != nil && (mask == nil || image == nil) { throw bad("padding-mask-crop", "needs --image and --mask") }

@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import ModelFiles
 import Models
@@ -9,7 +10,11 @@ import Schedulers
 public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertible {
     public var path: String
     public var config: String?
-    public init(path: String, config: String? = nil) { self.path = path; self.config = config }
+    /// LoRAs merged into its weights (a model with other LoRAs is another model to the cache).
+    public var loras: [LoRAReference]
+    public init(path: String, config: String? = nil, loras: [LoRAReference] = []) {
+        self.path = path; self.config = config; self.loras = loras
+    }
     public var description: String { path }
 }
 
@@ -33,11 +38,29 @@ public final class StageModel: @unchecked Sendable {
     /// from `shared` instead of loading them again.
     public init(_ reference: ModelReference, shared: ComponentCache = ComponentCache()) throws {
         self.reference = reference
-        let files = try SDXLModelFiles(path: reference.path, configFolder: reference.config)
+        var files = try SDXLModelFiles(path: reference.path, configFolder: reference.config)
+        let adapters = try LoRAReference.open(reference.loras)
+        var adapted: Set<String> = []
+        if !adapters.isEmpty {
+            let layers = try UNetConfig(try files.config("unet")).layersPerBlock
+            let present = Set(files.components.map(\.name))
+            for lora in adapters {
+                for component in Set(lora.file.modules.map(\.component)) where !present.contains(component) {
+                    throw RenderError.model("\(lora.file.path): this LoRA changes \(component), which \(reference.path) does not have")
+                }
+                adapted.formUnion(lora.file.modules.map(\.component))
+            }
+            files.weightTransform = { name, source in
+                guard ["unet", "text_encoder", "text_encoder_2"].contains(name) else { return source }
+                let merged = try LoRAWeights(base: source, component: name, loras: adapters, layersPerBlock: layers)
+                return merged.isEmpty ? source : merged
+            }
+        }
         self.files = files
+        let loraKey = reference.loras.map { "\($0.sha256)@\($0.scale)" }.joined(separator: ",")
         var bytes: [String: Int] = [:]
         func load<T>(_ name: String, _ build: () throws -> T) throws -> T {
-            let hash = files.componentHash(name)
+            let hash = files.componentHash(name) + (adapted.contains(name) ? "+lora:" + loraKey : "")
             let size = (try? files.weights(name).parameterCount).map { $0 * 4 } ?? 0
             bytes[hash] = size
             return try shared.component(hash, bytes: size, build)

@@ -33,6 +33,9 @@ public final class Worker: @unchecked Sendable {
         models = ModelCache(maxBytes: options.maxModelBytes)
     }
 
+    /// Models this worker has built (each model and LoRA set once while it stays in memory).
+    public var modelLoads: Int { models.loads }
+
     public enum Outcome: Sendable, Equatable { case done(Int64), failed(Int64, String), cancelled(Int64), leaseLost(Int64), idle }
 
     /// Claims and runs one job; `.idle` when none is ready.

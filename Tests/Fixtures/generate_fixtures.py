@@ -25,8 +25,8 @@ import sys
 
 PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors", "scipy",
           "numpy", "opencv-python-headless==5.0.0.93", "PyWavelets==1.9.0",
-          "invisible-watermark==0.2.0", "open_clip_torch==3.3.0"]
-NO_DEPS = 2  # invisible-watermark and open_clip_torch: only their own code (their extras are heavy)
+          "invisible-watermark==0.2.0", "open_clip_torch==3.3.0", "peft==0.21.2"]
+NO_DEPS = 3  # invisible-watermark, open_clip_torch, peft: only their own code (their extras are heavy)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VENV = os.path.join(ROOT, ".venv-fixtures")
@@ -1154,6 +1154,123 @@ def mode_fixtures():
         cases.append({"name": name, "model": stages[0][1], "request": request})
     with open(os.path.join(EXPECTED, "modes.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
+
+
+# ---------------------------------------------------------------- LoRA
+# transformers 5.24 asks for peft >= 0.22 before it loads text-encoder adapters, and the package
+# index serves peft 0.21.2 at most; its adapter code works with that version, so the check is
+# skipped (lora_fixtures asserts that the adapters diffusers loaded equal the file's tensors).
+LORA_PROMPT = "a paper lantern on a river at night"
+
+
+def sgm_unet_name(module, layers_per_block):
+    """diffusers UNet module path -> original Stability ("SGM") path, as kohya's SDXL files name them."""
+    per = layers_per_block + 1
+    resnet = {"conv1": "in_layers.2", "conv2": "out_layers.3", "time_emb_proj": "emb_layers.1",
+              "conv_shortcut": "skip_connection", "norm1": "in_layers.0", "norm2": "out_layers.0"}
+    parts = module.split(".")
+
+    def rest_of(tail, is_resnet):
+        if is_resnet and tail and tail[0] in resnet:
+            return resnet[tail[0]].split(".") + tail[1:]
+        return tail
+    if parts[0] == "down_blocks":
+        b, kind, l, tail = int(parts[1]), parts[2], int(parts[3]), parts[4:]
+        return ".".join(["input_blocks", str(1 + b * per + l), "1" if kind == "attentions" else "0"] + rest_of(tail, kind == "resnets"))
+    if parts[0] == "up_blocks":
+        b, kind, l, tail = int(parts[1]), parts[2], int(parts[3]), parts[4:]
+        return ".".join(["output_blocks", str(b * per + l), "1" if kind == "attentions" else "0"] + rest_of(tail, kind == "resnets"))
+    if parts[0] == "mid_block":
+        kind, j, tail = parts[1], int(parts[2]), parts[3:]
+        return ".".join(["middle_block", "1" if kind == "attentions" else str(2 * j)] + rest_of(tail, kind == "resnets"))
+    raise ValueError(module)
+
+
+def kohya_from_peft(state, alphas, layers_per_block):
+    """A diffusers/PEFT LoRA state dict in kohya's layout (SGM names, lora_down/lora_up/alpha)."""
+    out = {}
+    for key, value in state.items():
+        if not key.endswith("lora_A.weight"):
+            continue
+        component, module = key[: -len(".lora_A.weight")].split(".", 1)
+        if component == "unet":
+            name = "lora_unet_" + sgm_unet_name(module, layers_per_block).replace(".", "_")
+        else:
+            prefix = "lora_te1_" if component == "text_encoder" else "lora_te2_"
+            full = module if module.startswith("text_model.") else "text_model." + module
+            name = prefix + full.replace(".", "_")
+        out[name + ".lora_down.weight"] = value
+        out[name + ".lora_up.weight"] = state[key.replace("lora_A", "lora_B")]
+        out[name + ".alpha"] = torch.tensor(float(alphas[component]))
+    return out
+
+
+@part
+@torch.no_grad()
+def lora_fixtures():
+    import transformers.integrations.peft as transformers_peft
+    transformers_peft.check_peft_version = lambda *args, **kwargs: None
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import load_file
+    base_dir = os.path.join(MODELS, "tiny-sdxl-base")
+    folder = os.path.join(HERE, "loras")
+    os.makedirs(folder, exist_ok=True)
+
+    def make(name, seed, unet_targets, rank, alpha, te_rank, te_alpha):
+        torch.manual_seed(seed)
+        pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32)
+        pipe.unet.add_adapter(LoraConfig(r=rank, lora_alpha=alpha, target_modules=unet_targets, init_lora_weights=False))
+        pipe.text_encoder.add_adapter(LoraConfig(r=te_rank, lora_alpha=te_alpha, target_modules=["q_proj", "v_proj", "fc1"],
+                                                 init_lora_weights=False))
+        pipe.text_encoder_2.add_adapter(LoraConfig(r=te_rank, lora_alpha=te_alpha, target_modules=["k_proj", "out_proj", "fc2"],
+                                                   init_lora_weights=False))
+        layers = {"unet": get_peft_model_state_dict(pipe.unet), "text_encoder": get_peft_model_state_dict(pipe.text_encoder),
+                  "text_encoder_2": get_peft_model_state_dict(pipe.text_encoder_2)}
+        StableDiffusionXLPipeline.save_lora_weights(
+            folder, weight_name=name + "-peft.safetensors", unet_lora_layers=layers["unet"],
+            text_encoder_lora_layers=layers["text_encoder"], text_encoder_2_lora_layers=layers["text_encoder_2"],
+            unet_lora_adapter_metadata=pipe.unet.peft_config["default"].to_dict(),
+            text_encoder_lora_adapter_metadata=pipe.text_encoder.peft_config["default"].to_dict(),
+            text_encoder_2_lora_adapter_metadata=pipe.text_encoder_2.peft_config["default"].to_dict())
+        state = load_file(os.path.join(folder, name + "-peft.safetensors"))
+        alphas = {"unet": alpha, "text_encoder": te_alpha, "text_encoder_2": te_alpha}
+        kohya = kohya_from_peft(state, alphas, pipe.unet.config.layers_per_block)
+        save_file({k: v.contiguous() for k, v in kohya.items()}, os.path.join(folder, name + "-kohya.safetensors"))
+
+    # Attention projections, feed-forward and (LoCon) the resnets' 3x3 convolutions.
+    make("lantern", 41, ["to_q", "to_k", "to_v", "to_out.0", "ff.net.2", "conv1", "conv2"], 4, 8, 2, 4)
+    make("river", 42, ["to_k", "proj_in", "proj_out", "time_emb_proj"], 2, 2, 2, 1)
+
+    # diffusers 0.42.1 with transformers 5 drops the CLIP-L self-attention modules of kohya files
+    # (CLIPTextModel lost its text_model wrapper; kohya names keep it), so the kohya files are
+    # checked against the renders of the PEFT files holding the same tensors.
+    for name in ("lantern", "river"):
+        peft_state = load_file(os.path.join(folder, name + "-peft.safetensors"))
+        kohya_state = load_file(os.path.join(folder, name + "-kohya.safetensors"))
+        assert len(kohya_state) == len(peft_state) // 2 * 3  # down, up, alpha for each A, B pair
+    cases = [("lantern-peft", [("lantern-peft", 0.8)]), ("two-loras", [("lantern-peft", 0.8), ("river-peft", 0.5)])]
+    records = []
+    for name, loras in cases:
+        pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
+        pipe.set_progress_bar_config(disable=True)
+        for file, _ in loras:
+            pipe.load_lora_weights(folder, weight_name=file + ".safetensors", adapter_name=file.replace("-", "_"))
+        pipe.set_adapters([f.replace("-", "_") for f, _ in loras], [s for _, s in loras])
+        if name == "lantern-peft":  # the adapters diffusers loaded are the file's tensors
+            state = load_file(os.path.join(folder, "lantern-peft.safetensors"))
+            loaded = {k: v for k, v in pipe.unet.state_dict().items() if ".lora_A." in k}
+            assert loaded and all(torch.equal(v, state["unet." + k.replace(".lantern_peft", "")]) for k, v in loaded.items())
+        out = pipe(prompt=LORA_PROMPT, num_inference_steps=6, width=64, height=48,
+                   generator=torch.Generator("cpu").manual_seed(13), output_type="np").images
+        pixels = torch.from_numpy((out * 255).round().astype("uint8"))
+        save("lora-" + name, {"pixels": pixels})
+        records.append({"name": name, "loras": [{"file": f + ".safetensors", "scale": s} for f, s in loras],
+                        "request": {"version": 2, "prompt": LORA_PROMPT, "num_inference_steps": 6, "width": 64, "height": 48,
+                                    "seed": 13, "watermark": False}})
+    with open(os.path.join(EXPECTED, "loras.json"), "w") as f:
+        json.dump(records, f, indent=1, sort_keys=True)
+
 
 
 def main():

@@ -98,10 +98,11 @@ final class ModeCommandTests: XCTestCase {
                      "negative-original-size", "negative-crop-top-left", "negative-target-size", "images", "image", "strength",
                      "mask", "padding-mask-crop", "latents", "denoising-start", "denoising-end", "aesthetic-score",
                      "negative-aesthetic-score", "refiner", "refiner-config", "high-noise-frac", "refine-after",
-                     "refiner-strength", "watermark"]
+                     "refiner-strength", "watermark", "lora"]
         for name in names {
             XCTAssertTrue(help.contains(name == "watermark" ? "--no-watermark" : "--\(name)"), "kiln render --\(name)")
-            XCTAssertTrue(columns.contains(name.replacingOccurrences(of: "-", with: "_")), "v_outputs.\(name)")
+            let column = name == "lora" ? "loras" : name.replacingOccurrences(of: "-", with: "_")
+            XCTAssertTrue(columns.contains(column), "v_outputs.\(column)")
         }
     }
 

@@ -59,6 +59,7 @@ struct WorkCommand: ParsableCommand {
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             let worker = Worker(store: JobStore(database), options: options)
             var done = 0
+            defer { print("\(done) jobs, models built: \(worker.modelLoads)") }
             while maxJobs.map({ done < $0 }) ?? true {
                 let outcome = try worker.runOne()
                 switch outcome {

@@ -41,6 +41,7 @@ struct RenderOptions: ParsableArguments {
     @Option(name: .customLong("high-noise-frac"), help: parameterHelp("high-noise-frac")) var highNoiseFrac: String?
     @Flag(name: .customLong("refine-after"), help: parameterHelp("refine-after")) var refineAfter = false
     @Option(name: .customLong("refiner-strength"), help: parameterHelp("refiner-strength")) var refinerStrength: String?
+    @Option(help: parameterHelp("lora")) var lora: [String] = []
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
 
     /// Option name to the value given, for every option that was given.
@@ -59,6 +60,7 @@ struct RenderOptions: ParsableArguments {
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
         if refineAfter { out.append(("refine-after", .flag(true))) }
+        for entry in lora { out.append(("lora", .text(absolute(entry)))) }
         if noWatermark { out.append(("watermark", .flag(false))) }
         return out
     }

@@ -34,6 +34,7 @@ struct SweepCommand: ParsableCommand {
                 if let f = r.mask?.file { r.mask?.file = resolve(f) }
                 if let f = r.latents?.file { r.latents?.file = resolve(f) }
                 r.refiner = r.refiner.map(resolve)
+                for i in r.loras.indices { r.loras[i].file = resolve(r.loras[i].file) }
                 r.refinerConfig = r.refinerConfig.map(resolve)
                 let resolved = try InputFiles.resolve(r, cache: cache)
                 blobs.merge(resolved.blobs) { a, _ in a }
