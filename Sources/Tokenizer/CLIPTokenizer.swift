@@ -1,12 +1,14 @@
-import CZlib
 import Foundation
 
-/// CLIP's byte-level BPE tokenizer, equal in its ids to transformers' `CLIPTokenizer` called as
-/// diffusers' SDXL pipelines call it: `padding="max_length", max_length=77, truncation=True`.
+/// CLIP's byte-level BPE tokenizer, equal in its ids to transformers' `CLIPTokenizer` (tokenizers
+/// backend) called as diffusers' SDXL pipelines call it:
+/// `padding="max_length", max_length=77, truncation=True`.
 ///
 /// Output: `<|startoftext|>`, the prompt's tokens (cut so the sequence fits), `<|endoftext|>`,
 /// then the pad token up to `maxLength`. SDXL's `tokenizer` pads with `<|endoftext|>`, its
-/// `tokenizer_2` with `!`; the pad token is read from the folder, never assumed.
+/// `tokenizer_2` with `!`; the pad token is read from the folder, never assumed. Loading:
+/// `init(folder:)` (either folder layout), `bundled(padToken:)` (Kiln's own copy of CLIP's
+/// vocabulary).
 public struct CLIPTokenizer: Sendable {
     public static let startToken = "<|startoftext|>"
     public static let endToken = "<|endoftext|>"
@@ -16,117 +18,108 @@ public struct CLIPTokenizer: Sendable {
     public let startID: Int32
     public let endID: Int32
     public let padID: Int32
-    public var vocabularySize: Int { vocabulary.count }
+    /// Tokens matched before BPE, with their ids: the file's added tokens, then the special
+    /// tokens CLIP needs (start, end, pad, unknown) where the file did not list them.
+    public let addedTokens: [AddedToken]
+    /// Distinct tokens: the BPE vocabulary and the added tokens not in it.
+    public let vocabularySize: Int
+    /// The BPE model's vocabulary (added tokens are matched before BPE and never looked up here).
     let vocabulary: [String: Int32]
     let encoder: BytePairEncoder
     let unknownID: Int32
+    let rawMatcher: AddedTokenMatcher
+    let normalizedMatcher: AddedTokenMatcher
 
+    /// A tokenizer from its parts, checked as tokenizers checks them when it builds a BPE model:
+    /// every merge's two symbols and their concatenation must be in the vocabulary.
     public init(vocabulary: [String: Int32], merges: [(String, String)], padToken: String,
-                maxLength: Int = 77, source: String = "tokenizer") throws {
-        self.vocabulary = vocabulary
+                maxLength: Int = 77, addedTokens: [AddedToken] = [], unknownToken: String = CLIPTokenizer.endToken,
+                source: String = "tokenizer") throws {
+        try TokenizerLimits.check(vocabulary.count, TokenizerLimits.maxVocabulary, "a vocabulary of \(vocabulary.count) tokens", path: source)
+        try TokenizerLimits.check(merges.count, TokenizerLimits.maxMerges, "\(merges.count) merge rules", path: source)
+        try TokenizerLimits.check(addedTokens.count, TokenizerLimits.maxAddedTokens, "\(addedTokens.count) added tokens", path: source)
         var ranks: [String: Int] = [:]
-        for (i, m) in merges.enumerated() where ranks[m.0 + " " + m.1] == nil { ranks[m.0 + " " + m.1] = i }
+        ranks.reserveCapacity(merges.count)
+        for (i, m) in merges.enumerated() {
+            for symbol in [m.0, m.1, m.0 + m.1] where vocabulary[symbol] == nil {
+                throw TokenizerError.mergeOutOfVocabulary(path: source, merge: "\(m.0) \(m.1)", token: symbol)
+            }
+            let key = m.0 + " " + m.1
+            if ranks[key] == nil { ranks[key] = i }
+        }
         encoder = BytePairEncoder(ranks: ranks)
-        guard let s = vocabulary[CLIPTokenizer.startToken] else { throw TokenizerError.missingToken(path: source, token: CLIPTokenizer.startToken) }
-        guard let e = vocabulary[CLIPTokenizer.endToken] else { throw TokenizerError.missingToken(path: source, token: CLIPTokenizer.endToken) }
-        guard let p = vocabulary[padToken] else { throw TokenizerError.missingToken(path: source, token: padToken) }
-        startID = s; endID = e; padID = p; unknownID = e
+
+        var lookup = vocabulary
+        for t in addedTokens { lookup[t.content] = t.id }
+        guard let s = lookup[CLIPTokenizer.startToken] else { throw TokenizerError.missingToken(path: source, token: CLIPTokenizer.startToken) }
+        guard let e = lookup[CLIPTokenizer.endToken] else { throw TokenizerError.missingToken(path: source, token: CLIPTokenizer.endToken) }
+        guard let p = lookup[padToken] else { throw TokenizerError.missingToken(path: source, token: padToken) }
+        guard let u = lookup[unknownToken] else { throw TokenizerError.missingToken(path: source, token: unknownToken) }
+        startID = s; endID = e; padID = p; unknownID = u
         self.padToken = padToken
         self.maxLength = max(2, maxLength)
+        self.vocabulary = vocabulary
+        vocabularySize = lookup.count
+
+        // transformers registers bos, eos, unk and pad as special added tokens when it loads a tokenizer.
+        var all = addedTokens
+        for (content, id) in [(CLIPTokenizer.startToken, s), (CLIPTokenizer.endToken, e), (unknownToken, u), (padToken, p)]
+            where !all.contains(where: { $0.content == content }) {
+            all.append(AddedToken(content: content, id: id, special: true))
+        }
+        self.addedTokens = all
+        (rawMatcher, normalizedMatcher) = CLIPTokenizer.matchers(all)
     }
 
-    /// Loads `vocab.json` and `merges.txt` (or their `.gz` forms) and the pad token and maximum
-    /// length from `special_tokens_map.json` / `tokenizer_config.json` in `folder`.
-    public init(folder: String, padTokenOverride: String? = nil) throws {
-        func file(_ name: String) -> String? {
-            let p = (folder as NSString).appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: p) { return p }
-            if FileManager.default.fileExists(atPath: p + ".gz") { return p + ".gz" }
-            return nil
-        }
-        guard let vocabPath = file("vocab.json") else {
-            throw TokenizerError.missingFile(path: (folder as NSString).appendingPathComponent("vocab.json"))
-        }
-        guard let mergesPath = file("merges.txt") else {
-            throw TokenizerError.missingFile(path: (folder as NSString).appendingPathComponent("merges.txt"))
-        }
-        let vocabData = try CLIPTokenizer.read(vocabPath)
-        guard let object = (try? JSONSerialization.jsonObject(with: vocabData)) as? [String: Any] else {
-            throw TokenizerError.invalidVocabulary(path: vocabPath, reason: "not a JSON object of token to id")
-        }
-        var vocab: [String: Int32] = [:]
-        vocab.reserveCapacity(object.count)
-        for (k, v) in object {
-            guard let n = v as? NSNumber, n.int64Value >= 0, n.int64Value < Int64(Int32.max) else {
-                throw TokenizerError.invalidVocabulary(path: vocabPath, reason: "id of '\(k)' is not a non-negative integer")
+    /// The tokenizer with `contents` added as transformers' `add_tokens` adds plain strings
+    /// (normalized, not special; how diffusers' `load_textual_inversion` adds its tokens). A
+    /// token already known keeps its id; a new one takes the next id after the vocabulary and
+    /// the added tokens, as tokenizers' `AddedVocabulary::add_tokens` assigns them.
+    public func addingTokens(_ contents: [String]) throws -> CLIPTokenizer {
+        var added = addedTokens
+        var known = Dictionary(added.map { ($0.content, $0.id) }, uniquingKeysWith: { first, _ in first })
+        for content in contents where !content.isEmpty && !added.contains(where: { $0.content == content }) {
+            try TokenizerLimits.checkToken(content, path: "added token")
+            let id: Int32
+            if let existing = known[content] ?? vocabulary[content] {
+                id = existing
+            } else {
+                let modelSize = Int32(clamping: vocabulary.count)
+                let maxAdded = added.map(\.id).max()
+                id = maxAdded.map { $0 >= modelSize ? $0 + 1 : modelSize } ?? modelSize
             }
-            vocab[k] = Int32(n.int64Value)
+            added.append(AddedToken(content: content, id: id))
+            known[content] = id
         }
-        guard let mergesText = String(data: try CLIPTokenizer.read(mergesPath), encoding: .utf8) else {
-            throw TokenizerError.invalidMerges(path: mergesPath, line: 1, reason: "not UTF-8 text")
-        }
-        var merges: [(String, String)] = []
-        for (n, line) in mergesText.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.isEmpty || (n == 0 && line.hasPrefix("#version")) { continue }
-            let parts = line.split(separator: " ")
-            guard parts.count == 2 else {
-                throw TokenizerError.invalidMerges(path: mergesPath, line: n + 1, reason: "expected two symbols separated by one space")
-            }
-            merges.append((String(parts[0]), String(parts[1])))
-        }
-        let (pad, maxLength) = CLIPTokenizer.readSpecialTokens(folder: folder)
-        try self.init(vocabulary: vocab, merges: merges, padToken: padTokenOverride ?? pad, maxLength: maxLength, source: vocabPath)
+        try TokenizerLimits.check(added.count, TokenizerLimits.maxAddedTokens, "\(added.count) added tokens", path: "added tokens")
+        return CLIPTokenizer(copying: self, addedTokens: added)
     }
 
-    static func readSpecialTokens(folder: String) -> (pad: String, maxLength: Int) {
-        var pad: String? = nil
-        var maxLength = 77
-        func token(_ v: Any?) -> String? {
-            if let s = v as? String { return s }
-            if let d = v as? [String: Any] { return d["content"] as? String }
-            return nil
-        }
-        for name in ["tokenizer_config.json", "special_tokens_map.json"] {
-            let p = (folder as NSString).appendingPathComponent(name)
-            guard let data = FileManager.default.contents(atPath: p),
-                  let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { continue }
-            if let t = token(obj["pad_token"]) { pad = t }
-            if let m = obj["model_max_length"] as? NSNumber, m.intValue > 1, m.intValue <= 4096 { maxLength = m.intValue }
-        }
-        return (pad ?? CLIPTokenizer.endToken, maxLength)
+    private init(copying other: CLIPTokenizer, addedTokens: [AddedToken]) {
+        maxLength = other.maxLength
+        padToken = other.padToken
+        startID = other.startID; endID = other.endID; padID = other.padID; unknownID = other.unknownID
+        vocabulary = other.vocabulary
+        encoder = other.encoder
+        self.addedTokens = addedTokens
+        vocabularySize = Set(vocabulary.keys).union(addedTokens.map(\.content)).count
+        (rawMatcher, normalizedMatcher) = CLIPTokenizer.matchers(addedTokens)
     }
 
-    static func read(_ path: String) throws -> Data {
-        if path.hasSuffix(".gz") {
-            guard let gz = gzopen(path, "rb") else { throw TokenizerError.unreadable(path: path) }
-            defer { gzclose(gz) }
-            var data = Data()
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32($0.count)) }
-                if n < 0 { throw TokenizerError.unreadable(path: path) }
-                if n == 0 { break }
-                data.append(buffer, count: Int(n))
-            }
-            return data
-        }
-        guard let d = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path) }
-        return d
-    }
-
-    /// Tokens matched in the raw text before normalisation, as transformers' added special tokens
-    /// are: start, end and the pad token (so with `!` as pad, every `!` in a prompt is one token).
-    var specialTokens: [String] {
-        Array(Set([CLIPTokenizer.startToken, CLIPTokenizer.endToken, padToken])).sorted { $0.count > $1.count }
+    /// Tokens matched in the raw text, and those matched in the normalized text by their
+    /// normalized content (tokenizers' `split_trie` and `split_normalized_trie`).
+    static func matchers(_ tokens: [AddedToken]) -> (raw: AddedTokenMatcher, normalized: AddedTokenMatcher) {
+        (AddedTokenMatcher(tokens.filter { !$0.normalized }.map { (Array($0.content.unicodeScalars), $0) }),
+         AddedTokenMatcher(tokens.filter(\.normalized).map { (Array(PreTokenizer.normalize($0.content).unicodeScalars), $0) }))
     }
 
     /// The token ids of `text` without start, end or padding.
     public func tokenIDs(_ text: String) -> [Int32] {
         var ids: [Int32] = []
-        for piece in PreTokenizer.split(text, specialTokens: specialTokens) {
+        for piece in PreTokenizer.split(text, raw: rawMatcher, normalized: normalizedMatcher) {
             switch piece {
-            case .special(let t): ids.append(vocabulary[t] ?? unknownID)
-            case .text(let word):
+            case .token(let id): ids.append(id)
+            case .word(let word):
                 for symbol in encoder.symbols(for: word) { ids.append(vocabulary[symbol] ?? unknownID) }
             }
         }

@@ -11,8 +11,10 @@ of torch, diffusers and transformers, re-runs itself inside it, then writes:
                                               aesthetic-score time ids, 4 down blocks)
   Tests/Fixtures/models/tiny-sdxl-inpaint/   base pipeline with a 9-channel inpainting UNet
   Tests/Fixtures/tokenizer-full/             the full 49408-token CLIP vocabulary, gzipped
+  Tests/Fixtures/tokenizer-json/             the same vocabulary as transformers 5 saves it (tokenizer.json)
+  Tests/Fixtures/tokenizer-added/            a tiny tokenizer.json with added tokens of each kind
   Tests/Fixtures/expected/*.safetensors      reference outputs of each component on fixed inputs
-  Tests/Fixtures/expected/tokens.json        reference token ids on varied prompts
+  Tests/Fixtures/expected/tokens*.json       reference token ids on varied prompts, for each layout
 
 Everything is seeded, so re-running gives the same files for the same pinned versions.
 """
@@ -156,19 +158,28 @@ TOKEN_PROMPTS = [
     "Ⅻ roman numeral, ½ fraction, ² superscript, ٣ arabic digit",
     "masterpiece, best quality, (intricate details:1.3), 85mm f/1.8, bokeh, RAW photo",
     "mr. smith's dog's bone",
+    "a (red:1.2) fox, [blue:0.8] sky, (((masterpiece))), {best|worst}, (word:1.2)",
+    "<|ENDOFTEXT|> upper-case special token",
+    "glued<|endoftext|>specials<|startoftext|>!end",
+    "wow!! pads!inside ! words",
 ]
 
 
+def write_gzip(path, data):
+    """gzip with mtime 0 and no file name: the same bytes on every run."""
+    with open(path, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+            f.write(data)
+
+
+@part
 def tokenizer_fixtures():
     vocab, merges = vocab_and_merges(49408)
     folder = os.path.join(HERE, "tokenizer-full")
     os.makedirs(folder, exist_ok=True)
-    def write_gzip(name, text):  # mtime 0 and no file name: the same bytes on every run
-        with open(os.path.join(folder, name), "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
-                f.write(text.encode("utf-8"))
-    write_gzip("vocab.json.gz", json.dumps(vocab, ensure_ascii=False))
-    write_gzip("merges.txt.gz", "#version: 0.2\n" + "".join(" ".join(m) + "\n" for m in merges))
+    write_gzip(os.path.join(folder, "vocab.json.gz"), json.dumps(vocab, ensure_ascii=False).encode("utf-8"))
+    write_gzip(os.path.join(folder, "merges.txt.gz"),
+               ("#version: 0.2\n" + "".join(" ".join(m) + "\n" for m in merges)).encode("utf-8"))
     tmp = os.path.join(HERE, ".tok-tmp")
     results = []
     for pad in ["<|endoftext|>", "!"]:
@@ -179,6 +190,77 @@ def tokenizer_fixtures():
             results.append({"pad_token": pad, "prompt": prompt, "ids": ids})
     shutil.rmtree(tmp)
     with open(os.path.join(EXPECTED, "tokens.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, ensure_ascii=False, indent=0)
+
+
+ADDED_TOKEN_PROMPTS = [
+    "a photo of <Cat-Toy> and <CAT-TOY>, <cat-toy>s",
+    "x [mask] y   [mask]z\t[mask]",
+    "anthony ony ony's (ony) sony ony",
+    "<tok> <tok>_1 <tok>_10 <TOK>",
+    "a red fox! [MASK] <Cat-Toy>!",
+    "",
+]
+
+
+@part
+def tokenizer_json_fixtures():
+    """Tokenizer folders in the layout transformers 5's save_pretrained writes (tokenizer.json and
+    tokenizer_config.json, no vocab.json or merges.txt), and transformers' ids read from them:
+
+      tokenizer-json/   the full CLIP vocabulary, merges as pairs (tokenizers 0.20+); tokenizer.json
+                        is stored gzipped, byte for byte the file transformers wrote and read
+      tokenizer-added/  the tiny vocabulary with added tokens of each kind (normalized, special with
+                        lstrip/rstrip, single_word) and merges as "a b" strings, as older tokenizers
+                        wrote them
+    """
+    from transformers import AddedToken
+    vocab, merges = vocab_and_merges(49408)
+    four = os.path.join(HERE, ".tok-four")
+    write_tokenizer_folder(four, vocab, merges, "<|endoftext|>")
+    saved = os.path.join(HERE, ".tok-json")
+    shutil.rmtree(saved, ignore_errors=True)
+    CLIPTokenizer.from_pretrained(four).save_pretrained(saved)
+    shutil.rmtree(four)
+    assert sorted(os.listdir(saved)) == ["tokenizer.json", "tokenizer_config.json"], os.listdir(saved)
+    results = []
+    for pad in ["<|endoftext|>", "!"]:
+        # pad_token="!" as an override, the way Kiln's padTokenOverride is tested
+        tok = CLIPTokenizer.from_pretrained(saved, pad_token=pad)
+        for prompt in TOKEN_PROMPTS:
+            ids = tok(prompt, padding="max_length", max_length=77, truncation=True).input_ids
+            results.append({"pad_token": pad, "prompt": prompt, "ids": ids})
+    folder = os.path.join(HERE, "tokenizer-json")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    with open(os.path.join(saved, "tokenizer.json"), "rb") as f:
+        write_gzip(os.path.join(folder, "tokenizer.json.gz"), f.read())
+    shutil.copy(os.path.join(saved, "tokenizer_config.json"), folder)
+    shutil.rmtree(saved)
+    with open(os.path.join(EXPECTED, "tokens-tokenizer-json.json"), "w", encoding="utf-8") as f:
+        json.dump(results, f, ensure_ascii=False, indent=0)
+
+    tiny = CLIPTokenizer.from_pretrained(os.path.join(MODELS, "tiny-sdxl-base", "tokenizer_2"))
+    tiny.add_tokens(["<Cat-Toy>", "<tok>", "<tok>_1"])
+    tiny.add_tokens([AddedToken("[mask]", lstrip=True, rstrip=True, normalized=False, special=True)],
+                    special_tokens=True)
+    tiny.add_tokens([AddedToken("ony", single_word=True, normalized=False, special=False)])
+    added = os.path.join(HERE, "tokenizer-added")
+    shutil.rmtree(added, ignore_errors=True)
+    tiny.save_pretrained(added)
+    path = os.path.join(added, "tokenizer.json")
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    data["model"]["merges"] = [" ".join(m) for m in data["model"]["merges"]]
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+    tok = CLIPTokenizer.from_pretrained(added)
+    results = []
+    for prompt in ADDED_TOKEN_PROMPTS + TOKEN_PROMPTS[:8]:
+        ids = tok(prompt, padding="max_length", max_length=77, truncation=True).input_ids
+        assert ids == tiny(prompt, padding="max_length", max_length=77, truncation=True).input_ids, prompt
+        results.append({"prompt": prompt, "ids": ids})
+    with open(os.path.join(EXPECTED, "tokens-added.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, ensure_ascii=False, indent=0)
 
 
@@ -1286,7 +1368,6 @@ def main():
     if os.path.isdir(MODELS):
         shutil.rmtree(MODELS)
     os.makedirs(MODELS)
-    tokenizer_fixtures()
     scheduler_fixtures()
     seed_fixtures()
     base_dir, inpaint_dir, refiner_dir = build_pipelines()
