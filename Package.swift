@@ -43,7 +43,10 @@ let package = Package(
 
         .target(name: "Numerics", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
-        .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"], swiftSettings: optimise),
+        // The CLIP merges list ships with the product: single-file checkpoints need no tokenizer folder.
+        .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"],
+                resources: [.copy("Resources/clip-merges.txt.gz"), .copy("Resources/LICENSE-open_clip.txt")],
+                swiftSettings: optimise),
         .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CPNGShim", "CJPEG", "CJPEGShim", "CZlib"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Adapters", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
