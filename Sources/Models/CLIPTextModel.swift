@@ -94,6 +94,32 @@ public struct CLIPTextModel: Sendable {
             ? try weights.linear("text_projection", in: h, out: config.projectionDim, bias: false) : nil
     }
 
+    private init(copying other: CLIPTextModel, config: CLIPTextConfig, tokenEmbedding: Tensor) {
+        self.config = config
+        self.tokenEmbedding = tokenEmbedding
+        positionEmbedding = other.positionEmbedding
+        layers = other.layers
+        finalNorm = other.finalNorm
+        projection = other.projection
+    }
+
+    /// The model with `rows` (`[n, hidden]`) appended to its token embeddings, as transformers'
+    /// `resize_token_embeddings` + assignment does when diffusers loads a textual inversion: the
+    /// new tokens take ids `vocab_size ..< vocab_size + n`. The other weights are shared.
+    public func addingTokenEmbeddings(_ rows: Tensor) throws -> CLIPTextModel {
+        let h = config.hiddenSize
+        guard rows.rank == 2, rows.shape[1] == h else {
+            throw ModelFileError.invalidConfig(path: "token embeddings", key: "hidden_size", reason: "rows of width \(rows.shape.last ?? 0) do not fit \(h)")
+        }
+        let n = rows.shape[0], v = config.vocabularySize
+        let table = Tensor(uninitialized: [v + n, h])
+        table.unsafePointer.update(from: tokenEmbedding.unsafePointer, count: v * h)
+        (table.unsafePointer + v * h).update(from: rows.unsafePointer, count: n * h)
+        var extended = config
+        extended.vocabularySize = v + n
+        return CLIPTextModel(copying: self, config: extended, tokenEmbedding: table)
+    }
+
     /// Runs the encoder on `ids` (`batch` sequences of equal length, at most `maxPositions`).
     public func callAsFunction(_ ids: [[Int32]]) -> CLIPTextOutput {
         let batch = ids.count, tokens = ids[0].count, h = config.hiddenSize

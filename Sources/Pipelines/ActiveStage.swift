@@ -89,8 +89,15 @@ struct ActiveStage {
             }
             let n = request.images
             func repeated(_ t: Tensor) -> [Tensor] { Array(repeating: t, count: n) }
-            let hidden = Tensor.concatenateBatch((guidance ? repeated(embeds.negative!) : []) + repeated(embeds.positive))
-            let pooled = Tensor.concatenateBatch((guidance ? repeated(embeds.negativePooled!) : []) + repeated(embeds.pooled))
+            var negatives: [Tensor] = [], negativePools: [Tensor] = []
+            if guidance {
+                guard let negative = embeds.negative, let negativePooled = embeds.negativePooled else {
+                    throw RenderError.model("\(plan.model.path): the prompt encoder gave no negative embeddings for guidance")
+                }
+                negatives = repeated(negative); negativePools = repeated(negativePooled)
+            }
+            let hidden = Tensor.concatenateBatch(negatives + repeated(embeds.positive))
+            let pooled = Tensor.concatenateBatch(negativePools + repeated(embeds.pooled))
             let rows = TimeIDs.rows(for: request, size: size, textToImage: plan.isTextToImage, aesthetic: model.usesAestheticScore, guidance: guidance)
             conditioning = UNetConditioning(encoderHiddenStates: hidden, textEmbeds: pooled, timeIDs: rows)
             schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: model.schedulerConfig)

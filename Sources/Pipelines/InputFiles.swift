@@ -69,6 +69,9 @@ extension InputFiles {
             r.mask?.sha256 = file.sha256; blobs[file.sha256] = file.data
             inputs.mask = try cache.image(path)
         }
+        for i in r.embeddings.indices where r.embeddings[i].sha256.isEmpty {
+            r.embeddings[i].sha256 = try cache.file(r.embeddings[i].file, parameter: "embedding").sha256
+        }
         for i in r.loras.indices where r.loras[i].sha256.isEmpty {
             r.loras[i].sha256 = try cache.file(r.loras[i].file, parameter: "lora", limit: maxLoRABytes).sha256
         }

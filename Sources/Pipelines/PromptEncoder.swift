@@ -22,7 +22,19 @@ public struct PromptEncoder: Sendable {
     public struct Pair: Sendable {
         public let tokenizer: CLIPTokenizer
         public let encoder: CLIPTextModel
+        /// Textual-inversion tokens with several vectors and what diffusers' `maybe_convert_prompt`
+        /// writes in their place (`tok tok_1 tok_2`).
+        public var multiVectorTokens: [String: String] = [:]
         public init(tokenizer: CLIPTokenizer, encoder: CLIPTextModel) { self.tokenizer = tokenizer; self.encoder = encoder }
+
+        /// `maybe_convert_prompt`: each multi-vector token in `text` spelled out.
+        func converted(_ text: String) -> String {
+            var out = text
+            for (token, replacement) in multiVectorTokens.sorted(by: { $0.key < $1.key }) where out.contains(token) {
+                out = out.replacingOccurrences(of: token, with: replacement)
+            }
+            return out
+        }
     }
 
     /// (tokenizer, text_encoder) then (tokenizer_2, text_encoder_2); the refiner has only the second.
@@ -38,7 +50,7 @@ public struct PromptEncoder: Sendable {
         var hidden: [Tensor] = []
         var pooled: Tensor?
         for (pair, text) in zip(pairs, texts) {
-            let out = pair.encoder([pair.tokenizer.encode(text)])
+            let out = pair.encoder([pair.tokenizer.encode(pair.converted(text))])
             let index = out.hiddenStates.count - hiddenIndexFromEnd
             guard index >= 0 else {
                 throw RenderError.invalid(parameter: "clip-skip", reason: "\(hiddenIndexFromEnd - 2) skips more layers than the text encoder has (\(out.hiddenStates.count - 1))")

@@ -188,6 +188,13 @@ public enum RenderParameters {
                       r.loras.append(try LoRAReference(spec: part.trimmingCharacters(in: .whitespaces)))
                   }
               }, get: { r in r.loras.isEmpty ? nil : r.loras.map { "\(($0.file as NSString).lastPathComponent):\(ParameterValue.number($0.scale))" }.joined(separator: ";") }),
+        entry("embedding", "embeddings", .file, "A textual-inversion embedding, FILE or FILE:TOKEN (the token is the file's stem by default); repeat for several, or join with ';'.",
+              column: "embeddings",
+              set: { r, v in
+                  for part in v.description.split(separator: ";") where !part.isEmpty {
+                      r.embeddings.append(try EmbeddingReference(spec: part.trimmingCharacters(in: .whitespaces)))
+                  }
+              }, get: { r in r.embeddings.isEmpty ? nil : r.embeddings.map(\.token).joined(separator: ";") }),
         entry("watermark", "watermark", .flag, "Apply the invisible watermark (--no-watermark turns it off).",
               set: { $0.watermark = try flag("watermark", $1) }, get: { String($0.watermark) }),
     ]

@@ -33,7 +33,9 @@ public struct StagePlan: Sendable, Equatable {
     /// The stages of `request` rendered with `model` (and the request's refiner, if any).
     public static func stages(for request: RenderRequest, model given: ModelReference) -> [StagePlan] {
         var model = given
-        model.loras = request.loras  // LoRAs apply to the first model (the base, or a refiner rendering alone)
+        // LoRAs and embeddings apply to the first model (the base, or a refiner rendering alone).
+        model.loras = request.loras
+        model.embeddings = request.embeddings
         let start: Start = request.image != nil ? .image : (request.latents != nil ? .latents : .noise)
         let inpaint = request.mask != nil
         let strength = request.effectiveStrength

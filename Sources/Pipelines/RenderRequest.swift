@@ -125,6 +125,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var watermark: Bool = true
     /// LoRAs merged into the (base) model's UNet and text encoders.
     public var loras: [LoRAReference] = []
+    /// Textual-inversion embeddings, each with the token that calls it.
+    public var embeddings: [EmbeddingReference] = []
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -138,7 +140,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case strength, aestheticScore = "aesthetic_score", negativeAestheticScore = "negative_aesthetic_score"
         case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
-        case refinerStrength = "refiner_strength", watermark, loras
+        case refinerStrength = "refiner_strength", watermark, loras, embeddings
     }
 
     /// The names version 1 stored (Swift property names).
@@ -193,6 +195,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         refinerStrength = try c.decodeIfPresent(Double.self, forKey: .refinerStrength) ?? refinerStrength
         watermark = try c.decodeIfPresent(Bool.self, forKey: .watermark) ?? true
         loras = try c.decodeIfPresent([LoRAReference].self, forKey: .loras) ?? []
+        embeddings = try c.decodeIfPresent([EmbeddingReference].self, forKey: .embeddings) ?? []
     }
 
     init(version1 decoder: Decoder) throws {
@@ -258,6 +261,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encode(refinerStrength, forKey: .refinerStrength)
         try c.encode(watermark, forKey: .watermark)
         if !loras.isEmpty { try c.encode(loras, forKey: .loras) }
+        if !embeddings.isEmpty { try c.encode(embeddings, forKey: .embeddings) }
     }
 }
 
@@ -306,6 +310,7 @@ extension RenderRequest {
         where !(score.isFinite && score >= -100 && score <= 100) {
             throw bad(name, "must be a number between -100 and 100, not \(score)")
         }
+        guard embeddings.count <= 16 else { throw bad("embedding", "at most 16 embeddings, not \(embeddings.count)") }
         guard loras.count <= 16 else { throw bad("lora", "at most 16 LoRAs, not \(loras.count)") }
         for l in loras where !(l.scale.isFinite && abs(l.scale) <= 10) { throw bad("lora", "\(l.file): scale \(l.scale) must be between -10 and 10") }
         if let p = paddingMaskCrop, p < 0 || p > 8192 { throw bad("padding-mask-crop", "must be between 0 and 8192 pixels, not \(p)") }

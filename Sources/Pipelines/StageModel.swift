@@ -12,8 +12,10 @@ public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertib
     public var config: String?
     /// LoRAs merged into its weights (a model with other LoRAs is another model to the cache).
     public var loras: [LoRAReference]
-    public init(path: String, config: String? = nil, loras: [LoRAReference] = []) {
-        self.path = path; self.config = config; self.loras = loras
+    /// Textual inversions added to its tokenizers and text encoders.
+    public var embeddings: [EmbeddingReference]
+    public init(path: String, config: String? = nil, loras: [LoRAReference] = [], embeddings: [EmbeddingReference] = []) {
+        self.path = path; self.config = config; self.loras = loras; self.embeddings = embeddings
     }
     public var description: String { path }
 }
@@ -79,7 +81,7 @@ public final class StageModel: @unchecked Sendable {
         } else {
             force = true
         }
-        prompts = PromptEncoder(pairs: pairs, forceZerosForEmptyPrompt: force)
+        prompts = PromptEncoder(pairs: try PromptEncoder.adding(reference.embeddings, to: pairs), forceZerosForEmptyPrompt: force)
         unet = try load("unet") { try files.unet() }
         vae = try load("vae") { try files.vae() }
         schedulerConfig = try files.config("scheduler")

@@ -200,6 +200,7 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.request.latents.sha256') AS latents_sha256,
        COALESCE(json_extract(o.provenance, '$.request.watermark'), 1) AS watermark,
        json_extract(o.provenance, '$.request.loras') AS loras,
+       json_extract(o.provenance, '$.request.embeddings') AS embeddings,
        o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at
 FROM outputs o JOIN jobs j USING (job_id);
 """#),

@@ -1355,6 +1355,42 @@ def lora_fixtures():
 
 
 
+# ---------------------------------------------------------------- textual inversion
+EMBEDDING_PROMPT = "a <lantern-style> floating on a dark river"
+
+
+@part
+@torch.no_grad()
+def embedding_fixtures():
+    """An SDXL textual-inversion file (clip_l and clip_g, two vectors for one token), loaded into both
+    encoders as the SDXL guide does, and a CLIP-L-only file in A1111's emb_params form."""
+    from safetensors.torch import load_file
+    folder = os.path.join(HERE, "embeddings")
+    os.makedirs(folder, exist_ok=True)
+    g = torch.Generator().manual_seed(51)
+    save_file({"clip_l": torch.randn(2, 16, generator=g) * 0.5, "clip_g": torch.randn(2, 32, generator=g) * 0.5},
+              os.path.join(folder, "lantern-style.safetensors"))
+    save_file({"emb_params": torch.randn(1, 16, generator=g) * 0.5}, os.path.join(folder, "glow.safetensors"))
+    state = load_file(os.path.join(folder, "lantern-style.safetensors"))
+    pipe = StableDiffusionXLPipeline.from_pretrained(os.path.join(MODELS, "tiny-sdxl-base"), dtype=torch.float32,
+                                                     add_watermarker=False)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.load_textual_inversion(state["clip_g"], token="<lantern-style>", text_encoder=pipe.text_encoder_2,
+                                tokenizer=pipe.tokenizer_2)
+    pipe.load_textual_inversion(state["clip_l"], token="<lantern-style>", text_encoder=pipe.text_encoder,
+                                tokenizer=pipe.tokenizer)
+    glow = load_file(os.path.join(folder, "glow.safetensors"))["emb_params"]
+    pipe.load_textual_inversion(glow, token="glow", text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer)
+    prompt = EMBEDDING_PROMPT + ", glow"
+    ids = {"tokenizer": pipe.tokenizer(pipe.maybe_convert_prompt(prompt, pipe.tokenizer)).input_ids,
+           "tokenizer_2": pipe.tokenizer_2(pipe.maybe_convert_prompt(prompt, pipe.tokenizer_2)).input_ids}
+    out = pipe(prompt=prompt, num_inference_steps=5, width=64, height=64,
+               generator=torch.Generator("cpu").manual_seed(17), output_type="np").images
+    save("embedding-render", {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+    with open(os.path.join(EXPECTED, "embeddings.json"), "w") as f:
+        json.dump({"prompt": prompt, "ids": ids, "steps": 5, "width": 64, "height": 64, "seed": 17}, f, indent=1, sort_keys=True)
+
+
 def main():
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1:]

@@ -42,6 +42,7 @@ struct RenderOptions: ParsableArguments {
     @Flag(name: .customLong("refine-after"), help: parameterHelp("refine-after")) var refineAfter = false
     @Option(name: .customLong("refiner-strength"), help: parameterHelp("refiner-strength")) var refinerStrength: String?
     @Option(help: parameterHelp("lora")) var lora: [String] = []
+    @Option(help: parameterHelp("embedding")) var embedding: [String] = []
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
 
     /// Option name to the value given, for every option that was given.
@@ -61,6 +62,7 @@ struct RenderOptions: ParsableArguments {
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
         if refineAfter { out.append(("refine-after", .flag(true))) }
         for entry in lora { out.append(("lora", .text(absolute(entry)))) }
+        for entry in embedding { out.append(("embedding", .text(absolute(entry)))) }
         if noWatermark { out.append(("watermark", .flag(false))) }
         return out
     }

@@ -35,6 +35,7 @@ struct SweepCommand: ParsableCommand {
                 if let f = r.latents?.file { r.latents?.file = resolve(f) }
                 r.refiner = r.refiner.map(resolve)
                 for i in r.loras.indices { r.loras[i].file = resolve(r.loras[i].file) }
+                for i in r.embeddings.indices { r.embeddings[i].file = resolve(r.embeddings[i].file) }
                 r.refinerConfig = r.refinerConfig.map(resolve)
                 let resolved = try InputFiles.resolve(r, cache: cache)
                 blobs.merge(resolved.blobs) { a, _ in a }
