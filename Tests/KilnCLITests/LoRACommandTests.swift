@@ -72,6 +72,8 @@ final class LoRACommandTests: XCTestCase {
         let notLoRA = try write("weights.safetensors", [("conv.weight", [4, 4])])
         try assertOneLineFailure(render + ["--lora", notLoRA], mentions: ["weights.safetensors", "not a LoRA"])
         try assertOneLineFailure(render + ["--lora", lantern + ":99"], mentions: ["--lora", "scale"])
+        let wide = try write("wide.safetensors", [("emb_params", [1, 24])])
+        try assertOneLineFailure(render + ["--embedding", wide], mentions: ["wide.safetensors", "fits neither text encoder"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/o.png"))
     }
 }

@@ -98,10 +98,10 @@ final class ModeCommandTests: XCTestCase {
                      "negative-original-size", "negative-crop-top-left", "negative-target-size", "images", "image", "strength",
                      "mask", "padding-mask-crop", "latents", "denoising-start", "denoising-end", "aesthetic-score",
                      "negative-aesthetic-score", "refiner", "refiner-config", "high-noise-frac", "refine-after",
-                     "refiner-strength", "watermark", "lora"]
+                     "refiner-strength", "watermark", "lora", "embedding"]
         for name in names {
             XCTAssertTrue(help.contains(name == "watermark" ? "--no-watermark" : "--\(name)"), "kiln render --\(name)")
-            let column = name == "lora" ? "loras" : name.replacingOccurrences(of: "-", with: "_")
+            let column = ["lora": "loras", "embedding": "embeddings"][name] ?? name.replacingOccurrences(of: "-", with: "_")
             XCTAssertTrue(columns.contains(column), "v_outputs.\(column)")
         }
     }
