@@ -7,6 +7,9 @@ import Foundation
 /// Prefixes: UNet `model.diffusion_model.`, VAE `first_stage_model.`, CLIP ViT-L
 /// `conditioner.embedders.0.transformer.` (base only), OpenCLIP ViT-bigG
 /// `conditioner.embedders.1.model.` (base) or `conditioner.embedders.0.model.` (refiner).
+/// The kind is told from the tensors as diffusers' `infer_diffusers_model_type` does: both text
+/// encoders make a base, a 9-channel `conv_in` (`input_blocks.0.0.weight`) an inpainting base,
+/// OpenCLIP alone a refiner. Pickled checkpoints (`.ckpt`) are refused from their first bytes.
 public struct SingleFileCheckpoint: Sendable {
     public enum Kind: String, Sendable { case base, refiner, inpaint }
 
@@ -21,9 +24,10 @@ public struct SingleFileCheckpoint: Sendable {
     static let refinerOpenCLIPPrefix = "conditioner.embedders.0.model."
 
     public init(path: String) throws {
-        if path.hasSuffix(".ckpt") || path.hasSuffix(".pt") || path.hasSuffix(".bin") {
+        let pickled = SingleFileCheckpoint.pickledContainer(path)
+        if let kind = pickled ?? (["ckpt", "pt", "pth", "bin"].contains((path as NSString).pathExtension.lowercased()) ? "file" : nil) {
             throw ModelFileError.unsupportedFormat(path: path,
-                reason: "pickled checkpoints are not read (they can run code); use the .safetensors release of the model")
+                reason: "is a pickled PyTorch checkpoint (\(kind)); Kiln reads only safetensors, since pickles can run code: convert it to .safetensors (or use the model's .safetensors release) and pass that file")
         }
         self.path = path
         file = try SafetensorsFile(path: path)
@@ -41,6 +45,18 @@ public struct SingleFileCheckpoint: Sendable {
             throw ModelFileError.unsupportedFormat(path: path,
                 reason: "has no OpenCLIP text encoder ('conditioner.embedders.*.model.'), so it is not an SDXL base or refiner checkpoint")
         }
+    }
+
+    /// What `torch.save` wrote, told from the first bytes: a zip archive (`PK\u{3}\u{4}`, torch 1.6
+    /// and later, how `.ckpt` files are usually stored) or a pickle stream (protocol 2 to 5, the
+    /// legacy format); nil for anything else.
+    static func pickledContainer(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let head = [UInt8](handle.readData(ofLength: 4))
+        if head.count == 4 && head == [0x50, 0x4B, 0x03, 0x04] { return "zip archive" }
+        if head.count >= 2 && head[0] == 0x80 && (2...5).contains(head[1]) { return "pickle stream" }
+        return nil
     }
 
     /// Components present, with the diffusers class each becomes.

@@ -15,7 +15,7 @@ public struct ComponentSummary: Sendable, Equatable, CustomStringConvertible {
 /// An SDXL model on disk, from which each network is built on demand: a diffusers pipeline
 /// folder (as `DiffusionPipeline.from_pretrained` loads it) or an original single-file
 /// checkpoint (as `from_single_file` loads it, with configs and tokenizers from `configFolder`
-/// or, without one, the published SDXL configs).
+/// or, without one, the published SDXL configs and Kiln's bundled CLIP vocabulary).
 public struct SDXLModelFiles: Sendable {
     public enum Layout: Sendable {
         case folder(DiffusersFolder)
@@ -98,14 +98,16 @@ public struct SDXLModelFiles: Sendable {
         return try CLIPTextModel(config: CLIPTextConfig(try config(name)), weights: try reader(name), withProjection: projection)
     }
 
+    /// The tokenizer `name` (`tokenizer` or `tokenizer_2`) from the model folder; for a single
+    /// file, from the config folder when its model_index.json lists it, else (as
+    /// `from_single_file` loads the Hub's SDXL tokenizers) Kiln's bundled CLIP vocabulary padded
+    /// as the Hub's folders pad: `<|endoftext|>` for `tokenizer`, `!` for `tokenizer_2`.
     public func tokenizer(_ name: String) throws -> CLIPTokenizer {
         let folder: DiffusersFolder
         switch layout {
         case .folder(let f): folder = f
-        case .singleFile(_, let configs?): folder = configs
-        case .singleFile(_, nil):
-            throw ModelFileError.missingFile(path: path + " (\(name))",
-                hint: "a single-file checkpoint carries no tokenizer; pass --config with the model's diffusers folder (it holds tokenizer/ and tokenizer_2/)")
+        case .singleFile(_, let configs?) where configs.components[name] != nil: folder = configs
+        case .singleFile: return try CLIPTokenizer.bundled(padToken: try PublishedConfigs.padToken(name))
         }
         guard let e = folder.components[name] else { throw ModelFileError.missingComponent(folder: folder.path, component: name) }
         guard e.className == "CLIPTokenizer" || e.className == "CLIPTokenizerFast" else {
@@ -149,9 +151,11 @@ public struct SDXLModelFiles: Sendable {
             out.append(ComponentSummary(name: name, className: cls, dtype: source.dominantDType?.torchName ?? "empty",
                                         parameterCount: source.parameterCount))
         }
-        if case .folder = layout {
-            for (name, _) in components where name.hasPrefix("tokenizer") { _ = try tokenizer(name) }
-        }
+        // A single file lists no tokenizers: each of its text encoders has one.
+        let names = components.map(\.name)
+        var tokenizers = names.filter { $0.hasPrefix("tokenizer") }
+        if case .singleFile = layout { tokenizers = names.filter { $0.hasPrefix("text_encoder") }.map { "tokenizer" + $0.dropFirst(12) } }
+        for name in tokenizers { _ = try tokenizer(name) }
         return out
     }
 }

@@ -3,8 +3,10 @@ import ModelFiles
 
 /// The component configs published with stabilityai/stable-diffusion-xl-base-1.0 and
 /// -refiner-1.0 (values from their config.json files; options left at diffusers' defaults are
-/// omitted). diffusers' `from_single_file` fetches these from the Hub; Kiln carries them so a
-/// single-file checkpoint of the standard architecture loads with no network and no folder.
+/// omitted), and the inpainting one (the base UNet with `in_channels` 9, as
+/// diffusers/stable-diffusion-xl-1.0-inpainting-0.1). diffusers' `from_single_file` fetches these
+/// from the Hub; Kiln carries them so a single-file checkpoint of the standard architecture loads
+/// with no network and no folder.
 public enum PublishedConfigs {
     static let baseUNet = """
     {"_class_name": "UNet2DConditionModel", "act_fn": "silu", "addition_embed_type": "text_time",
@@ -68,6 +70,16 @@ public enum PublishedConfigs {
             config = ConfigFile(path: config.path, values: values)
         }
         return config
+    }
+
+    /// The pad token of the published tokenizer folders (their special_tokens_map.json):
+    /// `tokenizer` pads with `<|endoftext|>`, `tokenizer_2` (base and refiner) with `!`.
+    public static func padToken(_ tokenizer: String) throws -> String {
+        switch tokenizer {
+        case "tokenizer": return "<|endoftext|>"
+        case "tokenizer_2": return "!"
+        default: throw ModelFileError.missingComponent(folder: "built-in SDXL configs", component: tokenizer)
+        }
     }
 
     /// UNet base config, for benchmarks at full size.

@@ -12,7 +12,7 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: "A diffusers model folder (with model_index.json) or a single-file .safetensors checkpoint.")
     var model: String
 
-    @Option(name: .long, help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs).")
+    @Option(name: .long, help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).")
     var config: String?
 
     @Option(name: .long, help: "Weight files to read: auto (plain, else fp16), none (plain only) or fp16.")

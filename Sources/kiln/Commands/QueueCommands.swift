@@ -9,7 +9,7 @@ struct EnqueueCommand: ParsableCommand {
 
     @Option(help: "The queue database (created when missing).") var db: String
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
-    @Option(help: "For a single-file checkpoint: a diffusers folder with its configs and tokenizers.") var config: String?
+    @Option(help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).") var config: String?
     @Option(help: "Higher runs first.") var priority: Int = 0
     @Option(name: .customLong("max-attempts"), help: "Failed renders allowed before the job stays failed.") var maxAttempts: Int = 3
     @OptionGroup var options: RenderOptions

@@ -15,7 +15,7 @@ struct RenderCommand: ParsableCommand {
         abstract: "Render images as diffusers' SDXL pipelines do on the CPU (text-to-image, image-to-image, inpainting, refiner).")
 
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
-    @Option(help: "For a single-file checkpoint: a diffusers folder with its configs and tokenizers.") var config: String?
+    @Option(help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).") var config: String?
     @OptionGroup var options: RenderOptions
     @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (default: 60% of memory); below base + refiner, each stage's model is loaded when it runs.")
     var maxMemory: Double?
