@@ -10,6 +10,8 @@ of torch, diffusers and transformers, re-runs itself inside it, then writes:
   Tests/Fixtures/models/tiny-sdxl-refiner/   refiner-style pipeline (text_encoder_2 only,
                                               aesthetic-score time ids, 4 down blocks)
   Tests/Fixtures/models/tiny-sdxl-inpaint/   base pipeline with a 9-channel inpainting UNet
+  Tests/Fixtures/models/tiny-sdxl-base-tf5/  the base pipeline re-saved by diffusers/transformers 5
+                                              (tokenizer.json layout)
   Tests/Fixtures/tokenizer-full/             the full 49408-token CLIP vocabulary, gzipped
   Tests/Fixtures/tokenizer-json/             the same vocabulary as transformers 5 saves it (tokenizer.json)
   Tests/Fixtures/tokenizer-added/            a tiny tokenizer.json with added tokens of each kind
@@ -1353,6 +1355,39 @@ def lora_fixtures():
     with open(os.path.join(EXPECTED, "loras.json"), "w") as f:
         json.dump(records, f, indent=1, sort_keys=True)
 
+
+TF5_RENDER = {"name": "tf5", "scheduler": "euler", "seed": 3, "watermark": False,
+              "args": {"prompt": "a red fox jumping!! over a fence, (snow:1.2)", "negative_prompt": "blurry, dark",
+                       "num_inference_steps": 4, "guidance_scale": 6.0, "width": 96, "height": 64}}
+
+
+@part
+@torch.no_grad()
+def transformers5_fixtures():
+    """The tiny base pipeline as users get it from current diffusers and transformers 5:
+    from_pretrained then save_pretrained writes tokenizers as tokenizer.json + tokenizer_config.json
+    (no vocab.json or merges.txt), text encoders without `text_model.`, the UNet in one file.
+    Then diffusers' render of that folder (render-tf5, args in render-tf5.json)."""
+    name = "tiny-sdxl-base-tf5"
+    folder = os.path.join(MODELS, name)
+    shutil.rmtree(folder, ignore_errors=True)
+    cwd = os.getcwd()
+    os.chdir(MODELS)  # model_index.json records the name it was loaded from, not this machine's path
+    try:
+        pipe = StableDiffusionXLPipeline.from_pretrained("tiny-sdxl-base", dtype=torch.float32)
+        pipe.save_pretrained(name, safe_serialization=True)
+    finally:
+        os.chdir(cwd)
+    for sub in ("tokenizer", "tokenizer_2"):
+        files = sorted(os.listdir(os.path.join(folder, sub)))
+        assert files == ["tokenizer.json", "tokenizer_config.json"], (sub, files)
+    pipe = StableDiffusionXLPipeline.from_pretrained(folder, dtype=torch.float32, add_watermarker=False)
+    pipe.set_progress_bar_config(disable=True)
+    case = TF5_RENDER
+    out = pipe(**case["args"], generator=torch.Generator("cpu").manual_seed(case["seed"]), output_type="np").images
+    save("render-tf5", {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+    with open(os.path.join(EXPECTED, "render-tf5.json"), "w") as f:
+        json.dump(case, f, indent=1, sort_keys=True)
 
 
 # ---------------------------------------------------------------- textual inversion
