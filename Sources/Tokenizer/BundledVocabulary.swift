@@ -26,13 +26,33 @@ public enum BundledVocabulary {
         }
     }()
 
-    /// The resource in the built product (`Kiln_Tokenizer.resources` beside the executable).
-    public static var path: String? { Bundle.module.url(forResource: resourceName, withExtension: resourceExtension)?.path }
+    /// SwiftPM's resource folder for this module, copied beside the executables it builds.
+    static let resourceFolder = "Kiln_Tokenizer.resources"
+
+    /// The folders searched: `KILN_RESOURCES`, then beside the running executable (symlinks
+    /// resolved) and beside the main bundle. SwiftPM's generated `Bundle.module` is not used: it
+    /// stops the process when the folder is missing, where Kiln reports one line instead.
+    static var candidates: [String] {
+        var folders: [String] = []
+        if let custom = ProcessInfo.processInfo.environment["KILN_RESOURCES"], !custom.isEmpty { folders.append(custom) }
+        if let executable = CommandLine.arguments.first {
+            let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+            folders.append(resolved.appendingPathComponent(resourceFolder).path)
+        }
+        folders.append(Bundle.main.bundleURL.appendingPathComponent(resourceFolder).path)
+        return folders
+    }
+
+    /// The resource in the built product, if it is found.
+    public static var path: String? {
+        candidates.map { ($0 as NSString).appendingPathComponent(resourceName + "." + resourceExtension) }
+            .first { FileManager.default.isReadableFile(atPath: $0) }
+    }
 
     static func load() throws -> Parts {
         guard let path else {
-            throw TokenizerError.missingFile(path: Bundle.module.bundlePath + "/" + resourceName + "." + resourceExtension,
-                                             hint: "Kiln's bundled CLIP vocabulary is missing from the build; rebuild kiln and keep its .resources folder beside it")
+            throw TokenizerError.missingFile(path: (candidates.first ?? resourceFolder) + "/" + resourceName + "." + resourceExtension,
+                                             hint: "Kiln's bundled CLIP vocabulary is missing; keep the \(resourceFolder) folder beside the kiln executable (or set KILN_RESOURCES to it)")
         }
         let merges = try mergeRules(try TokenizerFile.read(path), path: path)
         func codePoint(_ c: Character) -> UInt32 { c.unicodeScalars.first?.value ?? 0 }
