@@ -1,3 +1,4 @@
+import Adapters
 import Foundation
 import Imaging
 import ModelFiles
@@ -73,7 +74,9 @@ extension InputFiles {
             r.embeddings[i].sha256 = try cache.file(r.embeddings[i].file, parameter: "embedding").sha256
         }
         for i in r.loras.indices where r.loras[i].sha256.isEmpty {
-            r.loras[i].sha256 = try cache.file(r.loras[i].file, parameter: "lora", limit: maxLoRABytes).sha256
+            let file = try cache.file(r.loras[i].file, parameter: "lora", limit: maxLoRABytes)
+            r.loras[i].sha256 = file.sha256
+            r.loras[i].shortHash = file.shortHash
         }
         if let path = r.latents?.file, r.latents?.sha256.isEmpty ?? false {
             let file = try cache.file(path, parameter: "latents")
@@ -103,16 +106,17 @@ extension InputFiles {
 
 /// Input files read once each: bytes, hash and decoded image by path.
 public final class InputFileCache: @unchecked Sendable {
-    var files: [String: (data: Data, sha256: String)] = [:]
+    var files: [String: (data: Data, sha256: String, shortHash: String)] = [:]
     var images: [String: RGBImage] = [:]
 
     public init() {}
 
-    func file(_ path: String, parameter: String, limit: Int = InputFiles.maxFileBytes) throws -> (data: Data, sha256: String) {
+    func file(_ path: String, parameter: String, limit: Int = InputFiles.maxFileBytes) throws -> (data: Data, sha256: String, shortHash: String) {
         if let f = files[path] { return f }
         let data = try InputFiles.readFile(path, parameter: parameter, limit: limit)
-        let f = (data, SHA256.hex(data))
-        files[path] = parameter == "lora" ? (Data(), f.1) : f  // LoRA bytes are not kept
+        let lora = parameter == "lora"
+        let f = (data, SHA256.hex(data), lora ? LoRAFile.shortHash(data: data) : "")
+        files[path] = lora ? (Data(), f.1, f.2) : f  // LoRA bytes are not kept
         return f
     }
 

@@ -8,8 +8,12 @@ public struct LoRAReference: Sendable, Hashable, Codable {
     public var file: String
     public var sha256: String
     public var scale: Double
+    /// The short hash image tools show for the file (SHA-256 of its tensor data, 12 digits).
+    public var shortHash: String?
 
-    public init(file: String, sha256: String, scale: Double) { self.file = file; self.sha256 = sha256; self.scale = scale }
+    public init(file: String, sha256: String, scale: Double, shortHash: String? = nil) {
+        self.file = file; self.sha256 = sha256; self.scale = scale; self.shortHash = shortHash
+    }
 
     /// `FILE` or `FILE:SCALE` (scale 1 when omitted), the file not yet read.
     public init(spec: String) throws {
@@ -23,7 +27,7 @@ public struct LoRAReference: Sendable, Hashable, Codable {
     }
 
     /// "name: hash" as A1111's `Lora hashes` lists it.
-    var infotext: String { "\(((file as NSString).lastPathComponent as NSString).deletingPathExtension): \(sha256.prefix(12))" }
+    var infotext: String { "\(((file as NSString).lastPathComponent as NSString).deletingPathExtension): \(shortHash ?? String(sha256.prefix(12)))" }
 
     /// The files opened, each checked against its recorded hash.
     static func open(_ references: [LoRAReference]) throws -> [ScaledLoRA] {
