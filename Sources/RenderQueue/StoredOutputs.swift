@@ -1,0 +1,51 @@
+import Foundation
+import GRDB
+import ModelFiles
+
+/// A finished image as the queue keeps it: its PNG bytes when they are in the database, or the
+/// path it was written to with `--output-folder`.
+public struct StoredOutput: Sendable {
+    public let jobID: Int64
+    public let imageIndex: Int
+    public let sha256: String
+    public let png: Data?
+    public let outputPath: String?
+
+    /// The file name `kiln export` gives it.
+    public var exportName: String { "job-\(jobID)-\(imageIndex).png" }
+}
+
+/// Reading finished images back out of the queue, on a read-only connection.
+public enum StoredOutputs {
+    /// The outputs of `jobs` (all when empty) or of `sweep`, in job and image order. Streams rows
+    /// to `body` one at a time, so a night's worth of PNGs is never held in memory at once.
+    public static func forEach(databasePath: String, jobs: [Int64], sweep: Int64?, _ body: (StoredOutput) throws -> Void) throws {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw QueueError.cannotOpen(path: databasePath, reason: "no such file")
+        }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(30)
+        let queue: DatabaseQueue
+        do { queue = try DatabaseQueue(path: databasePath, configuration: config) } catch {
+            throw QueueError.cannotOpen(path: databasePath, reason: "\(error)")
+        }
+        try queue.read { db in
+            var sql = "SELECT o.job_id, o.image_index, o.png_sha256, o.png, o.output_path FROM outputs o JOIN jobs j USING (job_id)"
+            var arguments: StatementArguments = []
+            if !jobs.isEmpty {
+                sql += " WHERE o.job_id IN (\(jobs.map { _ in "?" }.joined(separator: ",")))"
+                arguments = StatementArguments(jobs)
+            } else if let sweep {
+                sql += " WHERE j.sweep_id = ?"
+                arguments = [sweep]
+            }
+            sql += " ORDER BY o.job_id, o.image_index"
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                try body(StoredOutput(jobID: row["job_id"], imageIndex: row["image_index"], sha256: row["png_sha256"],
+                                      png: row["png"], outputPath: row["output_path"]))
+            }
+        }
+    }
+}
