@@ -67,6 +67,23 @@ public struct ConfigFile: Sendable {
         return Int(n)
     }
 
+    /// An integer that must lie in `range` (sane bounds, checked when the config is parsed so a
+    /// hostile value never reaches a division or an allocation).
+    public func int(_ key: String, default d: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
+        let n = try int(key, default: d)
+        guard range.contains(n) else { throw fail(key, "must be between \(range.lowerBound) and \(range.upperBound), found \(n)") }
+        return n
+    }
+
+    /// `intList` whose every entry must lie in `range`.
+    public func intList(_ key: String, count: Int, default d: [Int]? = nil, in range: ClosedRange<Int>) throws -> [Int] {
+        let list = try intList(key, count: count, default: d)
+        for (i, n) in list.enumerated() where !range.contains(n) {
+            throw fail(key, "[\(i)] must be between \(range.lowerBound) and \(range.upperBound), found \(n)")
+        }
+        return list
+    }
+
     public func double(_ key: String, default d: Double? = nil) throws -> Double {
         guard let v = values[key], !isNull(v) else {
             if let d { return d }
@@ -115,13 +132,13 @@ public struct ConfigFile: Sendable {
             throw fail(key, "is missing; it is required")
         }
         if let n = v as? Double {
-            guard n == n.rounded(), n >= 0 else { throw fail(key, "must be a non-negative integer, found \(n)") }
+            guard n == n.rounded(), n >= 0, n < 1e15 else { throw fail(key, "must be a non-negative integer, found \(n)") }
             return Array(repeating: Int(n), count: count)
         }
         guard let a = v as? [any Sendable] else { throw fail(key, "must be an integer or a list of \(count) integers") }
         var out: [Int] = []
         for x in a {
-            guard let n = x as? Double, n == n.rounded(), n >= 0 else { throw fail(key, "must hold non-negative integers, found \(x)") }
+            guard let n = x as? Double, n == n.rounded(), n >= 0, n < 1e15 else { throw fail(key, "must hold non-negative integers, found \(x)") }
             out.append(Int(n))
         }
         guard out.count == count else { throw fail(key, "has \(out.count) entries but \(count) are needed") }

@@ -18,9 +18,9 @@ public struct VAEConfig: Sendable, Equatable {
     public var midBlockAttention: Bool
 
     public init(_ c: ConfigFile) throws {
-        inChannels = try c.int("in_channels", default: 3)
-        outChannels = try c.int("out_channels", default: 3)
-        latentChannels = try c.int("latent_channels", default: 4)
+        inChannels = try c.int("in_channels", default: 3, in: 1...64)
+        outChannels = try c.int("out_channels", default: 3, in: 1...64)
+        latentChannels = try c.int("latent_channels", default: 4, in: 1...64)
         let down = try c.stringList("down_block_types", default: ["DownEncoderBlock2D"])
         for (i, s) in down.enumerated() where s != "DownEncoderBlock2D" {
             throw configError(c, "down_block_types", "[\(i)] = \"\(s)\" is not supported (supported: DownEncoderBlock2D)")
@@ -32,12 +32,13 @@ public struct VAEConfig: Sendable, Equatable {
         guard up.count == down.count, !down.isEmpty else {
             throw configError(c, "up_block_types", "must have as many entries as down_block_types")
         }
-        blockOutChannels = try c.intList("block_out_channels", count: down.count)
-        layersPerBlock = try c.int("layers_per_block", default: 1)
-        normGroups = try c.int("norm_num_groups", default: 32)
+        guard down.count <= 8 else { throw configError(c, "down_block_types", "has \(down.count) blocks; at most 8 are supported") }
+        blockOutChannels = try c.intList("block_out_channels", count: down.count, in: 1...8192)
+        layersPerBlock = try c.int("layers_per_block", default: 1, in: 1...64)
+        normGroups = try c.int("norm_num_groups", default: 32, in: 1...8192)
         scalingFactor = Float(try c.double("scaling_factor", default: 0.18215))
         shiftFactor = c.has("shift_factor") ? Float(try c.double("shift_factor")) : nil
-        sampleSize = try c.int("sample_size", default: 32)
+        sampleSize = try c.int("sample_size", default: 32, in: 1...16384)
         useQuantConv = try c.bool("use_quant_conv", default: true)
         usePostQuantConv = try c.bool("use_post_quant_conv", default: true)
         midBlockAttention = try c.bool("mid_block_add_attention", default: true)

@@ -16,23 +16,27 @@ public struct CLIPTextConfig: Sendable, Equatable {
     public var projectionDim: Int
 
     public init(_ c: ConfigFile) throws {
-        vocabularySize = try c.int("vocab_size", default: 49408)
-        hiddenSize = try c.int("hidden_size", default: 512)
-        intermediateSize = try c.int("intermediate_size", default: 2048)
-        layers = try c.int("num_hidden_layers", default: 12)
-        heads = try c.int("num_attention_heads", default: 8)
-        maxPositions = try c.int("max_position_embeddings", default: 77)
+        vocabularySize = try c.int("vocab_size", default: 49408, in: 1...1_000_000)
+        hiddenSize = try c.int("hidden_size", default: 512, in: 1...16384)
+        intermediateSize = try c.int("intermediate_size", default: 2048, in: 1...65536)
+        layers = try c.int("num_hidden_layers", default: 12, in: 1...128)
+        heads = try c.int("num_attention_heads", default: 8, in: 1...1024)
+        maxPositions = try c.int("max_position_embeddings", default: 77, in: 1...4096)
         let act = try c.string("hidden_act", default: "quick_gelu")
         guard let a = Activation(configName: act) else {
             throw configError(c, "hidden_act", "= \"\(act)\" is not supported (supported: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)")
         }
         activation = a
         layerNormEpsilon = Float(try c.double("layer_norm_eps", default: 1e-5))
-        eosTokenID = try c.int("eos_token_id", default: 2)
-        projectionDim = try c.int("projection_dim", default: 512)
+        eosTokenID = try c.int("eos_token_id", default: 2, in: 0...Int(Int32.max))
+        projectionDim = try c.int("projection_dim", default: 512, in: 1...16384)
         for (k, v) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("num_hidden_layers", layers),
                        ("num_attention_heads", heads), ("max_position_embeddings", maxPositions)] where v <= 0 {
             throw configError(c, k, "must be positive, found \(v)")
+        }
+        let estimate = vocabularySize * hiddenSize + layers * (4 * hiddenSize * hiddenSize + 2 * hiddenSize * intermediateSize)
+        guard estimate <= 20_000_000_000 else {
+            throw configError(c, "num_hidden_layers", "and the sizes imply about \(estimate / 1_000_000) million parameters, over the limit of 20000 million; check the config")
         }
         guard hiddenSize % heads == 0 else {
             throw configError(c, "num_attention_heads", "= \(heads) does not divide hidden_size \(hiddenSize)")

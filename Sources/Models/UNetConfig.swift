@@ -34,9 +34,9 @@ public struct UNetConfig: Sendable, Equatable {
     public func timeIDCount(pooledDim: Int) -> Int { (projectionClassEmbeddingsInputDim - pooledDim) / additionTimeEmbedDim }
 
     public init(_ c: ConfigFile) throws {
-        inChannels = try c.int("in_channels", default: 4)
-        outChannels = try c.int("out_channels", default: 4)
-        sampleSize = try c.int("sample_size", default: 128)
+        inChannels = try c.int("in_channels", default: 4, in: 1...64)
+        outChannels = try c.int("out_channels", default: 4, in: 1...64)
+        sampleSize = try c.int("sample_size", default: 128, in: 1...4096)
         let down = try c.stringList("down_block_types")
         downBlocks = try down.enumerated().map { i, s in
             guard let b = DownBlock(rawValue: s) else {
@@ -46,6 +46,7 @@ public struct UNetConfig: Sendable, Equatable {
         }
         let n = downBlocks.count
         guard n > 0 else { throw configError(c, "down_block_types", "is empty") }
+        guard n <= UNetConfig.maxBlocks else { throw configError(c, "down_block_types", "has \(n) blocks; at most \(UNetConfig.maxBlocks) are supported") }
         let up = try c.stringList("up_block_types")
         upBlocks = try up.enumerated().map { i, s in
             guard let b = UpBlock(rawValue: s) else {
@@ -54,31 +55,31 @@ public struct UNetConfig: Sendable, Equatable {
             return b
         }
         guard upBlocks.count == n else { throw configError(c, "up_block_types", "has \(upBlocks.count) entries but down_block_types has \(n)") }
-        blockOutChannels = try c.intList("block_out_channels", count: n)
-        layersPerBlock = try c.int("layers_per_block", default: 2)
-        transformerLayers = try c.intList("transformer_layers_per_block", count: n, default: Array(repeating: 1, count: n))
+        blockOutChannels = try c.intList("block_out_channels", count: n, in: 1...UNetConfig.maxChannels)
+        layersPerBlock = try c.int("layers_per_block", default: 2, in: 1...UNetConfig.maxLayers)
+        transformerLayers = try c.intList("transformer_layers_per_block", count: n, default: Array(repeating: 1, count: n), in: 0...UNetConfig.maxLayers)
         if c.has("reverse_transformer_layers_per_block") {
             throw configError(c, "reverse_transformer_layers_per_block", "is not supported; only SDXL-style UNets are")
         }
         reverseTransformerLayers = transformerLayers.reversed()
         if c.has("num_attention_heads") {
-            heads = try c.intList("num_attention_heads", count: n)
+            heads = try c.intList("num_attention_heads", count: n, in: 1...UNetConfig.maxHeads)
         } else {
-            heads = try c.intList("attention_head_dim", count: n, default: Array(repeating: 8, count: n))
+            heads = try c.intList("attention_head_dim", count: n, default: Array(repeating: 8, count: n), in: 1...UNetConfig.maxHeads)
         }
-        crossAttentionDim = try c.int("cross_attention_dim", default: 1280)
-        normGroups = try c.int("norm_num_groups", default: 32)
+        crossAttentionDim = try c.int("cross_attention_dim", default: 1280, in: 1...UNetConfig.maxChannels)
+        normGroups = try c.int("norm_num_groups", default: 32, in: 1...UNetConfig.maxChannels)
         normEpsilon = Float(try c.double("norm_eps", default: 1e-5))
         flipSinToCos = try c.bool("flip_sin_to_cos", default: true)
         freqShift = Float(try c.double("freq_shift", default: 0))
-        convInKernel = try c.int("conv_in_kernel", default: 3)
-        convOutKernel = try c.int("conv_out_kernel", default: 3)
-        downsamplePadding = try c.int("downsample_padding", default: 1)
-        timeEmbedDim = try c.int("time_embedding_dim", default: blockOutChannels[0] * 4)
+        convInKernel = try c.int("conv_in_kernel", default: 3, in: 1...7)
+        convOutKernel = try c.int("conv_out_kernel", default: 3, in: 1...7)
+        downsamplePadding = try c.int("downsample_padding", default: 1, in: 0...3)
+        timeEmbedDim = try c.int("time_embedding_dim", default: blockOutChannels[0] * 4, in: 1...4 * UNetConfig.maxChannels)
 
         try c.choice("addition_embed_type", allowed: ["text_time"])
-        additionTimeEmbedDim = try c.int("addition_time_embed_dim")
-        projectionClassEmbeddingsInputDim = try c.int("projection_class_embeddings_input_dim")
+        additionTimeEmbedDim = try c.int("addition_time_embed_dim", in: 1...UNetConfig.maxChannels)
+        projectionClassEmbeddingsInputDim = try c.int("projection_class_embeddings_input_dim", in: 1...16 * UNetConfig.maxChannels)
         try c.require("use_linear_projection", in: ["true", "false", nil])
         try c.require("mid_block_type", in: ["UNetMidBlock2DCrossAttn", nil])
         try c.require("act_fn", in: ["silu", nil])
@@ -114,5 +115,26 @@ public struct UNetConfig: Sendable, Equatable {
         guard convInKernel % 2 == 1, convOutKernel % 2 == 1 else {
             throw configError(c, "conv_in_kernel", "must be odd")
         }
+        let estimate = parameterEstimate
+        guard estimate <= UNetConfig.maxParameters else {
+            throw configError(c, "layers_per_block", "and the block sizes imply about \(estimate / 1_000_000) million parameters, over the limit of \(UNetConfig.maxParameters / 1_000_000) million; check the config")
+        }
+    }
+
+    /// Bounds checked when a config is parsed, far above any SDXL UNet's.
+    public static let maxBlocks = 8, maxChannels = 8192, maxLayers = 64, maxHeads = 1024
+    /// 20 billion parameters (80 GB of float32), about 8 times SDXL's UNet.
+    public static let maxParameters = 20_000_000_000
+
+    /// A rough upper count of the UNet's parameters from its sizes (resnets as two 3x3
+    /// convolutions, transformer layers as 20 ch^2 each), known before anything is allocated.
+    public var parameterEstimate: Int {
+        var total = 0
+        for (i, ch) in blockOutChannels.enumerated() {
+            let square = ch * ch  // at most 2^26: the bounds above keep every product far below Int.max
+            let resnets = 2 * layersPerBlock + 1
+            total += resnets * 18 * square + resnets * transformerLayers[i] * (20 * square + 2 * ch * crossAttentionDim)
+        }
+        return total
     }
 }
