@@ -45,25 +45,73 @@ public struct SweepSpec: Sendable {
     static func values(_ v: Any, key: String, limit: Int) throws -> [SpecValue] {
         if let list = v as? [Any] {
             guard !list.isEmpty else { throw fail(key, "is an empty axis; give at least one value") }
+            guard list.count <= limit else { throw fail(key, "lists \(list.count) values, over the limit of \(limit) jobs (raise it with --limit)") }
             return try list.map { try scalar($0, key: key) }
         }
         if let range = v as? [String: Any] {
-            guard let from = (range["from"] as? NSNumber)?.int64Value ?? (range["from"] as? Int).map(Int64.init),
-                  let to = (range["to"] as? NSNumber)?.int64Value ?? (range["to"] as? Int).map(Int64.init),
-                  Set(range.keys).isSubset(of: ["from", "to"]) else {
+            guard Set(range.keys).isSubset(of: ["from", "to"]), range["from"] != nil, range["to"] != nil else {
                 throw fail(key, "range must be {from: INT, to: INT}")
             }
+            let from = try integer(range["from"], key: "\(key).from"), to = try integer(range["to"], key: "\(key).to")
             guard to >= from else { throw fail(key, "range is empty (to \(to) < from \(from))") }
-            guard to - from < Int64(limit) else { throw fail(key, "range has \(to - from + 1) values, over the limit of \(limit) jobs") }
+            // Overflow-checked: {from: -1, to: Int64.max} has more values than an Int64 holds.
+            let (span, overflow) = to.subtractingReportingOverflow(from)
+            guard !overflow, span < Int64(limit) else {
+                throw fail(key, "range from \(from) to \(to) has more than \(limit) values, over the limit of \(limit) jobs (raise it with --limit)")
+            }
             return (from...to).map { .number(Double($0)) }
         }
         throw fail(key, "must be a list of values or a {from, to} range")
     }
 
+    /// An integer (not a fraction, string or boolean), or nil when absent.
+    static func integer(_ v: Any?, key: String) throws -> Int64 {
+        switch v {
+        case is Bool: break
+        case let n as Int: return Int64(n)
+        case let n as Int64: return n
+        default: break
+        }
+        throw fail(key, "must be an integer, not \(v.map { "\($0)" } ?? "null")")
+    }
+
+    /// Largest spec file read: 8 MiB (a million-job sweep needs a few hundred bytes).
+    public static let maxTextBytes = 8 << 20
+    /// Largest number of YAML nodes after alias expansion.
+    public static let maxNodes = 2_000_000
+
+    /// Refuses a document whose aliases expand beyond `maxNodes` nodes (a "billion laughs"
+    /// bomb), walking the composed tree, where an alias shares its anchor's storage, with a
+    /// budget that stops the walk as soon as it is spent.
+    static func checkExpansion(_ root: Node) throws {
+        var budget = maxNodes
+        var stack = [root]
+        while let node = stack.popLast() {
+            budget -= 1
+            guard budget >= 0 else {
+                throw fail("(file)", "expands to more than \(maxNodes) YAML values (aliases repeated too often?); write the spec out plainly")
+            }
+            switch node {
+            case .mapping(let m): for (k, v) in m { stack.append(k); stack.append(v) }
+            case .sequence(let s): stack.append(contentsOf: s)
+            default: break
+            }
+        }
+    }
+
     /// Parses YAML or JSON text (JSON is read by the YAML parser too).
     public init(text: String, limit: Int) throws {
+        guard text.utf8.count <= SweepSpec.maxTextBytes else {
+            throw SweepSpec.fail("(file)", "is \(text.utf8.count) bytes, over the limit of \(SweepSpec.maxTextBytes); use {from, to} ranges and axes instead of long lists")
+        }
         let parsed: Any?
-        do { parsed = try Yams.load(yaml: text) } catch {
+        do {
+            let node = try Yams.compose(yaml: text)
+            if let node { try SweepSpec.checkExpansion(node) }
+            parsed = node?.any
+        } catch let error as QueueError {
+            throw error
+        } catch {
             throw SweepSpec.fail("(file)", "is not valid YAML or JSON: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         guard let root = parsed as? [String: Any] else { throw SweepSpec.fail("(file)", "must be a mapping with model, base and axes") }
@@ -73,11 +121,18 @@ public struct SweepSpec: Sendable {
         }
         guard let model = root["model"] as? String, !model.isEmpty else { throw SweepSpec.fail("model", "is required (a model folder or file)") }
         self.model = model
+        for key in ["config", "name"] where root[key] != nil && !(root[key] is String) {
+            throw SweepSpec.fail(key, "must be a string, not \(root[key].map { "\($0)" } ?? "null")")
+        }
         config = root["config"] as? String
         name = root["name"] as? String
-        priority = (root["priority"] as? Int) ?? 0
-        repeatCount = (root["repeat"] as? Int) ?? 1
+        let priority = try root["priority"].map { try SweepSpec.integer($0, key: "priority") } ?? 0
+        guard priority >= -1_000_000_000, priority <= 1_000_000_000 else { throw SweepSpec.fail("priority", "must be between -1000000000 and 1000000000") }
+        self.priority = Int(priority)
+        let repeatCount = try root["repeat"].map { try SweepSpec.integer($0, key: "repeat") } ?? 1
         guard repeatCount >= 1 else { throw SweepSpec.fail("repeat", "must be at least 1") }
+        guard repeatCount <= Int64(limit) else { throw SweepSpec.fail("repeat", "= \(repeatCount) is over the limit of \(limit) jobs (raise it with --limit)") }
+        self.repeatCount = Int(repeatCount)
         var base: [String: SpecValue] = [:]
         if let b = root["base"] {
             guard let map = b as? [String: Any] else { throw SweepSpec.fail("base", "must be a mapping of parameters") }

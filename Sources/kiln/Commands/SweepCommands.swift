@@ -14,6 +14,10 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         try failing {
+            // Refuse an oversized spec before reading it (SweepSpec checks the text again).
+            if let size = (try? FileManager.default.attributesOfItem(atPath: spec))?[.size] as? Int, size > SweepSpec.maxTextBytes {
+                throw QueueError.invalidSpec(key: "(file)", reason: "is \(size) bytes, over the limit of \(SweepSpec.maxTextBytes); use {from, to} ranges and axes instead of long lists")
+            }
             guard let data = FileManager.default.contents(atPath: spec) else {
                 throw ValidationError("\(spec): cannot be read")
             }
