@@ -8,8 +8,23 @@ public struct ContactSheet {
         public init(x: String, y: String, image: RGBImage) { self.x = x; self.y = y; self.image = image }
     }
 
+    /// Largest sheet drawn: the limits images are read with (16384 pixels a side, 64 megapixels).
+    public static let limits = ImageLimits.default
+
+    /// Refuses a sheet of `columns` x `rows` cells of `cellSize` pixels (plus labels) that would
+    /// exceed `limits`, before anything is allocated or decoded.
+    public static func checkSize(columns: Int, rows: Int, cellSize: Int) throws {
+        // The label column and the header are at most one cell wide / tall.
+        let (w, o1) = (columns + 1).multipliedReportingOverflow(by: cellSize)
+        let (h, o2) = (rows + 1).multipliedReportingOverflow(by: cellSize)
+        guard !o1, !o2, limits.allow(width: w, height: h) else {
+            throw ImagingError.sheetTooLarge(columns: columns, rows: rows, cellSize: cellSize, limits: limits)
+        }
+    }
+
     /// Lays out `cells` (the first image per (x, y) wins) with `xs` and `ys` in the given order.
-    public static func render(cells: [Cell], xs: [String], ys: [String], xLabel: String, yLabel: String, cellSize: Int = 256) -> RGBImage {
+    public static func render(cells: [Cell], xs: [String], ys: [String], xLabel: String, yLabel: String, cellSize: Int = 256) throws -> RGBImage {
+        try checkSize(columns: xs.count, rows: ys.count, cellSize: cellSize)
         let scale = 2, pad = 6
         let textHeight = BitmapFont.glyphHeight * scale
         let maxChars = max(4, (cellSize - 2 * pad) / ((BitmapFont.glyphWidth + BitmapFont.spacing) * scale))

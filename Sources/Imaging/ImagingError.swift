@@ -17,6 +17,7 @@ public enum ImagingError: Error, CustomStringConvertible, Equatable {
     case corrupt(path: String, format: ImageFormat = .png, reason: String)
     case unsupported(path: String, format: ImageFormat = .png, reason: String)
     case writeFailed(path: String, reason: String)
+    case sheetTooLarge(columns: Int, rows: Int, cellSize: Int, limits: ImageLimits)
 
     public var description: String {
         switch self {
@@ -36,6 +37,9 @@ public enum ImagingError: Error, CustomStringConvertible, Equatable {
             return "\(path): unsupported \(format.rawValue) (\(reason)); convert it to an 8-bit RGB PNG"
         case let .writeFailed(path, reason):
             return "\(path): cannot be written (\(reason)); check the folder exists, is writable and the disk is not full"
+        case let .sheetTooLarge(columns, rows, cellSize, limits):
+            return "contact sheet of \(columns)x\(rows) cells of \(cellSize) pixels would be over the limit of \(limits.maxSide) pixels a side"
+                + " and \(limits.maxPixels / 1_000_000) megapixels; use a smaller --cell-size or fewer values on an axis"
         }
     }
 }

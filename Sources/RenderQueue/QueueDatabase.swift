@@ -15,6 +15,8 @@ public final class QueueDatabase: @unchecked Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(busyTimeout)
         config.label = "kiln-queue"
+        // Before the pool switches the file to WAL and migrates it: another program's database is refused.
+        try QueueDatabase.checkBeforeWriting(path: path)
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {

@@ -6,18 +6,16 @@ public enum Report {
     public enum Format: String, Sendable, CaseIterable { case table, csv, json }
 
     /// Column names and rows as text (NULL as empty), from a connection opened read-only: any
-    /// statement that would write fails.
-    public static func run(databasePath: String, sql: String) throws -> (columns: [String], rows: [[String?]]) {
-        guard FileManager.default.fileExists(atPath: databasePath) else {
-            throw QueueError.cannotOpen(path: databasePath, reason: "no such file")
+    /// statement that would write fails. A missing file is refused, a read-only one is read, and
+    /// a query still running after `timeout` seconds is interrupted.
+    public static func run(databasePath: String, sql: String, timeout: TimeInterval = 60) throws -> (columns: [String], rows: [[String?]]) {
+        guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+            throw QueueError.query("--timeout must be between 0 and 86400 seconds, not \(timeout)")
         }
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(30)
-        let queue: DatabaseQueue
-        do { queue = try DatabaseQueue(path: databasePath, configuration: config) } catch {
-            throw QueueError.cannotOpen(path: databasePath, reason: "\(error)")
-        }
+        let queue = try QueueDatabase.openReadOnly(path: databasePath)
+        let deadline = DispatchWorkItem { queue.interrupt() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
+        defer { deadline.cancel() }
         do {
             return try queue.read { db in
                 let statement = try db.makeStatement(sql: sql)
@@ -43,6 +41,9 @@ public enum Report {
             throw error
         } catch let error as DatabaseError {
             if error.resultCode == .SQLITE_READONLY { throw QueueError.readOnlyViolation(error.message ?? "write refused") }
+            if error.resultCode == .SQLITE_INTERRUPT {
+                throw QueueError.query("stopped after \(timeout) s; narrow the query or raise --timeout")
+            }
             throw QueueError.query(error.message ?? "\(error)")
         }
     }

@@ -85,11 +85,12 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The queue database.") var db: String
     @Option(help: "A read-only SQL query.") var sql: String = "SELECT job_id, seed, scheduler, steps, guidance, width, height, output_sha256, render_seconds FROM v_outputs ORDER BY job_id"
     @Option(help: "table, csv or json.") var format: String = "table"
+    @Option(help: "Seconds before the query is stopped.") var timeout: Double = 60
 
     func run() throws {
         try failing {
             guard let f = Report.Format(rawValue: format) else { throw ValidationError("--format must be table, csv or json, not '\(format)'") }
-            print(Report.format(try Report.run(databasePath: db, sql: sql), as: f))
+            print(Report.format(try Report.run(databasePath: db, sql: sql, timeout: timeout), as: f))
         }
     }
 }

@@ -35,24 +35,18 @@ struct SheetCommand: ParsableCommand {
         try failing {
             guard cellSize >= 32, cellSize <= 2048 else { throw ValidationError("--cell-size must be between 32 and 2048") }
             let across = try SheetCommand.parameter(x, "x"), down = try SheetCommand.parameter(y, "y")
-            let database = try QueueDatabase(path: db)
-            let rows = try database.pool.read { db in
+            let database = try QueueDatabase.openReadOnly(path: db)
+            let rows = try database.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT o.provenance, o.png, o.output_path
                     FROM outputs o JOIN jobs j USING (job_id) WHERE j.sweep_id = ? ORDER BY o.job_id, o.image_index
                     """, arguments: [sweep])
             }
             guard !rows.isEmpty else { throw ValidationError("sweep \(sweep) has no finished images") }
-            var cells: [ContactSheet.Cell] = []
-            for row in rows {
+            // Labels first, so the sheet's size is checked before any image is decoded.
+            let labelled = try rows.map { row -> (x: String, y: String, row: Row) in
                 let record = try JSONDecoder().decode(Provenance.self, from: Data((row["provenance"] as String).utf8))
-                let image: RGBImage
-                if let data = row["png"] as Data? {
-                    image = try ImageFile.read(data: data, name: "output of sweep \(sweep)")
-                } else if let path = row["output_path"] as String? {
-                    image = try ImageFile.read(path)
-                } else { continue }
-                cells.append(.init(x: SheetCommand.label(across, record), y: SheetCommand.label(down, record), image: image))
+                return (SheetCommand.label(across, record), SheetCommand.label(down, record), row)
             }
             func ordered(_ values: [String]) -> [String] {
                 let unique = Array(Set(values))
@@ -60,8 +54,20 @@ struct SheetCommand: ParsableCommand {
                 if numbers.count == unique.count { return unique.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) } }
                 return unique.sorted()
             }
-            let sheet = ContactSheet.render(cells: cells, xs: ordered(cells.map(\.x)), ys: ordered(cells.map(\.y)),
-                                            xLabel: x, yLabel: y, cellSize: cellSize)
+            let xs = ordered(labelled.map(\.x)), ys = ordered(labelled.map(\.y))
+            try ContactSheet.checkSize(columns: xs.count, rows: ys.count, cellSize: cellSize)
+            var cells: [ContactSheet.Cell] = []
+            for (cx, cy, row) in labelled {
+                let image: RGBImage
+                if let data = row["png"] as Data? {
+                    image = try ImageFile.read(data: data, name: "output of sweep \(sweep)")
+                } else if let path = row["output_path"] as String? {
+                    image = try ImageFile.read(path)
+                } else { continue }
+                cells.append(.init(x: cx, y: cy, image: image))
+            }
+            let sheet = try ContactSheet.render(cells: cells, xs: ordered(cells.map(\.x)), ys: ordered(cells.map(\.y)),
+                                                xLabel: x, yLabel: y, cellSize: cellSize)
             try PNGFile.write(sheet, to: output, text: [("kiln", "contact sheet of sweep \(sweep): \(x) across, \(y) down")])
             print("wrote \(output) (\(sheet.width)x\(sheet.height))")
         }

@@ -1,0 +1,73 @@
+import Foundation
+import GRDB
+
+/// Checks on a queue file made before it is opened for writing or read: commands that only read
+/// never create a database, and no command adds Kiln's tables to another program's database.
+extension QueueDatabase {
+    /// Refuses a database from a newer kiln, and a non-empty database without Kiln's tables.
+    static func checkSchema(_ db: Database, path: String) throws {
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        if version > knownVersion { throw QueueError.newerDatabase(path: path, version: version, known: knownVersion) }
+        let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
+        let isQueue = version >= 1 && names.contains("jobs") && names.contains("sweeps")
+        guard isQueue || (version == 0 && names.isEmpty) else { throw QueueError.notAQueue(path: path) }
+    }
+
+    /// Before a writer opens `path` (which switches it to WAL and migrates it): an existing,
+    /// non-empty file must be a kiln queue.
+    static func checkBeforeWriting(path: String) throws {
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 else { return }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(30)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            try queue.read { try checkSchema($0, path: path) }
+        } catch let error as QueueError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw QueueError.cannotOpen(path: path, reason: "not an SQLite database; give a new file or a kiln queue to --db")
+        } catch {
+            // Anything else (a read-only folder, say) is for the writer's own open to report.
+        }
+    }
+
+    /// An existing queue opened read-only, for commands that only read (`status`, `report`,
+    /// `sheet`): a missing file is refused rather than created, and a queue on a read-only file
+    /// or file system (where SQLite cannot create the WAL index) is opened as immutable.
+    public static func openReadOnly(path: String, busyTimeout: TimeInterval = 30) throws -> DatabaseQueue {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw QueueError.cannotOpen(path: path, reason: "no such file; check --db (commands that only read never create a queue)")
+        }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(busyTimeout)
+        func open(_ location: String) throws -> DatabaseQueue {
+            let queue = try DatabaseQueue(path: location, configuration: config)
+            try queue.read { try checkSchema($0, path: path) }
+            return queue
+        }
+        do {
+            return try open(path)
+        } catch let error as QueueError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN {
+            do { return try open(immutableURI(path)) } catch let error as QueueError { throw error } catch {
+                throw QueueError.cannotOpen(path: path, reason: "\(error)")
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw QueueError.cannotOpen(path: path, reason: "not an SQLite database")
+        } catch {
+            throw QueueError.cannotOpen(path: path, reason: "\(error)")
+        }
+    }
+
+    /// `file:` URI of `path` with `immutable=1` (nobody can write a file SQLite cannot even
+    /// index read-only, so no change can be missed).
+    static func immutableURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
+    }
+}
