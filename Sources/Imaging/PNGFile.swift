@@ -5,7 +5,8 @@ import Foundation
 /// PNG files: written through libpng's simplified API (which reports errors instead of jumping),
 /// read through `PNGDecoder`, with tEXt chunks written and read directly at the chunk level.
 public enum PNGFile {
-    /// PNG bytes of `image` (8-bit RGB) with `text` as tEXt chunks after IHDR, in the given order.
+    /// PNG bytes of `image` (8-bit RGB) with `text` as tEXt chunks after IHDR, in the given order
+    /// (iTXt for values that Latin-1 cannot hold).
     public static func encode(_ image: RGBImage, text: [(key: String, value: String)] = []) throws -> Data {
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)
@@ -29,7 +30,7 @@ public enum PNGFile {
         // IHDR is always the first chunk: 8-byte signature + 4 length + 4 type + 13 data + 4 CRC.
         let afterHeader = 8 + 25
         var chunks = Data()
-        for (key, value) in text { chunks.append(chunk(type: "tEXt", data: latin1(key) + [0] + latin1(value))) }
+        for (key, value) in text { chunks.append(textChunk(key: key, value: value)) }
         bytes.insert(contentsOf: chunks, at: afterHeader)
         return bytes
     }
@@ -76,6 +77,16 @@ public enum PNGFile {
         }
     }
 
+    /// A tEXt chunk when the value is Latin-1, else an uncompressed iTXt chunk holding it as
+    /// UTF-8, as PIL's `PngInfo.add_text` does (the key is always Latin-1).
+    static func textChunk(key: String, value: String) -> Data {
+        if value.unicodeScalars.allSatisfy({ $0.value < 256 }) {
+            return chunk(type: "tEXt", data: latin1(key) + [0] + latin1(value))
+        }
+        // keyword, 0, compression flag 0, method 0, empty language tag and translated keyword, text.
+        return chunk(type: "iTXt", data: latin1(key) + [0, 0, 0, 0, 0] + Array(value.utf8))
+    }
+
     static func latin1(_ s: String) -> [UInt8] {
         s.unicodeScalars.map { $0.value < 256 ? UInt8($0.value) : UInt8(ascii: "?") }
     }
@@ -91,7 +102,8 @@ public enum PNGFile {
         return out
     }
 
-    /// tEXt chunks of a PNG byte stream (keys and values as Latin-1).
+    /// tEXt chunks (keys and values as Latin-1) and uncompressed iTXt chunks (values as UTF-8)
+    /// of a PNG byte stream; compressed iTXt chunks are skipped.
     static func textChunks(_ data: Data) -> [String: String] {
         var out: [String: String] = [:]
         let bytes = [UInt8](data)
@@ -106,6 +118,15 @@ public enum PNGFile {
                     let key = String(body[body.startIndex..<zero].map { Character(Unicode.Scalar($0)) })
                     let value = String(body[(zero + 1)...].map { Character(Unicode.Scalar($0)) })
                     out[key] = value
+                }
+            }
+            if type == "iTXt" {
+                let body = Array(bytes[(i + 8)..<(i + 8 + length)])
+                if let zero = body.firstIndex(of: 0), zero + 2 < body.count, body[zero + 1] == 0,
+                   let language = body[(zero + 3)...].firstIndex(of: 0),
+                   let translated = body[(language + 1)...].firstIndex(of: 0) {
+                    let key = String(body[..<zero].map { Character(Unicode.Scalar($0)) })
+                    out[key] = String(decoding: body[(translated + 1)...], as: UTF8.self)
                 }
             }
             if type == "IEND" { break }
