@@ -105,9 +105,19 @@ public final class RenderSession: @unchecked Sendable {
     /// Decodes the final latents to images (or returns them when the request stops early).
     public func finish() throws -> RenderOutput {
         guard isFinished else { throw RenderError.invalid(parameter: "render", reason: "finish called before the last step") }
+        let model = active.plan.model.path
+        // NaN or Inf weights (or an overflow) would otherwise give an all-black PNG and exit 0.
+        guard RenderSession.isFinite(active.latents) else {
+            throw RenderError.model("\(model): the render gave NaN or infinite latents; the model's weights hold NaN/Inf values"
+                                    + " (or overflow in float32): check or re-download its files")
+        }
         if active.plan.denoisingEnd != nil { return .latents(active.latents) }
         let vae = try active.model().vae
         let decoded = vae.decode(active.latents.divided(by: vae.config.scalingFactor))
+        guard RenderSession.isFinite(decoded) else {
+            throw RenderError.model("\(model): its VAE decoded NaN or infinite pixels; the vae weights hold NaN/Inf values"
+                                    + " (or overflow in float32): check or re-download its files")
+        }
         var images: [RGBImage] = []
         for i in 0..<decoded.shape[0] {
             var pixels = decoded.slice(batch: i)
@@ -119,6 +129,13 @@ public final class RenderSession: @unchecked Sendable {
             images.append(image)
         }
         return .images(images)
+    }
+
+    /// Whether every element of `t` is finite.
+    static func isFinite(_ t: Tensor) -> Bool {
+        let p = t.unsafePointer
+        for i in 0..<t.count where !p[i].isFinite { return false }
+        return true
     }
 
     /// The whole render. `progress(done, total)` is called after every step; returning false cancels.
