@@ -20,16 +20,8 @@ public enum StoredOutputs {
     /// The outputs of `jobs` (all when empty) or of `sweep`, in job and image order. Streams rows
     /// to `body` one at a time, so a night's worth of PNGs is never held in memory at once.
     public static func forEach(databasePath: String, jobs: [Int64], sweep: Int64?, _ body: (StoredOutput) throws -> Void) throws {
-        guard FileManager.default.fileExists(atPath: databasePath) else {
-            throw QueueError.cannotOpen(path: databasePath, reason: "no such file")
-        }
-        var config = Configuration()
-        config.readonly = true
-        config.busyMode = .timeout(30)
-        let queue: DatabaseQueue
-        do { queue = try DatabaseQueue(path: databasePath, configuration: config) } catch {
-            throw QueueError.cannotOpen(path: databasePath, reason: "\(error)")
-        }
+        // Missing files and other programs' databases are refused; read-only files are read.
+        let queue = try QueueDatabase.openReadOnly(path: databasePath)
         try queue.read { db in
             var sql = "SELECT o.job_id, o.image_index, o.png_sha256, o.png, o.output_path FROM outputs o JOIN jobs j USING (job_id)"
             var arguments: StatementArguments = []
