@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters"],
                 exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "RenderQueue", dependencies: [
-            "Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers",
+            "Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "Adapters", "Tokenizer",
             .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
         ], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],

@@ -77,25 +77,30 @@ public struct JobStore: Sendable {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM blobs WHERE sha256 = ?", arguments: [sha256]) }
     }
 
-    /// Claims the highest-priority, oldest ready job (or one whose lease expired) for `worker`,
-    /// atomically: one UPDATE ... RETURNING inside BEGIN IMMEDIATE.
-    public func claim(worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970) throws -> ClaimedJob? {
+    /// Claims the highest-priority, oldest ready job for `worker`, atomically: one UPDATE ...
+    /// RETURNING inside BEGIN IMMEDIATE. Ready means queued (past its retry backoff), or running
+    /// under an expired lease, or running under a lease taken on `identity.host` by a process
+    /// that no longer exists (taken over at once). The lease records `identity`.
+    public func claim(worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970,
+                      identity: WorkerIdentity = .current) throws -> ClaimedJob? {
         try pool.writeWithoutTransaction { db in
             var claimed: ClaimedJob?
             try db.inTransaction(.immediate) {
                 let row = try Row.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'running', lease_owner = :worker, lease_expires = :expires,
-                           attempts = attempts + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                           lease_host = :host, lease_pid = :pid, attempts = attempts + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                     WHERE job_id = (
                         SELECT j.job_id FROM jobs j LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
                         WHERE ((j.state = 'queued' AND j.not_before <= :now)
-                               OR (j.state = 'running' AND j.lease_expires < :now))
+                               OR (j.state = 'running' AND j.lease_expires < :now)
+                               OR (j.state = 'running' AND j.lease_host = :host AND kiln_process_gone(j.lease_pid)))
                           AND j.cancel_requested = 0
                           AND COALESCE(s.paused, 0) = 0
                           AND NOT EXISTS (SELECT 1 FROM queue_state WHERE key = 'paused' AND value = '1')
                         ORDER BY j.priority DESC, j.job_id ASC LIMIT 1)
                     RETURNING job_id, sweep_id, model, config, request, attempts
-                    """, arguments: ["worker": worker, "expires": now + leaseSeconds, "now": now])
+                    """, arguments: ["worker": worker, "expires": now + leaseSeconds, "now": now,
+                                                "host": identity.host, "pid": Int64(identity.pid)])
                 guard let row else { return .commit }
                 let id: Int64 = row["job_id"]
                 let request = try JSONDecoder().decode(RenderRequest.self, from: Data((row["request"] as String).utf8))
@@ -157,24 +162,45 @@ public struct JobStore: Sendable {
                                      renderSeconds, worker, attempt])
             }
             try db.execute(sql: """
-                UPDATE jobs SET state = 'done', step = steps, lease_owner = NULL, lease_expires = NULL, error = NULL,
+                UPDATE jobs SET state = 'done', step = steps, lease_owner = NULL, lease_expires = NULL, lease_host = NULL,
+                    lease_pid = NULL, error = NULL, error_kind = NULL,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ?
                 """, arguments: [jobID])
             return true
         }
     }
 
-    /// Records a failed render: back to the queue after a backoff (30 s, 60 s, ...) while
-    /// failures stay below the job's limit, otherwise failed with the error text.
-    public func fail(jobID: Int64, worker: String, error: String, now: Double = Date().timeIntervalSince1970) throws {
+    /// Records a failed render with its kind. A transient failure goes back to the queue after a
+    /// backoff (`backoff` seconds, doubling: 30 s, 60 s, ...) while failures stay below the job's
+    /// limit; a permanent one, or the last allowed, leaves the job failed with the error text.
+    /// Returns true when the job will be retried.
+    @discardableResult
+    public func fail(jobID: Int64, worker: String, error: String, kind: FailureKind = .transient, backoff: Double = 30,
+                     now: Double = Date().timeIntervalSince1970) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: """
-                UPDATE jobs SET failures = failures + 1, error = :error, lease_owner = NULL, lease_expires = NULL,
-                    state = CASE WHEN failures + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
-                    not_before = :now + 30 * (1 << failures),
+                UPDATE jobs SET failures = failures + 1, error = :error, error_kind = :kind, lease_owner = NULL,
+                    lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
+                    state = CASE WHEN :kind = 'permanent' OR failures + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
+                    not_before = :now + :backoff * (1 << min(failures, 20)),
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 WHERE job_id = :job AND lease_owner = :worker
-                """, arguments: ["error": error, "now": now, "job": jobID, "worker": worker])
+                """, arguments: ["error": error, "kind": kind.rawValue, "backoff": backoff, "now": now, "job": jobID, "worker": worker])
+            return try String.fetchOne(db, sql: "SELECT state FROM jobs WHERE job_id = ?", arguments: [jobID]) == "queued"
+        }
+    }
+
+    /// Whether any job may still become claimable: queued (now or after its retry backoff) or
+    /// running under a lease, outside paused sweeps and a paused queue, not being cancelled.
+    /// `kiln work --until-empty` waits while this is true.
+    public func hasPendingWork() throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (
+                    SELECT 1 FROM jobs j LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
+                    WHERE j.state IN ('queued', 'running') AND j.cancel_requested = 0 AND COALESCE(s.paused, 0) = 0)
+                  AND NOT EXISTS (SELECT 1 FROM queue_state WHERE key = 'paused' AND value = '1')
+                """) ?? false
         }
     }
 
@@ -182,7 +208,7 @@ public struct JobStore: Sendable {
     public func markCancelled(jobID: Int64, worker: String) throws {
         try pool.write { db in
             try db.execute(sql: """
-                UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL,
+                UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ? AND lease_owner = ?
                 """, arguments: [jobID, worker])
         }

@@ -17,12 +17,20 @@ public final class QueueDatabase: @unchecked Sendable {
         config.label = "kiln-queue"
         // Before the pool switches the file to WAL and migrates it: another program's database is refused.
         try QueueDatabase.checkBeforeWriting(path: path)
+        config.prepareDatabase { db in db.add(function: QueueDatabase.processIsGone) }
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
             throw QueueError.cannotOpen(path: path, reason: "\(error)")
         }
         try migrate()
+    }
+
+    /// `kiln_process_gone(pid)`: true when no process has that id on this machine; used by claims
+    /// to take over a job whose worker on this host died.
+    static let processIsGone = DatabaseFunction("kiln_process_gone", argumentCount: 1, pure: false) { values in
+        guard let pid = Int64.fromDatabaseValue(values[0]), pid > 0, pid <= Int64(Int32.max) else { return false }
+        return WorkerIdentity.processIsGone(Int32(pid))
     }
 
     /// Applies pending migrations; refuses a database from a newer kiln.

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GRDB
 import Imaging
 import Models
 import Pipelines
@@ -7,7 +8,8 @@ import Pipelines
 /// A queue worker: claims jobs, renders them in every mode (resuming from their checkpoint, in
 /// whichever stage it was saved), saves a checkpoint every `checkpointEvery` steps, and stores
 /// the outputs in the same transaction that marks the job done. Models stay loaded between jobs
-/// within the memory budget; inputs come from the blobs stored at enqueue.
+/// within the memory budget; inputs come from the blobs stored at enqueue. Failures are sorted
+/// by `FailureKind`: permanent ones fail the job at once.
 public final class Worker: @unchecked Sendable {
     public struct Options: Sendable {
         public var name: String
@@ -17,6 +19,13 @@ public final class Worker: @unchecked Sendable {
         public var outputFolder: String?
         /// Parameter bytes of models to hold at once (nil: no limit).
         public var maxModelBytes: Int?
+        /// Host and process id recorded with each lease.
+        public var identity: WorkerIdentity = .current
+        /// Seconds before the first retry of a transient failure (doubling after each).
+        public var retryBackoff: Double = 30
+        /// Test hook: this many output writes fail as a full disk does (ENOSPC) before one
+        /// succeeds. Read from the environment variable `KILN_TEST_ENOSPC_WRITES` by default.
+        public var failingOutputWrites: Int = Int(ProcessInfo.processInfo.environment["KILN_TEST_ENOSPC_WRITES"] ?? "") ?? 0
         public init(name: String) { self.name = name }
     }
 
@@ -26,21 +35,32 @@ public final class Worker: @unchecked Sendable {
     let models: ModelCache
     /// Called after every step: (job, step, total) over all stages.
     public var onStep: ((Int64, Int, Int) -> Void)?
+    /// Output writes still to fail (see `Options.failingOutputWrites`).
+    var failingWrites: Int
 
     public init(store: JobStore, options: Options) {
         self.store = store
         self.options = options
         models = ModelCache(maxBytes: options.maxModelBytes)
+        failingWrites = max(options.failingOutputWrites, 0)
     }
 
     /// Models this worker has built (each model and LoRA set once while it stays in memory).
     public var modelLoads: Int { models.loads }
 
-    public enum Outcome: Sendable, Equatable { case done(Int64), failed(Int64, String), cancelled(Int64), leaseLost(Int64), idle }
+    /// How one `runOne` ended.
+    public enum Outcome: Sendable, Equatable {
+        case done(Int64)
+        /// The render failed; `retry` is true when the job went back to the queue (transient).
+        case failed(Int64, String, FailureKind, retry: Bool)
+        case cancelled(Int64)
+        case leaseLost(Int64)
+        case idle
+    }
 
     /// Claims and runs one job; `.idle` when none is ready.
     public func runOne() throws -> Outcome {
-        guard let job = try store.claim(worker: options.name, leaseSeconds: options.leaseSeconds) else { return .idle }
+        guard let job = try store.claim(worker: options.name, leaseSeconds: options.leaseSeconds, identity: options.identity) else { return .idle }
         // Keep the lease alive during long steps.
         let renewer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
         let interval = max(options.leaseSeconds / 3, 0.5)
@@ -53,8 +73,9 @@ public final class Worker: @unchecked Sendable {
             return try render(job)
         } catch {
             let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
-            try store.fail(jobID: job.jobID, worker: options.name, error: message)
-            return .failed(job.jobID, message)
+            let kind = FailureKind.of(error)
+            let retry = try store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff)
+            return .failed(job.jobID, message, kind, retry: retry)
         }
     }
 
@@ -109,6 +130,7 @@ public final class Worker: @unchecked Sendable {
             record.seconds = nil  // keep the PNG bytes identical between a straight and a resumed render
             let png = try PNGFile.encode(image, text: record.textChunks)
             var path: String?
+            try injectedWriteFailure(options.outputFolder.map { ($0 as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png") })
             if let folder = options.outputFolder {
                 let p = (folder as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png")
                 try PNGFile.write(encoded: png, to: p)
@@ -123,5 +145,15 @@ public final class Worker: @unchecked Sendable {
             return .leaseLost(job.jobID)
         }
         return .done(job.jobID)
+    }
+
+    /// The test hook of `Options.failingOutputWrites`: fails as a full disk does, with the error
+    /// a real write would give (a file write, or SQLite's SQLITE_FULL for outputs kept in the database).
+    func injectedWriteFailure(_ path: String?) throws {
+        guard failingWrites > 0 else { return }
+        failingWrites -= 1
+        let reason = String(cString: strerror(ENOSPC))
+        if let path { throw ImagingError.writeFailed(path: path, reason: reason) }
+        throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (\(reason))")
     }
 }

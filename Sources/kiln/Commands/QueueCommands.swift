@@ -32,12 +32,14 @@ struct WorkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "work", abstract: "Claim and render queued jobs, checkpointing as it goes.")
 
     @Option(help: "The queue database.") var db: String
-    @Flag(name: .customLong("until-empty"), help: "Stop when no job is ready (otherwise wait for more).") var untilEmpty = false
+    @Flag(name: .customLong("until-empty"), help: "Stop when no job is queued, running or waiting for a retry (otherwise wait for more).") var untilEmpty = false
     @Option(name: .customLong("max-jobs"), help: "Stop after this many jobs.") var maxJobs: Int?
     @Option(name: .customLong("checkpoint-every"), help: "Save latents and scheduler state every N steps.") var checkpointEvery: Int = 1
     @Option(name: .customLong("output-folder"), help: "Write PNGs here instead of into the database.") var outputFolder: String?
     @Option(help: "Lease length in seconds; a job whose worker stops renewing it is claimed again.") var lease: Double = 120
     @Option(help: "Worker name recorded with outputs (default: host and process id).") var name: String?
+    @Option(name: .customLong("retry-backoff"), help: "Seconds before the first retry of a transient failure (doubling after each).")
+    var retryBackoff: Double = 30
     @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (default: 60% of memory; base and refiner are kept between jobs when they fit).")
     var maxMemory: Double?
 
@@ -45,6 +47,9 @@ struct WorkCommand: ParsableCommand {
         try failing {
             guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
             guard lease >= 1 else { throw ValidationError("--lease must be at least 1 second") }
+            guard retryBackoff.isFinite, retryBackoff >= 0, retryBackoff <= 86_400 else {
+                throw ValidationError("--retry-backoff must be between 0 and 86400 seconds, not \(retryBackoff)")
+            }
             if let folder = outputFolder {
                 var isDir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
@@ -52,30 +57,41 @@ struct WorkCommand: ParsableCommand {
                 }
             }
             let database = try QueueDatabase(path: db)
-            var options = Worker.Options(name: name ?? "\(ProcessInfo.processInfo.hostName):\(getpid())")
+            var options = Worker.Options(name: name ?? "\(WorkerIdentity.hostName()):\(getpid())")
+            options.retryBackoff = retryBackoff
             options.leaseSeconds = lease
             options.checkpointEvery = checkpointEvery
             options.outputFolder = outputFolder.map(absolute)
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
-            let worker = Worker(store: JobStore(database), options: options)
+            let store = JobStore(database)
+            let worker = Worker(store: store, options: options)
             var done = 0
-            defer { print("\(done) jobs, models built: \(worker.modelLoads)") }
+            defer { say("\(done) jobs, models built: \(worker.modelLoads)") }
             while maxJobs.map({ done < $0 }) ?? true {
                 let outcome = try worker.runOne()
                 switch outcome {
                 case .idle:
-                    if untilEmpty { return }
-                    Thread.sleep(forTimeInterval: 2)
+                    // --until-empty waits while a job may still become claimable: queued for a
+                    // retry, or running under a lease that may expire.
+                    if untilEmpty, try !store.hasPendingWork() { return }
+                    Thread.sleep(forTimeInterval: untilEmpty ? 0.25 : 2)
                     continue
-                case .done(let id): print("job \(id) done")
-                case .failed(let id, let why): print("job \(id) failed: \(why)")
-                case .cancelled(let id): print("job \(id) cancelled")
-                case .leaseLost(let id): print("job \(id): lease lost to another worker")
+                case .done(let id): say("job \(id) done")
+                case .failed(let id, let why, let kind, let retry):
+                    say("job \(id) failed (\(kind.rawValue)\(retry ? ", will retry" : "")): \(why)")
+                case .cancelled(let id): say("job \(id) cancelled")
+                case .leaseLost(let id): say("job \(id): lease lost to another worker")
                 }
                 done += 1
             }
         }
     }
+}
+
+/// Prints a line and flushes it, so a log file holds every line even if the process is killed.
+func say(_ line: String) {
+    print(line)
+    fflush(stdout)
 }
 
 /// `kiln report`: SQL on a read-only connection.

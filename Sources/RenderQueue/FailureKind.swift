@@ -1,0 +1,46 @@
+import Adapters
+import Foundation
+import GRDB
+import Imaging
+import ModelFiles
+import Pipelines
+import Schedulers
+import Tokenizer
+
+/// Whether a failed render can succeed when tried again. Stored in `jobs.error_kind` and shown
+/// in `v_jobs.error_kind`.
+public enum FailureKind: String, Sendable, Equatable {
+    /// The same job fails the same way every time (invalid request, missing or corrupt model
+    /// file, unreadable input): the job fails at once.
+    case permanent
+    /// The machine, not the job, was at fault (out of memory, disk full, database busy): the job
+    /// is retried after a backoff while its failures stay below `max_attempts`.
+    case transient
+
+    /// Sorts an error thrown by a render. Errors of unknown kind count as transient, so they are
+    /// retried as before.
+    public static func of(_ error: Error) -> FailureKind {
+        switch error {
+        case let e as RenderError:
+            if case .cancelled = e { return .transient }
+            return .permanent
+        case is ModelFileError, is AdapterError, is TokenizerError, is SchedulerError, is ImageGeometryError, is DecodingError:
+            return .permanent
+        case let e as ImagingError:
+            // Writing an output fails for lack of space or a missing folder, which can change.
+            if case .writeFailed = e { return .transient }
+            return .permanent
+        case let e as DatabaseError:
+            return transientDatabaseCodes.contains(e.resultCode.primaryResultCode) ? .transient : .permanent
+        case let e as POSIXError:
+            return transientErrnos.contains(e.code.rawValue) ? .transient : .permanent
+        default:
+            let ns = error as NSError
+            if ns.domain == NSPOSIXErrorDomain { return transientErrnos.contains(Int32(ns.code)) ? .transient : .permanent }
+            return .transient
+        }
+    }
+
+    static let transientDatabaseCodes: [ResultCode] = [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_NOMEM]
+    static let transientErrnos: Set<Int32> = [ENOSPC, ENOMEM, EAGAIN, EDQUOT, EIO, EINTR, EBUSY, ENFILE, EMFILE]
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// The host name and process id a worker records with its lease. A worker on the same host
+/// takes over a job at once when the process holding it no longer exists.
+public struct WorkerIdentity: Sendable, Equatable {
+    public var host: String
+    public var pid: Int32
+
+    public init(host: String, pid: Int32) {
+        self.host = host
+        self.pid = pid
+    }
+
+    /// This process on this machine.
+    public static var current: WorkerIdentity { WorkerIdentity(host: hostName(), pid: getpid()) }
+
+    /// gethostname(2), without the DNS lookups `ProcessInfo.hostName` may make.
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// True only when `pid` names no process (kill(pid, 0) fails with ESRCH); a process of
+    /// another user (EPERM) still exists.
+    public static func processIsGone(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+}

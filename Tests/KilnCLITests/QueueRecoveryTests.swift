@@ -1,0 +1,119 @@
+import Foundation
+import KilnTestSupport
+import XCTest
+
+/// Dead workers taken over at once and failures sorted into permanent and transient, through
+/// real `kiln` processes.
+final class QueueRecoveryTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    let model = Fixtures.model("tiny-sdxl-base")
+    let job = ["--prompt", "a lighthouse", "--steps", "40", "--seed", "11", "--width", "256", "--height", "256", "--scheduler", "euler-a"]
+
+    func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
+
+    func enqueue(_ db: String, model: String? = nil, _ args: [String]) throws {
+        let r = try KilnProcess.run(["enqueue", "--db", db, "--model", model ?? self.model] + args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// A `kiln` process started in the background, its stdout going to `stdout` (a file) if given.
+    func start(_ args: [String], stdout: String? = nil, environment: [String: String] = [:]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+        p.arguments = args
+        if let stdout {
+            FileManager.default.createFile(atPath: stdout, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
+        } else {
+            p.standardOutput = FileHandle.nullDevice
+        }
+        p.standardError = FileHandle.nullDevice
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        try p.run()
+        return p
+    }
+
+    func waitForStep(_ db: String, atLeast target: Int) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, (Int(try sql(db, "SELECT step FROM jobs").first ?? "0") ?? 0) < target {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// The output of the job rendered without interruption in its own database.
+    func reference() throws -> [String] {
+        let db = dir + "/straight.db"
+        try enqueue(db, job)
+        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+        return try sql(db, "SELECT output_sha256 FROM v_outputs")
+    }
+
+    func testKilledWorkerIsTakenOverAtOnceOnTheSameHost() throws {
+        let expected = try reference()
+        let db = dir + "/crashed.db"
+        try enqueue(db, job)
+        let first = try start(["work", "--db", db, "--until-empty"])  // the default 120 s lease
+        try waitForStep(db, atLeast: 8)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let started = Date()
+        let second = try start(["work", "--db", db, "--until-empty"])
+        var resumedAfter: Double?
+        while Date().timeIntervalSince(started) < 10 {
+            if try sql(db, "SELECT attempts FROM jobs") == ["2"] { resumedAfter = Date().timeIntervalSince(started); break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 0)
+        let seconds = try XCTUnwrap(resumedAfter, "the job was not taken over")
+        XCTAssertLessThan(seconds, 2, "resumed within 2 s")
+        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
+        XCTAssertEqual(try sql(db, "SELECT output_sha256 FROM v_outputs"), expected, "byte-identical to an uninterrupted render")
+    }
+
+    func testUntilEmptyWaitsForAJobRunningUnderALease() throws {
+        let db = dir + "/wait.db"
+        try enqueue(db, job)
+        // A worker on another host (as far as the queue knows) that stops renewing: the job is
+        // taken when its lease expires, and --until-empty waits for that instead of exiting.
+        let first = try start(["work", "--db", db, "--until-empty", "--lease", "2"])
+        try waitForStep(db, atLeast: 3)
+        kill(first.processIdentifier, SIGSTOP)
+        defer { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() }
+        let second = try KilnProcess.run(["work", "--db", db, "--until-empty", "--lease", "2"])
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stdout.contains("job 1 done"), second.stdout)
+        XCTAssertEqual(try sql(db, "SELECT state FROM jobs"), ["done"])
+    }
+
+    func testDeletedModelFolderFailsAtOnceAndTheNextJobRuns() throws {
+        let db = dir + "/gone.db", gone = dir + "/gone-model"
+        try FileManager.default.copyItem(atPath: model, toPath: gone)
+        try enqueue(db, model: gone, ["--prompt", "x", "--steps", "1", "--priority", "5"])  // 3 attempts allowed
+        try enqueue(db, ["--prompt", "fine", "--steps", "1", "--width", "64", "--height", "64"])
+        try FileManager.default.removeItem(atPath: gone)
+        let r = try KilnProcess.run(["work", "--db", db, "--until-empty"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try sql(db, "SELECT state, attempts, error_kind, COALESCE(error LIKE '%' || '\(gone)' || '%', 0) FROM v_jobs ORDER BY job_id"),
+                       ["failed,1,permanent,1", "done,1,,0"])
+        XCTAssertTrue(r.stdout.contains("job 1 failed (permanent): "), r.stdout)
+    }
+
+    func testTransientWriteFailureIsRetriedAndSucceeds() throws {
+        let db = dir + "/full.db", out = dir + "/images"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
+        let log = dir + "/worker.log"
+        let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "1"], stdout: log,
+                               environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 0)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(text.contains("job 1 failed (transient, will retry): \(out)/job-1-0.png: cannot be written (No space left on device)"), text)
+        XCTAssertTrue(text.contains("job 1 done"), text)
+        XCTAssertEqual(try sql(db, "SELECT state, attempts, error IS NULL, error_kind IS NULL FROM v_jobs"), ["done,2,1,1"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
+    }
+}
