@@ -60,23 +60,27 @@ extension InputFiles {
         var r = request
         var blobs: [String: Data] = [:]
         var inputs = RenderInputs()
-        if let path = r.image?.file, r.image?.sha256.isEmpty ?? false {
-            let file = try cache.file(path, parameter: "image")
-            r.image?.sha256 = file.sha256; blobs[file.sha256] = file.data
-            inputs.image = try cache.image(path)
+        /// An image input read, hashed and decoded (once per path in a sweep).
+        func image(_ ref: inout InputReference?, _ parameter: String) throws -> RGBImage? {
+            guard let path = ref?.file, ref?.sha256.isEmpty ?? false else { return nil }
+            let file = try cache.file(path, parameter: parameter)
+            ref?.sha256 = file.sha256
+            blobs[file.sha256] = file.data
+            return try cache.image(path)
         }
-        if let path = r.mask?.file, r.mask?.sha256.isEmpty ?? false {
-            let file = try cache.file(path, parameter: "mask")
-            r.mask?.sha256 = file.sha256; blobs[file.sha256] = file.data
-            inputs.mask = try cache.image(path)
-        }
+        inputs.image = try image(&r.image, "image")
+        inputs.mask = try image(&r.mask, "mask")
+        // Adapter files are hashed (the job renders only with the same bytes) and parsed now, so a
+        // file that is no LoRA or embedding is refused when the job is added, not overnight.
         for i in r.embeddings.indices where r.embeddings[i].sha256.isEmpty {
             r.embeddings[i].sha256 = try cache.file(r.embeddings[i].file, parameter: "embedding").sha256
+            _ = try EmbeddingFile(path: r.embeddings[i].file)
         }
         for i in r.loras.indices where r.loras[i].sha256.isEmpty {
             let file = try cache.file(r.loras[i].file, parameter: "lora", limit: maxLoRABytes)
             r.loras[i].sha256 = file.sha256
             r.loras[i].shortHash = file.shortHash
+            _ = try LoRAFile(path: r.loras[i].file)
         }
         if let path = r.latents?.file, r.latents?.sha256.isEmpty ?? false {
             let file = try cache.file(path, parameter: "latents")

@@ -71,6 +71,9 @@ final class LoRACommandTests: XCTestCase {
         let sd15 = try write("sd15.safetensors", [("lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", [2, 768]),
                                                   ("lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight", [768, 2])])
         try assertOneLineFailure(render + ["--lora", sd15], mentions: ["sd15.safetensors", "Stable Diffusion 1"])
+        let db = dir + "/q.db"
+        try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--lora", sd15], mentions: ["sd15.safetensors"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "refused when queued, nothing written")
         let notLoRA = try write("weights.safetensors", [("conv.weight", [4, 4])])
         try assertOneLineFailure(render + ["--lora", notLoRA], mentions: ["weights.safetensors", "not a LoRA"])
         try assertOneLineFailure(render + ["--lora", lantern + ":99"], mentions: ["--lora", "scale"])
