@@ -190,6 +190,20 @@ public struct JobStore: Sendable {
         }
     }
 
+    /// Puts a running job back in the queue, keeping its checkpoint, and releases its lease:
+    /// what a worker does when asked to stop. False when the job was no longer this worker's.
+    @discardableResult
+    public func release(jobID: Int64, worker: String) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE job_id = ? AND lease_owner = ? AND state = 'running'
+                """, arguments: [jobID, worker])
+            return db.changesCount == 1
+        }
+    }
+
     /// Whether any job may still become claimable: queued (now or after its retry backoff) or
     /// running under a lease, outside paused sweeps and a paused queue, not being cancelled.
     /// `kiln work --until-empty` waits while this is true.

@@ -8,8 +8,9 @@ import Pipelines
 /// A queue worker: claims jobs, renders them in every mode (resuming from their checkpoint, in
 /// whichever stage it was saved), saves a checkpoint every `checkpointEvery` steps, and stores
 /// the outputs in the same transaction that marks the job done. Models stay loaded between jobs
-/// within the memory budget; inputs come from the blobs stored at enqueue. Failures are sorted
-/// by `FailureKind`: permanent ones fail the job at once.
+/// within the memory budget; inputs come from the blobs stored at enqueue. Asked to stop (see
+/// `stop`), it finishes the current step, saves the checkpoint and puts the job back in the
+/// queue. Failures are sorted by `FailureKind`: permanent ones fail the job at once.
 public final class Worker: @unchecked Sendable {
     public struct Options: Sendable {
         public var name: String
@@ -35,6 +36,8 @@ public final class Worker: @unchecked Sendable {
     let models: ModelCache
     /// Called after every step: (job, step, total) over all stages.
     public var onStep: ((Int64, Int, Int) -> Void)?
+    /// Set (from a signal handler) to stop after the current step; checked between steps.
+    public let stop = StopRequest()
     /// Output writes still to fail (see `Options.failingOutputWrites`).
     var failingWrites: Int
 
@@ -55,11 +58,14 @@ public final class Worker: @unchecked Sendable {
         case failed(Int64, String, FailureKind, retry: Bool)
         case cancelled(Int64)
         case leaseLost(Int64)
+        /// A stop was requested: the job went back to the queue at `step` of `steps`.
+        case released(Int64, step: Int, steps: Int)
         case idle
     }
 
-    /// Claims and runs one job; `.idle` when none is ready.
+    /// Claims and runs one job; `.idle` when none is ready (or a stop was requested).
     public func runOne() throws -> Outcome {
+        if stop.isRequested { return .idle }
         guard let job = try store.claim(worker: options.name, leaseSeconds: options.leaseSeconds, identity: options.identity) else { return .idle }
         // Keep the lease alive during long steps.
         let renewer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
@@ -99,11 +105,16 @@ public final class Worker: @unchecked Sendable {
                                         inputs: try inputs(for: job.request), models: models, resuming: state)
         var stepStart = Date()
         var stepTimes: [Double] = []
+        if stop.isRequested {
+            guard try store.release(jobID: job.jobID, worker: options.name) else { return .leaseLost(job.jobID) }
+            return .released(job.jobID, step: session.completedSteps, steps: session.totalSteps)
+        }
         while !session.isFinished {
             try session.advance()
             onStep?(job.jobID, session.completedSteps, session.totalSteps)
             stepTimes.append(Date().timeIntervalSince(stepStart))
-            if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished {
+            let stopping = stop.isRequested && !session.isFinished
+            if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished || stopping {
                 let outcome = try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
                                                        step: session.completedSteps, steps: session.totalSteps,
                                                        state: try JSONEncoder().encode(session.snapshot()),
@@ -115,6 +126,10 @@ public final class Worker: @unchecked Sendable {
                     return .cancelled(job.jobID)
                 case .leaseLost: return .leaseLost(job.jobID)
                 }
+            }
+            if stopping {
+                guard try store.release(jobID: job.jobID, worker: options.name) else { return .leaseLost(job.jobID) }
+                return .released(job.jobID, step: session.completedSteps, steps: session.totalSteps)
             }
             stepStart = Date()
         }

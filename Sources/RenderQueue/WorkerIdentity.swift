@@ -28,3 +28,17 @@ public struct WorkerIdentity: Sendable, Equatable {
         return kill(pid, 0) != 0 && errno == ESRCH
     }
 }
+
+/// A request to stop, set from a signal handler and read by the worker between steps.
+public final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+
+    public init() {}
+
+    /// Asks the worker to stop after its current step.
+    public func request() { lock.lock(); requested = true; lock.unlock() }
+
+    /// Whether a stop was requested.
+    public var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
+}

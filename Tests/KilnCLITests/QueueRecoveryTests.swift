@@ -2,8 +2,8 @@ import Foundation
 import KilnTestSupport
 import XCTest
 
-/// Dead workers taken over at once and failures sorted into permanent and transient, through
-/// real `kiln` processes.
+/// Dead workers taken over at once, gentle stops on signals, and failures sorted into permanent
+/// and transient, through real `kiln` processes.
 final class QueueRecoveryTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
@@ -86,6 +86,42 @@ final class QueueRecoveryTests: XCTestCase {
         XCTAssertEqual(second.status, 0, second.stderr)
         XCTAssertTrue(second.stdout.contains("job 1 done"), second.stdout)
         XCTAssertEqual(try sql(db, "SELECT state FROM jobs"), ["done"])
+    }
+
+    func testSIGTERMPutsTheJobBackAndANewWorkerFinishesIt() throws {
+        let expected = try reference()
+        let db = dir + "/term.db", log = dir + "/worker.log"
+        try enqueue(db, job)
+        let worker = try start(["work", "--db", db, "--until-empty"], stdout: log)
+        try waitForStep(db, atLeast: 5)
+        kill(worker.processIdentifier, SIGTERM)
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationReason, .exit, "exits, not killed by the signal")
+        XCTAssertEqual(worker.terminationStatus, 0)
+        let row = try sql(db, "SELECT state, worker IS NULL, stage, step > 0 AND step < steps FROM v_jobs")
+        XCTAssertEqual(row, ["queued,1,base,1"], "back in the queue with its checkpoint")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, lines.joined(separator: "\n"))
+        let step = try XCTUnwrap(try sql(db, "SELECT step FROM jobs").first)
+        XCTAssertEqual(lines.first.map(String.init), "job 1 back in the queue at step \(step)/40 (stop requested)")
+        XCTAssertEqual(lines.last, "0 jobs, models built: 1", "stdout flushed")
+        let rest = try KilnProcess.run(["work", "--db", db, "--until-empty"])
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
+        XCTAssertEqual(try sql(db, "SELECT output_sha256 FROM v_outputs"), expected, "identical to an uninterrupted render")
+    }
+
+    func testInterruptedRenderLeavesNoFile() throws {
+        let out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let render = try start(["render", "--model", model, "--prompt", "x", "--steps", "400", "--width", "256", "--height", "256",
+                                "--output", out + "/x.png"])
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(render.processIdentifier, SIGINT)
+        render.waitUntilExit()
+        XCTAssertEqual(render.terminationReason, .exit, "stops at a step, not killed by the signal")
+        XCTAssertEqual(render.terminationStatus, 130)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "no file, not even a temporary one")
     }
 
     func testDeletedModelFolderFailsAtOnceAndTheNextJobRuns() throws {

@@ -7,8 +7,8 @@ import Pipelines
 import RenderQueue
 import XCTest
 
-/// Leases taken over from dead processes, pending work, and failures sorted into permanent and
-/// transient.
+/// Leases taken over from dead processes, jobs released on a stop, and failures sorted into
+/// permanent and transient.
 final class LeaseAndFailureTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
@@ -47,7 +47,7 @@ final class LeaseAndFailureTests: XCTestCase {
                      "a live process keeps its job")
     }
 
-    func testPendingWork() throws {
+    func testPendingWorkAndRelease() throws {
         let store = JobStore(try QueueDatabase(path: dir + "/q.db"))
         XCTAssertFalse(try store.hasPendingWork())
         let job = try store.enqueue(model: "m", request: RenderRequest(prompt: "x"))
@@ -56,7 +56,11 @@ final class LeaseAndFailureTests: XCTestCase {
         XCTAssertTrue(try store.hasPendingWork(), "running under a lease")
         XCTAssertEqual(try store.saveCheckpoint(jobID: job, worker: "a", stage: "base", step: 3, steps: 50, state: Data([1, 2]),
                                                 stepSeconds: 0.1, leaseSeconds: 120), .keepGoing)
-        XCTAssertTrue(try store.fail(jobID: job, worker: "a", error: "busy", kind: .transient, backoff: 60))
+        XCTAssertFalse(try store.release(jobID: job, worker: "b"), "not b's job")
+        XCTAssertTrue(try store.release(jobID: job, worker: "a"))
+        let back = try XCTUnwrap(try store.claim(worker: "b", leaseSeconds: 120))
+        XCTAssertEqual(back.checkpoint, Data([1, 2]), "the checkpoint stays with the job")
+        XCTAssertTrue(try store.fail(jobID: job, worker: "b", error: "busy", kind: .transient, backoff: 60))
         XCTAssertNil(try store.claim(worker: "c", leaseSeconds: 120), "waiting for its retry")
         XCTAssertTrue(try store.hasPendingWork(), "waiting for a retry counts")
         _ = try store.database.pool.write { try $0.execute(sql: "UPDATE jobs SET state = 'failed'") }

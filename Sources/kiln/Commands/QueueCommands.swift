@@ -27,7 +27,8 @@ struct EnqueueCommand: ParsableCommand {
 }
 
 
-/// `kiln work`: claims and renders jobs.
+/// `kiln work`: claims and renders jobs. SIGTERM or SIGINT stops it after the current step with
+/// the job back in the queue (a second signal stops it at once).
 struct WorkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "work", abstract: "Claim and render queued jobs, checkpointing as it goes.")
 
@@ -65,22 +66,29 @@ struct WorkCommand: ParsableCommand {
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             let store = JobStore(database)
             let worker = Worker(store: store, options: options)
+            let stop = worker.stop
+            let signals = StopSignals { _ in stop.request() }
+            defer { withExtendedLifetime(signals) {} }
             var done = 0
             defer { say("\(done) jobs, models built: \(worker.modelLoads)") }
-            while maxJobs.map({ done < $0 }) ?? true {
+            while !stop.isRequested, maxJobs.map({ done < $0 }) ?? true {
                 let outcome = try worker.runOne()
                 switch outcome {
                 case .idle:
+                    if stop.isRequested { continue }
                     // --until-empty waits while a job may still become claimable: queued for a
                     // retry, or running under a lease that may expire.
                     if untilEmpty, try !store.hasPendingWork() { return }
-                    Thread.sleep(forTimeInterval: untilEmpty ? 0.25 : 2)
+                    sleep(untilEmpty ? 0.25 : 2, unless: stop)
                     continue
                 case .done(let id): say("job \(id) done")
                 case .failed(let id, let why, let kind, let retry):
                     say("job \(id) failed (\(kind.rawValue)\(retry ? ", will retry" : "")): \(why)")
                 case .cancelled(let id): say("job \(id) cancelled")
                 case .leaseLost(let id): say("job \(id): lease lost to another worker")
+                case .released(let id, let step, let steps):
+                    say("job \(id) back in the queue at step \(step)/\(steps) (stop requested)")
+                    continue
                 }
                 done += 1
             }
@@ -92,6 +100,12 @@ struct WorkCommand: ParsableCommand {
 func say(_ line: String) {
     print(line)
     fflush(stdout)
+}
+
+/// Sleeps `seconds` in short naps, returning early when a stop is requested.
+func sleep(_ seconds: Double, unless stop: StopRequest) {
+    let end = Date().addingTimeInterval(seconds)
+    while !stop.isRequested, Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(end.timeIntervalSinceNow, 0))) }
 }
 
 /// `kiln report`: SQL on a read-only connection.

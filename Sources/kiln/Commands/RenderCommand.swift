@@ -5,10 +5,13 @@ import ModelFiles
 import Models
 import Numerics
 import Pipelines
+import RenderQueue
 import Schedulers
 
 /// `kiln render`: one render in any mode (text-to-image, image-to-image, inpainting, with or
-/// without a refiner), written as PNG with its parameters in text chunks.
+/// without a refiner), written as PNG with its parameters in text chunks. SIGINT (Ctrl-C) or
+/// SIGTERM stops it after the current step with nothing written (exit status 130); outputs are
+/// written to a temporary name and renamed, so no partial file is left.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
@@ -63,7 +66,17 @@ struct RenderCommand: ParsableCommand {
                                             inputs: resolved.inputs, models: models)
             let progress = ProgressDisplay()
             let start = Date()
-            let output = try session.run { step, total in progress.update(step: step, of: total); return true }
+            let stop = StopRequest()
+            let signals = StopSignals { _ in stop.request() }
+            defer { withExtendedLifetime(signals) {} }
+            let output: RenderOutput
+            do {
+                output = try session.run { step, total in progress.update(step: step, of: total); return !stop.isRequested }
+            } catch RenderError.cancelled where stop.isRequested {
+                progress.finish()
+                FileHandle.standardError.write(Data("kiln: interrupted; no output written\n".utf8))
+                throw ExitCode(130)
+            }
             progress.finish()
             let seconds = Date().timeIntervalSince(start)
             switch output {
