@@ -93,6 +93,13 @@ public struct ConfigFile: Sendable {
         return n
     }
 
+    /// A number that must lie in `range` (so it stays finite and sensible as a Float).
+    public func double(_ key: String, default d: Double? = nil, in range: ClosedRange<Double>) throws -> Double {
+        let n = try double(key, default: d)
+        guard range.contains(n) else { throw fail(key, "must be between \(range.lowerBound) and \(range.upperBound), found \(n)") }
+        return n
+    }
+
     public func bool(_ key: String, default d: Bool? = nil) throws -> Bool {
         guard let v = values[key], !isNull(v) else {
             if let d { return d }

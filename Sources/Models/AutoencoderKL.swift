@@ -36,8 +36,8 @@ public struct VAEConfig: Sendable, Equatable {
         blockOutChannels = try c.intList("block_out_channels", count: down.count, in: 1...8192)
         layersPerBlock = try c.int("layers_per_block", default: 1, in: 1...64)
         normGroups = try c.int("norm_num_groups", default: 32, in: 1...8192)
-        scalingFactor = Float(try c.double("scaling_factor", default: 0.18215))
-        shiftFactor = c.has("shift_factor") ? Float(try c.double("shift_factor")) : nil
+        scalingFactor = Float(try c.double("scaling_factor", default: 0.18215, in: 1e-6...1e6))
+        shiftFactor = c.has("shift_factor") ? Float(try c.double("shift_factor", in: -1e6...1e6)) : nil
         sampleSize = try c.int("sample_size", default: 32, in: 1...16384)
         useQuantConv = try c.bool("use_quant_conv", default: true)
         usePostQuantConv = try c.bool("use_post_quant_conv", default: true)

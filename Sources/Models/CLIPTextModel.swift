@@ -27,7 +27,7 @@ public struct CLIPTextConfig: Sendable, Equatable {
             throw configError(c, "hidden_act", "= \"\(act)\" is not supported (supported: quick_gelu, gelu, gelu_new, gelu_pytorch_tanh)")
         }
         activation = a
-        layerNormEpsilon = Float(try c.double("layer_norm_eps", default: 1e-5))
+        layerNormEpsilon = Float(try c.double("layer_norm_eps", default: 1e-5, in: 1e-30...1))
         eosTokenID = try c.int("eos_token_id", default: 2, in: 0...Int(Int32.max))
         projectionDim = try c.int("projection_dim", default: 512, in: 1...16384)
         for (k, v) in [("vocab_size", vocabularySize), ("hidden_size", hiddenSize), ("num_hidden_layers", layers),

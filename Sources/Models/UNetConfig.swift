@@ -69,9 +69,9 @@ public struct UNetConfig: Sendable, Equatable {
         }
         crossAttentionDim = try c.int("cross_attention_dim", default: 1280, in: 1...UNetConfig.maxChannels)
         normGroups = try c.int("norm_num_groups", default: 32, in: 1...UNetConfig.maxChannels)
-        normEpsilon = Float(try c.double("norm_eps", default: 1e-5))
+        normEpsilon = Float(try c.double("norm_eps", default: 1e-5, in: 1e-30...1))
         flipSinToCos = try c.bool("flip_sin_to_cos", default: true)
-        freqShift = Float(try c.double("freq_shift", default: 0))
+        freqShift = Float(try c.double("freq_shift", default: 0, in: -1e6...1e6))
         convInKernel = try c.int("conv_in_kernel", default: 3, in: 1...7)
         convOutKernel = try c.int("conv_out_kernel", default: 3, in: 1...7)
         downsamplePadding = try c.int("downsample_padding", default: 1, in: 0...3)

@@ -67,6 +67,8 @@ final class ConfigBoundsTests: XCTestCase {
             ("vae", "latent_channels", 0), ("vae", "block_out_channels", [1e300, 16, 16, 16]), ("vae", "sample_size", -8),
             ("text_encoder", "hidden_size", 0), ("text_encoder", "num_attention_heads", -1),
             ("text_encoder", "max_position_embeddings", 1 << 40), ("text_encoder", "eos_token_id", 1e13),
+            ("unet", "norm_eps", 0), ("unet", "norm_eps", -1), ("unet", "freq_shift", 1e300), ("vae", "scaling_factor", 0),
+            ("vae", "scaling_factor", 1e300), ("vae", "shift_factor", -1e300), ("text_encoder", "layer_norm_eps", 1e300),
         ]
         for (component, key, value) in cases {
             let c = try config(component) { $0[key] = value }
