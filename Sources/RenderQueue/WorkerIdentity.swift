@@ -3,6 +3,9 @@ import Foundation
 /// The host name and process id a worker records with its lease. A worker on the same host
 /// takes over a job at once when the process holding it no longer exists.
 public struct WorkerIdentity: Sendable, Equatable {
+    /// The host name, followed on Linux by the process-id namespace (`render-1 pid:[4026531836]`):
+    /// containers that share a host name but not process ids (`--network host`) are different
+    /// hosts here, so one never mistakes another's live worker for a dead one.
     public var host: String
     public var pid: Int32
 
@@ -12,7 +15,16 @@ public struct WorkerIdentity: Sendable, Equatable {
     }
 
     /// This process on this machine.
-    public static var current: WorkerIdentity { WorkerIdentity(host: hostName(), pid: getpid()) }
+    public static var current: WorkerIdentity {
+        WorkerIdentity(host: pidNamespace().map { hostName() + " " + $0 } ?? hostName(), pid: getpid())
+    }
+
+    /// The process-id namespace, as /proc/self/ns/pid names it (`pid:[4026531836]`), if any.
+    static func pidNamespace() -> String? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"),
+              target.hasPrefix("pid:[") else { return nil }
+        return target
+    }
 
     /// gethostname(2), without the DNS lookups `ProcessInfo.hostName` may make.
     public static func hostName() -> String {

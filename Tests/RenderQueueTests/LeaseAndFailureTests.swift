@@ -47,6 +47,15 @@ final class LeaseAndFailureTests: XCTestCase {
                      "a live process keeps its job")
     }
 
+    func testIdentityNamesTheHostAndItsProcessNamespace() throws {
+        let me = WorkerIdentity.current
+        XCTAssertEqual(me.pid, getpid())
+        XCTAssertTrue(me.host.hasPrefix(WorkerIdentity.hostName()), me.host)
+        if let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid") {
+            XCTAssertEqual(me.host, WorkerIdentity.hostName() + " " + namespace, "processes of another pid namespace are another host")
+        }
+    }
+
     func testPendingWorkAndRelease() throws {
         let store = JobStore(try QueueDatabase(path: dir + "/q.db"))
         XCTAssertFalse(try store.hasPendingWork())
