@@ -152,4 +152,17 @@ final class QueueRecoveryTests: XCTestCase {
         XCTAssertEqual(try sql(db, "SELECT state, attempts, error IS NULL, error_kind IS NULL FROM v_jobs"), ["done,2,1,1"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
     }
+
+    func testFullDatabaseIsTransientToo() throws {
+        let db = dir + "/full-db.db", log = dir + "/worker.log"
+        try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
+        let worker = try start(["work", "--db", db, "--until-empty", "--retry-backoff", "0.5"], stdout: log,
+                               environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 0)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(text.contains("job 1 failed (transient, will retry): ") && text.contains("database or disk is full"), text)
+        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
+        XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NOT NULL"), ["1"], "the image is kept in the database")
+    }
 }
