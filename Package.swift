@@ -63,6 +63,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: optimise),
+        .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
+                          exclude: ["README.md"]),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
 
