@@ -82,7 +82,7 @@ public struct SweepSpec: Sendable {
 
     /// Refuses a document whose aliases expand beyond `maxNodes` nodes (a "billion laughs"
     /// bomb), walking the composed tree, where an alias shares its anchor's storage, with a
-    /// budget that stops the walk as soon as it is spent.
+    /// budget that stops the walk as soon as it is spent; and one with non-scalar mapping keys.
     static func checkExpansion(_ root: Node) throws {
         var budget = maxNodes
         var stack = [root]
@@ -92,7 +92,14 @@ public struct SweepSpec: Sendable {
                 throw fail("(file)", "expands to more than \(maxNodes) YAML values (aliases repeated too often?); write the spec out plainly")
             }
             switch node {
-            case .mapping(let m): for (k, v) in m { stack.append(k); stack.append(v) }
+            case .mapping(let m):
+                for (k, v) in m {
+                    // Yams' value constructor stops the process on a non-scalar key (`? key: ...`).
+                    guard case .scalar = k else {
+                        throw fail("(file)", "has a mapping or list used as a key (YAML '? ' syntax); spec keys are plain names")
+                    }
+                    stack.append(v)
+                }
             case .sequence(let s): stack.append(contentsOf: s)
             default: break
             }

@@ -30,6 +30,15 @@ final class HostileSpecTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.0)
     }
 
+    /// Found by Fuzz/run.sh (Fuzz/regressions/spec/complex-key.yaml): Yams' constructor stopped
+    /// the process on a `? key` mapping key.
+    func testComplexMappingKeysAreRefusedNotCrashed() throws {
+        assertRefused("model: m\nbase:\n? prompt: a fox\n  steps: 10\n", key: "(file)")
+        assertRefused("model: m\n? [a, b]\n: c\nbase: {prompt: a}\n", key: "(file)")
+        let regression = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/RenderQueueTests/HostileSpecTests.swift", with: "Fuzz/regressions/spec/complex-key.yaml"), encoding: .utf8)
+        assertRefused(regression, key: "(file)")
+    }
+
     func testAFewAliasesStillWork() throws {
         let spec = try SweepSpec(text: "model: m\nbase: &b {prompt: a, steps: 2}\nzip: [{prompt: [a, b], seed: [1, 2]}]\n", limit: 10)
         XCTAssertEqual(spec.count, 2)
