@@ -40,7 +40,7 @@ final class PaddingCropTests: XCTestCase {
 
     func cases() throws -> Cases {
         guard let cases = Self.cases else {
-            throw XCTSkip("Tests/Fixtures/expected/padding-crop.json is missing; run generate_fixtures.py --only padding_crop_fixtures")
+            throw MissingFixture(description: "Tests/Fixtures/expected/padding-crop.json is missing or unreadable; run generate_fixtures.py --only padding_crop_fixtures")
         }
         return cases
     }

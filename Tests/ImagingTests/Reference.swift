@@ -13,7 +13,7 @@ enum Reference {
     static func bytes(_ key: String, in name: String = "image-inputs") throws -> (shape: [Int], bytes: [UInt8]) {
         let part = name == "padding-crop" ? "padding_crop_fixtures" : "image_fixtures"
         guard let file = name == "padding-crop" ? paddingCrop : file else {
-            throw XCTSkip("Tests/Fixtures/expected/\(name).safetensors is missing; run generate_fixtures.py --only \(part)")
+            throw MissingFixture(description: "Tests/Fixtures/expected/\(name).safetensors is missing; run generate_fixtures.py --only \(part)")
         }
         let t = try file.tensor(key)
         return (t.shape, t.scalars.map { UInt8($0) })
@@ -40,3 +40,6 @@ func assertSame(_ image: RGBImage, _ key: String, in name: String = "image-input
 func assertSame(_ image: GrayImage, _ key: String, in name: String = "image-inputs", file: StaticString = #filePath, line: UInt = #line) throws {
     try assertSame(image.pixels, [image.height, image.width], key, in: name, file: file, line: line)
 }
+
+/// A committed reference file is missing: the test fails (it does not skip).
+struct MissingFixture: Error, CustomStringConvertible { let description: String }
