@@ -86,6 +86,17 @@ public struct JobStore: Sendable {
         try pool.writeWithoutTransaction { db in
             var claimed: ClaimedJob?
             try db.inTransaction(.immediate) {
+                // A running job whose cancel was requested and whose worker is gone would
+                // otherwise stay running forever: it is cancelled now.
+                try db.execute(sql: """
+                    UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL,
+                           updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                    WHERE state = 'running' AND cancel_requested = 1
+                      AND (lease_expires < :now OR (lease_host = :host AND kiln_process_gone(lease_pid)))
+                    """, arguments: ["now": now, "host": identity.host])
+                // A job whose stored request does not decode fails alone, naming itself, and the
+                // claim goes on to the next one (bounded, so a flood of them cannot spin here).
+                for _ in 0..<1000 {
                 let row = try Row.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'running', lease_owner = :worker, lease_expires = :expires,
                            lease_host = :host, lease_pid = :pid, attempts = attempts + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -103,10 +114,22 @@ public struct JobStore: Sendable {
                                                 "host": identity.host, "pid": Int64(identity.pid)])
                 guard let row else { return .commit }
                 let id: Int64 = row["job_id"]
-                let request = try JSONDecoder().decode(RenderRequest.self, from: Data((row["request"] as String).utf8))
+                let request: RenderRequest
+                do {
+                    request = try JSONDecoder().decode(RenderRequest.self, from: Data((row["request"] as String).utf8))
+                } catch {
+                    let why = "job \(id): its stored request does not decode (\(String(describing: error).prefix(200))); queue it again"
+                    try db.execute(sql: """
+                        UPDATE jobs SET state = 'failed', error = ?, error_kind = 'permanent', lease_owner = NULL,
+                               lease_expires = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ?
+                        """, arguments: [why.split(whereSeparator: \.isNewline).joined(separator: " "), id])
+                    continue
+                }
                 let checkpoint = try Data.fetchOne(db, sql: "SELECT state FROM checkpoints WHERE job_id = ?", arguments: [id])
                 claimed = ClaimedJob(jobID: id, sweepID: row["sweep_id"], model: row["model"], config: row["config"],
                                      request: request, attempt: row["attempts"], checkpoint: checkpoint)
+                return .commit
+                }
                 return .commit
             }
             return claimed

@@ -34,15 +34,18 @@ extension JobStore {
         }
     }
 
-    /// Puts failed or cancelled jobs back in the queue (keeping their checkpoints).
+    /// Puts failed or cancelled jobs back in the queue (keeping their checkpoints), and running
+    /// jobs whose cancel was requested after their worker's lease ran out.
     public func retry(jobs: [Int64]? = nil, sweep: Int64? = nil) throws -> Int {
         try pool.write { db in
             let filter = try JobStore.filter(jobs: jobs, sweep: sweep)
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', failures = 0, cancel_requested = 0, not_before = 0, error = NULL,
-                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                WHERE state IN ('failed', 'cancelled') AND \(filter.sql)
-                """, arguments: filter.arguments)
+                    lease_owner = NULL, lease_expires = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE (state IN ('failed', 'cancelled')
+                       OR (state = 'running' AND cancel_requested = 1 AND COALESCE(lease_expires, 0) < ?))
+                  AND \(filter.sql)
+                """, arguments: [Date().timeIntervalSince1970] + filter.arguments)
             return db.changesCount
         }
     }
