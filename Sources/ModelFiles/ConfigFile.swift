@@ -13,10 +13,7 @@ public struct ConfigFile: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ModelFileError.missingFile(path: path, hint: "every component folder needs its config.json")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelFileError.unreadable(path: path, reason: "permission denied or not a file")
-        }
-        try self.init(path: path, data: data)
+        try self.init(path: path, data: try RegularFile.read(path))
     }
 
     public init(path: String, data: Data) throws {

@@ -61,6 +61,7 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
+        if FileManager.default.fileExists(atPath: path) { try RegularFile.check(path) }
         let fd = open(path, O_RDONLY)
         if fd < 0 {
             if errno == ENOENT { throw ModelFileError.missingFile(path: path, hint: "check the model path") }

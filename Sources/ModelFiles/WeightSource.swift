@@ -37,9 +37,10 @@ public final class ShardedWeights: WeightSource, @unchecked Sendable {
 
     public init(indexPath: String) throws {
         self.indexPath = indexPath
-        guard let data = FileManager.default.contents(atPath: indexPath) else {
+        guard FileManager.default.fileExists(atPath: indexPath) else {
             throw ModelFileError.missingFile(path: indexPath, hint: "the shard index is missing")
         }
+        let data = try RegularFile.read(indexPath)
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ModelFileError.invalidIndex(path: indexPath, reason: "not a JSON object")
         }
