@@ -36,6 +36,9 @@ public final class Worker: @unchecked Sendable {
     let models: ModelCache
     /// Called after every step: (job, step, total) over all stages.
     public var onStep: ((Int64, Int, Int) -> Void)?
+    /// Told about trouble that did not stop the job (one line), e.g. an output kept in the
+    /// database because its folder vanished.
+    public var onWarning: ((String) -> Void)?
     /// Set (from a signal handler) to stop after the current step; checked between steps.
     public let stop = StopRequest()
     /// Output writes still to fail (see `Options.failingOutputWrites`).
@@ -148,8 +151,15 @@ public final class Worker: @unchecked Sendable {
             try injectedWriteFailure(options.outputFolder.map { ($0 as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png") })
             if let folder = options.outputFolder {
                 let p = (folder as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png")
-                try PNGFile.write(encoded: png, to: p)
-                path = p
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue {
+                    try PNGFile.write(encoded: png, to: p)
+                    path = p
+                } else {
+                    // The folder went away under the worker: keep the finished render in the
+                    // database rather than throw it away and charge the job a failure.
+                    onWarning?("job \(job.jobID): output folder \(folder) is gone; image \(i) kept in the database (kiln export writes it out)")
+                }
             }
             record.seconds = seconds
             record.stepSeconds = stepTimes  // the steps this attempt ran (earlier ones are in jobs.step_seconds)

@@ -51,3 +51,29 @@ final class StuckJobTests: XCTestCase {
         XCTAssertTrue(error.hasPrefix("job 1: its stored request does not decode"), error)
     }
 }
+
+/// A finished render is not thrown away when its output folder vanished.
+final class OutputFolderTests: XCTestCase {
+    func testAVanishedOutputFolderKeepsTheImageInTheDatabase() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = JobStore(try QueueDatabase(path: dir + "/q.db"))
+        var request = RenderRequest(prompt: "x")
+        request.steps = 1; request.width = 64; request.height = 64; request.seed = 1
+        let id = try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
+        let folder = dir + "/out"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var options = Worker.Options(name: "w")
+        options.outputFolder = folder
+        let worker = Worker(store: store, options: options)
+        var warnings: [String] = []
+        worker.onWarning = { warnings.append($0) }
+        try FileManager.default.removeItem(atPath: folder)
+        XCTAssertEqual(try worker.runOne(), .done(id))
+        let kept = try store.database.pool.read { try Row.fetchOne($0, sql: "SELECT png IS NOT NULL AS kept, output_path FROM outputs") }
+        XCTAssertEqual(kept?["kept"], true)
+        XCTAssertNil(kept?["output_path"] as String?)
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings.first?.contains("is gone") ?? false)
+    }
+}

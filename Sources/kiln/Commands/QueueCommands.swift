@@ -66,6 +66,7 @@ struct WorkCommand: ParsableCommand {
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             let store = JobStore(database)
             let worker = Worker(store: store, options: options)
+            worker.onWarning = { say("warning: " + $0) }
             let stop = worker.stop
             let signals = StopSignals { _ in stop.request() }
             defer { withExtendedLifetime(signals) {} }
