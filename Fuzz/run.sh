@@ -19,7 +19,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$corpus" "$crashes"
     [ -d "Fuzz/seeds/$target" ] && cp -n Fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
     echo "== $target ($seconds s)"
-    KILN_FUZZ_TARGET="$target" "$binary" "$corpus" -max_total_time="$seconds" -runs=1000000 -rss_limit_mb=2048 \
+    ASAN_OPTIONS=detect_leaks=0 KILN_FUZZ_TARGET="$target" "$binary" "$corpus" -max_total_time="$seconds" -runs=1000000 -rss_limit_mb=2048 \
         -malloc_limit_mb=2048 -timeout=10 -detect_leaks=0 -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 \
         | grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|Done)" || true
 done
