@@ -50,3 +50,20 @@ extension KilnProcess {
         return Array(r.stdout.split(separator: "\n").dropFirst().map(String.init))
     }
 }
+
+extension KilnProcess {
+    /// Runs another program (e.g. script(1) to give kiln a terminal) and returns its stdout.
+    public static func runTool(_ path: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}

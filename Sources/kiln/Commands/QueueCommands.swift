@@ -70,10 +70,26 @@ struct WorkCommand: ParsableCommand {
             let stop = worker.stop
             let signals = StopSignals { _ in stop.request() }
             defer { withExtendedLifetime(signals) {} }
-            var done = 0
+            var done = 0, imagesTonight = 0
             defer { say("\(done) jobs, models built: \(worker.modelLoads)") }
+            // On a terminal a live line shows the job's step, the night's images and the queue's
+            // ETA; in a log, one line per finished job with its time and rate.
+            let live = isatty(STDOUT_FILENO) == 1
+            var jobStart = Date(), lastSteps = 0
+            var eta = try store.progress().eta
+            worker.onStep = { job, step, steps in
+                lastSteps = steps
+                guard live else { return }
+                let queue = eta.map { String(format: ", queue ETA %.0f s", max($0 - Date().timeIntervalSince(jobStart), 0)) } ?? ""
+                print(String(format: "\rjob %lld step %d/%d, %d images tonight%@   ", job, step, steps, imagesTonight, queue), terminator: "")
+                fflush(stdout)
+            }
             while !stop.isRequested, maxJobs.map({ done < $0 }) ?? true {
+                jobStart = Date()
+                lastSteps = 0
+                eta = try store.progress().eta
                 let outcome = try worker.runOne()
+                if live, lastSteps > 0 { print("") }
                 switch outcome {
                 case .idle:
                     if stop.isRequested { continue }
@@ -82,7 +98,11 @@ struct WorkCommand: ParsableCommand {
                     if untilEmpty, try !store.hasPendingWork() { return }
                     sleep(untilEmpty ? 0.25 : 2, unless: stop)
                     continue
-                case .done(let id): say("job \(id) done")
+                case .done(let id):
+                    let seconds = Date().timeIntervalSince(jobStart)
+                    imagesTonight += try store.imageCount(jobID: id)
+                    say(String(format: "job %lld done in %.1f s, %d steps (%.2f steps/s)", id, seconds, lastSteps,
+                               seconds > 0 ? Double(lastSteps) / seconds : 0))
                 case .failed(let id, let why, let kind, let retry):
                     say("job \(id) failed (\(kind.rawValue)\(retry ? ", will retry" : "")): \(why)")
                 case .cancelled(let id): say("job \(id) cancelled")
@@ -142,6 +162,10 @@ struct StatusCommand: ParsableCommand {
                        CASE WHEN json_array_length(step_seconds) > 0
                             THEN ROUND((steps - step) * (SELECT AVG(value) FROM json_each(step_seconds)), 1) END
                 FROM jobs WHERE state = 'running'
+                UNION ALL
+                SELECT 'queue', SUM(MAX(steps - step, 0)) || ' steps left', NULL,
+                       ROUND(SUM(MAX(steps - step, 0)) * (SELECT AVG(e.value) FROM jobs j, json_each(j.step_seconds) e), 1)
+                FROM jobs WHERE state IN ('queued', 'running')
                 """
             print(Report.format(try Report.run(databasePath: db, sql: sql), as: .table))
         }
