@@ -41,6 +41,22 @@ public enum FailureKind: String, Sendable, Equatable {
         }
     }
 
+    /// A full disk (or quota), which frees up in its own time: the job waits for it rather than
+    /// using up its attempts.
+    public static func isDiskFull(_ error: Error) -> Bool {
+        let full: Set<Int32> = [ENOSPC, EDQUOT]
+        switch error {
+        case let e as DatabaseError: return e.resultCode.primaryResultCode == .SQLITE_FULL
+        case let e as POSIXError: return full.contains(e.code.rawValue)
+        case let e as ImagingError:
+            if case let .writeFailed(_, reason) = e { return full.contains { reason.contains(String(cString: strerror($0))) } }
+            return false
+        default:
+            let ns = error as NSError
+            return ns.domain == NSPOSIXErrorDomain && full.contains(Int32(ns.code))
+        }
+    }
+
     static let transientDatabaseCodes: [ResultCode] = [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_NOMEM]
     static let transientErrnos: Set<Int32> = [ENOSPC, ENOMEM, EAGAIN, EDQUOT, EIO, EINTR, EBUSY, ENFILE, EMFILE]
 }

@@ -196,19 +196,22 @@ public struct JobStore: Sendable {
     /// Records a failed render with its kind. A transient failure goes back to the queue after a
     /// backoff (`backoff` seconds, doubling: 30 s, 60 s, ...) while failures stay below the job's
     /// limit; a permanent one, or the last allowed, leaves the job failed with the error text.
-    /// Returns true when the job will be retried.
+    /// With `untilDone` (a full disk) the job is retried whatever its failures, the backoff capped
+    /// at 5 minutes. Returns true when the job will be retried.
     @discardableResult
     public func fail(jobID: Int64, worker: String, error: String, kind: FailureKind = .transient, backoff: Double = 30,
-                     now: Double = Date().timeIntervalSince1970) throws -> Bool {
+                     untilDone: Bool = false, now: Double = Date().timeIntervalSince1970) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET failures = failures + 1, error = :error, error_kind = :kind, lease_owner = NULL,
                     lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
-                    state = CASE WHEN :kind = 'permanent' OR failures + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
-                    not_before = :now + :backoff * (1 << min(failures, 20)),
+                    state = CASE WHEN :kind = 'permanent' THEN 'failed' WHEN :untilDone THEN 'queued'
+                                 WHEN failures + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
+                    not_before = :now + MIN(:backoff * (1 << min(failures, 20)), CASE WHEN :untilDone THEN 300 ELSE 1e18 END),
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
                 WHERE job_id = :job AND lease_owner = :worker
-                """, arguments: ["error": error, "kind": kind.rawValue, "backoff": backoff, "now": now, "job": jobID, "worker": worker])
+                """, arguments: ["error": error, "kind": kind.rawValue, "backoff": backoff, "untilDone": untilDone, "now": now,
+                                 "job": jobID, "worker": worker])
             return try String.fetchOne(db, sql: "SELECT state FROM jobs WHERE job_id = ?", arguments: [jobID]) == "queued"
         }
     }

@@ -83,7 +83,10 @@ public final class Worker: @unchecked Sendable {
         } catch {
             let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
             let kind = FailureKind.of(error)
-            let retry = try store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff)
+            // A full disk is waited out (every retry keeps the job's last good checkpoint, and the
+            // wait is capped at 5 minutes) instead of using up the job's attempts.
+            let retry = try store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff,
+                                       untilDone: kind == .transient && FailureKind.isDiskFull(error))
             return .failed(job.jobID, message, kind, retry: retry)
         }
     }

@@ -153,6 +153,24 @@ final class QueueRecoveryTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
     }
 
+    /// A disk that stays full for longer than the job's attempts is waited out: the job keeps
+    /// its checkpoint and goes on once space returns, instead of failing for good.
+    func testAFullDiskIsWaitedOutBeyondTheJobsAttempts() throws {
+        let db = dir + "/full.db", out = dir + "/images"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64", "--max-attempts", "1"])
+        let log = dir + "/worker.log"
+        let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "0.1"], stdout: log,
+                               environment: ["KILN_TEST_ENOSPC_WRITES": "3"])
+        worker.waitUntilExit()
+        XCTAssertEqual(worker.terminationStatus, 0)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertEqual(text.components(separatedBy: "(No space left on device)").count - 1, 3, text)
+        XCTAssertTrue(text.contains("job 1 done"), text)
+        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,4"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
+    }
+
     func testFullDatabaseIsTransientToo() throws {
         let db = dir + "/full-db.db", log = dir + "/worker.log"
         try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
