@@ -68,6 +68,8 @@ public struct InputReference: Sendable, Codable, Equatable {
 /// rows (camel-case names, text-to-image only) still decode.
 public struct RenderRequest: Sendable, Codable, Equatable {
     public static let currentVersion = 2
+    /// Longest prompt accepted, in UTF-8 bytes.
+    public static let maxPromptBytes = 100_000
 
     public var prompt: String
     /// Prompt for tokenizer_2/text_encoder_2; diffusers uses `prompt` when it is nil or empty.
@@ -291,6 +293,13 @@ extension RenderRequest {
     /// Checks every parameter before any work is done.
     public func validate() throws {
         func bad(_ p: String, _ r: String) -> RenderError { .invalid(parameter: p, reason: r) }
+        // The tokenizers keep 77 tokens; a prompt far longer is a mistake, and is stored with every job.
+        for (name, text) in [("prompt", prompt), ("prompt-2", prompt2), ("negative-prompt", negativePrompt),
+                             ("negative-prompt-2", negativePrompt2)] {
+            if let text, text.utf8.count > RenderRequest.maxPromptBytes {
+                throw bad(name, "is \(text.utf8.count) bytes, over the limit of \(RenderRequest.maxPromptBytes) (the text encoders read 77 tokens)")
+            }
+        }
         if let w = width, w <= 0 || w % 8 != 0 || w > 8192 { throw bad("width", "must be a positive multiple of 8 up to 8192, not \(w)") }
         if let h = height, h <= 0 || h % 8 != 0 || h > 8192 { throw bad("height", "must be a positive multiple of 8 up to 8192, not \(h)") }
         guard steps >= 1, steps <= 1000 else { throw bad("steps", "must be between 1 and 1000, not \(steps)") }

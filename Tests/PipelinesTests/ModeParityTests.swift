@@ -135,3 +135,16 @@ final class RenderParameterTableTests: XCTestCase {
         XCTAssertFalse(r.watermark)
     }
 }
+
+/// Limits on what a request can make Kiln store and process.
+final class RequestLimitTests: XCTestCase {
+    func testOverlongPromptsAreRefusedNamingTheParameter() {
+        var r = RenderRequest(prompt: String(repeating: "a fox ", count: 20_000))
+        XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".hasPrefix("prompt: is 120000 bytes"), "\($0)") }
+        r.prompt = "a fox"
+        r.negativePrompt2 = String(repeating: "x", count: 100_001)
+        XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".hasPrefix("negative-prompt-2:"), "\($0)") }
+        r.negativePrompt2 = String(repeating: "x", count: 100_000)
+        XCTAssertNoThrow(try r.validate())
+    }
+}
