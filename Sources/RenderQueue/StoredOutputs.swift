@@ -23,17 +23,12 @@ public enum StoredOutputs {
         // Missing files and other programs' databases are refused; read-only files are read.
         let queue = try QueueDatabase.openReadOnly(path: databasePath)
         try queue.read { db in
-            var sql = "SELECT o.job_id, o.image_index, o.png_sha256, o.png, o.output_path FROM outputs o JOIN jobs j USING (job_id)"
-            var arguments: StatementArguments = []
-            if !jobs.isEmpty {
-                sql += " WHERE o.job_id IN (\(jobs.map { _ in "?" }.joined(separator: ",")))"
-                arguments = StatementArguments(jobs)
-            } else if let sweep {
-                sql += " WHERE j.sweep_id = ?"
-                arguments = [sweep]
-            }
-            sql += " ORDER BY o.job_id, o.image_index"
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            // The job selection of cancel and retry (job_id is the join column, sweep_id is jobs').
+            let filter = try JobStore.filter(jobs: jobs, sweep: sweep)
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT job_id, o.image_index, o.png_sha256, o.png, o.output_path FROM outputs o JOIN jobs j USING (job_id)
+                WHERE \(filter.sql) ORDER BY job_id, o.image_index
+                """, arguments: filter.arguments)
             while let row = try rows.next() {
                 try body(StoredOutput(jobID: row["job_id"], imageIndex: row["image_index"], sha256: row["png_sha256"],
                                       png: row["png"], outputPath: row["output_path"]))
