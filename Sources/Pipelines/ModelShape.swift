@@ -7,6 +7,9 @@ import Models
 /// first step, so that a refiner that does not fit is refused before the base runs.
 struct ModelShape {
     let reference: ModelReference
+    let files: SDXLModelFiles
+    /// The model's scheduler_config.json, read once for the stage's schedule and provenance.
+    let schedulerConfig: ConfigFile
     let latentChannels: Int
     let vaeScale: Int
     let unetInChannels: Int
@@ -18,6 +21,8 @@ struct ModelShape {
     init(_ reference: ModelReference) throws {
         self.reference = reference
         let files = try SDXLModelFiles(path: reference.path, configFolder: reference.config)
+        self.files = files
+        schedulerConfig = try files.config("scheduler")
         let unet = try UNetConfig(try files.config("unet"))
         let vae = try VAEConfig(try files.config("vae"))
         let names = Set(files.components.map(\.name))

@@ -100,8 +100,6 @@ public struct Provenance: Sendable, Codable {
 extension RenderSession {
     /// The first stage's scheduler config as JSON text.
     var stageSchedulerConfigJSON: String? {
-        guard let plan = stages.first, let files = try? SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config),
-              let config = try? files.config("scheduler") else { return nil }
-        return StageModel.json(config)
+        shapes.first.map { StageModel.json($0.schedulerConfig) }
     }
 }

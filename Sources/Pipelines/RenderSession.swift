@@ -19,6 +19,8 @@ public final class RenderSession: @unchecked Sendable {
     let models: ModelCache
     let inputs: RenderInputs
     var active: ActiveStage
+    /// Each stage's model as its config files describe it (read once, before any weights).
+    let shapes: [ModelShape]
     /// What each stage that has started ran with (provenance).
     public private(set) var records: [StageRecord] = []
 
@@ -34,16 +36,16 @@ public final class RenderSession: @unchecked Sendable {
         self.inputs = inputs
         let stages = StagePlan.stages(for: request, model: model)
         self.stages = stages
-        var previous: ModelShape?
+        var shapes: [ModelShape] = []
         for plan in stages {
             let shape = try ModelShape(plan.model)
-            try shape.check(after: previous)
-            previous = shape
+            try shape.check(after: shapes.last)
+            shapes.append(shape)
         }
+        self.shapes = shapes
         var counts: [Int] = []
-        for plan in stages {
-            let config = try SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config).config("scheduler")
-            let steps = try StageSchedule(plan: plan, request: request, schedulerConfig: config).timesteps.count
+        for (plan, shape) in zip(stages, shapes) {
+            let steps = try StageSchedule(plan: plan, request: request, schedulerConfig: shape.schedulerConfig).timesteps.count
             guard steps >= 1 else {
                 throw RenderError.invalid(parameter: plan.denoisingStart != nil ? "denoising-start" : "strength",
                                           reason: "leaves no step to run in the \(plan.role.rawValue) stage with \(request.steps) steps; raise it or --steps")
@@ -59,9 +61,8 @@ public final class RenderSession: @unchecked Sendable {
             active = try ActiveStage(resuming: state, plan: stages[state.stage], request: request, inputs: inputs, models: models)
             // Stages before the saved one ran in an earlier process; record what they ran with.
             for (i, plan) in stages.prefix(state.stage).enumerated() {
-                let files = try SDXLModelFiles(path: plan.model.path, configFolder: plan.model.config)
-                let schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: try files.config("scheduler"))
-                records.append(StageRecord(plan: plan, modelHash: files.contentHash(), kind: schedule.kind, steps: counts[i]))
+                let schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: shapes[i].schedulerConfig)
+                records.append(StageRecord(plan: plan, modelHash: shapes[i].files.contentHash(), kind: schedule.kind, steps: counts[i]))
             }
         } else {
             active = try ActiveStage(index: 0, plan: stages[0], request: request, inputs: inputs, handover: nil, models: models)
