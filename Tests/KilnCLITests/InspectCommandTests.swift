@@ -16,12 +16,6 @@ final class InspectCommandTests: XCTestCase {
         return dest
     }
 
-    func assertOneLineFailure(_ args: [String], mentions needles: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try KilnProcess.run(args)
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertEqual(r.stderrLines.count, 1, "one line: \(r.stderr)", file: file, line: line)
-        for n in needles { XCTAssertTrue(r.stderr.contains(n), "'\(n)' in: \(r.stderr)", file: file, line: line) }
-    }
 
     func testParameterCountsEqualTheReference() throws {
         let data = try XCTUnwrap(FileManager.default.contents(atPath: Fixtures.expected("parameter_counts.json")))

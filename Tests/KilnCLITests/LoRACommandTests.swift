@@ -22,12 +22,6 @@ final class LoRACommandTests: XCTestCase {
         return path
     }
 
-    func assertOneLineFailure(_ args: [String], mentions needles: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try kiln(args)
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertEqual(r.stderrLines.count, 1, "one line: \(r.stderr)", file: file, line: line)
-        for n in needles { XCTAssertTrue(r.stderr.contains(n), "'\(n)' in: \(r.stderr)", file: file, line: line) }
-    }
 
     func testRenderWithALoRARecordsItAsImageToolsReadIt() throws {
         let out = dir + "/out.png"

@@ -20,12 +20,6 @@ final class ModeCommandTests: XCTestCase {
     func kiln(_ args: [String]) throws -> KilnRun { try KilnProcess.run(args) }
     func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
-    func assertOneLineFailure(_ args: [String], mentions needles: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try kiln(args)
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertEqual(r.stderrLines.count, 1, "one line: \(r.stderr)", file: file, line: line)
-        for n in needles { XCTAssertTrue(r.stderr.contains(n), "'\(n)' in: \(r.stderr)", file: file, line: line) }
-    }
 
     /// Pixels of a PNG against a diffusers reference `[1, h, w, 3]`: the worst difference.
     func worstDifference(_ png: String, _ reference: String) throws -> Float {
