@@ -1,0 +1,42 @@
+import Foundation
+import PostgresNIO
+import RenderQueue
+
+extension PostgresLocation {
+    /// postgres-nio's configuration for this location: TCP with TLS as `sslMode` says (libpq's
+    /// `prefer` and `require` do not check the certificate; `verify-ca` checks it against
+    /// `sslrootcert` or the system's roots, `verify-full` also checks the host name), or the
+    /// Unix socket `.s.PGSQL.<port>` in the socket folder; the connect timeout; the
+    /// application name `kiln` shown in `pg_stat_activity`.
+    func connectionConfiguration(applicationName: String = "kiln") throws -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
+        switch host {
+        case .socket(let folder):
+            let path = (folder as NSString).appendingPathComponent(".s.PGSQL.\(port)")
+            configuration = .init(unixSocketPath: path, username: user, password: password, database: database)
+        case .tcp(let name):
+            configuration = .init(host: name, port: port, username: user, password: password, database: database, tls: try tls())
+        }
+        configuration.options.connectTimeout = .milliseconds(Int64((connectTimeout * 1000).rounded()))
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
+        return configuration
+    }
+
+    func tls() throws -> PostgresConnection.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case .disable: return .disable
+        case .allow, .prefer, .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let root = sslRootCert { tls.trustRoots = .file(root) }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: tls)
+        } catch {
+            throw QueueError.badLocation("\(displayName): cannot set up TLS for sslmode=\(sslMode.rawValue) (\(error)); check sslrootcert")
+        }
+        return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+    }
+}
