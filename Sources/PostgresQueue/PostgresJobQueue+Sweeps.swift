@@ -1,0 +1,102 @@
+import Foundation
+import PostgresNIO
+import RenderQueue
+
+/// Sweeps and the commands that act on many jobs: cancel, retry, pause, prune.
+extension PostgresJobQueue {
+    /// Jobs go in as arrays, `sweepInsertBatch` per statement, so a 100,000-job sweep takes a few
+    /// round trips instead of one per job; job ids follow the order of `jobs`.
+    public func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
+                            jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64 {
+        try session.transaction { s in
+            try PostgresJobQueue.store(blobs, s)
+            guard let sweepID = try s.value("INSERT INTO sweeps (name, spec) VALUES (\(name), \(spec)) RETURNING sweep_id", as: Int64.self) else {
+                throw PostgresQueueFailure("\(displayName): INSERT returned no sweep id")
+            }
+            var start = 0
+            while start < jobs.count {
+                let batch = jobs[start..<min(start + PostgresJobQueue.sweepInsertBatch, jobs.count)]
+                let requests = batch.map(\.requestJSON), steps = batch.map(\.steps)
+                try s.execute("""
+                    INSERT INTO jobs (sweep_id, model, config, request, priority, steps)
+                    SELECT \(sweepID), \(model), \(config), t.request, \(priority), t.steps
+                    FROM unnest(\(requests)::text[], \(steps)::bigint[]) WITH ORDINALITY AS t(request, steps, n)
+                    ORDER BY t.n
+                    """)
+                start += batch.count
+            }
+            return sweepID
+        }
+    }
+
+    static let sweepInsertBatch = 5_000
+
+    public func cancel(_ selection: JobSelection) throws -> Int {
+        try session.transaction { s in
+            let cancelled = try s.count(PostgresJobQueue.filtered("""
+                WITH changed AS (UPDATE jobs SET state = 'cancelled', updated_at = kiln_now() WHERE state = 'queued' AND
+                """, selection, " RETURNING 1) SELECT count(*) FROM changed"))
+            let requested = try s.count(PostgresJobQueue.filtered("""
+                WITH changed AS (UPDATE jobs SET cancel_requested = 1 WHERE state = 'running' AND
+                """, selection, " RETURNING 1) SELECT count(*) FROM changed"))
+            return cancelled + requested
+        }
+    }
+
+    public func retry(_ selection: JobSelection) throws -> Int {
+        let now = Date().timeIntervalSince1970
+        return try session.transaction { s in
+            try s.count(PostgresJobQueue.filtered("""
+                WITH changed AS (
+                    UPDATE jobs SET state = 'queued', failures = 0, cancel_requested = 0, not_before = 0, error = NULL,
+                        lease_owner = NULL, lease_expires = NULL, updated_at = kiln_now()
+                    WHERE (state IN ('failed', 'cancelled')
+                           OR (state = 'running' AND cancel_requested = 1 AND COALESCE(lease_expires, 0) < \(now)))
+                      AND
+                """, selection, " RETURNING 1) SELECT count(*) FROM changed"))
+        }
+    }
+
+    public func setPaused(_ paused: Bool, sweep: Int64?) throws {
+        let flag = paused ? 1 : 0
+        try session.transaction { s in
+            if let sweep {
+                guard try s.first("UPDATE sweeps SET paused = \(flag) WHERE sweep_id = \(sweep) RETURNING sweep_id") != nil else {
+                    throw QueueError.invalidSpec(key: "sweep", reason: "\(sweep) does not exist")
+                }
+            } else {
+                try s.execute("""
+                    INSERT INTO queue_state (key, value) VALUES ('paused', \(String(flag)))
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """)
+            }
+        }
+    }
+
+    public func pruneCheckpoints() throws -> Int {
+        try session.transaction { s in
+            try s.count("""
+                WITH gone AS (DELETE FROM checkpoints WHERE job_id IN (SELECT job_id FROM jobs WHERE state IN ('done', 'failed', 'cancelled'))
+                              RETURNING 1)
+                SELECT count(*) FROM gone
+                """)
+        }
+    }
+
+    /// `before` + the selection's condition (over rows with `job_id` and `sweep_id`) + `after`,
+    /// its values appended to whatever `before` bound: the listed jobs, else a sweep's, else all.
+    static func filtered(_ before: PostgresQuery, _ selection: JobSelection, _ after: String) -> PostgresQuery {
+        var binds = before.binds
+        let condition: String
+        if !selection.jobs.isEmpty {
+            binds.append(selection.jobs)
+            condition = "job_id = ANY($\(binds.count))"
+        } else if let sweep = selection.sweep {
+            binds.append(sweep)
+            condition = "sweep_id = $\(binds.count)"
+        } else {
+            condition = "TRUE"
+        }
+        return PostgresQuery(unsafeSQL: before.sql + " " + condition + after, binds: binds)
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import ModelFiles
+import Pipelines
+import PostgresNIO
+import RenderQueue
+
+/// The queue in a PostgreSQL database, for a farm: any number of machines share it. The same
+/// operations, in the same transactions, as the SQLite queue (SQLiteJobQueue), written for
+/// PostgreSQL: claims take `FOR UPDATE SKIP LOCKED`, lease checks lock the job's row, and
+/// workers wake on NOTIFY instead of only polling. One connection per queue object.
+public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
+    let session: PostgresSession
+
+    /// Connects to `url` (see `PostgresLocation`) and brings its schema up to date.
+    public init(url: String) throws {
+        session = try PostgresSession(PostgresLocation(url: url))
+        try PostgresSchema.migrate(session)
+    }
+
+    /// The URL without its password.
+    public var displayName: String { session.location.displayName }
+
+    public func insertJob(model: String, config: String?, request: RenderRequest, requestJSON: String, blobs: [String: Data],
+                          priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64 {
+        try session.transaction { s in
+            try PostgresJobQueue.store(blobs, s)
+            let row = try s.first("""
+                INSERT INTO jobs (sweep_id, model, config, request, priority, steps, max_attempts)
+                VALUES (\(sweepID), \(model), \(config), \(requestJSON), \(priority), \(request.steps), \(maxAttempts))
+                RETURNING job_id
+                """)
+            guard let id = try row?.decode(Int64.self) else { throw PostgresQueueFailure("\(displayName): INSERT returned no job id") }
+            return id
+        }
+    }
+
+    /// Input files by hash; a hash already stored is kept.
+    static func store(_ blobs: [String: Data], _ s: Statements) throws {
+        for (hash, data) in blobs {
+            try s.execute("INSERT INTO blobs (sha256, data) VALUES (\(hash), \(data)) ON CONFLICT (sha256) DO NOTHING")
+        }
+    }
+
+    public func blob(_ sha256: String) throws -> Data? {
+        try session.autocommit { s in try s.value("SELECT data FROM blobs WHERE sha256 = \(sha256)", as: Data.self) }
+    }
+
+    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
+        try session.autocommit { s in
+            try s.first("""
+                UPDATE jobs SET lease_expires = \(now + leaseSeconds)
+                WHERE job_id = \(jobID) AND lease_owner = \(worker) AND state = 'running' RETURNING job_id
+                """) != nil
+        }
+    }
+
+    /// The lease is checked on the job's row locked until commit, so it cannot change between
+    /// the check and the write.
+    public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
+                               stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+        try session.transaction { s in
+            guard let row = try s.first("SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = \(jobID) FOR UPDATE") else {
+                return .leaseLost
+            }
+            let (owner, jobState, cancel) = try row.decode((String?, String, Int).self)
+            guard owner == worker, jobState == "running" else { return .leaseLost }
+            if cancel == 1 { return .cancelled }
+            try s.execute("""
+                INSERT INTO checkpoints (job_id, stage, step, state) VALUES (\(jobID), \(stage), \(step), \(state))
+                ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, step = excluded.step, state = excluded.state,
+                    updated_at = kiln_now()
+                """)
+            // step_seconds grows as SQLite's json_insert(step_seconds, '$[#]', x) writes it.
+            let seconds = StepSeconds.jsonNumber(stepSeconds)
+            try s.execute("""
+                UPDATE jobs SET step = \(step), steps = \(steps), lease_expires = \(Date().timeIntervalSince1970 + leaseSeconds),
+                    step_seconds = CASE WHEN \(seconds)::text IS NULL THEN step_seconds
+                                        WHEN step_seconds::jsonb = '[]'::jsonb THEN '[' || \(seconds) || ']'
+                                        ELSE left(rtrim(step_seconds), -1) || ',' || \(seconds) || ']' END,
+                    updated_at = kiln_now()
+                WHERE job_id = \(jobID)
+                """)
+            return .keepGoing
+        }
+    }
+
+    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
+        try session.transaction { s in
+            let owner = try s.value("SELECT lease_owner FROM jobs WHERE job_id = \(jobID) AND state = 'running' FOR UPDATE", as: String.self)
+            guard owner == worker else { return false }
+            for image in images {
+                let png: Data? = image.outputPath == nil ? image.png : nil
+                try s.execute("""
+                    INSERT INTO outputs (job_id, image_index, png_sha256, png, output_path, provenance, watermark_written,
+                                         watermark_read, render_seconds, worker, attempt)
+                    VALUES (\(jobID), \(image.index), \(SHA256.hex(image.png)), \(png), \(image.outputPath), \(image.provenance),
+                            \(image.watermarkWritten), \(image.watermarkRead), \(renderSeconds), \(worker), \(attempt))
+                    """)
+            }
+            try s.execute("""
+                UPDATE jobs SET state = 'done', step = steps, lease_owner = NULL, lease_expires = NULL, lease_host = NULL,
+                    lease_pid = NULL, error = NULL, error_kind = NULL, updated_at = kiln_now()
+                WHERE job_id = \(jobID)
+                """)
+            return true
+        }
+    }
+
+    /// As SQLite: transient failures go back to the queue after `backoff` doubled per earlier
+    /// failure (capped at 300 s with `untilDone`), until `max_attempts`; permanent ones fail.
+    public func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
+                              untilDone: Bool, now: Double) throws -> Bool {
+        try session.transaction { s in
+            try s.execute("""
+                UPDATE jobs SET failures = failures + 1, error = \(error), error_kind = \(kind.rawValue), lease_owner = NULL,
+                    lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
+                    state = CASE WHEN \(kind.rawValue) = 'permanent' THEN 'failed' WHEN \(untilDone) THEN 'queued'
+                                 WHEN failures + 1 >= max_attempts THEN 'failed' ELSE 'queued' END,
+                    not_before = \(now) + LEAST(\(backoff) * (1::bigint << LEAST(failures, 20)),
+                                                CASE WHEN \(untilDone) THEN 300 ELSE 1e18 END::double precision),
+                    updated_at = kiln_now()
+                WHERE job_id = \(jobID) AND lease_owner = \(worker)
+                """)
+            return try s.value("SELECT state FROM jobs WHERE job_id = \(jobID)", as: String.self) == "queued"
+        }
+    }
+
+    public func release(jobID: Int64, worker: String) throws -> Bool {
+        try session.transaction { s in
+            try s.first("""
+                UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
+                    updated_at = kiln_now()
+                WHERE job_id = \(jobID) AND lease_owner = \(worker) AND state = 'running' RETURNING job_id
+                """) != nil
+        }
+    }
+
+    public func markCancelled(jobID: Int64, worker: String) throws {
+        try session.transaction { s in
+            try s.execute("""
+                UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
+                    updated_at = kiln_now() WHERE job_id = \(jobID) AND lease_owner = \(worker)
+                """)
+        }
+    }
+}
