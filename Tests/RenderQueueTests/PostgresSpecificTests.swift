@@ -1,0 +1,307 @@
+import Foundation
+import KilnTestSupport
+import Pipelines
+@testable import PostgresQueue
+import RenderQueue
+import SQLiteQueue
+import XCTest
+
+/// What only the PostgreSQL queue has: URLs and passwords, .pgpass, connection errors, the
+/// schema version table, NOTIFY, SKIP LOCKED claims, the read-only report with its timeout, and
+/// values that print as SQLite's. Server tests use `Tests/postgres.sh`'s server, one fresh
+/// database each.
+final class PostgresSpecificTests: XCTestCase {
+    var databases: [String] = []
+    /// Examples/reports, from this file's place in the repository.
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Examples/reports").path
+
+    override func tearDown() {
+        databases.forEach(PostgresTestServer.drop)
+        super.tearDown()
+    }
+
+    func fresh() throws -> String {
+        let url = try PostgresTestServer.freshDatabaseURL()
+        databases.append(url)
+        return url
+    }
+
+    /// The one-line description of what `body` throws.
+    func failure(_ body: () throws -> Any) -> String {
+        do { _ = try body(); return "no error" } catch { return "\(error)" }
+    }
+
+    // MARK: URLs, no server
+
+    func testURLsParseAsLibpqReadsThem() throws {
+        let none: [String: String] = [:]
+        let l = try PostgresLocation(url: "postgresql://k%40n:p%2Fw@db.example:6543/queue%201?sslmode=require&connect_timeout=3", environment: none)
+        XCTAssertEqual([l.user, l.password, l.database], ["k@n", "p/w", "queue 1"])
+        XCTAssertEqual(l.host, .tcp("db.example"))
+        XCTAssertEqual([l.port, Int(l.connectTimeout)], [6543, 3])
+        XCTAssertEqual(l.sslMode, .require)
+        XCTAssertEqual(l.displayName, "postgresql://k%40n@db.example:6543/queue%201")
+        let v6 = try PostgresLocation(url: "postgres://u@[::1]:5433/q", environment: none)
+        XCTAssertEqual(v6.host, .tcp("::1"))
+        XCTAssertEqual(v6.displayName, "postgresql://u@[::1]:5433/q")
+        let socket = try PostgresLocation(url: "postgresql://u@/q?host=/tmp/pg", environment: none)
+        XCTAssertEqual(socket.host, .socket(folder: "/tmp/pg"))
+        XCTAssertEqual(socket.displayName, "postgresql://u@:5432/q?host=/tmp/pg")
+        let env = ["PGUSER": "envuser", "PGPORT": "7777", "PGHOST": "envhost", "PGDATABASE": "envdb", "PGPASSWORD": "envpw"]
+        let d = try PostgresLocation(url: "postgresql://", environment: env)
+        XCTAssertEqual([d.user, d.database, d.password], ["envuser", "envdb", "envpw"])
+        XCTAssertEqual(d.host, .tcp("envhost"))
+        XCTAssertEqual(d.port, 7777)
+        let os = try PostgresLocation(url: "postgresql://h", environment: ["PGPASSFILE": "/nonexistent"], osUser: "alice")
+        XCTAssertEqual([os.user, os.database], ["alice", "alice"])
+        XCTAssertEqual(os.port, 5432)
+        XCTAssertNil(os.password)
+        // An unencoded @ or / in the password: the user information ends at the last @.
+        let raw = try PostgresLocation(url: "postgresql://u:p@ss/w@h/q", environment: none)
+        XCTAssertEqual([raw.password, raw.database], ["p@ss/w", "q"])
+        for bad in ["postgresql://u:secret@h:notaport/q", "postgresql://u:secret@h/q?sslmode=sometimes", "postgresql://u:secret@h/q?colour=red",
+                    "mysql://u:secret@h/q", "postgresql://u:secret@h1,h2/q", "postgresql://u:secret%zz@h/q"] {
+            let message = failure { try PostgresLocation(url: bad, environment: none) }
+            XCTAssertFalse(message.contains("secret"), message)
+            XCTAssertFalse(message.contains("\n"), message)
+            XCTAssertTrue(message.hasPrefix("--db:"), message)
+        }
+    }
+
+    func testPasswordNeverShown() throws {
+        let l = try PostgresLocation(url: "postgresql://kiln:hunter2@h:5432/q", environment: [:])
+        for text in [l.displayName, l.description, String(reflecting: l), "\(l)"] { XCTAssertFalse(text.contains("hunter2"), text) }
+        var dumped = ""
+        dump(l, to: &dumped)
+        XCTAssertFalse(dumped.contains("hunter2"), dumped)
+    }
+
+    func testPGPassMatchesAsLibpq() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = (dir as NSString).appendingPathComponent("pgpass")
+        try """
+            # comment
+            otherhost:5432:*:kiln:wrong
+            db.example:5432:q:kiln:first\\:pw\\\\x
+            db.example:*:*:kiln:second
+            localhost:5432:*:*:socketpw
+            *:*:*:*:fallback
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        chmod(file, 0o600)
+        func lookup(_ host: PostgresLocation.Host, _ port: Int, _ db: String, _ user: String) -> String? {
+            PGPass.lookup(file: file, host: host, port: port, database: db, user: user)
+        }
+        XCTAssertEqual(lookup(.tcp("db.example"), 5432, "q", "kiln"), "first:pw\\x")
+        XCTAssertEqual(lookup(.tcp("db.example"), 6000, "q", "kiln"), "second")
+        XCTAssertEqual(lookup(.socket(folder: "/run/postgresql"), 5432, "q", "anyone"), "socketpw")
+        XCTAssertEqual(lookup(.tcp("elsewhere"), 1, "x", "y"), "fallback")
+        let env = ["PGPASSFILE": file]
+        XCTAssertEqual(try PostgresLocation(url: "postgresql://kiln@db.example/q", environment: env).password, "first:pw\\x")
+        XCTAssertEqual(try PostgresLocation(url: "postgresql://kiln@db.example/q", environment: env.merging(["PGPASSWORD": "env"]) { $1 }).password, "env")
+        XCTAssertEqual(try PostgresLocation(url: "postgresql://kiln:url@db.example/q", environment: env).password, "url")
+        chmod(file, 0o644)
+        XCTAssertNil(lookup(.tcp("db.example"), 5432, "q", "kiln"), "a file others can read is ignored, as libpq ignores it")
+    }
+
+    func testMigrationScriptsSplitOutsideQuotesAndBodies() {
+        let parts = SQLScript.statements("""
+            -- a comment; with a semicolon
+            CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'a;b' $$;
+            /* block; /* nested; */ */ SELECT "x;y" FROM t; SELECT $tag$ ; $tag$;
+            """)
+        XCTAssertEqual(parts.count, 3, "\(parts)")
+        XCTAssertEqual(StepSeconds.jsonNumber(1), "1.0")
+        XCTAssertEqual(StepSeconds.jsonNumber(0.1 + 0.2), "0.3")
+        XCTAssertEqual(StepSeconds.jsonNumber(1e-5), "1.0e-05")
+        XCTAssertNil(StepSeconds.jsonNumber(.infinity))
+    }
+
+    // MARK: Bad databases, one line each, no password
+
+    func testBadURLsGiveOneLineWithoutThePassword() throws {
+        let admin = try PostgresTestServer.adminURL()
+        let server = try PostgresLocation(url: admin)
+        let secret = server.password ?? "no password in KILN_TEST_POSTGRES_URL"
+        let closed = try PostgresTestServer.url(admin, database: "q").replacingOccurrences(of: ":\(server.port)/", with: ":\(try PostgresTestServer.closedPort())/")
+        let cases: [(url: String, expected: String)] = [
+            (closed, "connection refused; check host and port"),
+            (try PostgresTestServer.url(admin, database: "postgres", password: "not-the-password"),
+             "password authentication failed for user \(server.user); check the password in the URL, PGPASSWORD or ~/.pgpass"),
+            (try PostgresTestServer.url(admin, database: "kiln_no_such_db"), "database kiln_no_such_db does not exist; create it with createdb kiln_no_such_db"),
+        ]
+        for (url, expected) in cases {
+            let message = failure { try PostgresJobQueue(url: url) }
+            XCTAssertTrue(message.contains(expected), message)
+            XCTAssertTrue(message.contains(try PostgresLocation(url: url).displayName), message)
+            XCTAssertFalse(message.contains(secret) || message.contains("not-the-password") || message.contains("\n"), message)
+        }
+        // A server that never answers: the connect timeout ends the wait.
+        let hole = try PostgresTestServer.blackHole()
+        defer { close(hole.fd) }
+        var start = Date()
+        let hung = failure { try PostgresJobQueue(url: "postgresql://kiln:\(secret)@127.0.0.1:\(hole.port)/q?connect_timeout=1") }
+        XCTAssertEqual(hung, "cannot connect to postgresql://kiln@127.0.0.1:\(hole.port)/q: timed out after 1 s; check host and port")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        // A non-routable address (timed out, or refused where a proxy answers for it).
+        start = Date()
+        let unroutable = failure { try PostgresJobQueue(url: "postgresql://kiln:\(secret)@10.255.255.1:5432/q?connect_timeout=2") }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        XCTAssertTrue(unroutable.hasPrefix("cannot connect to postgresql://kiln@10.255.255.1:5432/q: "), unroutable)
+        XCTAssertFalse(unroutable.contains(secret) || unroutable.contains("\n"), unroutable)
+    }
+
+    func testNewerSchemaAndForeignDatabasesAreRefused() throws {
+        let url = try fresh()
+        XCTAssertTrue(failure { try PostgresQueueReader(url: url) }.contains("no Kiln queue in this database"))
+        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), [["0"]],
+                       "a reader creates nothing")
+        _ = try PostgresJobQueue(url: url)
+        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT version FROM kiln_schema"), [["\(PostgresSchema.knownVersion)"]])
+        try PostgresTestServer.execute(url, "UPDATE kiln_schema SET version = 99")
+        let display = try PostgresLocation(url: url).displayName
+        let newer = QueueError.newerDatabase(path: display, version: 99, known: PostgresSchema.knownVersion).description
+        XCTAssertEqual(failure { try PostgresJobQueue(url: url) }, newer)
+        XCTAssertEqual(failure { try PostgresQueueReader(url: url) }, newer)
+        let other = try fresh()
+        try PostgresTestServer.execute(other, "CREATE TABLE invoices (id int)")
+        XCTAssertTrue(failure { try PostgresJobQueue(url: other) }.contains("a database with tables but no kiln_schema"))
+    }
+
+    func testWorkersStartingTogetherMigrateOnce() throws {
+        let url = try fresh()
+        let errors = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do { _ = try PostgresJobQueue(url: url) } catch { errors.update { $0.append("\(error)") } }
+        }
+        XCTAssertEqual(errors.value, [])
+        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT count(*), max(version) FROM kiln_schema"), [["1", "\(PostgresSchema.knownVersion)"]])
+    }
+
+    // MARK: Claims and NOTIFY
+
+    func testNotifyWakesAWaitingWorkerEarly() throws {
+        let url = try fresh()
+        let worker = try PostgresJobQueue(url: url), other = try PostgresJobQueue(url: url)
+        XCTAssertNil(try worker.claim(worker: "w", leaseSeconds: 60))
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = try? other.enqueue(model: "m", request: RenderRequest(prompt: "x")) }
+        var start = Date()
+        worker.waitForWork(seconds: 30, unless: StopRequest())
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10, "NOTIFY ends the wait")
+        XCTAssertNotNil(try worker.claim(worker: "w", leaseSeconds: 60))
+        // Without a notification, the wait is plain polling: it lasts its seconds, or until a stop.
+        start = Date()
+        worker.waitForWork(seconds: 0.3, unless: StopRequest())
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.29)
+        let stop = StopRequest()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { stop.request() }
+        start = Date()
+        worker.waitForWork(seconds: 30, unless: stop)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+    }
+
+    func testConcurrentClaimsNeverTakeTheSameJob() throws {
+        let url = try fresh()
+        let queue = try PostgresJobQueue(url: url)
+        for _ in 0..<200 { try queue.enqueue(model: "m", request: RenderRequest(prompt: "x")) }
+        let workers = try (0..<4).map { _ in try PostgresJobQueue(url: url) }
+        let claimed = Locked<[Int64]>([]), errors = Locked<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { w in
+            do {
+                while let job = try workers[w].claim(worker: "w\(w)", leaseSeconds: 600) { claimed.update { $0.append(job.jobID) } }
+            } catch { errors.update { $0.append("\(error)") } }
+        }
+        XCTAssertEqual(errors.value, [])
+        XCTAssertEqual(claimed.value.count, 200)
+        XCTAssertEqual(Set(claimed.value).count, 200, "each job claimed exactly once")
+        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT count(*), max(attempts) FROM jobs WHERE state = 'running'"), [["200", "1"]])
+    }
+
+    func testADroppedConnectionIsReplaced() throws {
+        let url = try fresh()
+        let queue = try PostgresJobQueue(url: url)
+        try queue.enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        let database = try PostgresLocation(url: url).database
+        try PostgresTestServer.execute(try PostgresTestServer.adminURL(),
+                                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'kiln'")
+        XCTAssertEqual(try queue.counts(), ["queued": 1])
+        XCTAssertNotNil(try queue.claim(worker: "w", leaseSeconds: 60))
+    }
+
+    // MARK: Reports
+
+    func testReportIsReadOnlyAndStopsAtItsTimeout() throws {
+        let url = try fresh()
+        try PostgresJobQueue(url: url).enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        let reader = try PostgresQueueReader(url: url)
+        for sql in ["DELETE FROM jobs", "DROP TABLE jobs", "UPDATE jobs SET priority = 9", "INSERT INTO queue_state VALUES ('a', 'b')",
+                    "CREATE TABLE t (x int)", "WITH d AS (DELETE FROM jobs RETURNING 1) SELECT * FROM d"] {
+            XCTAssertThrowsError(try reader.query(sql, timeout: 10), sql) { error in
+                guard case QueueError.readOnlyViolation = error else { return XCTFail("\(sql): \(error)") }
+            }
+        }
+        XCTAssertThrowsError(try reader.query("SELECT 1; DELETE FROM jobs", timeout: 10))
+        XCTAssertEqual(try reader.query("SELECT count(*), max(priority) FROM jobs", timeout: 10).rows, [["1", "0"]])
+        let start = Date()
+        XCTAssertEqual(failure { try reader.query("SELECT pg_sleep(30)", timeout: 0.5) },
+                       "query failed: stopped after 0.5 s; narrow the query or raise --timeout")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertEqual(try reader.query("SELECT job_id, state FROM jobs WHERE false", timeout: 10), ReportTable(columns: ["job_id", "state"], rows: []))
+        let values = try reader.query("""
+            SELECT 1::int2, 2::int4, 3::int8, 0.5::float8, 5::float8, 12.340::numeric, 1e20::numeric, -0.001::numeric, 'x'::text,
+                   '\\x010203'::bytea, true, false, '{"a": [1, 2]}'::jsonb, '[1,2]'::json, NULL,
+                   '2026-11-30 05:31:02.123+00'::timestamptz, '2026-11-30'::date, ARRAY[1, 2], ARRAY['a b', NULL]
+            """, timeout: 10)
+        XCTAssertEqual(values.rows, [["1", "2", "3", "0.5", "5.0", "12.340", "100000000000000000000", "-0.001", "x", "<3 bytes>", "1", "0",
+                                      #"{"a": [1, 2]}"#, "[1,2]", nil, "2026-11-30T05:31:02.123Z", "2026-11-30", "{1,2}", #"{"a b",NULL}"#]])
+    }
+
+    /// The same outputs on both databases answer report queries alike: the views, the status
+    /// table, and the example reports (Examples/reports).
+    func testViewsPrintAsOnSQLite() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sqlitePath = (dir as NSString).appendingPathComponent("q.db")
+        let url = try fresh()
+        var request = RenderRequest(prompt: "a cat")
+        request.steps = 4
+        request.guidance = 5
+        // Below 2^63: SQLite's json_extract turns larger seeds into reals (1.8446744073709552e+19),
+        // where PostgreSQL's numeric keeps every digit.
+        request.seed = 9_007_199_254_740_993
+        request.originalSize = PixelSize(width: 640, height: 480)
+        var provenance = Provenance(kilnVersion: "0.2.0", request: request, width: 64, height: 48, scheduler: "euler",
+                                    schedulerClass: "EulerDiscreteScheduler", seed: request.seed, imageIndex: 0, model: "m",
+                                    modelHash: "abc", watermarkBits: nil, seconds: 1.5)
+        provenance.guidance = 5
+        provenance.strength = 0.3
+        provenance.schedulerConfig = #"{"beta_end":0.012}"#
+        let stores: [any JobQueue] = [try SQLiteJobQueue(path: sqlitePath), try PostgresJobQueue(url: url)]
+        for store in stores {
+            try store.enqueue(model: "m", request: request, priority: 2)
+            try store.enqueue(model: "m", request: request)
+            let job = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 60))
+            _ = try store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 1, steps: 4, state: Data([1]),
+                                         stepSeconds: 0.25, leaseSeconds: 60)
+            _ = try store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 2, steps: 4, state: Data([2]),
+                                         stepSeconds: 1, leaseSeconds: 60)
+            XCTAssertTrue(try store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
+                FinishedImage(index: 0, png: Data([1, 2]), outputPath: nil, provenance: provenance.json(), watermarkWritten: nil, watermarkRead: nil),
+            ], renderSeconds: 2.5))
+            _ = try store.claim(worker: "w", leaseSeconds: 60)
+        }
+        let readers: [any QueueReader] = [try SQLiteQueueReader(path: sqlitePath), try PostgresQueueReader(url: url)]
+        let examples = try FileManager.default.contentsOfDirectory(atPath: PostgresSpecificTests.examples).sorted()
+            .map { try String(contentsOfFile: PostgresSpecificTests.examples + "/" + $0, encoding: .utf8) }
+        for view in ["v_outputs", "v_jobs"] {
+            let columns = try readers[0].query("SELECT * FROM \(view) WHERE false", timeout: 10).columns.filter { !$0.hasSuffix("_at") }
+            let sql = "SELECT \(columns.joined(separator: ", ")) FROM \(view) ORDER BY job_id"
+            XCTAssertEqual(try readers[1].query(sql, timeout: 10), try readers[0].query(sql, timeout: 10), view)
+        }
+        for sql in examples { XCTAssertEqual(try readers[1].query(sql, timeout: 10), try readers[0].query(sql, timeout: 10), sql) }
+        let status = try readers.map { try $0.status().rows.map { row in row.map { $0?.replacingOccurrences(of: "@", with: "") } } }
+        XCTAssertEqual(status[1], status[0])
+    }
+}
