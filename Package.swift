@@ -19,11 +19,15 @@ let package = Package(
         .library(name: "Pipelines", targets: ["Pipelines"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "RenderQueue", targets: ["RenderQueue"]),
+        .library(name: "SQLiteQueue", targets: ["SQLiteQueue"]),
+        .library(name: "PostgresQueue", targets: ["PostgresQueue"]),
+        .library(name: "QueueBackends", targets: ["QueueBackends"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System libraries: module maps only.
@@ -52,15 +56,22 @@ let package = Package(
         .target(name: "Adapters", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters"],
                 exclude: ["README.md"], swiftSettings: optimise),
+        // The queue's operations as protocols, the worker and sweeps: no SQL dialect.
         .target(name: "RenderQueue", dependencies: [
             "Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "Adapters", "Tokenizer",
-            .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
+            .product(name: "Yams", package: "Yams"),
         ], exclude: ["README.md"], swiftSettings: optimise),
+        // The queue on SQLite (GRDB), the embedded default, and on PostgreSQL (postgres-nio), for farms.
+        .target(name: "SQLiteQueue", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", .product(name: "GRDB", package: "GRDB.swift")],
+                exclude: ["README.md"], swiftSettings: optimise),
+        .target(name: "PostgresQueue", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", .product(name: "PostgresNIO", package: "postgres-nio")],
+                exclude: ["README.md"], swiftSettings: optimise),
+        // Opens the queue a `--db` names: a file path (SQLite) or a postgresql:// URL.
+        .target(name: "QueueBackends", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue"], exclude: ["README.md"]),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
-            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "QueueBackends",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
@@ -76,8 +87,8 @@ let package = Package(
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
-        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", "KilnTestSupport",
-                                                            .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue", "QueueBackends", "Pipelines",
+                                                            "ModelFiles", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,5 @@
 import Adapters
 import Foundation
-import GRDB
 import Imaging
 import ModelFiles
 import Pipelines
@@ -30,8 +29,8 @@ public enum FailureKind: String, Sendable, Equatable {
             // Writing an output fails for lack of space or a missing folder, which can change.
             if case .writeFailed = e { return .transient }
             return .permanent
-        case let e as DatabaseError:
-            return transientDatabaseCodes.contains(e.resultCode.primaryResultCode) ? .transient : .permanent
+        case let e as QueueDatabaseFailure:
+            return e.failureKind
         case let e as POSIXError:
             return transientErrnos.contains(e.code.rawValue) ? .transient : .permanent
         default:
@@ -46,7 +45,7 @@ public enum FailureKind: String, Sendable, Equatable {
     public static func isDiskFull(_ error: Error) -> Bool {
         let full: Set<Int32> = [ENOSPC, EDQUOT]
         switch error {
-        case let e as DatabaseError: return e.resultCode.primaryResultCode == .SQLITE_FULL
+        case let e as QueueDatabaseFailure: return e.isDiskFull
         case let e as POSIXError: return full.contains(e.code.rawValue)
         case let e as ImagingError:
             if case let .writeFailed(_, reason) = e { return full.contains { reason.contains(String(cString: strerror($0))) } }
@@ -57,6 +56,14 @@ public enum FailureKind: String, Sendable, Equatable {
         }
     }
 
-    static let transientDatabaseCodes: [ResultCode] = [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_NOMEM]
     static let transientErrnos: Set<Int32> = [ENOSPC, ENOMEM, EAGAIN, EDQUOT, EIO, EINTR, EBUSY, ENFILE, EMFILE]
+}
+
+/// A full disk met while storing outputs in the database, as a database reports it; what the
+/// worker's test hook (`KILN_TEST_ENOSPC_WRITES`) throws for outputs kept in the database.
+public struct DatabaseDiskFull: QueueDatabaseFailure, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+    public var failureKind: FailureKind { .transient }
+    public var isDiskFull: Bool { true }
 }

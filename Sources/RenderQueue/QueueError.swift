@@ -9,6 +9,9 @@ public enum QueueError: Error, CustomStringConvertible, Equatable {
     case invalidSpec(key: String, reason: String)
     case readOnlyViolation(String)
     case query(String)
+    case undecodableRequest(String)
+    /// A `--db` value that names no database Kiln can use (already free of passwords).
+    case badLocation(String)
 
     public var description: String {
         switch self {
@@ -21,6 +24,8 @@ public enum QueueError: Error, CustomStringConvertible, Equatable {
         case let .invalidSpec(key, reason): return "sweep spec: '\(key)' \(reason)"
         case let .readOnlyViolation(why): return "report queries are read-only: \(why)"
         case let .query(why): return "query failed: \(why)"
+        case let .undecodableRequest(why): return why
+        case let .badLocation(why): return why
         }
     }
 }

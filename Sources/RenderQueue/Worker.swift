@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 import Imaging
 import Models
 import Pipelines
@@ -30,7 +29,7 @@ public final class Worker: @unchecked Sendable {
         public init(name: String) { self.name = name }
     }
 
-    public let store: JobStore
+    public let store: any JobQueue
     public let options: Options
     /// The models jobs need, kept between jobs (base and refiner alike) within the memory budget.
     let models: ModelCache
@@ -44,7 +43,7 @@ public final class Worker: @unchecked Sendable {
     /// Output writes still to fail (see `Options.failingOutputWrites`).
     var failingWrites: Int
 
-    public init(store: JobStore, options: Options) {
+    public init(store: any JobQueue, options: Options) {
         self.store = store
         self.options = options
         models = ModelCache(maxBytes: options.maxModelBytes)
@@ -176,12 +175,12 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// The test hook of `Options.failingOutputWrites`: fails as a full disk does, with the error
-    /// a real write would give (a file write, or SQLite's SQLITE_FULL for outputs kept in the database).
+    /// a real write would give (a file write, or a full database for outputs kept in the database).
     func injectedWriteFailure(_ path: String?) throws {
         guard failingWrites > 0 else { return }
         failingWrites -= 1
         let reason = String(cString: strerror(ENOSPC))
         if let path { throw ImagingError.writeFailed(path: path, reason: reason) }
-        throw DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full (\(reason))")
+        throw DatabaseDiskFull("database or disk is full (\(reason))")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import KilnTestSupport
 import RenderQueue
+import SQLiteQueue
 import XCTest
 
 /// Queue files that are not Kiln's, or that are missing, are refused without being changed.

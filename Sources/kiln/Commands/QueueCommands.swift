@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Pipelines
+import QueueBackends
 import RenderQueue
 
 /// `kiln enqueue`: adds one render job to a queue database and prints its id.
 struct EnqueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Add one render job to the queue and print its id.")
 
-    @Option(help: "The queue database (created when missing).") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
     @Option(help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).") var config: String?
     @Option(help: "Higher runs first.") var priority: Int = 0
@@ -18,7 +19,7 @@ struct EnqueueCommand: ParsableCommand {
         try failing {
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
             let resolved = try options.resolved()
-            let store = JobStore(try QueueDatabase(path: db))
+            let store = try Queues.open(db)
             let id = try store.enqueue(model: absolute(model), config: config.map(absolute), request: resolved.request,
                                        blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)
             print(id)
@@ -32,7 +33,7 @@ struct EnqueueCommand: ParsableCommand {
 struct WorkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "work", abstract: "Claim and render queued jobs, checkpointing as it goes.")
 
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Flag(name: .customLong("until-empty"), help: "Stop when no job is queued, running or waiting for a retry (otherwise wait for more).") var untilEmpty = false
     @Option(name: .customLong("max-jobs"), help: "Stop after this many jobs.") var maxJobs: Int?
     @Option(name: .customLong("checkpoint-every"), help: "Save latents and scheduler state every N steps.") var checkpointEvery: Int = 1
@@ -57,14 +58,13 @@ struct WorkCommand: ParsableCommand {
                     throw ValidationError("--output-folder: \(folder) is not an existing folder")
                 }
             }
-            let database = try QueueDatabase(path: db)
             var options = Worker.Options(name: name ?? "\(WorkerIdentity.hostName()):\(getpid())")
             options.retryBackoff = retryBackoff
             options.leaseSeconds = lease
             options.checkpointEvery = checkpointEvery
             options.outputFolder = outputFolder.map(absolute)
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
-            let store = JobStore(database)
+            let store = try Queues.open(db)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
             let stop = worker.stop
@@ -96,7 +96,7 @@ struct WorkCommand: ParsableCommand {
                     // --until-empty waits while a job may still become claimable: queued for a
                     // retry, or running under a lease that may expire.
                     if untilEmpty, try !store.hasPendingWork() { return }
-                    sleep(untilEmpty ? 0.25 : 2, unless: stop)
+                    store.waitForWork(seconds: untilEmpty ? 0.25 : 2, unless: stop)
                     continue
                 case .done(let id):
                     let seconds = Date().timeIntervalSince(jobStart)
@@ -123,25 +123,22 @@ func say(_ line: String) {
     fflush(stdout)
 }
 
-/// Sleeps `seconds` in short naps, returning early when a stop is requested.
-func sleep(_ seconds: Double, unless stop: StopRequest) {
-    let end = Date().addingTimeInterval(seconds)
-    while !stop.isRequested, Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(end.timeIntervalSinceNow, 0))) }
-}
-
 /// `kiln report`: SQL on a read-only connection.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Query the queue with SQL (read-only). Views: v_jobs, v_outputs.")
 
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A read-only SQL query.") var sql: String = "SELECT job_id, seed, scheduler, steps, guidance, width, height, output_sha256, render_seconds FROM v_outputs ORDER BY job_id"
     @Option(help: "table, csv or json.") var format: String = "table"
-    @Option(help: "Seconds before the query is stopped.") var timeout: Double = 60
+    @Option(help: "Seconds before the query is stopped (it runs in a read-only transaction).") var timeout: Double = 60
 
     func run() throws {
         try failing {
             guard let f = Report.Format(rawValue: format) else { throw ValidationError("--format must be table, csv or json, not '\(format)'") }
-            print(Report.format(try Report.run(databasePath: db, sql: sql, timeout: timeout), as: f))
+            guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
+                throw ValidationError("--timeout must be between 0 and 86400 seconds, not \(timeout)")
+            }
+            print(Report.format(try Queues.openReader(db).query(sql, timeout: timeout), as: f))
         }
     }
 }
@@ -150,24 +147,11 @@ struct ReportCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Job counts by state and running jobs with step/steps and ETA.")
 
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
 
     func run() throws {
         try failing {
-            let sql = """
-                SELECT 'total' AS what, state AS detail, COUNT(*) AS n, NULL AS eta FROM jobs GROUP BY state
-                UNION ALL
-                SELECT 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?'),
-                       NULL,
-                       CASE WHEN json_array_length(step_seconds) > 0
-                            THEN ROUND((steps - step) * (SELECT AVG(value) FROM json_each(step_seconds)), 1) END
-                FROM jobs WHERE state = 'running'
-                UNION ALL
-                SELECT 'queue', SUM(MAX(steps - step, 0)) || ' steps left', NULL,
-                       ROUND(SUM(MAX(steps - step, 0)) * (SELECT AVG(e.value) FROM jobs j, json_each(j.step_seconds) e), 1)
-                FROM jobs WHERE state IN ('queued', 'running')
-                """
-            print(Report.format(try Report.run(databasePath: db, sql: sql), as: .table))
+            print(Report.format(try Queues.openReader(db).status(), as: .table))
         }
     }
 }

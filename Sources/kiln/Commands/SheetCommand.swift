@@ -1,15 +1,15 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import Imaging
 import Pipelines
+import QueueBackends
 import RenderQueue
 
 /// `kiln sheet`: a labelled contact sheet of a sweep's images, one parameter across, one down.
 struct SheetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sheet", abstract: "Draw a labelled contact sheet of a sweep.")
 
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A sweep id.") var sweep: Int64
     @Option(help: "Parameter across: any render parameter (e.g. scheduler, seed, guidance, strength, high-noise-frac).") var x: String
     @Option(help: "Parameter down.") var y: String
@@ -35,18 +35,12 @@ struct SheetCommand: ParsableCommand {
         try failing {
             guard cellSize >= 32, cellSize <= 2048 else { throw ValidationError("--cell-size must be between 32 and 2048") }
             let across = try SheetCommand.parameter(x, "x"), down = try SheetCommand.parameter(y, "y")
-            let database = try QueueDatabase.openReadOnly(path: db)
-            let rows = try database.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT o.provenance, o.png, o.output_path
-                    FROM outputs o JOIN jobs j USING (job_id) WHERE j.sweep_id = ? ORDER BY o.job_id, o.image_index
-                    """, arguments: [sweep])
-            }
+            let rows = try Queues.openReader(db).sweepOutputs(sweep)
             guard !rows.isEmpty else { throw ValidationError("sweep \(sweep) has no finished images") }
             // Labels first, so the sheet's size is checked before any image is decoded.
-            let labelled = try rows.map { row -> (x: String, y: String, row: Row) in
-                let record = try JSONDecoder().decode(Provenance.self, from: Data((row["provenance"] as String).utf8))
-                return (SheetCommand.label(across, record), SheetCommand.label(down, record), row)
+            let labelled = try rows.map { row -> (x: String, y: String, output: StoredOutput) in
+                let record = try JSONDecoder().decode(Provenance.self, from: Data(row.provenance.utf8))
+                return (SheetCommand.label(across, record), SheetCommand.label(down, record), row.output)
             }
             func ordered(_ values: [String]) -> [String] {
                 let unique = Array(Set(values))
@@ -57,11 +51,11 @@ struct SheetCommand: ParsableCommand {
             let xs = ordered(labelled.map(\.x)), ys = ordered(labelled.map(\.y))
             try ContactSheet.checkSize(columns: xs.count, rows: ys.count, cellSize: cellSize)
             var cells: [ContactSheet.Cell] = []
-            for (cx, cy, row) in labelled {
+            for (cx, cy, output) in labelled {
                 let image: RGBImage
-                if let data = row["png"] as Data? {
+                if let data = output.png {
                     image = try ImageFile.read(data: data, name: "output of sweep \(sweep)")
-                } else if let path = row["output_path"] as String? {
+                } else if let path = output.outputPath {
                     image = try ImageFile.read(path)
                 } else { continue }
                 cells.append(.init(x: cx, y: cy, image: image))

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Pipelines
+import QueueBackends
 import RenderQueue
 
 /// `kiln sweep`: expands a spec into jobs in one transaction.
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sweep", abstract: "Expand a YAML or JSON sweep spec into jobs; print the sweep id and job count.")
 
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Argument(help: "SPEC.yaml or SPEC.json") var spec: String
     @Flag(name: .customLong("dry-run"), help: "Print the count and the first jobs; write nothing.") var dryRun = false
     @Option(help: "Refuse specs that expand to more jobs than this.") var limit: Int = 1_000_000
@@ -52,7 +53,7 @@ struct SweepCommand: ParsableCommand {
                 }
                 return
             }
-            let store = JobStore(try QueueDatabase(path: db))
+            let store = try Queues.open(db)
             let (id, count) = try store.enqueue(sweep: parsed, model: model, config: config, requests: requests, blobs: blobs)
             print("sweep \(id): \(count) jobs")
         }
@@ -60,18 +61,18 @@ struct SweepCommand: ParsableCommand {
 }
 
 /// Job selection shared by cancel and retry.
-struct JobSelection: ParsableArguments {
-    @Option(help: "The queue database.") var db: String
+struct JobSelectionOptions: ParsableArguments {
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A sweep id.") var sweep: Int64?
     @Argument(help: "Job ids (none: all jobs, or the sweep's).") var jobs: [Int64] = []
 }
 
 struct CancelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel queued jobs; running ones stop at their next step.")
-    @OptionGroup var selection: JobSelection
+    @OptionGroup var selection: JobSelectionOptions
     func run() throws {
         try failing {
-            let n = try JobStore(try QueueDatabase(path: selection.db)).cancel(jobs: selection.jobs, sweep: selection.sweep)
+            let n = try Queues.open(selection.db).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs cancelled or stopping")
         }
     }
@@ -79,10 +80,10 @@ struct CancelCommand: ParsableCommand {
 
 struct RetryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue failed or cancelled jobs again.")
-    @OptionGroup var selection: JobSelection
+    @OptionGroup var selection: JobSelectionOptions
     func run() throws {
         try failing {
-            let n = try JobStore(try QueueDatabase(path: selection.db)).retry(jobs: selection.jobs, sweep: selection.sweep)
+            let n = try Queues.open(selection.db).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs queued again")
         }
     }
@@ -90,20 +91,20 @@ struct RetryCommand: ParsableCommand {
 
 struct PauseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming new jobs (the whole queue or one sweep).")
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try JobStore(try QueueDatabase(path: db)).setPaused(true, sweep: sweep); print("paused") } }
+    func run() throws { try failing { try Queues.open(db).setPaused(true, sweep: sweep); print("paused") } }
 }
 
 struct ResumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs again after a pause.")
-    @Option(help: "The queue database.") var db: String
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try JobStore(try QueueDatabase(path: db)).setPaused(false, sweep: sweep); print("resumed") } }
+    func run() throws { try failing { try Queues.open(db).setPaused(false, sweep: sweep); print("resumed") } }
 }
 
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete the checkpoints of finished jobs.")
-    @Option(help: "The queue database.") var db: String
-    func run() throws { try failing { print("\(try JobStore(try QueueDatabase(path: db)).pruneCheckpoints()) checkpoints deleted") } }
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    func run() throws { try failing { print("\(try Queues.open(db).pruneCheckpoints()) checkpoints deleted") } }
 }

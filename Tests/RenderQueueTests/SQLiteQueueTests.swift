@@ -4,9 +4,11 @@ import GRDB
 import KilnTestSupport
 import Pipelines
 import RenderQueue
+import SQLiteQueue
 import XCTest
 
-final class QueueDatabaseTests: XCTestCase {
+/// What only the SQLite queue has: its file format, PRAGMA versions and old databases.
+final class SQLiteQueueTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
@@ -15,8 +17,10 @@ final class QueueDatabaseTests: XCTestCase {
         let db = try QueueDatabase(path: dir + "/q.db")
         XCTAssertEqual(db.version, QueueDatabase.knownVersion)
         XCTAssertEqual(try QueueDatabase(path: dir + "/q.db").version, QueueDatabase.knownVersion, "reopening changes nothing")
-        let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/../../Migrations").filter { $0.hasSuffix(".sql") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/../../Migrations/sqlite").filter { $0.hasSuffix(".sql") }
         XCTAssertEqual(files.count, QueueDatabase.knownVersion, "run Migrations/embed.sh after adding a migration")
+        let postgres = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/../../Migrations/postgresql").filter { $0.hasSuffix(".sql") }
+        XCTAssertEqual(postgres.sorted().map { $0.prefix(4) }, files.sorted().map { $0.prefix(4) }, "both dialects are numbered alike")
         let journal = try db.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(journal, "wal")
         let strict = try db.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM pragma_table_list WHERE strict = 1") }
@@ -27,7 +31,7 @@ final class QueueDatabaseTests: XCTestCase {
     /// rows readable: migration 0002 rewrites them to diffusers' names for the views and claims.
     func testVersionOneRowsStayReadableAfterMigration() throws {
         let path = dir + "/old.db"
-        let schema = try String(contentsOfFile: Fixtures.root + "/../../Migrations/0001_initial.sql", encoding: .utf8)
+        let schema = try String(contentsOfFile: Fixtures.root + "/../../Migrations/sqlite/0001_initial.sql", encoding: .utf8)
         let v1 = #"{"cropTopLeft":{"left":0,"top":0},"guidance":7,"guidanceRescale":0.25,"images":1,"negativeCropTopLeft":{"left":0,"top":0},"negativePrompt":"rain","originalSize":{"height":480,"width":640},"prompt":"a \"steps\": fox","prompt2":"second","seed":18446744073709551615,"steps":20,"watermark":false}"#
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
@@ -43,11 +47,11 @@ final class QueueDatabaseTests: XCTestCase {
                 """, arguments: [provenance])
         }
         try queue.close()
-        let store = JobStore(try QueueDatabase(path: path))
+        let store = SQLiteJobQueue(try QueueDatabase(path: path))
         XCTAssertEqual(store.database.version, QueueDatabase.knownVersion)
-        let row = try Report.run(databasePath: path, sql: """
+        let row = try SQLiteQueueReader(path: path).query("""
             SELECT prompt, prompt_2, negative_prompt, steps, guidance, guidance_rescale, original_size, crop_top_left, mode, watermark FROM v_outputs
-            """).rows
+            """, timeout: 60).rows
         XCTAssertEqual(row, [["a \"steps\": fox", "second", "rain", "20", "7", "0.25", "[480,640]", "[0,0]", "text-to-image", "0"]])
         let claimed = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 10))
         XCTAssertEqual(claimed.request.prompt, "a \"steps\": fox", "a key inside a string is left alone")
@@ -65,32 +69,13 @@ final class QueueDatabaseTests: XCTestCase {
         }
     }
 
-    func testClaimOrderLeaseExpiryAndPause() throws {
-        let store = JobStore(try QueueDatabase(path: dir + "/q.db"))
-        let low = try store.enqueue(model: "m", request: RenderRequest(prompt: "low"))
-        let high = try store.enqueue(model: "m", request: RenderRequest(prompt: "high"), priority: 9)
-        let t0 = Date().timeIntervalSince1970
-        XCTAssertEqual(try store.claim(worker: "a", leaseSeconds: 10, now: t0)?.jobID, high)
-        XCTAssertEqual(try store.claim(worker: "b", leaseSeconds: 10, now: t0)?.jobID, low)
-        XCTAssertNil(try store.claim(worker: "c", leaseSeconds: 10, now: t0), "both leased")
-        let reclaimed = try store.claim(worker: "c", leaseSeconds: 10, now: t0 + 11)
-        XCTAssertEqual(reclaimed?.jobID, high, "an expired lease is claimed again")
-        XCTAssertEqual(reclaimed?.attempt, 2)
-        XCTAssertFalse(try store.renewLease(jobID: high, worker: "a", leaseSeconds: 10), "the first worker lost it")
-        try store.database.pool.write { try $0.execute(sql: "INSERT INTO queue_state VALUES ('paused', '1')") }
-        XCTAssertNil(try store.claim(worker: "d", leaseSeconds: 10, now: t0 + 100), "paused queue")
-    }
-
-    func testReportIsReadOnly() throws {
+    func testReportRefusesSQLiteWrites() throws {
         let path = dir + "/q.db"
-        let store = JobStore(try QueueDatabase(path: path))
+        let store = try SQLiteJobQueue(path: path)
         try store.enqueue(model: "m", request: RenderRequest(prompt: "x"))
-        for sql in ["DELETE FROM jobs", "UPDATE jobs SET priority = 1", "DROP VIEW v_jobs", "PRAGMA user_version = 7",
-                    "INSERT INTO blobs VALUES ('a', x'00')", "CREATE TABLE t (x)"] {
-            XCTAssertThrowsError(try Report.run(databasePath: path, sql: sql), sql)
+        for sql in ["PRAGMA user_version = 7", "INSERT INTO blobs VALUES ('a', x'00')", "CREATE TABLE t (x)", "VACUUM"] {
+            XCTAssertThrowsError(try SQLiteQueueReader(path: path).query(sql, timeout: 60), sql)
         }
-        XCTAssertEqual(try Report.run(databasePath: path, sql: "SELECT COUNT(*) AS n FROM v_jobs").rows, [["1"]])
-        XCTAssertEqual(try store.counts(), ["queued": 1])
     }
 
     func testSHA256KnownValues() {

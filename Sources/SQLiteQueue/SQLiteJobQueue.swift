@@ -2,67 +2,31 @@ import Foundation
 import GRDB
 import ModelFiles
 import Pipelines
+import RenderQueue
 
-/// A job as a worker sees it after claiming it.
-public struct ClaimedJob: Sendable {
-    public let jobID: Int64
-    public let sweepID: Int64?
-    public let model: String
-    public let config: String?
-    public let request: RenderRequest
-    public let attempt: Int
-    public let checkpoint: Data?
-}
-
-/// One image of a finished job, ready to be stored.
-public struct FinishedImage: Sendable {
-    public var index: Int
-    public var png: Data
-    public var outputPath: String?
-    public var provenance: String
-    public var watermarkWritten: String?
-    public var watermarkRead: String?
-}
-
-/// Jobs in the database: enqueueing, atomic claims under a lease, checkpoints, completion and
-/// failure with retry. Every state change is one transaction.
-public struct JobStore: Sendable {
+/// The queue in one SQLite file (WAL, shared by any number of worker processes on one machine):
+/// enqueueing, atomic claims under a lease (BEGIN IMMEDIATE + UPDATE ... RETURNING), checkpoints,
+/// completion and failure with retry. Every state change is one transaction.
+public final class SQLiteJobQueue: JobQueue {
     public let database: QueueDatabase
     var pool: DatabasePool { database.pool }
 
     public init(_ database: QueueDatabase) { self.database = database }
 
-    static func encode(_ request: RenderRequest) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(request), as: UTF8.self)
-    }
+    /// Opens (creating and migrating when needed) the queue file at `path`.
+    public convenience init(path: String) throws { self.init(try QueueDatabase(path: path)) }
 
-    /// Adds one job, with the bytes of its input files (image, mask, latents) stored by hash in
-    /// the same transaction; returns its id.
-    @discardableResult
-    public func enqueue(model: String, config: String? = nil, request: RenderRequest, blobs: [String: Data] = [:], priority: Int = 0,
-                        sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
-        try request.validate()
-        try JobStore.checkInputs(request, blobs: blobs)
-        let json = try JobStore.encode(request)
-        return try pool.write { db in
-            try JobStore.store(blobs, db)
+    public var displayName: String { database.path }
+
+    public func insertJob(model: String, config: String?, request: RenderRequest, requestJSON json: String, blobs: [String: Data],
+                          priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64 {
+        try pool.write { db in
+            try SQLiteJobQueue.store(blobs, db)
             try db.execute(sql: """
                 INSERT INTO jobs (sweep_id, model, config, request, priority, steps, max_attempts)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [sweepID, model, config, json, priority, request.steps, maxAttempts])
             return db.lastInsertedRowID
-        }
-    }
-
-    /// Every input a request names must come with its bytes (or already be stored).
-    static func checkInputs(_ request: RenderRequest, blobs: [String: Data]) throws {
-        for (name, ref) in [("image", request.image), ("mask", request.mask), ("latents", request.latents)] {
-            guard let ref else { continue }
-            guard ref.sha256.count == 64, blobs[ref.sha256] != nil else {
-                throw QueueError.invalidSpec(key: name, reason: "\(ref.file ?? ref.sha256) was not read; inputs are stored with the job")
-            }
         }
     }
 
@@ -77,12 +41,9 @@ public struct JobStore: Sendable {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM blobs WHERE sha256 = ?", arguments: [sha256]) }
     }
 
-    /// Claims the highest-priority, oldest ready job for `worker`, atomically: one UPDATE ...
-    /// RETURNING inside BEGIN IMMEDIATE. Ready means queued (past its retry backoff), or running
-    /// under an expired lease, or running under a lease taken on `identity.host` by a process
-    /// that no longer exists (taken over at once). The lease records `identity`.
-    public func claim(worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970,
-                      identity: WorkerIdentity = .current) throws -> ClaimedJob? {
+    /// One UPDATE ... RETURNING inside BEGIN IMMEDIATE; a dead process on this host is seen by
+    /// the SQL function `kiln_process_gone` (see `QueueDatabase`).
+    public func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
         try pool.writeWithoutTransaction { db in
             var claimed: ClaimedJob?
             try db.inTransaction(.immediate) {
@@ -96,7 +57,7 @@ public struct JobStore: Sendable {
                     """, arguments: ["now": now, "host": identity.host])
                 // A job whose stored request does not decode fails alone, naming itself, and the
                 // claim goes on to the next one (bounded, so a flood of them cannot spin here).
-                for _ in 0..<1000 {
+                for _ in 0..<JobRequests.maxUndecodablePerClaim {
                 let row = try Row.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'running', lease_owner = :worker, lease_expires = :expires,
                            lease_host = :host, lease_pid = :pid, attempts = attempts + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -115,14 +76,13 @@ public struct JobStore: Sendable {
                 guard let row else { return .commit }
                 let id: Int64 = row["job_id"]
                 let request: RenderRequest
-                do {
-                    request = try JSONDecoder().decode(RenderRequest.self, from: Data((row["request"] as String).utf8))
-                } catch {
-                    let why = "job \(id): its stored request does not decode (\(String(describing: error).prefix(200))); queue it again"
+                switch JobRequests.decode(row["request"], jobID: id) {
+                case .success(let r): request = r
+                case .failure(let why):
                     try db.execute(sql: """
                         UPDATE jobs SET state = 'failed', error = ?, error_kind = 'permanent', lease_owner = NULL,
                                lease_expires = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ?
-                        """, arguments: [why.split(whereSeparator: \.isNewline).joined(separator: " "), id])
+                        """, arguments: [why.description, id])
                     continue
                 }
                 let checkpoint = try Data.fetchOne(db, sql: "SELECT state FROM checkpoints WHERE job_id = ?", arguments: [id])
@@ -136,17 +96,13 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Extends the lease; false when the job is no longer this worker's (expired and reclaimed).
-    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970) throws -> Bool {
+    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND state = 'running'",
                            arguments: [now + leaseSeconds, jobID, worker])
             return db.changesCount == 1
         }
     }
-
-    /// What a worker learns when it saves a checkpoint.
-    public enum CheckpointOutcome: Sendable { case keepGoing, cancelled, leaseLost }
 
     /// Replaces the job's checkpoint and records progress, in one transaction.
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
@@ -193,14 +149,8 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Records a failed render with its kind. A transient failure goes back to the queue after a
-    /// backoff (`backoff` seconds, doubling: 30 s, 60 s, ...) while failures stay below the job's
-    /// limit; a permanent one, or the last allowed, leaves the job failed with the error text.
-    /// With `untilDone` (a full disk) the job is retried whatever its failures, the backoff capped
-    /// at 5 minutes. Returns true when the job will be retried.
-    @discardableResult
-    public func fail(jobID: Int64, worker: String, error: String, kind: FailureKind = .transient, backoff: Double = 30,
-                     untilDone: Bool = false, now: Double = Date().timeIntervalSince1970) throws -> Bool {
+    public func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
+                              untilDone: Bool, now: Double) throws -> Bool {
         try pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET failures = failures + 1, error = :error, error_kind = :kind, lease_owner = NULL,
@@ -216,8 +166,6 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Puts a running job back in the queue, keeping its checkpoint, and releases its lease:
-    /// what a worker does when asked to stop. False when the job was no longer this worker's.
     @discardableResult
     public func release(jobID: Int64, worker: String) throws -> Bool {
         try pool.write { db in
@@ -230,9 +178,8 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Whether any job may still become claimable: queued (now or after its retry backoff) or
-    /// running under a lease, outside paused sweeps and a paused queue, not being cancelled.
-    /// `kiln work --until-empty` waits while this is true.
+    public func waitForWork(seconds: Double, unless stop: StopRequest) { pollForWork(seconds: seconds, unless: stop) }
+
     public func hasPendingWork() throws -> Bool {
         try pool.read { db in
             try Bool.fetchOne(db, sql: """
@@ -244,7 +191,6 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Marks a cancelled running job as cancelled (after the worker stopped at a step).
     public func markCancelled(jobID: Int64, worker: String) throws {
         try pool.write { db in
             try db.execute(sql: """
@@ -254,7 +200,6 @@ public struct JobStore: Sendable {
         }
     }
 
-    /// Job counts by state.
     public func counts() throws -> [String: Int] {
         try pool.read { db in
             var out: [String: Int] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RenderQueue
 
 /// Checks on a queue file made before it is opened for writing or read: commands that only read
 /// never create a database, and no command adds Kiln's tables to another program's database.

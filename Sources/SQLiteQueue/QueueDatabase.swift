@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import RenderQueue
 
 /// The queue's SQLite database: WAL (a `DatabasePool`), foreign keys on, a busy timeout so
 /// several worker processes can share it, and the embedded migrations applied in order, each

@@ -1,0 +1,45 @@
+import Foundation
+import PostgresQueue
+import RenderQueue
+import SQLiteQueue
+
+/// Opens the queue a `--db` value names: a `postgresql://` (or `postgres://`) URL is a PostgreSQL
+/// database, anything else a SQLite file. Commands call this and see only `JobQueue` and
+/// `QueueReader`; `KILN_DB` stands in when `--db` is absent, as `PGDATABASE` does for psql.
+public enum Queues {
+    /// Where a queue lives.
+    public enum Location: Equatable, Sendable {
+        case sqlite(path: String)
+        case postgresql(url: String)
+    }
+
+    /// The location named by `db`, else by the environment's `KILN_DB`.
+    public static func location(_ db: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Location {
+        guard let value = db ?? environment["KILN_DB"], !value.isEmpty else {
+            throw QueueError.badLocation("no queue database: give --db FILE or --db postgresql://user@host:port/dbname, or set KILN_DB")
+        }
+        let lower = value.lowercased()
+        if lower.hasPrefix("postgresql://") || lower.hasPrefix("postgres://") { return .postgresql(url: value) }
+        if let scheme = lower.range(of: "://"), !lower[..<scheme.lowerBound].contains("/") {
+            let name = String(value[..<scheme.lowerBound])
+            throw QueueError.badLocation("--db: '\(name)://' is not a database Kiln can use; give a SQLite file path or a postgresql:// URL")
+        }
+        return .sqlite(path: value)
+    }
+
+    /// A queue to write to, created (SQLite) and migrated when needed.
+    public static func open(_ db: String?) throws -> any JobQueue {
+        switch try location(db) {
+        case .sqlite(let path): return try SQLiteJobQueue(path: path)
+        case .postgresql(let url): return try PostgresJobQueue(url: url)
+        }
+    }
+
+    /// An existing queue opened for reading only: never created, never migrated.
+    public static func openReader(_ db: String?) throws -> any QueueReader {
+        switch try location(db) {
+        case .sqlite(let path): return try SQLiteQueueReader(path: path)
+        case .postgresql(let url): return try PostgresQueueReader(url: url)
+        }
+    }
+}

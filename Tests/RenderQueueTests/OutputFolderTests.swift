@@ -1,0 +1,29 @@
+import Foundation
+import KilnTestSupport
+import Pipelines
+import RenderQueue
+import XCTest
+
+/// A finished render is not thrown away when its output folder vanished.
+final class OutputFolderTests: QueueTestCase {
+    func testAVanishedOutputFolderKeepsTheImageInTheDatabase() throws {
+        try onEachBackend { _ in
+            let (store, location) = try openQueue()
+            var request = RenderRequest(prompt: "x")
+            request.steps = 1; request.width = 64; request.height = 64; request.seed = 1
+            let id = try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
+            let folder = dir + "/out"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            var options = Worker.Options(name: "w")
+            options.outputFolder = folder
+            let worker = Worker(store: store, options: options)
+            var warnings: [String] = []
+            worker.onWarning = { warnings.append($0) }
+            try FileManager.default.removeItem(atPath: folder)
+            XCTAssertEqual(try worker.runOne(), .done(id))
+            XCTAssertEqual(try report(location, "SELECT png IS NOT NULL AS kept, output_path FROM outputs"), [["1", nil]])
+            XCTAssertEqual(warnings.count, 1)
+            XCTAssertTrue(warnings.first?.contains("is gone") ?? false)
+        }
+    }
+}
