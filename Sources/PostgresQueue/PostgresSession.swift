@@ -49,6 +49,12 @@ final class PostgresSession: @unchecked Sendable {
         try withRetry { statements, _ in try body(statements) }
     }
 
+    /// As `autocommit`, for a body that sets `changing` before a statement that must not run
+    /// twice: a connection lost from then on is reported instead of repeated.
+    func autocommit<T>(_ body: (Statements, _ changing: inout Bool) throws -> T) throws -> T {
+        try withRetry(body)
+    }
+
     /// Runs `body` in one transaction (`begin` may add e.g. READ ONLY), committed when it
     /// returns and rolled back when it throws.
     func transaction<T>(_ begin: String = "BEGIN", _ body: (Statements) throws -> T) throws -> T {
