@@ -4,10 +4,7 @@ import KilnTestSupport
 import XCTest
 
 /// The queue through real `kiln` processes: crashes, resumption, concurrency, failures.
-final class QueueCommandTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class QueueCommandTests: QueueTestCase {
     let model = Fixtures.model("tiny-sdxl-base")
 
     func kiln(_ args: [String]) throws -> KilnRun { try KilnProcess.run(args) }
@@ -21,135 +18,141 @@ final class QueueCommandTests: XCTestCase {
     func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
     func testKilledWorkerResumesToTheSamePNG() throws {
-        let job = ["--prompt", "a harbour", "--steps", "40", "--seed", "9", "--width", "256", "--height", "256", "--scheduler", "dpmpp-2m"]
-        // Uninterrupted reference in its own database.
-        let straight = dir + "/straight.db"
-        _ = try enqueue(straight, job)
-        XCTAssertEqual(try kiln(["work", "--db", straight, "--until-empty"]).status, 0)
+        try onEachBackend { _ in
+            let job = ["--prompt", "a harbour", "--steps", "40", "--seed", "9", "--width", "256", "--height", "256", "--scheduler", "dpmpp-2m"]
+            // Uninterrupted reference in its own database.
+            let straight = try queue("straight")
+            _ = try enqueue(straight, job)
+            XCTAssertEqual(try kiln(["work", "--db", straight, "--until-empty"]).status, 0)
 
-        let crashed = dir + "/crashed.db"
-        _ = try enqueue(crashed, job)
-        for round in 0..<3 {
-            let worker = Process()
-            worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-            worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
-            worker.standardOutput = FileHandle.nullDevice
-            try worker.run()
-            // Wait for progress past a checkpoint, then kill without warning.
-            let target = 8 * (round + 1)
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                let step = Int(try sql(crashed, "SELECT step FROM jobs").first ?? "0") ?? 0
-                if step >= target { break }
-                Thread.sleep(forTimeInterval: 0.05)
+            let crashed = try queue("crashed")
+            _ = try enqueue(crashed, job)
+            for round in 0..<3 {
+                let worker = Process()
+                worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+                worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
+                worker.standardOutput = FileHandle.nullDevice
+                try worker.run()
+                // Wait for progress past a checkpoint, then kill without warning.
+                let target = 8 * (round + 1)
+                let deadline = Date().addingTimeInterval(60)
+                while Date() < deadline {
+                    let step = Int(try sql(crashed, "SELECT step FROM jobs").first ?? "0") ?? 0
+                    if step >= target { break }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+                kill(worker.processIdentifier, SIGKILL)
+                worker.waitUntilExit()
+                XCTAssertEqual(try integrityCheck(crashed), ["ok"], "round \(round)")
+                Thread.sleep(forTimeInterval: 1.2)  // the dead worker's lease runs out
             }
-            kill(worker.processIdentifier, SIGKILL)
-            worker.waitUntilExit()
-            XCTAssertEqual(try sql(crashed, "PRAGMA integrity_check"), ["ok"], "round \(round)")
-            Thread.sleep(forTimeInterval: 1.2)  // the dead worker's lease runs out
+            XCTAssertEqual(try kiln(["work", "--db", crashed, "--until-empty", "--lease", "1"]).status, 0)
+            let a = try sql(straight, "SELECT output_sha256 FROM v_outputs")
+            let b = try sql(crashed, "SELECT output_sha256 FROM v_outputs")
+            XCTAssertEqual(a.count, 1)
+            XCTAssertEqual(a, b, "resumed render is byte-identical")
+            XCTAssertEqual(try sql(crashed, "SELECT state, attempts FROM v_jobs"), ["done,4"])
+            XCTAssertEqual(try sql(crashed, "SELECT COUNT(*) FROM outputs"), ["1"], "no duplicate output")
         }
-        XCTAssertEqual(try kiln(["work", "--db", crashed, "--until-empty", "--lease", "1"]).status, 0)
-        let a = try sql(straight, "SELECT output_sha256 FROM v_outputs")
-        let b = try sql(crashed, "SELECT output_sha256 FROM v_outputs")
-        XCTAssertEqual(a.count, 1)
-        XCTAssertEqual(a, b, "resumed render is byte-identical")
-        XCTAssertEqual(try sql(crashed, "SELECT state, attempts FROM v_jobs"), ["done,4"])
-        XCTAssertEqual(try sql(crashed, "SELECT COUNT(*) FROM outputs"), ["1"], "no duplicate output")
     }
 
     func testFourWorkersRenderTwoHundredJobsOnce() throws {
-        let db = dir + "/many.db"
-        for i in 0..<200 {
-            _ = try enqueue(db, ["--prompt", "job \(i)", "--steps", "1", "--width", "64", "--height", "64", "--seed", "\(i)", "--no-watermark"])
+        try onEachBackend { _ in
+            let db = try queue("many")
+            for i in 0..<200 {
+                _ = try enqueue(db, ["--prompt", "job \(i)", "--steps", "1", "--width", "64", "--height", "64", "--seed", "\(i)", "--no-watermark"])
+            }
+            let workers = (0..<4).map { i -> Process in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+                p.arguments = ["work", "--db", db, "--until-empty", "--name", "w\(i)"]
+                p.standardOutput = FileHandle.nullDevice
+                return p
+            }
+            for w in workers { try w.run() }
+            for w in workers { w.waitUntilExit(); XCTAssertEqual(w.terminationStatus, 0) }
+            XCTAssertEqual(try sql(db, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,200"])
+            XCTAssertEqual(try sql(db, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["200,200"])
+            XCTAssertEqual(try sql(db, "SELECT MAX(attempts) FROM jobs"), ["1"], "each rendered exactly once")
+            XCTAssertGreaterThan(Int(try sql(db, "SELECT COUNT(DISTINCT worker) FROM outputs").first ?? "0") ?? 0, 1)
         }
-        let workers = (0..<4).map { i -> Process in
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-            p.arguments = ["work", "--db", db, "--until-empty", "--name", "w\(i)"]
-            p.standardOutput = FileHandle.nullDevice
-            return p
-        }
-        for w in workers { try w.run() }
-        for w in workers { w.waitUntilExit(); XCTAssertEqual(w.terminationStatus, 0) }
-        XCTAssertEqual(try sql(db, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,200"])
-        XCTAssertEqual(try sql(db, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["200,200"])
-        XCTAssertEqual(try sql(db, "SELECT MAX(attempts) FROM jobs"), ["1"], "each rendered exactly once")
-        XCTAssertGreaterThan(Int(try sql(db, "SELECT COUNT(DISTINCT worker) FROM outputs").first ?? "0") ?? 0, 1)
     }
 
     func testFailedJobIsRecordedAndTheWorkerGoesOn() throws {
-        let db = dir + "/fail.db"
-        let broken = dir + "/broken-model"
-        try FileManager.default.copyItem(atPath: model, toPath: broken)
-        let bad = try kiln(["enqueue", "--db", db, "--model", broken, "--prompt", "x", "--steps", "1", "--max-attempts", "1", "--priority", "5"])
-        XCTAssertEqual(bad.status, 0)
-        _ = try enqueue(db, ["--prompt", "fine", "--steps", "1", "--width", "64", "--height", "64"])
-        // The model file goes bad after the job was queued.
-        let shard = broken + "/unet/diffusion_pytorch_model-00001-of-00004.safetensors"
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: shard))
-        let r = try kiln(["work", "--db", db, "--until-empty"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let rows = try sql(db, "SELECT state, COALESCE(error LIKE '%diffusion_pytorch_model-00001-of-00004.safetensors%truncated%', 0) FROM v_jobs ORDER BY job_id")
-        XCTAssertEqual(rows, ["failed,1", "done,0"])
+        try onEachBackend { _ in
+            let db = try queue("fail")
+            let broken = dir + "/broken-model"
+            try FileManager.default.copyItem(atPath: model, toPath: broken)
+            let bad = try kiln(["enqueue", "--db", db, "--model", broken, "--prompt", "x", "--steps", "1", "--max-attempts", "1", "--priority", "5"])
+            XCTAssertEqual(bad.status, 0)
+            _ = try enqueue(db, ["--prompt", "fine", "--steps", "1", "--width", "64", "--height", "64"])
+            // The model file goes bad after the job was queued.
+            let shard = broken + "/unet/diffusion_pytorch_model-00001-of-00004.safetensors"
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: shard))
+            let r = try kiln(["work", "--db", db, "--until-empty"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let rows = try sql(db, "SELECT state, CASE WHEN error LIKE '%diffusion_pytorch_model-00001-of-00004.safetensors%truncated%' THEN 1 ELSE 0 END FROM v_jobs ORDER BY job_id")
+            XCTAssertEqual(rows, ["failed,1", "done,0"])
+        }
     }
 
     func testBadEnqueueWritesNothing() throws {
-        let db = dir + "/q.db"
-        let r = try kiln(["enqueue", "--db", db, "--model", model, "--prompt", "x", "--width", "100"])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing created")
+        try onEachBackend { _ in
+            let db = try queue("q")
+            let r = try kiln(["enqueue", "--db", db, "--model", model, "--prompt", "x", "--width", "100"])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+            XCTAssertTrue(try nothingWritten(db), "nothing created")
+        }
     }
 }
 
-final class SweepCommandTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class SweepCommandTests: QueueTestCase {
     let examples = Fixtures.root + "/../../Examples"
 
     func testExampleSweepRendersAndReports() throws {
-        let db = dir + "/k.db"
-        let dry = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-sweep.yaml", "--dry-run"])
-        XCTAssertEqual(dry.status, 0, dry.stderr)
-        XCTAssertTrue(dry.stdout.hasPrefix("12 jobs"), dry.stdout)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "dry run writes nothing")
-        let r = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-sweep.yaml"])
-        XCTAssertEqual(r.stdout, "sweep 1: 12 jobs\n", r.stderr)
-        XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-prompts.json"]).stdout, "sweep 2: 6 jobs\n")
-        // Pause sweep 2, cancel one job of sweep 1, render the rest.
-        XCTAssertEqual(try KilnProcess.run(["pause", "--db", db, "--sweep", "2"]).status, 0)
-        XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db, "3"]).stdout, "1 jobs cancelled or stopping\n")
-        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
-        let progress = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/progress.sql", encoding: .utf8), "--format", "csv"])
-        XCTAssertEqual(progress.stdout, "sweep_id,jobs,done,running,queued,failed\n1,12,11,0,0,0\n2,6,0,0,6,0\n", progress.stderr)
-        XCTAssertEqual(try KilnProcess.run(["resume", "--db", db, "--sweep", "2"]).status, 0)
-        XCTAssertEqual(try KilnProcess.run(["retry", "--db", db, "3"]).stdout, "1 jobs queued again\n")
-        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
-        let byScheduler = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/by-scheduler.sql", encoding: .utf8), "--format", "json"])
-        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(byScheduler.stdout.utf8)) as? [[String: Any]])
-        XCTAssertEqual(rows.count, 5, byScheduler.stdout)  // euler x 3.0/7.0, dpmpp-2m x 3.0/7.0, the zipped sweep's default scheduler
-        XCTAssertEqual(try KilnProcess.run(["prune", "--db", db]).stdout, "18 checkpoints deleted\n")
-        let failures = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/failures.sql", encoding: .utf8)])
-        XCTAssertEqual(failures.status, 0)
+        try onEachBackend { _ in
+            let db = try queue("k")
+            let dry = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-sweep.yaml", "--dry-run"])
+            XCTAssertEqual(dry.status, 0, dry.stderr)
+            XCTAssertTrue(dry.stdout.hasPrefix("12 jobs"), dry.stdout)
+            XCTAssertTrue(try nothingWritten(db), "dry run writes nothing")
+            let r = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-sweep.yaml"])
+            XCTAssertEqual(r.stdout, "sweep 1: 12 jobs\n", r.stderr)
+            XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-prompts.json"]).stdout, "sweep 2: 6 jobs\n")
+            // Pause sweep 2, cancel one job of sweep 1, render the rest.
+            XCTAssertEqual(try KilnProcess.run(["pause", "--db", db, "--sweep", "2"]).status, 0)
+            XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db, "3"]).stdout, "1 jobs cancelled or stopping\n")
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+            let progress = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/progress.sql", encoding: .utf8), "--format", "csv"])
+            XCTAssertEqual(progress.stdout, "sweep_id,jobs,done,running,queued,failed\n1,12,11,0,0,0\n2,6,0,0,6,0\n", progress.stderr)
+            XCTAssertEqual(try KilnProcess.run(["resume", "--db", db, "--sweep", "2"]).status, 0)
+            XCTAssertEqual(try KilnProcess.run(["retry", "--db", db, "3"]).stdout, "1 jobs queued again\n")
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+            let byScheduler = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/by-scheduler.sql", encoding: .utf8), "--format", "json"])
+            let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(byScheduler.stdout.utf8)) as? [[String: Any]])
+            XCTAssertEqual(rows.count, 5, byScheduler.stdout)  // euler x 3.0/7.0, dpmpp-2m x 3.0/7.0, the zipped sweep's default scheduler
+            XCTAssertEqual(try KilnProcess.run(["prune", "--db", db]).stdout, "18 checkpoints deleted\n")
+            let failures = try KilnProcess.run(["report", "--db", db, "--sql", try String(contentsOfFile: examples + "/reports/failures.sql", encoding: .utf8)])
+            XCTAssertEqual(failures.status, 0)
+        }
     }
 
     func testBadSpecWritesNothing() throws {
-        let db = dir + "/k.db"
-        try "model: \(Fixtures.model("tiny-sdxl-base"))\nbase: {prompt: a}\naxes: {colour: [red]}\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
-        let r = try KilnProcess.run(["sweep", "--db", db, dir + "/bad.yaml"])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("axes.colour"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: db))
+        try onEachBackend { _ in
+            let db = try queue("k")
+            try "model: \(Fixtures.model("tiny-sdxl-base"))\nbase: {prompt: a}\naxes: {colour: [red]}\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+            let r = try KilnProcess.run(["sweep", "--db", db, dir + "/bad.yaml"])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("axes.colour"), r.stderr)
+            XCTAssertTrue(try nothingWritten(db))
+        }
     }
 }
 
 /// Twenty SIGKILLs at random moments (startup, mid-step, during checkpoints, during completion).
-final class CrashSafetyTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class CrashSafetyTests: QueueTestCase {
 
     func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
@@ -166,79 +169,84 @@ final class CrashSafetyTests: XCTestCase {
     }
 
     func testTwentyKillsLoseNothingAndChangeNothing() throws {
-        let reference = dir + "/reference.db", crashed = dir + "/crashed.db"
-        try fill(reference)
-        try fill(crashed)
-        XCTAssertEqual(try KilnProcess.run(["work", "--db", reference, "--until-empty"]).status, 0)
+        try onEachBackend { _ in
+            let reference = try queue("reference"), crashed = try queue("crashed")
+            try fill(reference)
+            try fill(crashed)
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", reference, "--until-empty"]).status, 0)
 
-        var random: UInt64 = 0x5EED
-        for kill in 0..<20 {
-            let worker = Process()
-            worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-            worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
-            worker.standardOutput = FileHandle.nullDevice
-            try worker.run()
-            random = random &* 6364136223846793005 &+ 1442695040888963407
-            let delay = 0.05 + Double(random >> 40) / Double(1 << 24) * 1.2
-            Thread.sleep(forTimeInterval: delay)
-            Foundation.kill(worker.processIdentifier, SIGKILL)
-            worker.waitUntilExit()
-            XCTAssertEqual(try sql(crashed, "PRAGMA integrity_check"), ["ok"], "after kill \(kill)")
-            Thread.sleep(forTimeInterval: 1.1)
+            var random: UInt64 = 0x5EED
+            for kill in 0..<20 {
+                let worker = Process()
+                worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+                worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
+                worker.standardOutput = FileHandle.nullDevice
+                try worker.run()
+                random = random &* 6364136223846793005 &+ 1442695040888963407
+                let delay = 0.05 + Double(random >> 40) / Double(1 << 24) * 1.2
+                Thread.sleep(forTimeInterval: delay)
+                Foundation.kill(worker.processIdentifier, SIGKILL)
+                worker.waitUntilExit()
+                XCTAssertEqual(try integrityCheck(crashed), ["ok"], "after kill \(kill)")
+                Thread.sleep(forTimeInterval: 1.1)
+            }
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", crashed, "--until-empty", "--lease", "1"]).status, 0)
+            XCTAssertEqual(try sql(crashed, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,6"], "no job lost")
+            XCTAssertEqual(try sql(crashed, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["6,6"], "no duplicate output")
+            let expected = try sql(reference, "SELECT job_id, output_sha256 FROM v_outputs ORDER BY job_id")
+            XCTAssertEqual(try sql(crashed, "SELECT job_id, output_sha256 FROM v_outputs ORDER BY job_id"), expected, "every image byte-identical")
+            XCTAssertGreaterThan(Int(try sql(crashed, "SELECT SUM(attempts) FROM jobs").first ?? "0") ?? 0, 6, "jobs were really interrupted")
         }
-        XCTAssertEqual(try KilnProcess.run(["work", "--db", crashed, "--until-empty", "--lease", "1"]).status, 0)
-        XCTAssertEqual(try sql(crashed, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,6"], "no job lost")
-        XCTAssertEqual(try sql(crashed, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["6,6"], "no duplicate output")
-        let expected = try sql(reference, "SELECT job_id, output_sha256 FROM v_outputs ORDER BY job_id")
-        XCTAssertEqual(try sql(crashed, "SELECT job_id, output_sha256 FROM v_outputs ORDER BY job_id"), expected, "every image byte-identical")
-        XCTAssertGreaterThan(Int(try sql(crashed, "SELECT SUM(attempts) FROM jobs").first ?? "0") ?? 0, 6, "jobs were really interrupted")
     }
 }
 
-final class QueueControlTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class QueueControlTests: QueueTestCase {
 
     func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
     func testCancellingARunningJobStopsItAtTheNextStep() throws {
-        let db = dir + "/c.db"
-        XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "long",
-                                            "--steps", "200", "--width", "256", "--height", "256"]).status, 0)
-        let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-        worker.arguments = ["work", "--db", db, "--until-empty"]
-        worker.standardOutput = FileHandle.nullDevice
-        try worker.run()
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, (Int(try sql(db, "SELECT step FROM jobs").first ?? "0") ?? 0) < 3 { Thread.sleep(forTimeInterval: 0.05) }
-        let status = try KilnProcess.run(["status", "--db", db])
-        XCTAssertTrue(status.stdout.contains("step ") && status.stdout.contains("/200"), status.stdout)
-        XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db]).status, 0)
-        worker.waitUntilExit()
-        XCTAssertEqual(worker.terminationStatus, 0)
-        let row = try sql(db, "SELECT state, step < steps FROM jobs")
-        XCTAssertEqual(row, ["cancelled,1"])
-        XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs"), ["0"])
+        try onEachBackend { _ in
+            let db = try queue("c")
+            XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "long",
+                                                "--steps", "200", "--width", "256", "--height", "256"]).status, 0)
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
+            worker.arguments = ["work", "--db", db, "--until-empty"]
+            worker.standardOutput = FileHandle.nullDevice
+            try worker.run()
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, (Int(try sql(db, "SELECT step FROM jobs").first ?? "0") ?? 0) < 3 { Thread.sleep(forTimeInterval: 0.05) }
+            let status = try KilnProcess.run(["status", "--db", db])
+            XCTAssertTrue(status.stdout.contains("step ") && status.stdout.contains("/200"), status.stdout)
+            XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db]).status, 0)
+            worker.waitUntilExit()
+            XCTAssertEqual(worker.terminationStatus, 0)
+            let row = try sql(db, "SELECT state, CASE WHEN step < steps THEN 1 ELSE 0 END FROM jobs")
+            XCTAssertEqual(row, ["cancelled,1"])
+            XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs"), ["0"])
+        }
     }
 
     func testOutputFolderAndProvenance() throws {
-        let db = dir + "/o.db", out = dir + "/images"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "a", "--steps", "2",
-                                            "--images", "2", "--scheduler", "unipc", "--original-size", "512x384"]).status, 0)
-        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out]).status, 0)
-        let rows = try sql(db, "SELECT output_path, output_sha256, scheduler, json_extract(scheduler_config, '$.beta_schedule'), json_array_length(step_seconds), original_size IS NOT NULL FROM v_outputs ORDER BY image_index")
-        XCTAssertEqual(rows.count, 2)
-        for (i, row) in rows.enumerated() {
-            let f = row.split(separator: ",").map(String.init)
-            XCTAssertEqual(f[0], out + "/job-1-\(i).png")
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: f[0]))
-            XCTAssertEqual(f[1], sha256(bytes))
-            XCTAssertEqual(Array(f[2...]), ["unipc", "scaled_linear", "2", "1"])
+        try onEachBackend { _ in
+            let db = try queue("o"), out = dir + "/images"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "a", "--steps", "2",
+                                                "--images", "2", "--scheduler", "unipc", "--original-size", "512x384"]).status, 0)
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out]).status, 0)
+            let rows = try sql(db, dialect(
+                "SELECT output_path, output_sha256, scheduler, json_extract(scheduler_config, '$.beta_schedule'), json_array_length(step_seconds), original_size IS NOT NULL FROM v_outputs ORDER BY image_index",
+                "SELECT output_path, output_sha256, scheduler, scheduler_config::jsonb ->> 'beta_schedule', jsonb_array_length(step_seconds::jsonb), CASE WHEN original_size IS NOT NULL THEN 1 ELSE 0 END FROM v_outputs ORDER BY image_index"))
+            XCTAssertEqual(rows.count, 2)
+            for (i, row) in rows.enumerated() {
+                let f = row.split(separator: ",").map(String.init)
+                XCTAssertEqual(f[0], out + "/job-1-\(i).png")
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: f[0]))
+                XCTAssertEqual(f[1], sha256(bytes))
+                XCTAssertEqual(Array(f[2...]), ["unipc", "scaled_linear", "2", "1"])
+            }
+            XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NULL"), ["2"], "images live in the folder only")
         }
-        XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NULL"), ["2"], "images live in the folder only")
     }
 
     /// sha256 via the system tool, independent of Kiln's implementation.
@@ -255,25 +263,25 @@ final class QueueControlTests: XCTestCase {
     }
 }
 
-final class SheetCommandTests: XCTestCase {
+final class SheetCommandTests: QueueTestCase {
     func testSheetOfTheExampleSweep() throws {
-        let dir = try Fixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let db = dir + "/s.db"
-        XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, Fixtures.root + "/../../Examples/tiny-sweep.yaml"]).status, 0)
-        XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
-        let r = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "scheduler", "--y", "seed", "--cell-size", "100", "--output", dir + "/sheet.png"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let (sheet, _) = try PNGFile.read(dir + "/sheet.png")
-        XCTAssertEqual(sheet.height, 22 + 3 * 100, "header + 3 seeds")
-        XCTAssertGreaterThan(sheet.width, 2 * 100, "label column + 2 schedulers")
-        // The centre of the first cell is image, not background.
-        let cx = sheet.width - 2 * 100 + 50, cy = 22 + 50
-        let i = (cy * sheet.width + cx) * 3
-        XCTAssertFalse(sheet.pixels[i] == 255 && sheet.pixels[i + 1] == 255 && sheet.pixels[i + 2] == 255)
-        let bad = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "colour", "--y", "seed", "--output", dir + "/x.png"])
-        XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.stderr.contains("'colour' is not a sweep parameter"), bad.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.png"))
+        try onEachBackend { _ in
+            let db = try queue("s")
+            XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, Fixtures.root + "/../../Examples/tiny-sweep.yaml"]).status, 0)
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
+            let r = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "scheduler", "--y", "seed", "--cell-size", "100", "--output", dir + "/sheet.png"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let (sheet, _) = try PNGFile.read(dir + "/sheet.png")
+            XCTAssertEqual(sheet.height, 22 + 3 * 100, "header + 3 seeds")
+            XCTAssertGreaterThan(sheet.width, 2 * 100, "label column + 2 schedulers")
+            // The centre of the first cell is image, not background.
+            let cx = sheet.width - 2 * 100 + 50, cy = 22 + 50
+            let i = (cy * sheet.width + cx) * 3
+            XCTAssertFalse(sheet.pixels[i] == 255 && sheet.pixels[i + 1] == 255 && sheet.pixels[i + 2] == 255)
+            let bad = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "colour", "--y", "seed", "--output", dir + "/x.png"])
+            XCTAssertNotEqual(bad.status, 0)
+            XCTAssertTrue(bad.stderr.contains("'colour' is not a sweep parameter"), bad.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.png"))
+        }
     }
 }

@@ -4,10 +4,7 @@ import XCTest
 
 /// Dead workers taken over at once, gentle stops on signals, and failures sorted into permanent
 /// and transient, through real `kiln` processes.
-final class QueueRecoveryTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class QueueRecoveryTests: QueueTestCase {
     let model = Fixtures.model("tiny-sdxl-base")
     let job = ["--prompt", "a lighthouse", "--steps", "40", "--seed", "11", "--width", "256", "--height", "256", "--scheduler", "euler-a"]
 
@@ -44,71 +41,77 @@ final class QueueRecoveryTests: XCTestCase {
 
     /// The output of the job rendered without interruption in its own database.
     func reference() throws -> [String] {
-        let db = dir + "/straight.db"
+        let db = try queue("straight")
         try enqueue(db, job)
         XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--until-empty"]).status, 0)
         return try sql(db, "SELECT output_sha256 FROM v_outputs")
     }
 
     func testKilledWorkerIsTakenOverAtOnceOnTheSameHost() throws {
-        let expected = try reference()
-        let db = dir + "/crashed.db"
-        try enqueue(db, job)
-        let first = try start(["work", "--db", db, "--until-empty"])  // the default 120 s lease
-        try waitForStep(db, atLeast: 8)
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
-        let started = Date()
-        let second = try start(["work", "--db", db, "--until-empty"])
-        var resumedAfter: Double?
-        while Date().timeIntervalSince(started) < 10 {
-            if try sql(db, "SELECT attempts FROM jobs") == ["2"] { resumedAfter = Date().timeIntervalSince(started); break }
-            Thread.sleep(forTimeInterval: 0.05)
+        try onEachBackend { _ in
+            let expected = try reference()
+            let db = try queue("crashed")
+            try enqueue(db, job)
+            let first = try start(["work", "--db", db, "--until-empty"])  // the default 120 s lease
+            try waitForStep(db, atLeast: 8)
+            kill(first.processIdentifier, SIGKILL)
+            first.waitUntilExit()
+            let started = Date()
+            let second = try start(["work", "--db", db, "--until-empty"])
+            var resumedAfter: Double?
+            while Date().timeIntervalSince(started) < 10 {
+                if try sql(db, "SELECT attempts FROM jobs") == ["2"] { resumedAfter = Date().timeIntervalSince(started); break }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            second.waitUntilExit()
+            XCTAssertEqual(second.terminationStatus, 0)
+            let seconds = try XCTUnwrap(resumedAfter, "the job was not taken over")
+            XCTAssertLessThan(seconds, 2, "resumed within 2 s")
+            XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
+            XCTAssertEqual(try sql(db, "SELECT output_sha256 FROM v_outputs"), expected, "byte-identical to an uninterrupted render")
         }
-        second.waitUntilExit()
-        XCTAssertEqual(second.terminationStatus, 0)
-        let seconds = try XCTUnwrap(resumedAfter, "the job was not taken over")
-        XCTAssertLessThan(seconds, 2, "resumed within 2 s")
-        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
-        XCTAssertEqual(try sql(db, "SELECT output_sha256 FROM v_outputs"), expected, "byte-identical to an uninterrupted render")
     }
 
     func testUntilEmptyWaitsForAJobRunningUnderALease() throws {
-        let db = dir + "/wait.db"
-        try enqueue(db, job)
-        // A worker on another host (as far as the queue knows) that stops renewing: the job is
-        // taken when its lease expires, and --until-empty waits for that instead of exiting.
-        let first = try start(["work", "--db", db, "--until-empty", "--lease", "2"])
-        try waitForStep(db, atLeast: 3)
-        kill(first.processIdentifier, SIGSTOP)
-        defer { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() }
-        let second = try KilnProcess.run(["work", "--db", db, "--until-empty", "--lease", "2"])
-        XCTAssertEqual(second.status, 0, second.stderr)
-        XCTAssertTrue(second.stdout.contains("job 1 done"), second.stdout)
-        XCTAssertEqual(try sql(db, "SELECT state FROM jobs"), ["done"])
+        try onEachBackend { _ in
+            let db = try queue("wait")
+            try enqueue(db, job)
+            // A worker on another host (as far as the queue knows) that stops renewing: the job is
+            // taken when its lease expires, and --until-empty waits for that instead of exiting.
+            let first = try start(["work", "--db", db, "--until-empty", "--lease", "2"])
+            try waitForStep(db, atLeast: 3)
+            kill(first.processIdentifier, SIGSTOP)
+            defer { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() }
+            let second = try KilnProcess.run(["work", "--db", db, "--until-empty", "--lease", "2"])
+            XCTAssertEqual(second.status, 0, second.stderr)
+            XCTAssertTrue(second.stdout.contains("job 1 done"), second.stdout)
+            XCTAssertEqual(try sql(db, "SELECT state FROM jobs"), ["done"])
+        }
     }
 
     func testSIGTERMPutsTheJobBackAndANewWorkerFinishesIt() throws {
-        let expected = try reference()
-        let db = dir + "/term.db", log = dir + "/worker.log"
-        try enqueue(db, job)
-        let worker = try start(["work", "--db", db, "--until-empty"], stdout: log)
-        try waitForStep(db, atLeast: 5)
-        kill(worker.processIdentifier, SIGTERM)
-        worker.waitUntilExit()
-        XCTAssertEqual(worker.terminationReason, .exit, "exits, not killed by the signal")
-        XCTAssertEqual(worker.terminationStatus, 0)
-        let row = try sql(db, "SELECT state, worker IS NULL, stage, step > 0 AND step < steps FROM v_jobs")
-        XCTAssertEqual(row, ["queued,1,base,1"], "back in the queue with its checkpoint")
-        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(lines.count, 2, lines.joined(separator: "\n"))
-        let step = try XCTUnwrap(try sql(db, "SELECT step FROM jobs").first)
-        XCTAssertEqual(lines.first.map(String.init), "job 1 back in the queue at step \(step)/40 (stop requested)")
-        XCTAssertEqual(lines.last, "0 jobs, models built: 1", "stdout flushed")
-        let rest = try KilnProcess.run(["work", "--db", db, "--until-empty"])
-        XCTAssertEqual(rest.status, 0, rest.stderr)
-        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
-        XCTAssertEqual(try sql(db, "SELECT output_sha256 FROM v_outputs"), expected, "identical to an uninterrupted render")
+        try onEachBackend { _ in
+            let expected = try reference()
+            let db = try queue("term"), log = dir + "/worker.log"
+            try enqueue(db, job)
+            let worker = try start(["work", "--db", db, "--until-empty"], stdout: log)
+            try waitForStep(db, atLeast: 5)
+            kill(worker.processIdentifier, SIGTERM)
+            worker.waitUntilExit()
+            XCTAssertEqual(worker.terminationReason, .exit, "exits, not killed by the signal")
+            XCTAssertEqual(worker.terminationStatus, 0)
+            let row = try sql(db, "SELECT state, worker IS NULL, stage, step > 0 AND step < steps FROM v_jobs")
+            XCTAssertEqual(row, ["queued,1,base,1"], "back in the queue with its checkpoint")
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            XCTAssertEqual(lines.count, 2, lines.joined(separator: "\n"))
+            let step = try XCTUnwrap(try sql(db, "SELECT step FROM jobs").first)
+            XCTAssertEqual(lines.first.map(String.init), "job 1 back in the queue at step \(step)/40 (stop requested)")
+            XCTAssertEqual(lines.last, "0 jobs, models built: 1", "stdout flushed")
+            let rest = try KilnProcess.run(["work", "--db", db, "--until-empty"])
+            XCTAssertEqual(rest.status, 0, rest.stderr)
+            XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
+            XCTAssertEqual(try sql(db, "SELECT output_sha256 FROM v_outputs"), expected, "identical to an uninterrupted render")
+        }
     }
 
     func testInterruptedRenderLeavesNoFile() throws {
@@ -125,62 +128,70 @@ final class QueueRecoveryTests: XCTestCase {
     }
 
     func testDeletedModelFolderFailsAtOnceAndTheNextJobRuns() throws {
-        let db = dir + "/gone.db", gone = dir + "/gone-model"
-        try FileManager.default.copyItem(atPath: model, toPath: gone)
-        try enqueue(db, model: gone, ["--prompt", "x", "--steps", "1", "--priority", "5"])  // 3 attempts allowed
-        try enqueue(db, ["--prompt", "fine", "--steps", "1", "--width", "64", "--height", "64"])
-        try FileManager.default.removeItem(atPath: gone)
-        let r = try KilnProcess.run(["work", "--db", db, "--until-empty"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try sql(db, "SELECT state, attempts, error_kind, COALESCE(error LIKE '%' || '\(gone)' || '%', 0) FROM v_jobs ORDER BY job_id"),
-                       ["failed,1,permanent,1", "done,1,,0"])
-        XCTAssertTrue(r.stdout.contains("job 1 failed (permanent): "), r.stdout)
+        try onEachBackend { _ in
+            let db = try queue("gone"), gone = dir + "/gone-model"
+            try FileManager.default.copyItem(atPath: model, toPath: gone)
+            try enqueue(db, model: gone, ["--prompt", "x", "--steps", "1", "--priority", "5"])  // 3 attempts allowed
+            try enqueue(db, ["--prompt", "fine", "--steps", "1", "--width", "64", "--height", "64"])
+            try FileManager.default.removeItem(atPath: gone)
+            let r = try KilnProcess.run(["work", "--db", db, "--until-empty"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try sql(db, "SELECT state, attempts, error_kind, CASE WHEN error LIKE '%' || '\(gone)' || '%' THEN 1 ELSE 0 END FROM v_jobs ORDER BY job_id"),
+                           ["failed,1,permanent,1", "done,1,,0"])
+            XCTAssertTrue(r.stdout.contains("job 1 failed (permanent): "), r.stdout)
+        }
     }
 
     func testTransientWriteFailureIsRetriedAndSucceeds() throws {
-        let db = dir + "/full.db", out = dir + "/images"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
-        let log = dir + "/worker.log"
-        let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "1"], stdout: log,
-                               environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
-        worker.waitUntilExit()
-        XCTAssertEqual(worker.terminationStatus, 0)
-        let text = try String(contentsOfFile: log, encoding: .utf8)
-        XCTAssertTrue(text.contains("job 1 failed (transient, will retry): \(out)/job-1-0.png: cannot be written (No space left on device)"), text)
-        XCTAssertTrue(text.contains("job 1 done"), text)
-        XCTAssertEqual(try sql(db, "SELECT state, attempts, error IS NULL, error_kind IS NULL FROM v_jobs"), ["done,2,1,1"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
+        try onEachBackend { _ in
+            let db = try queue("full"), out = dir + "/images"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
+            let log = dir + "/worker.log"
+            let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "1"], stdout: log,
+                                   environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
+            worker.waitUntilExit()
+            XCTAssertEqual(worker.terminationStatus, 0)
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            XCTAssertTrue(text.contains("job 1 failed (transient, will retry): \(out)/job-1-0.png: cannot be written (No space left on device)"), text)
+            XCTAssertTrue(text.contains("job 1 done"), text)
+            XCTAssertEqual(try sql(db, "SELECT state, attempts, error IS NULL, error_kind IS NULL FROM v_jobs"), ["done,2,1,1"])
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
+        }
     }
 
     /// A disk that stays full for longer than the job's attempts is waited out: the job keeps
     /// its checkpoint and goes on once space returns, instead of failing for good.
     func testAFullDiskIsWaitedOutBeyondTheJobsAttempts() throws {
-        let db = dir + "/full.db", out = dir + "/images"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64", "--max-attempts", "1"])
-        let log = dir + "/worker.log"
-        let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "0.1"], stdout: log,
-                               environment: ["KILN_TEST_ENOSPC_WRITES": "3"])
-        worker.waitUntilExit()
-        XCTAssertEqual(worker.terminationStatus, 0)
-        let text = try String(contentsOfFile: log, encoding: .utf8)
-        XCTAssertEqual(text.components(separatedBy: "(No space left on device)").count - 1, 3, text)
-        XCTAssertTrue(text.contains("job 1 done"), text)
-        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,4"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
+        try onEachBackend { _ in
+            let db = try queue("full"), out = dir + "/images"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64", "--max-attempts", "1"])
+            let log = dir + "/worker.log"
+            let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "0.1"], stdout: log,
+                                   environment: ["KILN_TEST_ENOSPC_WRITES": "3"])
+            worker.waitUntilExit()
+            XCTAssertEqual(worker.terminationStatus, 0)
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            XCTAssertEqual(text.components(separatedBy: "(No space left on device)").count - 1, 3, text)
+            XCTAssertTrue(text.contains("job 1 done"), text)
+            XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,4"])
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), ["job-1-0.png"])
+        }
     }
 
     func testFullDatabaseIsTransientToo() throws {
-        let db = dir + "/full-db.db", log = dir + "/worker.log"
-        try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
-        let worker = try start(["work", "--db", db, "--until-empty", "--retry-backoff", "0.5"], stdout: log,
-                               environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
-        worker.waitUntilExit()
-        XCTAssertEqual(worker.terminationStatus, 0)
-        let text = try String(contentsOfFile: log, encoding: .utf8)
-        XCTAssertTrue(text.contains("job 1 failed (transient, will retry): ") && text.contains("database or disk is full"), text)
-        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
-        XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NOT NULL"), ["1"], "the image is kept in the database")
+        try onEachBackend { _ in
+            let db = try queue("full_db"), log = dir + "/worker.log"
+            try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
+            let worker = try start(["work", "--db", db, "--until-empty", "--retry-backoff", "0.5"], stdout: log,
+                                   environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
+            worker.waitUntilExit()
+            XCTAssertEqual(worker.terminationStatus, 0)
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            XCTAssertTrue(text.contains("job 1 failed (transient, will retry): ") && text.contains("database or disk is full"), text)
+            XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
+            XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NOT NULL"), ["1"], "the image is kept in the database")
+        }
     }
 }
