@@ -24,10 +24,12 @@ public enum KilnProcess {
         return "kiln"
     }
 
-    public static func run(_ arguments: [String]) throws -> KilnRun {
+    /// Runs `kiln arguments` with `environment` added to this process's environment.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> KilnRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -45,7 +45,7 @@ public enum TestQueues {
     }
 
     /// `url` with its path (the database name) replaced.
-    static func replaceDatabase(in url: String, with database: String) throws -> String {
+    public static func replaceDatabase(in url: String, with database: String) throws -> String {
         guard var parts = URLComponents(string: url) else { throw Unavailable(description: "KILN_TEST_POSTGRES_URL is not a URL") }
         parts.path = "/" + database
         guard let out = parts.string else { throw Unavailable(description: "KILN_TEST_POSTGRES_URL is not a URL") }
