@@ -76,6 +76,7 @@ let package = Package(
         ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
                           exclude: ["README.md"]),
+        .executableTarget(name: "KilnQueueBenchmark", dependencies: ["Pipelines", "QueueBackends", "RenderQueue"], swiftSettings: optimise),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
 
