@@ -16,14 +16,14 @@ enum PGPass {
         return nil
     }
 
-    /// The password for a connection, if the file has a line for it. A socket host matches
-    /// `localhost`, as in libpq.
+    /// The password for a connection, if the file has a line for it. The default socket folder
+    /// matches `localhost`, as in libpq; another socket folder matches its path.
     static func lookup(file: String?, host: PostgresLocation.Host, port: Int, database: String, user: String) -> String? {
         guard let file, let text = readPrivateFile(file) else { return nil }
         let hostName: String
         switch host {
         case .tcp(let name): hostName = name
-        case .socket: hostName = "localhost"
+        case .socket(let folder): hostName = folder == PostgresLocation.defaultSocketFolder ? "localhost" : folder
         }
         let wanted = [hostName, String(port), database, user]
         for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {

@@ -7,8 +7,8 @@ extension PostgresLocation {
     /// `prefer` and `require` do not check the certificate; `verify-ca` checks it against
     /// `sslrootcert` or the system's roots, `verify-full` also checks the host name), or the
     /// Unix socket `.s.PGSQL.<port>` in the socket folder; the connect timeout; the
-    /// application name `kiln` shown in `pg_stat_activity`.
-    func connectionConfiguration(applicationName: String = "kiln") throws -> PostgresConnection.Configuration {
+    /// application name shown in `pg_stat_activity`.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
         var configuration: PostgresConnection.Configuration
         switch host {
         case .socket(let folder):

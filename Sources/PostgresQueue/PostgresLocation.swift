@@ -33,6 +33,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible, Cu
     public var sslRootCert: String?
     /// Seconds to wait for a connection (`connect_timeout`, `PGCONNECT_TIMEOUT`; 10 by default).
     public var connectTimeout: Double
+    /// Shown in `pg_stat_activity` (`application_name`, `PGAPPNAME`; `kiln` by default).
+    public var applicationName: String
 
     /// Where libpq looks for the server's socket when no host is given (Debian's build).
     static let defaultSocketFolder = "/var/run/postgresql"
@@ -74,6 +76,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible, Cu
             throw QueueError.badLocation("--db: connect_timeout '\(timeoutText)' is not a number of seconds between 0 and 3600")
         }
         connectTimeout = timeout
+        applicationName = parts.query["application_name"] ?? env("PGAPPNAME") ?? "kiln"
         password = parts.query["password"] ?? parts.password ?? env("PGPASSWORD")
         if password == nil {
             password = PGPass.lookup(file: PGPass.file(environment: environment), host: host, port: port, database: database, user: user)

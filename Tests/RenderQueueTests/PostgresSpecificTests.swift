@@ -96,7 +96,8 @@ final class PostgresSpecificTests: XCTestCase {
         }
         XCTAssertEqual(lookup(.tcp("db.example"), 5432, "q", "kiln"), "first:pw\\x")
         XCTAssertEqual(lookup(.tcp("db.example"), 6000, "q", "kiln"), "second")
-        XCTAssertEqual(lookup(.socket(folder: "/run/postgresql"), 5432, "q", "anyone"), "socketpw")
+        XCTAssertEqual(lookup(.socket(folder: "/var/run/postgresql"), 5432, "q", "anyone"), "socketpw", "the default socket is localhost")
+        XCTAssertEqual(lookup(.socket(folder: "/tmp/other"), 5432, "q", "anyone"), "fallback", "another socket folder is its path")
         XCTAssertEqual(lookup(.tcp("elsewhere"), 1, "x", "y"), "fallback")
         let env = ["PGPASSFILE": file]
         XCTAssertEqual(try PostgresLocation(url: "postgresql://kiln@db.example/q", environment: env).password, "first:pw\\x")
