@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 import Foundation
 
 /// Counts the floating-point operations of every GEMM while enabled (for benchmarks).
@@ -16,15 +15,25 @@ public enum FLOPCounter {
 
 /// `C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C`, row-major, through `cblas_sgemm`.
 ///
-/// Large products are split into fixed row (or, for few rows, column) blocks run on the
-/// `parallelFor` workers, each a single-threaded OpenBLAS call: the split depends only on the
-/// sizes, so results are bit-identical from run to run. Pass `threaded: false` from code that
-/// already runs inside `parallelFor`.
+/// Large products are cut into the fixed tiles of `GEMMTiling` (chosen from m, n and k alone),
+/// each a single-threaded OpenBLAS call, run on the `parallelFor` workers: results are
+/// bit-identical whatever the thread count. Pass `threaded: false` from code that already runs
+/// inside `parallelFor` (the product is then one call).
 public func gemm(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Bool = false,
                  b: UnsafePointer<Float>, ldb: Int, transB: Bool = false,
                  c: UnsafeMutablePointer<Float>, ldc: Int,
                  alpha: Float = 1, beta: Float = 0, threaded: Bool = true) {
+    gemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
+         alpha: alpha, beta: beta, workers: threaded ? parallelWorkerCount : 0)
+}
+
+/// `gemm` on `workers` threads; 0 runs the product as one call (`threaded: false`).
+func gemm(m: Int, n: Int, k: Int,
+          a: UnsafePointer<Float>, lda: Int, transA: Bool,
+          b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+          c: UnsafeMutablePointer<Float>, ldc: Int,
+          alpha: Float, beta: Float, workers: Int) {
     if m == 0 || n == 0 { return }
     if FLOPCounter.enabled { FLOPCounter.add(2 * Double(m) * Double(n) * Double(k)) }
     let blas = BLASLibrary.shared
@@ -32,27 +41,13 @@ public func gemm(m: Int, n: Int, k: Int,
         blas.sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
-    let workers = parallelWorkerCount
-    let work = Double(m) * Double(n) * Double(k)
-    guard threaded, workers > 1, work >= 4_000_000 else { call(m, n, a, b, c); return }
-    if m >= workers * 32 && !transA {
-        // Row blocks of A and C, rounded to multiples of 16 rows.
-        let chunk = ((m + workers - 1) / workers + 15) / 16 * 16
-        let blocks = (m + chunk - 1) / chunk
-        DispatchQueue.concurrentPerform(iterations: blocks) { i in
-            let r0 = i * chunk, rows = min(chunk, m - r0)
-            call(rows, n, a + r0 * lda, b, c + r0 * ldc)
-        }
-    } else if n >= workers * 32 {
-        // Column blocks of B and C.
-        let chunk = ((n + workers - 1) / workers + 15) / 16 * 16
-        let blocks = (n + chunk - 1) / chunk
-        DispatchQueue.concurrentPerform(iterations: blocks) { i in
-            let c0 = i * chunk, cols = min(chunk, n - c0)
-            call(m, cols, a, transB ? b + c0 * ldb : b + c0, c + c0)
-        }
-    } else {
-        call(m, n, a, b, c)
+    let tiling = GEMMTiling(m: m, n: n, k: k)
+    guard workers > 0, tiling.count > 1 else { call(m, n, a, b, c); return }
+    runTasks(tiling.count, workers: workers) { i in
+        let t = tiling.tile(i)
+        // Rows of op(A) are columns of a transposed A; columns of op(B) are rows of a transposed B.
+        call(t.rows, t.columns, transA ? a + t.row : a + t.row * lda, transB ? b + t.column * ldb : b + t.column,
+             c + t.row * ldc + t.column)
     }
 }
 

@@ -14,7 +14,18 @@ public struct GroupNorm: Sendable {
         self.groups = groups; self.epsilon = epsilon; self.weight = weight; self.bias = bias
     }
 
+    /// The chunks of pixels whose sums are taken separately: about 16K values each, at most
+    /// `ChunkPartition.limit` chunks.
+    static func statisticsPartition(spatial: Int, channels: Int) -> ChunkPartition {
+        ChunkPartition(count: spatial, grain: max(1, 16384 / max(channels, 1)))
+    }
+
     public func callAsFunction(_ x: Tensor, silu: Bool = false) -> Tensor {
+        normalize(x, silu: silu, workers: parallelWorkerCount)
+    }
+
+    /// The normalisation on `workers` threads (tests pass their own count).
+    func normalize(_ x: Tensor, silu: Bool, workers: Int) -> Tensor {
         let c = channels
         precondition(x.shape.last == c, "GroupNorm expects \(c) channels, got \(x.shape)")
         let n = x.shape[0]
@@ -23,17 +34,18 @@ public struct GroupNorm: Sendable {
         let out = Tensor(uninitialized: x.shape)
         let src = x.unsafePointer, dst = out.unsafePointer
         let gamma = weight.unsafePointer, beta = bias.unsafePointer
-        // Per-channel partial sums over fixed chunks of pixels, combined in chunk order.
-        let chunks = min(spatial, max(1, parallelWorkerCount * 4))
+        // Per-channel partial sums over chunks of pixels fixed by the sizes alone (never by the
+        // thread count), combined in chunk order.
+        let pixels = GroupNorm.statisticsPartition(spatial: spatial, channels: c)
+        let chunks = pixels.chunks
         var partial = [Double](repeating: 0, count: n * chunks * c * 2)
         partial.withUnsafeMutableBufferPointer { part in
-            let pp = part.baseAddress!
-            parallelFor(n * chunks) { r in
+            guard let pp = part.baseAddress else { return }
+            parallelFor(n * chunks, grain: 1, workers: workers) { r in
                 for task in r {
-                    let b = task / chunks, k = task % chunks
-                    let lo = k * spatial / chunks, hi = (k + 1) * spatial / chunks
+                    let b = task / chunks
                     let sums = pp + task * c * 2
-                    for p in lo..<hi {
+                    for p in pixels.range(task % chunks) {
                         let row = src + (b * spatial + p) * c
                         for ch in 0..<c {
                             let v = Double(row[ch])
@@ -68,7 +80,7 @@ public struct GroupNorm: Sendable {
         scale.withUnsafeBufferPointer { sc in
             shift.withUnsafeBufferPointer { sh in
                 let scp = sc.baseAddress!, shp = sh.baseAddress!
-                parallelFor(n * spatial, grain: max(1, 8192 / c)) { r in
+                parallelFor(n * spatial, grain: max(1, 8192 / c), workers: workers) { r in
                     for row in r {
                         let b = row / spatial
                         let s = src + row * c, d = dst + row * c
