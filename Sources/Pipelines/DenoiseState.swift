@@ -22,9 +22,12 @@ public struct DenoiseState: Sendable, Codable {
     public var imageLatents: StoredTensor?
     public var noise: StoredTensor?
     public var maskedImageLatents: StoredTensor?
+    /// The kinds of machine that ran the steps so far, in order, each once (nil in checkpoints
+    /// saved before Kiln recorded them).
+    public var platforms: [PlatformRecord]?
 
     enum CodingKeys: String, CodingKey {
-        case stage, stageName, latents, scheduler, generator, nextStep, totalSteps, imageLatents, noise, maskedImageLatents
+        case stage, stageName, latents, scheduler, generator, nextStep, totalSteps, imageLatents, noise, maskedImageLatents, platforms
     }
 
     init(stage: Int, stageName: String, latents: StoredTensor, scheduler: SchedulerState, generator: TorchGenerator,
@@ -47,6 +50,7 @@ public struct DenoiseState: Sendable, Codable {
         imageLatents = try c.decodeIfPresent(StoredTensor.self, forKey: .imageLatents)
         noise = try c.decodeIfPresent(StoredTensor.self, forKey: .noise)
         maskedImageLatents = try c.decodeIfPresent(StoredTensor.self, forKey: .maskedImageLatents)
+        platforms = try c.decodeIfPresent([PlatformRecord].self, forKey: .platforms)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Numerics
 import Schedulers
 
 /// What is recorded with every image: the request, the resolved values diffusers would use,
@@ -35,6 +36,10 @@ public struct Provenance: Sendable, Codable {
     public var schedulerConfig: String?
     /// Seconds per denoising step, when measured (queue renders).
     public var stepSeconds: [Double]?
+    /// The instruction sets and OpenBLAS cores that computed the image (one entry unless a job
+    /// was resumed on a different kind of machine): all that can make another machine's pixels
+    /// differ. The thread count cannot, and is not recorded.
+    public var platforms: [PlatformRecord]?
 
     public init(kilnVersion: String, request: RenderRequest, width: Int, height: Int, scheduler: String, schedulerClass: String,
                 seed: UInt64, imageIndex: Int, model: String, modelHash: String, watermarkBits: String?, seconds: Double?) {
@@ -62,6 +67,7 @@ public struct Provenance: Sendable, Codable {
         refinerHash = refinerStage?.modelHash
         self.stages = stages
         schedulerConfig = session.stageSchedulerConfigJSON
+        platforms = session.platforms
     }
 
     /// The widely read "parameters" text: prompt, "Negative prompt: ...", then "Steps: ..., Sampler: ...".

@@ -23,6 +23,8 @@ public final class RenderSession: @unchecked Sendable {
     let shapes: [ModelShape]
     /// What each stage that has started ran with (provenance).
     public private(set) var records: [StageRecord] = []
+    /// The kinds of machine that have run this render's steps (this one last), each once.
+    public let platforms: [PlatformRecord]
 
     /// Prepares the render and its first stage (or, with `state`, the stage it was saved in).
     public init(request: RenderRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
@@ -53,6 +55,8 @@ public final class RenderSession: @unchecked Sendable {
             counts.append(steps)
         }
         stepCounts = counts
+        let earlier = state?.platforms ?? []
+        platforms = earlier.contains(.current) ? earlier : earlier + [.current]
         if let state {
             guard state.stage >= 0, state.stage < stages.count, state.totalSteps == counts[state.stage],
                   state.nextStep >= 0, state.nextStep <= state.totalSteps else {
@@ -101,7 +105,11 @@ public final class RenderSession: @unchecked Sendable {
     }
 
     /// The plain state to checkpoint.
-    public func snapshot() -> DenoiseState { active.snapshot() }
+    public func snapshot() -> DenoiseState {
+        var state = active.snapshot()
+        state.platforms = platforms
+        return state
+    }
 
     /// Decodes the final latents to images (or returns them when the request stops early).
     public func finish() throws -> RenderOutput {
