@@ -8,7 +8,7 @@ import RenderQueue
 /// connection found closed is replaced before use; one lost during a call is replaced and the
 /// call made once more, unless it was committing (then whether it took effect is unknown, and
 /// the caller is told, as a transient failure).
-final class PostgresSession: @unchecked Sendable {
+final class PostgresSession: @unchecked Sendable, CustomReflectable {
     let location: PostgresLocation
     /// Raised by NOTIFY on `kiln_jobs` once `listenForJobs()` was called.
     let wake = WakeSignal()
@@ -31,6 +31,9 @@ final class PostgresSession: @unchecked Sendable {
         defer { lock.unlock() }
         _ = try connected()
     }
+
+    /// What `dump` shows: the location, never the connection configuration (it holds the password).
+    var customMirror: Mirror { Mirror(self, children: ["location": location]) }
 
     deinit {
         listener?.stop()

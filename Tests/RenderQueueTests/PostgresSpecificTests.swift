@@ -161,8 +161,11 @@ final class PostgresSpecificTests: XCTestCase {
                        "a reader creates nothing")
         _ = try PostgresJobQueue(url: url)
         XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT version FROM kiln_schema"), [["\(PostgresSchema.knownVersion)"]])
-        try PostgresTestServer.execute(url, "UPDATE kiln_schema SET version = 99")
         let display = try PostgresLocation(url: url).displayName
+        var dumped = ""
+        dump(try PostgresJobQueue(url: url), to: &dumped)
+        if let secret = try PostgresLocation(url: url).password { XCTAssertFalse(dumped.contains(secret), dumped) }
+        try PostgresTestServer.execute(url, "UPDATE kiln_schema SET version = 99")
         let newer = QueueError.newerDatabase(path: display, version: 99, known: PostgresSchema.knownVersion).description
         XCTAssertEqual(failure { try PostgresJobQueue(url: url) }, newer)
         XCTAssertEqual(failure { try PostgresQueueReader(url: url) }, newer)
