@@ -1,5 +1,4 @@
 import Foundation
-import ModelFiles
 import Pipelines
 import PostgresNIO
 import RenderQueue
@@ -81,28 +80,6 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
                 WHERE job_id = \(jobID)
                 """)
             return .keepGoing
-        }
-    }
-
-    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
-        try session.transaction { s in
-            let owner = try s.value("SELECT lease_owner FROM jobs WHERE job_id = \(jobID) AND state = 'running' FOR UPDATE", as: String.self)
-            guard owner == worker else { return false }
-            for image in images {
-                let png: Data? = image.outputPath == nil ? image.png : nil
-                try s.execute("""
-                    INSERT INTO outputs (job_id, image_index, png_sha256, png, output_path, provenance, watermark_written,
-                                         watermark_read, render_seconds, worker, attempt)
-                    VALUES (\(jobID), \(image.index), \(SHA256.hex(image.png)), \(png), \(image.outputPath), \(image.provenance),
-                            \(image.watermarkWritten), \(image.watermarkRead), \(renderSeconds), \(worker), \(attempt))
-                    """)
-            }
-            try s.execute("""
-                UPDATE jobs SET state = 'done', step = steps, lease_owner = NULL, lease_expires = NULL, lease_host = NULL,
-                    lease_pid = NULL, error = NULL, error_kind = NULL, updated_at = kiln_now()
-                WHERE job_id = \(jobID)
-                """)
-            return true
         }
     }
 

@@ -39,24 +39,25 @@ public final class PostgresQueueReader: QueueReader, @unchecked Sendable {
     }
 
     /// The table SQLiteQueueReader's status SQL gives, in the same order: counts by state, the
-    /// running jobs with step/steps and ETA, the queue's steps left and ETA.
+    /// running jobs with step/steps and ETA (in SQLite's index order: priority DESC, job_id),
+    /// the queue's steps left and ETA.
     public func status() throws -> ReportTable {
         try query("""
             SELECT what, detail, n, eta FROM (
-                SELECT 1 AS part, state COLLATE "C" AS k, 0::bigint AS id, 'total' AS what, state AS detail, COUNT(*) AS n,
+                SELECT 1 AS part, state COLLATE "C" AS k, 0 AS priority, 0::bigint AS id, 'total' AS what, state AS detail, COUNT(*) AS n,
                        NULL::double precision AS eta
                 FROM jobs GROUP BY state
                 UNION ALL
-                SELECT 2, '', job_id, 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?'),
+                SELECT 2, '', priority, job_id, 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?'),
                        NULL,
                        CASE WHEN jsonb_array_length(step_seconds::jsonb) > 0
                             THEN round((steps - step) * (SELECT AVG(e::double precision) FROM jsonb_array_elements_text(step_seconds::jsonb) e), 1) END
                 FROM jobs WHERE state = 'running'
                 UNION ALL
-                SELECT 3, '', 0, 'queue', SUM(GREATEST(steps - step, 0)) || ' steps left', NULL,
+                SELECT 3, '', 0, 0, 'queue', SUM(GREATEST(steps - step, 0)) || ' steps left', NULL,
                        round(SUM(GREATEST(steps - step, 0)) * (SELECT AVG(e::double precision) FROM jobs j, jsonb_array_elements_text(j.step_seconds::jsonb) e), 1)
                 FROM jobs WHERE state IN ('queued', 'running')
-            ) parts ORDER BY part, k, id
+            ) parts ORDER BY part, k, priority DESC, id
             """, timeout: 60)
     }
 

@@ -286,6 +286,7 @@ final class PostgresSpecificTests: XCTestCase {
         for store in stores {
             try store.enqueue(model: "m", request: request, priority: 2)
             try store.enqueue(model: "m", request: request)
+            try store.enqueue(model: "m", request: request, priority: 1)
             let job = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 60))
             _ = try store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 1, steps: 4, state: Data([1]),
                                          stepSeconds: 0.25, leaseSeconds: 60)
@@ -294,6 +295,7 @@ final class PostgresSpecificTests: XCTestCase {
             XCTAssertTrue(try store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
                 FinishedImage(index: 0, png: Data([1, 2]), outputPath: nil, provenance: provenance.json(), watermarkWritten: nil, watermarkRead: nil),
             ], renderSeconds: 2.5))
+            _ = try store.claim(worker: "w", leaseSeconds: 60)
             _ = try store.claim(worker: "w", leaseSeconds: 60)
         }
         let readers: [any QueueReader] = [try SQLiteQueueReader(path: sqlitePath), try PostgresQueueReader(url: url)]
