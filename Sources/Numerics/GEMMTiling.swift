@@ -9,6 +9,8 @@ public struct GEMMTiling: Equatable, Sendable {
     public static let splitThreshold = 4_000_000.0
     /// Enough tiles for 64 workers, when the product is large enough.
     public static let targetTiles = 64
+    /// The fewest multiply-adds per tile (`m·n·k` / tiles) worth a call of its own.
+    public static let minimumTileWork = 1_048_576.0
     /// The smallest tile height and width worth a call of its own (multiples of 16, like the
     /// kernels' register blocks).
     public static let minimumRows = 256, minimumColumns = 256
@@ -22,21 +24,27 @@ public struct GEMMTiling: Equatable, Sendable {
 
     public init(m: Int, n: Int, k: Int) {
         self.m = max(m, 0); self.n = max(n, 0)
-        guard Double(m) * Double(n) * Double(k) >= GEMMTiling.splitThreshold else {
+        let work = Double(m) * Double(n) * Double(k)
+        guard work >= GEMMTiling.splitThreshold else {
             rows = max(m, 1); columns = max(n, 1); return
         }
+        let target = max(1, min(GEMMTiling.targetTiles, Int(work / GEMMTiling.minimumTileWork)))
         // Row blocks first (they share B, usually the smaller operand), then columns.
-        let r = GEMMTiling.block(m, parts: GEMMTiling.targetTiles, minimum: GEMMTiling.minimumRows)
-        let rowBlocks = (m + r - 1) / r
-        let wanted = (GEMMTiling.targetTiles + rowBlocks - 1) / rowBlocks
-        rows = r
-        columns = GEMMTiling.block(n, parts: wanted, minimum: GEMMTiling.minimumColumns)
+        let rowBlocks = GEMMTiling.blocks(m, wanted: target, minimum: GEMMTiling.minimumRows)
+        rows = GEMMTiling.blockSize(m, blocks: rowBlocks)
+        let wanted = (target + rowBlocks - 1) / rowBlocks
+        columns = GEMMTiling.blockSize(n, blocks: GEMMTiling.blocks(n, wanted: wanted, minimum: GEMMTiling.minimumColumns))
     }
 
-    /// A block size, a multiple of 16 of at least `minimum`, that cuts `size` into about `parts`.
-    static func block(_ size: Int, parts: Int, minimum: Int) -> Int {
-        let even = (size + parts - 1) / max(parts, 1)
-        let b = max(minimum, (even + 15) / 16 * 16)
+    /// How many blocks to cut `size` into: `wanted`, fewer when blocks would be under `minimum`.
+    static func blocks(_ size: Int, wanted: Int, minimum: Int) -> Int {
+        max(1, min(wanted, size / max(minimum, 1)))
+    }
+
+    /// The size of `blocks` near-equal blocks of `size`, rounded up to a multiple of 16 (the
+    /// kernels' register blocks); the last block takes what is left.
+    static func blockSize(_ size: Int, blocks: Int) -> Int {
+        let b = ((size + blocks - 1) / blocks + 15) / 16 * 16
         return b >= size ? max(size, 1) : b
     }
 
