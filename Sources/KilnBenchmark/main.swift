@@ -1,123 +1,149 @@
-// One SDXL base UNet forward at the real config with random weights, timed, then the same
-// forward in PyTorch/diffusers on this machine when Python with torch and diffusers is found.
+// Kiln's benchmark suite: each SDXL component at its real config with random weights, and a whole
+// render, timed in Kiln and in PyTorch/diffusers in the same run, in float32 and bfloat16, with
+// GFLOP/s and each process's peak RSS; written as JSON to follow over time. Release builds, on an
+// idle machine; never part of the tests.
 //
-//   swift run -c release KilnBenchmark [--latent 128] [--batch 2] [--runs 1] [--no-torch]
+//   swift build -c release && .build/release/KilnBenchmark [--lines unet-512,vae-decode-1024,...]
+//       [--runs N] [--model DIR (for render-512)] [--json FILE] [--no-torch]
+//   .build/release/KilnBenchmark --line NAME [--runs N]    (one line in this process; JSON to stdout)
+//
+// PyTorch runs from KILN_BENCH_PYTHON, else .venv-fixtures/bin/python (made by
+// Tests/Fixtures/generate_fixtures.py), else python3; its lines are Benchmarks/torch_lines.py.
 import Foundation
-import ModelFiles
 import Models
 import Numerics
 
-struct Options {
-    var latent = 128, batch = 2, runs = 1, torch = true
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("KilnBenchmark: \(message)\n".utf8))
+    exit(2)
+}
 
-    init(_ args: [String]) {
-        var i = 0
-        func next() -> Int { i += 1; return i < args.count ? Int(args[i]) ?? 0 : 0 }
-        while i < args.count {
-            switch args[i] {
-            case "--latent": latent = next()
-            case "--batch": batch = next()
-            case "--runs": runs = next()
-            case "--no-torch": torch = false
-            default:
-                FileHandle.standardError.write(Data("KilnBenchmark: unknown option \(args[i])\n".utf8))
-                exit(2)
-            }
-            i += 1
-        }
-        guard latent > 0, latent % 8 == 0, batch > 0, runs > 0 else {
-            FileHandle.standardError.write(Data("KilnBenchmark: --latent must be a positive multiple of 8, --batch and --runs positive\n".utf8))
-            exit(2)
-        }
+var lines = Lines.all, runs = 1, model: String?, jsonPath: String?, torch = true, childLine: String?
+var args = Array(CommandLine.arguments.dropFirst())
+while let name = args.first {
+    args.removeFirst()
+    func value() -> String {
+        guard let v = args.first else { fail("\(name) needs a value") }
+        args.removeFirst()
+        return v
+    }
+    switch name {
+    case "--lines": lines = value().split(separator: ",").map(String.init)
+    case "--line": childLine = value()
+    case "--runs": runs = Int(value()) ?? 0
+    case "--model": model = value()
+    case "--json": jsonPath = value()
+    case "--no-torch": torch = false
+    default: fail("unknown option \(name)")
+    }
+}
+guard (1...20).contains(runs) else { fail("--runs must be 1...20") }
+for l in lines where !Lines.all.contains(l) { fail("unknown line \(l) (use: \(Lines.all.joined(separator: ", ")))") }
+
+// Child mode: one line in this process, one JSON line out.
+if let line = childLine {
+    do {
+        let result = try Lines.run(line, runs: runs)
+        print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        exit(0)
+    } catch {
+        fail("\(error)")
     }
 }
 
-func seconds(_ body: () -> Void) -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-let options = Options(Array(CommandLine.arguments.dropFirst()))
-let configFile = try PublishedConfigs.baseUNetConfig()
-let config = try UNetConfig(configFile)
-print("SDXL base UNet, random weights, batch \(options.batch), latent \(options.latent)x\(options.latent), \(parallelWorkerCount) threads, OpenBLAS core \(BLASLibrary.shared.coreName)")
-
-var unet: UNet2DConditionModel!
-let buildTime = seconds {
-    do { unet = try UNet2DConditionModel(config: config, weights: .random(seed: 1, component: "unet")) } catch {
-        FileHandle.standardError.write(Data("KilnBenchmark: \(error)\n".utf8))
-        exit(1)
-    }
-}
-print(String(format: "kiln: weights made in %.1f s", buildTime))
-
-func randomInput(_ shape: [Int], seed: UInt64) -> Tensor {
-    let t = Tensor(uninitialized: shape)
-    var x = seed
-    for i in 0..<t.count {
-        x = x &* 6364136223846793005 &+ 1442695040888963407
-        t.unsafePointer[i] = Float(Int64(bitPattern: x >> 11) % 2_000_000) / 1_000_000 - 1
-    }
-    return t
-}
-let b = options.batch, n = options.latent
-let sample = randomInput([b, n, n, config.inChannels], seed: 2)
-let conditioning = UNetConditioning(
-    encoderHiddenStates: randomInput([b, 77, config.crossAttentionDim], seed: 3),
-    textEmbeds: randomInput([b, 1280], seed: 4),
-    timeIDs: Array(repeating: [Float(n * 8), Float(n * 8), 0, 0, Float(n * 8), Float(n * 8)], count: b))
-
-var best = Double.infinity
-var flops = 0.0
-for run in 0..<options.runs {
-    FLOPCounter.reset()
-    FLOPCounter.enabled = true
-    var out: Tensor?
-    let t = seconds { out = unet(sample, timestep: 500, conditioning: conditioning) }
-    FLOPCounter.enabled = false
-    flops = FLOPCounter.count
-    best = min(best, t)
-    let finite = out!.scalars.allSatisfy { $0.isFinite }
-    print(String(format: "kiln: run %d: %.2f s, %.2f TFLOP (GEMMs), %.1f GFLOP/s%@", run + 1, t, flops / 1e12, flops / t / 1e9,
-                 finite ? "" : " (non-finite output!)"))
-}
-
-unet = nil  // free 10 GB before PyTorch builds its own copy
-guard options.torch else { exit(0) }
-let script = """
-import json, sys, time
-import torch
-from diffusers import UNet2DConditionModel
-cfg = json.loads(sys.argv[1]); n = int(sys.argv[2]); b = int(sys.argv[3]); runs = int(sys.argv[4])
-torch.manual_seed(0)
-unet = UNet2DConditionModel(**cfg).eval()
-sample = torch.randn(b, 4, n, n); hidden = torch.randn(b, 77, cfg["cross_attention_dim"])
-cond = {"text_embeds": torch.randn(b, 1280), "time_ids": torch.tensor([[n * 8.0, n * 8.0, 0, 0, n * 8.0, n * 8.0]] * b)}
-best = float("inf")
-with torch.no_grad():
-    for r in range(runs):
-        t = time.perf_counter(); unet(sample, 500, encoder_hidden_states=hidden, added_cond_kwargs=cond); t = time.perf_counter() - t
-        best = min(best, t); print(f"torch: run {r + 1}: {t:.2f} s", flush=True)
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads: best {best:.2f} s")
-"""
-var json: [String: Any] = [:]
-for (k, v) in configFile.values where !k.hasPrefix("_") {
-    if let d = v as? Double { json[k] = d == d.rounded() && !["norm_eps"].contains(k) ? Int(d) as Any : d as Any }
-    else if let a = v as? [any Sendable] { json[k] = a.map { ($0 as? Double).map { Int($0) as Any } ?? ($0 as Any) } }
-    else { json[k] = v }
-}
-let configJSON = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+let me = URL(fileURLWithPath: CommandLine.arguments[0]).path
+let kiln = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("kiln").path
 let python = ProcessInfo.processInfo.environment["KILN_BENCH_PYTHON"]
-    ?? (FileManager.default.isExecutableFile(atPath: ".venv-fixtures/bin/python") ? ".venv-fixtures/bin/python" : "/usr/bin/env")
-let process = Process()
-process.executableURL = URL(fileURLWithPath: python)
-process.arguments = (python == "/usr/bin/env" ? ["python3"] : []) + ["-c", script, configJSON, "\(n)", "\(b)", "\(options.runs)"]
+    ?? (FileManager.default.isExecutableFile(atPath: ".venv-fixtures/bin/python") ? ".venv-fixtures/bin/python" : "/usr/bin/python3")
+let configs = NSTemporaryDirectory() + "/kiln-bench-configs-\(getpid())"
 do {
-    try process.run()
-    process.waitUntilExit()
-    if process.terminationStatus != 0 { print("torch: not measured (python could not run the diffusers UNet; set KILN_BENCH_PYTHON)") }
-} catch {
-    print("torch: not measured (\(error))")
+    try FileManager.default.createDirectory(atPath: configs, withIntermediateDirectories: true)
+    for c in ["unet", "vae", "text_encoder", "text_encoder_2"] {
+        try PublishedConfigs.json(c).write(toFile: configs + "/\(c).json", atomically: true, encoding: .utf8)
+    }
+} catch { fail("cannot write configs: \(error)") }
+defer { try? FileManager.default.removeItem(atPath: configs) }
+
+/// A line in a child process (Kiln's or PyTorch's), its peak RSS measured by wait4.
+func measure(_ line: String, engine: String, precision: String) -> LineResult {
+    var result = LineResult(line: line, engine: engine, precision: precision)
+    do {
+        let run: ChildRun
+        if line == "render-512" {
+            guard let model else { result.note = "needs --model DIR"; return result }
+            if engine == "kiln" {
+                guard precision == "float32" else { result.note = "no bfloat16 path yet"; return result }
+                run = try runChild(kiln, ["render", "--model", model, "--prompt", "a lighthouse", "--steps", "2", "--guidance", "5",
+                                          "--width", "512", "--height", "512", "--seed", "1", "--output", configs + "/render.png"])
+            } else {
+                run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model])
+            }
+            result.seconds = run.seconds
+        } else if engine == "kiln" {
+            guard precision == "float32" else { result.note = "no bfloat16 path yet"; return result }
+            run = try runChild(me, ["--line", line, "--runs", "\(runs)"])
+        } else {
+            run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "\(runs)"])
+        }
+        guard run.status == 0 else { result.note = "exit status \(run.status)"; return result }
+        if line != "render-512", let last = run.stdout.split(separator: "\n").last,
+           let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
+            result = child
+        } else if line == "render-512", let last = run.stdout.split(separator: "\n").last,
+                  let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
+            result.note = child.note
+        }
+        if line == "render-512" { result.seconds = run.seconds }
+        result.peakRSSGB = run.peakRSSGB
+    } catch {
+        result.note = "\(error)"
+    }
+    return result
 }
-print(String(format: "kiln best: %.2f s (%.1f GFLOP/s)", best, flops / best / 1e9))
+
+func cell(_ r: LineResult, flop: Double?) -> String {
+    guard let s = r.seconds else { return "—" }
+    let rate = flop.map { String(format: " %6.0f GF/s", $0 / s) } ?? ""
+    return String(format: "%8.2f s%@ %5.1f GB", s, rate, r.peakRSSGB ?? 0)
+}
+
+print("Kiln benchmark: \(parallelWorkerCount) threads, OpenBLAS core \(BLASLibrary.shared.coreName), runs \(runs)")
+var results: [LineResult] = []
+for line in lines {
+    let kilnF32 = measure(line, engine: "kiln", precision: "float32")
+    let kilnBF16 = measure(line, engine: "kiln", precision: "bfloat16")
+    results += [kilnF32, kilnBF16]
+    var text = "\(line.padding(toLength: 16, withPad: " ", startingAt: 0)) kiln f32 \(cell(kilnF32, flop: kilnF32.gflop))"
+    if torch {
+        let torchF32 = measure(line, engine: "torch", precision: "float32")
+        let torchBF16 = measure(line, engine: "torch", precision: "bfloat16")
+        results += [torchF32, torchBF16]
+        text += " | torch f32 \(cell(torchF32, flop: kilnF32.gflop))"
+        if let k = kilnF32.seconds, let t = torchF32.seconds { text += String(format: " | ratio %.2f", k / t) }
+        text += " | torch bf16 \(cell(torchBF16, flop: kilnF32.gflop))"
+        if let k = kilnBF16.seconds, let t = torchBF16.seconds { text += String(format: " | bf16 ratio %.2f", k / t) }
+        for r in [torchF32, torchBF16] where r.seconds == nil { text += " [torch \(r.precision): \(r.note ?? "?")]" }
+    }
+    if kilnF32.seconds == nil { text += " [kiln: \(kilnF32.note ?? "?")]" }
+    print(text)
+    fflush(stdout)
+}
+
+struct Report: Codable {
+    var date: String
+    var threads: Int
+    var openblasCore: String
+    var results: [LineResult]
+}
+let report = Report(date: ISO8601DateFormatter().string(from: Date()), threads: parallelWorkerCount,
+                    openblasCore: BLASLibrary.shared.coreName, results: results)
+let path = jsonPath ?? "Benchmarks/results/bench-\(Int(Date().timeIntervalSince1970)).json"
+do {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(report).write(to: URL(fileURLWithPath: path))
+    print("wrote \(path)")
+} catch {
+    fail("cannot write \(path): \(error)")
+}

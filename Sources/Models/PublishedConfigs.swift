@@ -82,6 +82,19 @@ public enum PublishedConfigs {
         }
     }
 
+    /// The published config.json text of a base-model component (`unet`, `vae`, `text_encoder`,
+    /// `text_encoder_2`, `scheduler`), for benchmarks that build the same model in PyTorch.
+    public static func json(_ component: String) throws -> String {
+        switch component {
+        case "unet": return baseUNet
+        case "vae": return vae
+        case "text_encoder": return clipL
+        case "text_encoder_2": return clipBigG
+        case "scheduler": return scheduler
+        default: throw ModelFileError.missingComponent(folder: "built-in SDXL configs", component: component)
+        }
+    }
+
     /// UNet base config, for benchmarks at full size.
     public static func baseUNetConfig() throws -> ConfigFile { try config("unet", kind: .base) }
 }
