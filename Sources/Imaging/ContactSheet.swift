@@ -1,5 +1,8 @@
-/// A labelled grid of images: one column per X value, one row per Y value, labels drawn with
-/// `BitmapFont`, each image scaled (area average) to fit its cell.
+/// A labelled grid of images as one picture (`kiln sheet`): a `LabelledGrid` drawn with one
+/// column per X value and one row per Y value, headed as a table in `LabelFont` (the X
+/// parameter's name and its values above the columns, the Y parameter's name and values left), the first image of each cell resized with LANCZOS (up or down) to fill it. Cells
+/// are `cellSize` pixels wide and as tall as the images' aspect ratio makes them, with a gutter
+/// between them.
 public struct ContactSheet {
     public struct Cell {
         public var x: String
@@ -10,68 +13,89 @@ public struct ContactSheet {
 
     /// Largest sheet drawn: the limits images are read with (16384 pixels a side, 64 megapixels).
     public static let limits = ImageLimits.default
+    /// Pixels between cells, and around labels.
+    public static let gutter = 4, padding = 6
 
-    /// Refuses a sheet of `columns` x `rows` cells of `cellSize` pixels (plus labels) that would
-    /// exceed `limits`, before anything is allocated or decoded.
+    /// Label scale for a cell size: larger text on large cells.
+    public static func scale(cellSize: Int) -> Int { cellSize >= 512 ? 2 : 1 }
+
+    /// Height of the headings above the cells: the X parameter's name, then its values.
+    public static func headerHeight(cellSize: Int) -> Int { 2 * LabelFont.lineHeight(scale: scale(cellSize: cellSize)) + 2 * padding }
+
+    /// Refuses a sheet of `columns` x `rows` square cells of `cellSize` pixels (plus headings:
+    /// the label column is at most one cell wide) that would exceed `limits`, before anything is
+    /// allocated or decoded.
     public static func checkSize(columns: Int, rows: Int, cellSize: Int) throws {
-        // The label column and the header are at most one cell wide / tall.
-        let (w, o1) = (columns + 1).multipliedReportingOverflow(by: cellSize)
-        let (h, o2) = (rows + 1).multipliedReportingOverflow(by: cellSize)
-        guard !o1, !o2, limits.allow(width: w, height: h) else {
+        try checkSize(columns: columns, rows: rows, cellWidth: cellSize, cellHeight: cellSize, cellSize: cellSize)
+    }
+
+    static func checkSize(columns: Int, rows: Int, cellWidth: Int, cellHeight: Int, cellSize: Int) throws {
+        let (across, o1) = columns.multipliedReportingOverflow(by: cellWidth + gutter)
+        let (down, o2) = rows.multipliedReportingOverflow(by: cellHeight + gutter)
+        let (w, o3) = across.addingReportingOverflow(cellSize)
+        let (h, o4) = down.addingReportingOverflow(headerHeight(cellSize: cellSize))
+        guard !o1, !o2, !o3, !o4, limits.allow(width: w, height: h) else {
             throw ImagingError.sheetTooLarge(columns: columns, rows: rows, cellSize: cellSize, limits: limits)
         }
     }
 
-    /// Lays out `cells` (the first image per (x, y) wins) with `xs` and `ys` in the given order.
+    /// Lays out `cells` with `xs` and `ys` in the given order (the first image per cell wins).
     public static func render(cells: [Cell], xs: [String], ys: [String], xLabel: String, yLabel: String, cellSize: Int = 256) throws -> RGBImage {
-        try checkSize(columns: xs.count, rows: ys.count, cellSize: cellSize)
-        let scale = 2, pad = 6
-        let textHeight = BitmapFont.glyphHeight * scale
-        let maxChars = max(4, (cellSize - 2 * pad) / ((BitmapFont.glyphWidth + BitmapFont.spacing) * scale))
-        func clip(_ s: String) -> String { s.count > maxChars ? String(s.prefix(maxChars - 1)) + "." : s }
-        let yLabels = ys.map { clip("\(yLabel)=\($0)") }
-        let labelWidth = min(cellSize, (yLabels.map { BitmapFont.width($0, scale: scale) }.max() ?? 0) + 2 * pad)
-        let headerHeight = textHeight + 2 * pad
-        let width = labelWidth + xs.count * cellSize, height = headerHeight + ys.count * cellSize
+        try render(LabelledGrid(cells.map { ($0.x, $0.y, $0.image) }, xs: xs, ys: ys), xLabel: xLabel, yLabel: yLabel, cellSize: cellSize)
+    }
+
+    /// Draws `grid` (the first image per cell), headed by `xLabel` and its values across and
+    /// `yLabel` and its values down.
+    public static func render(_ grid: LabelledGrid<RGBImage>, xLabel: String, yLabel: String, cellSize: Int = 256) throws -> RGBImage {
+        try checkSize(columns: grid.xs.count, rows: grid.ys.count, cellSize: cellSize)
+        let first = grid.cells.lazy.flatMap { $0 }.compactMap(\.first).first
+        let cellWidth = cellSize
+        let cellHeight = first.map { max(1, ($0.height * cellSize + $0.width / 2) / max($0.width, 1)) } ?? cellSize
+        try checkSize(columns: grid.xs.count, rows: grid.ys.count, cellWidth: cellWidth, cellHeight: cellHeight, cellSize: cellSize)
+        let scale = self.scale(cellSize: cellSize), lineHeight = LabelFont.lineHeight(scale: scale)
+        // As a table's headings: the X parameter's name over the columns, its values over each
+        // column; the Y parameter's name in the corner, its values left of each row.
+        let xValues = grid.xs.map { LabelFont.clipped($0, toWidth: cellWidth - 2 * padding, scale: scale) }
+        let yValues = grid.ys.map { LabelFont.clipped($0, toWidth: cellSize - 2 * padding, scale: scale) }
+        let yName = LabelFont.clipped(yLabel, toWidth: cellSize - 2 * padding, scale: scale)
+        let labelWidth = ((yValues + [yName]).map { LabelFont.width($0, scale: scale) }.max() ?? 0) + 2 * padding
+        let header = headerHeight(cellSize: cellSize)
+        let width = labelWidth + grid.xs.count * (cellWidth + gutter), height = header + grid.ys.count * (cellHeight + gutter)
         var sheet = RGBImage(width: width, height: height, pixels: [UInt8](repeating: 255, count: width * height * 3))
-        for (i, x) in xs.enumerated() {
-            BitmapFont.draw(clip("\(xLabel)=\(x)"), into: &sheet, x: labelWidth + i * cellSize + pad, y: pad, scale: scale, color: (0, 0, 0))
+        let xName = LabelFont.clipped(xLabel, toWidth: max(width - labelWidth - padding, 0), scale: scale)
+        LabelFont.draw(xName, into: &sheet, x: labelWidth, y: padding, scale: scale, color: (90, 90, 96))
+        LabelFont.draw(yName, into: &sheet, x: padding, y: padding + lineHeight, scale: scale, color: (90, 90, 96))
+        for (i, label) in xValues.enumerated() {
+            let left = labelWidth + i * (cellWidth + gutter)
+            LabelFont.draw(label, into: &sheet, x: left + (cellWidth - LabelFont.width(label, scale: scale)) / 2, y: padding + lineHeight, scale: scale)
         }
-        for (j, label) in yLabels.enumerated() {
-            BitmapFont.draw(label, into: &sheet, x: pad, y: headerHeight + j * cellSize + (cellSize - textHeight) / 2, scale: scale, color: (0, 0, 0))
+        for (j, label) in yValues.enumerated() {
+            let top = header + j * (cellHeight + gutter)
+            LabelFont.draw(label, into: &sheet, x: labelWidth - padding - LabelFont.width(label, scale: scale),
+                           y: top + (cellHeight - lineHeight) / 2, scale: scale)
         }
-        var placed = Set<String>()
-        for cell in cells {
-            guard let i = xs.firstIndex(of: cell.x), let j = ys.firstIndex(of: cell.y), placed.insert("\(i),\(j)").inserted else { continue }
-            let thumb = fit(cell.image, within: cellSize - 4)
-            let ox = labelWidth + i * cellSize + (cellSize - thumb.width) / 2, oy = headerHeight + j * cellSize + (cellSize - thumb.height) / 2
-            for r in 0..<thumb.height {
-                let src = r * thumb.width * 3, dst = ((oy + r) * width + ox) * 3
-                sheet.pixels.replaceSubrange(dst..<(dst + thumb.width * 3), with: thumb.pixels[src..<(src + thumb.width * 3)])
+        for j in grid.ys.indices {
+            for i in grid.xs.indices {
+                guard let image = grid.items(x: i, y: j).first else { continue }
+                let fitted = fill(image, width: cellWidth, height: cellHeight)
+                let ox = labelWidth + i * (cellWidth + gutter) + (cellWidth - fitted.width) / 2
+                let oy = header + j * (cellHeight + gutter) + (cellHeight - fitted.height) / 2
+                for r in 0..<fitted.height {
+                    let src = r * fitted.width * 3, dst = ((oy + r) * width + ox) * 3
+                    sheet.pixels.replaceSubrange(dst..<(dst + fitted.width * 3), with: fitted.pixels[src..<(src + fitted.width * 3)])
+                }
             }
         }
         return sheet
     }
 
-    /// Scales down (never up) so the longer side is at most `side`, averaging source areas.
-    public static func fit(_ image: RGBImage, within side: Int) -> RGBImage {
-        let factor = max(Double(image.width) / Double(side), Double(image.height) / Double(side), 1)
-        if factor == 1 { return image }
-        let w = max(1, Int(Double(image.width) / factor)), h = max(1, Int(Double(image.height) / factor))
-        var out = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h {
-            let y0 = y * image.height / h, y1 = max(y0 + 1, (y + 1) * image.height / h)
-            for x in 0..<w {
-                let x0 = x * image.width / w, x1 = max(x0 + 1, (x + 1) * image.width / w)
-                var sum = (0, 0, 0)
-                for sy in y0..<y1 { for sx in x0..<x1 {
-                    let i = (sy * image.width + sx) * 3
-                    sum.0 += Int(image.pixels[i]); sum.1 += Int(image.pixels[i + 1]); sum.2 += Int(image.pixels[i + 2])
-                } }
-                let n = (y1 - y0) * (x1 - x0), o = (y * w + x) * 3
-                out[o] = UInt8(sum.0 / n); out[o + 1] = UInt8(sum.1 / n); out[o + 2] = UInt8(sum.2 / n)
-            }
-        }
-        return RGBImage(width: w, height: h, pixels: out)
+    /// `image` resized with LANCZOS, keeping its aspect ratio, to the largest size that fits
+    /// `width` x `height`: the whole cell when the aspect ratios agree.
+    public static func fill(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        guard image.width > 0, image.height > 0 else { return image }
+        let byWidth = (image.height * width + image.width / 2) / image.width
+        let size = byWidth <= height ? (width, max(1, byWidth)) : (max(1, (image.width * height + image.height / 2) / image.height), height)
+        if size == (image.width, image.height) { return image }
+        return image.resized(width: size.0, height: size.1, filter: .lanczos)
     }
 }

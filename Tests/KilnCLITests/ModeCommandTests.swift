@@ -75,7 +75,8 @@ final class ModeCommandTests: XCTestCase {
         r = try kiln(["sheet", "--db", db, "--sweep", "1", "--x", "strength", "--y", "high_noise_frac", "--cell-size", "64", "--output", dir + "/sheet.png"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let sheet = try PNGFile.read(dir + "/sheet.png").image
-        XCTAssertEqual(sheet.height, 22 + 2 * 64, "header + 2 fractions")
+        // 64x48 images fill cells 64 wide and 48 tall.
+        XCTAssertEqual(sheet.height, ContactSheet.headerHeight(cellSize: 64) + 2 * (48 + ContactSheet.gutter), "header + 2 fractions")
     }
 
     /// Each render parameter is a `kiln render` option, and a `v_outputs` column of the same name.

@@ -272,12 +272,16 @@ final class SheetCommandTests: QueueTestCase {
             let r = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "scheduler", "--y", "seed", "--cell-size", "100", "--output", dir + "/sheet.png"])
             XCTAssertEqual(r.status, 0, r.stderr)
             let (sheet, _) = try PNGFile.read(dir + "/sheet.png")
-            XCTAssertEqual(sheet.height, 22 + 3 * 100, "header + 3 seeds")
-            XCTAssertGreaterThan(sheet.width, 2 * 100, "label column + 2 schedulers")
-            // The centre of the first cell is image, not background.
-            let cx = sheet.width - 2 * 100 + 50, cy = 22 + 50
-            let i = (cy * sheet.width + cx) * 3
-            XCTAssertFalse(sheet.pixels[i] == 255 && sheet.pixels[i + 1] == 255 && sheet.pixels[i + 2] == 255)
+            let header = ContactSheet.headerHeight(cellSize: 100), pitch = 100 + ContactSheet.gutter
+            XCTAssertEqual(sheet.height, header + 3 * pitch, "header + 3 seeds")
+            XCTAssertGreaterThan(sheet.width, 2 * pitch, "label column + 2 schedulers")
+            // The first image cell is image from corner to corner (the 128-pixel renders fill their
+            // 100-pixel cells), not background.
+            let left = sheet.width - 2 * pitch
+            for (cx, cy) in [(left + 50, header + 50), (left + 1, header + 1), (left + 98, header + 98)] {
+                let i = (cy * sheet.width + cx) * 3
+                XCTAssertFalse(sheet.pixels[i] == 255 && sheet.pixels[i + 1] == 255 && sheet.pixels[i + 2] == 255, "\(cx),\(cy)")
+            }
             let bad = try KilnProcess.run(["sheet", "--db", db, "--sweep", "1", "--x", "colour", "--y", "seed", "--output", dir + "/x.png"])
             XCTAssertNotEqual(bad.status, 0)
             XCTAssertTrue(bad.stderr.contains("'colour' is not a sweep parameter"), bad.stderr)

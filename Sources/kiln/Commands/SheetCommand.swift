@@ -24,12 +24,8 @@ struct SheetCommand: ParsableCommand {
         return p
     }
 
-    /// An image's label on an axis: the parameter's value in its request, the scheduler that ran
-    /// when the request left it to the model, else "default".
-    static func label(_ p: RenderParameter, _ record: Provenance) -> String {
-        if let v = p.value(in: record.request) { return v }
-        return p.name == "scheduler" ? record.scheduler : "default"
-    }
+    /// An image's label on an axis (`RenderParameter.label(in:)`, as the gallery's grid labels it).
+    static func label(_ p: RenderParameter, _ record: Provenance) -> String { p.label(in: record) }
 
     func run() throws {
         try failing {
@@ -42,26 +38,22 @@ struct SheetCommand: ParsableCommand {
                 let record = try JSONDecoder().decode(Provenance.self, from: Data(row.provenance.utf8))
                 return (SheetCommand.label(across, record), SheetCommand.label(down, record), row.output)
             }
-            func ordered(_ values: [String]) -> [String] {
-                let unique = Array(Set(values))
-                let numbers = unique.compactMap(Double.init)
-                if numbers.count == unique.count { return unique.sorted { (Double($0) ?? 0) < (Double($1) ?? 0) } }
-                return unique.sorted()
-            }
-            let xs = ordered(labelled.map(\.x)), ys = ordered(labelled.map(\.y))
+            let xs = LabelledGrid<Int>.order(labelled.map(\.x)), ys = LabelledGrid<Int>.order(labelled.map(\.y))
             try ContactSheet.checkSize(columns: xs.count, rows: ys.count, cellSize: cellSize)
-            var cells: [ContactSheet.Cell] = []
-            for (cx, cy, output) in labelled {
+            // Only the first image of each cell is drawn, so only those are decoded.
+            var placed = Set<String>()
+            var cells: [(x: String, y: String, item: RGBImage)] = []
+            for (cx, cy, output) in labelled where !placed.contains(cx + "\u{0}" + cy) {
                 let image: RGBImage
                 if let data = output.png {
                     image = try ImageFile.read(data: data, name: "output of sweep \(sweep)")
                 } else if let path = output.outputPath {
                     image = try ImageFile.read(path)
                 } else { continue }
-                cells.append(.init(x: cx, y: cy, image: image))
+                placed.insert(cx + "\u{0}" + cy)
+                cells.append((cx, cy, image))
             }
-            let sheet = try ContactSheet.render(cells: cells, xs: ordered(cells.map(\.x)), ys: ordered(cells.map(\.y)),
-                                                xLabel: x, yLabel: y, cellSize: cellSize)
+            let sheet = try ContactSheet.render(LabelledGrid(cells), xLabel: x, yLabel: y, cellSize: cellSize)
             try PNGFile.write(sheet, to: output, text: [("kiln", "contact sheet of sweep \(sweep): \(x) across, \(y) down")])
             print("wrote \(output) (\(sheet.width)x\(sheet.height))")
         }
