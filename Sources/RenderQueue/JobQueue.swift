@@ -80,6 +80,31 @@ public protocol QueueReader: AnyObject {
     func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws
     /// Provenance JSON and the image (bytes or path) of every output of a sweep, in job order.
     func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)]
+
+    // What `kiln serve` shows. Every value is bound, never spliced into a statement; every list
+    // is one bounded page (`PageRequest`).
+
+    /// Counts by state, the running jobs with their pace, steps left, whether the queue is paused.
+    func overview() throws -> QueueOverview
+    /// Sweeps, newest first, with their jobs counted by state.
+    func sweeps(_ page: PageRequest) throws -> QueuePage<SweepSummary>
+    /// One sweep, nil when there is none with that id.
+    func sweep(_ id: Int64) throws -> SweepSummary?
+    /// The parameters the sweep's spec varies (`SweepAxis.axes(specJSON:)`); empty for no sweep.
+    func sweepAxes(_ id: Int64) throws -> [SweepAxis]
+    /// A page of a sweep's images sorted by the `v_outputs` columns of `parameters` (render
+    /// parameter names; other names are ignored), then by job and image.
+    func sweepPage(_ id: Int64, orderedBy parameters: [String], page: PageRequest) throws -> QueuePage<OutputCard>
+    /// One image with all its columns, nil when there is none with that id.
+    func output(_ id: Int64) throws -> OutputDetail?
+    /// The stored image of one output (PNG bytes, or the path it was written to), nil when none.
+    func outputImage(_ id: Int64) throws -> StoredOutput?
+    /// One job, nil when there is none with that id.
+    func job(_ id: Int64) throws -> JobDetail?
+    /// A page of jobs matching `filter`, newest first.
+    func jobs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<JobSummary>
+    /// A page of images matching `filter` (the state is their job's), newest first.
+    func outputs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<OutputCard>
 }
 
 /// Which jobs `cancel`, `retry` and `export` act on: the listed jobs, else a sweep's, else all.
