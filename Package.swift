@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // System libraries: module maps only.
@@ -68,10 +70,17 @@ let package = Package(
                 exclude: ["README.md"], swiftSettings: optimise),
         // Opens the queue a `--db` names: a file path (SQLite) or a postgresql:// URL.
         .target(name: "QueueBackends", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue"], exclude: ["README.md"]),
+        // `kiln serve`: a web gallery over the queue (QueueReader only; JobQueue for --allow-actions).
+        .target(name: "Gallery", dependencies: ["RenderQueue", "Pipelines", "Imaging",
+                                  .product(name: "Hummingbird", package: "hummingbird"),
+                                  // Hummingbird's graph holds swift-numerics, whose target Numerics would clash with
+                                  // ours: renamed by depending on it under an alias (nothing imports it).
+                                  .product(name: "Numerics", package: "swift-numerics", moduleAliases: ["Numerics": "SwiftNumerics"])],
+                exclude: ["README.md"]),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
-            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "QueueBackends",
+            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "QueueBackends", "Gallery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
@@ -90,6 +99,8 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
         .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue", "QueueBackends", "Pipelines",
                                                             "ModelFiles", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "GalleryTests", dependencies: ["Gallery", "RenderQueue", "QueueBackends", "Pipelines", "Imaging", "KilnTestSupport",
+                                                       .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v5]

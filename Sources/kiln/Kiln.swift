@@ -11,6 +11,6 @@ struct Kiln: ParsableCommand {
         subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self,
                       EnqueueCommand.self, SweepCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self,
                       CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self,
-                      SheetCommand.self, ExportCommand.self]
+                      SheetCommand.self, ExportCommand.self, ServeCommand.self]
     )
 }

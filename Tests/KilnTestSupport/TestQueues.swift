@@ -120,6 +120,18 @@ open class QueueTestCase: XCTestCase {
         }
     }
 
+    /// Runs an async `body` on SQLite, then on PostgreSQL (for tests that await, e.g. HTTP).
+    public func onEachBackend(_ body: (QueueBackend) async throws -> Void) async throws {
+        for b in QueueBackend.allCases {
+            backend = b
+            running = true
+            dir = (root as NSString).appendingPathComponent(b.rawValue)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { running = false; dir = root }
+            do { try await body(b) } catch { throw BackendError(backend: b, error: error) }
+        }
+    }
+
     /// A fresh queue (`--db` value) of the current backend named after `name`.
     public func queue(_ name: String) throws -> String { try TestQueues.location(backend, name, in: dir) }
 

@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Logging
+import RenderQueue
+
+/// `kiln serve`: a web gallery over a queue, read through `QueueReader` only (and, with
+/// `--allow-actions`, `JobQueue` for cancel, retry and pause/resume). See README.md beside
+/// this file for the routes and the security rules.
+public enum Gallery {
+    /// The server for `reader` (and `writer`, used only when `options.allowActions`), checked
+    /// by `options.validate()`. `onRunning` is told the port it listens on (useful with port 0).
+    public static func application(reader: any QueueReader, writer: (any JobQueue)?, options: GalleryOptions,
+                                   onRunning: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
+        try options.validate()
+        let server = GalleryServer(reader: reader, writer: options.allowActions ? writer : nil, options: options)
+        var logger = Logger(label: "kiln.serve")
+        logger.logLevel = .warning
+        return Application(router: server.router(), configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+                           onServerRunning: { channel in onRunning(channel.localAddress?.port ?? options.port) }, logger: logger)
+    }
+}
+
+/// What the routes share: the queue, the thumbnail cache, the access rules, the options.
+final class GalleryServer: Sendable {
+    let queue: QueueAccess
+    let thumbnails: ThumbnailCache
+    let access: AccessControl
+    let options: GalleryOptions
+    let page: PageContext
+
+    init(reader: any QueueReader, writer: (any JobQueue)?, options: GalleryOptions) {
+        queue = QueueAccess(reader: reader, writer: writer)
+        thumbnails = ThumbnailCache(side: options.thumbnailSide, maxBytes: options.thumbnailCacheBytes)
+        access = AccessControl(token: options.token, csrf: AccessControl.randomSecret())
+        self.options = options
+        page = PageContext(queueName: reader.displayName, actionsEnabled: writer != nil, csrf: access.csrf)
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: GalleryMiddleware<BasicRequestContext>(access: access, queueName: page.queueName))
+        addPages(to: router)
+        addImages(to: router)
+        addActions(to: router)
+        router.get("/assets/:name") { _, context -> Response in
+            guard let name = context.parameters.get("name"), let asset = Assets.named(Substring(name)) else { throw PageError.notFound("no such asset") }
+            return Responses.bytes(Data(asset.body.utf8), contentType: asset.contentType, cacheControl: "private, max-age=3600")
+        }
+        return router
+    }
+
+    /// The id in route parameter `id`, or a 404 naming what was asked for.
+    static func id(_ context: BasicRequestContext, _ what: String) throws -> Int64 {
+        guard let text = context.parameters.get("id"), let id = Identifier.parse(Substring(text)) else {
+            throw PageError.notFound("no such \(what): ids are positive whole numbers")
+        }
+        return id
+    }
+
+    /// The page asked for with `page=N` (1 when absent or not a number), as a `PageRequest`.
+    static func page(_ form: FormData, size: Int) -> (number: Int, request: PageRequest) {
+        let number = Int(min(max(form.integer("page") ?? 1, 1), Int64(PageRequest.maxOffset)))
+        let request = PageRequest(limit: size, offset: (number - 1).multipliedReportingOverflow(by: size).partialValue)
+        return (number, request)
+    }
+}

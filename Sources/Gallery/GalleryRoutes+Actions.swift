@@ -1,0 +1,43 @@
+import Foundation
+import Hummingbird
+import RenderQueue
+
+/// The actions, POSTs only: /jobs/ID/cancel, /jobs/ID/retry and /sweeps/ID/pause (pause when
+/// running, resume when paused). Each needs `--allow-actions` (else 403 and nothing is opened
+/// for writing) and the page's CSRF token (else 403); then it acts and sends the browser back.
+extension GalleryServer {
+    func addActions(to router: Router<BasicRequestContext>) {
+        router.post("/jobs/:id/cancel") { request, context -> Response in
+            let id = try GalleryServer.id(context, "job")
+            return try await self.act(request, job: id) { queue in _ = try queue.cancel(JobSelection(jobs: [id])) }
+        }
+        router.post("/jobs/:id/retry") { request, context -> Response in
+            let id = try GalleryServer.id(context, "job")
+            return try await self.act(request, job: id) { queue in _ = try queue.retry(JobSelection(jobs: [id])) }
+        }
+        router.post("/sweeps/:id/pause") { request, context -> Response in
+            let id = try GalleryServer.id(context, "sweep")
+            try await self.checkAction(request)
+            guard let sweep = try await self.queue.read({ try $0.sweep(id) }) else { throw PageError.notFound("sweep \(id) does not exist") }
+            try await self.queue.write { try $0.setPaused(!sweep.paused, sweep: id) }
+            return Responses.redirect("/sweeps/\(id)")
+        }
+    }
+
+    func act(_ request: Request, job id: Int64, _ body: @escaping @Sendable (any JobQueue) throws -> Void) async throws -> Response {
+        try await checkAction(request)
+        guard try await queue.read({ try $0.job(id) }) != nil else { throw PageError.notFound("job \(id) does not exist") }
+        try await queue.write(body)
+        return Responses.redirect("/jobs/\(id)")
+    }
+
+    /// Refuses unless actions are on and the form carries the CSRF token.
+    func checkAction(_ request: Request) async throws {
+        guard page.actionsEnabled else {
+            throw PageError.forbidden("actions are off: start kiln serve with --allow-actions to cancel, retry or pause")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: 16_384)
+        if let why = access.checkAction(request, form: FormData(String(buffer: body))) { throw PageError.forbidden(why) }
+    }
+}

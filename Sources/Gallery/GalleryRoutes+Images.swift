@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import RenderQueue
+
+/// /outputs/ID (the image's page), /outputs/ID.png (the stored PNG, byte for byte) and
+/// /outputs/ID/thumb (its thumbnail).
+extension GalleryServer {
+    func addImages(to router: Router<BasicRequestContext>) {
+        router.get("/outputs/:id") { request, context -> Response in
+            let text = context.parameters.get("id") ?? ""
+            if text.hasSuffix(".png") {
+                guard let id = Identifier.parse(Substring(text.dropLast(4))) else { throw PageError.notFound("no such image") }
+                return try await self.png(id, request)
+            }
+            let id = try GalleryServer.id(context, "image")
+            guard let detail = try await self.queue.read({ try $0.output(id) }) else { throw PageError.notFound("image \(id) does not exist") }
+            return Responses.html(OutputPages.image(detail, self.page))
+        }
+        router.get("/outputs/:id/thumb") { request, context -> Response in
+            try await self.thumbnail(try GalleryServer.id(context, "image"), request)
+        }
+    }
+
+    /// The stored PNG exactly as kept (text chunks and all); `download=1` asks the browser to save it.
+    func png(_ id: Int64, _ request: Request) async throws -> Response {
+        guard let stored = try await queue.read({ try $0.outputImage(id) }) else { throw PageError.notFound("image \(id) does not exist") }
+        let etag = "\"\(stored.sha256)\""
+        if request.headers[.ifNoneMatch] == etag { return Responses.notModified(etag: etag) }
+        let data = try await ImageWork.run { try StoredImages.bytes(of: stored, id: id) }
+        var response = Responses.bytes(data, contentType: "image/png", cacheControl: "private, max-age=86400", etag: etag)
+        let disposition = FormData(request.uri.query)["download"] != nil ? "attachment" : "inline"
+        response.headers[.contentDisposition] = "\(disposition); filename=\"\(stored.exportName)\""
+        return response
+    }
+
+    /// The thumbnail, from the cache or made now. Outputs are never rewritten once stored, so
+    /// the cache is keyed by output id.
+    func thumbnail(_ id: Int64, _ request: Request) async throws -> Response {
+        let key = String(id), etag = "\"thumb-\(id)-\(thumbnails.side)\""
+        if request.headers[.ifNoneMatch] == etag { return Responses.notModified(etag: etag) }
+        if let cached = thumbnails.cached(key) {
+            return Responses.bytes(cached, contentType: "image/png", cacheControl: "private, max-age=86400", etag: etag)
+        }
+        guard let stored = try await queue.read({ try $0.outputImage(id) }) else { throw PageError.notFound("image \(id) does not exist") }
+        let thumbnails = self.thumbnails
+        let data = try await ImageWork.run {
+            let png = try StoredImages.bytes(of: stored, id: id)
+            do {
+                return try thumbnails.make(from: png, name: "image \(id)")
+            } catch let error as PageError {
+                throw error
+            } catch {
+                throw PageError(status: .internalError, message: "image \(id) cannot be read: \(error)")
+            }
+        }
+        thumbnails.store(key, data)
+        return Responses.bytes(data, contentType: "image/png", cacheControl: "private, max-age=86400", etag: etag)
+    }
+}

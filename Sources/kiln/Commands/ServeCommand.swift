@@ -1,0 +1,59 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Gallery
+import QueueBackends
+import RenderQueue
+
+/// `kiln serve`: a web gallery of the queue (see Sources/Gallery/README.md): read-only unless
+/// `--allow-actions`, on loopback unless `--host` says otherwise (which needs a token).
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve a web gallery of the queue: grids of sweeps, images with provenance, the live queue.")
+
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @Option(help: "Address to listen on; anything but loopback (127.0.0.1, ::1, localhost) needs --token.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
+    @Option(help: "A secret every request must carry (Authorization: Bearer TOKEN, ?token=TOKEN, or the cookie it sets); default: $KILN_TOKEN.")
+    var token: String?
+    @Flag(name: .customLong("allow-actions"), help: "Let the pages cancel and retry jobs and pause or resume sweeps (each behind a CSRF token).")
+    var allowActions = false
+
+    func run() throws {
+        try failing {
+            let token = self.token ?? ProcessInfo.processInfo.environment["KILN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            let options = GalleryOptions(host: host, port: port, token: token, allowActions: allowActions)
+            try options.validate()
+            let reader = try Queues.openReader(db)
+            let writer = allowActions ? try Queues.open(db) : nil
+            let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+            let mode = (allowActions ? "actions on" : "read-only") + (token == nil ? "" : ", token required")
+            let app = try Gallery.application(reader: reader, writer: writer, options: options) { port in
+                print("kiln serve: http://\(shownHost):\(port)/ over \(reader.displayName) (\(mode)); Ctrl-C stops it")
+                fflush(stdout)
+            }
+            let outcome = ServeOutcome()
+            let done = DispatchSemaphore(value: 0)
+            Task.detached {
+                do { try await app.runService() } catch { outcome.fail(error) }
+                done.signal()
+            }
+            done.wait()
+            if let error = outcome.error { throw ServeFailure(host: host, port: port, underlying: error) }
+        }
+    }
+}
+
+/// Why the server stopped, if it failed (e.g. the port is taken).
+struct ServeFailure: Error, CustomStringConvertible {
+    let host: String, port: Int, underlying: Error
+    var description: String { "cannot serve on \(host):\(port): \(underlying)" }
+}
+
+/// The server task's error, handed to the waiting main thread.
+final class ServeOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var failure: Error?
+    func fail(_ e: Error) { lock.lock(); failure = e; lock.unlock() }
+    var error: Error? { lock.lock(); defer { lock.unlock() }; return failure }
+}
