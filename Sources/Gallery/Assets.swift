@@ -27,6 +27,7 @@ enum Assets {
         th { font-weight: 600; }
         td.value, pre { white-space: pre-wrap; word-break: break-word; }
         pre { background: rgba(127,127,127,.12); padding: .6em .8em; border-radius: 6px; max-width: 70em; }
+        pre#render-command { word-break: normal; overflow-wrap: anywhere; }
         progress { width: 10em; vertical-align: middle; accent-color: var(--accent); }
         .failed { color: #c0392b; } .muted, .count { color: var(--muted); }
         .banner { padding: .5em .8em; border: 1px solid var(--accent); border-radius: 6px; display: inline-block; }
@@ -35,7 +36,7 @@ enum Assets {
         input, select, button { font: inherit; }
         button { cursor: pointer; }
         table.grid { border-collapse: separate; border-spacing: 4px; }
-        table.grid th { text-align: center; font-weight: 600; border: 0; white-space: nowrap; }
+        table.grid th { text-align: center; font-weight: 600; border: 0; max-width: var(--cell); overflow-wrap: anywhere; }
         table.grid th.y-label { text-align: right; }
         table.grid td { border: 0; padding: 0; width: var(--cell); min-width: var(--cell); height: var(--cell); background: rgba(127,127,127,.12); }
         table.grid td a { display: block; } table.grid td.many a { display: inline-block; }
@@ -49,7 +50,7 @@ enum Assets {
         .image-page > .picture img { max-width: min(100%, 768px); height: auto; display: block; }
         .image-page > .facts { flex: 1 1 28em; min-width: 20em; }
         .compare { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
-        .compare img { max-width: 100%; height: auto; }
+        .compare img { width: 100%; max-width: 640px; height: auto; }
         tr.differs td { background: rgba(240,138,75,.18); }
         .command { display: flex; gap: .5em; align-items: flex-start; }
         """

@@ -53,8 +53,11 @@ enum OutputPages {
                      "model", "render_seconds", "worker", "attempt", "created_at"]
         var rows: [HTML] = []
         if let w = d.value("width"), let h = d.value("height") { rows.append("<tr><th>size</th><td>\(w)x\(h)</td></tr>") }
+        // Values that only restate a default are left to the full table below.
+        let defaults: [String: String] = ["guidance_rescale": "0", "crop_top_left": "[0,0]"]
+        let refinerOnly: Set<String> = ["high_noise_frac", "refiner_strength"]
         for name in names {
-            guard let value = d.value(name) else { continue }
+            guard let value = d.value(name), defaults[name] != value, !(refinerOnly.contains(name) && d.value("refiner") == nil) else { continue }
             let shown = name == "render_seconds" ? (Double(value).map { String(format: "%.2f s", $0) } ?? value) : value
             rows.append("<tr data-summary=\"\(name)\"><th>\(name)</th><td class=\"value\">\(shown)</td></tr>")
         }

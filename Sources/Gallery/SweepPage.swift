@@ -58,7 +58,9 @@ enum SweepPage {
     static func table(_ grid: LabelledGrid<OutputCard>, model: GridModel, index: Int) -> HTML {
         let xName = model.x?.name ?? "", yName = model.y?.name ?? ""
         func label(_ name: String, _ value: String) -> String { name.isEmpty ? "" : "\(name)=\(value)" }
-        let head = grid.xs.map { x -> HTML in "<th scope=\"col\" class=\"x-label\" data-value=\"\(x)\">\(label(xName, x))</th>" }
+        // "name=value", breakable after the "=" when the column is narrow.
+        func heading(_ name: String, _ value: String) -> HTML { name.isEmpty ? "" : "\(name)=<wbr>\(value)" }
+        let head = grid.xs.map { x -> HTML in "<th scope=\"col\" class=\"x-label\" data-value=\"\(x)\">\(heading(xName, x))</th>" }
         let rows = grid.ys.enumerated().map { j, y -> HTML in
             let cells = grid.xs.indices.map { i -> HTML in
                 let items = grid.items(x: i, y: j)
@@ -70,7 +72,7 @@ enum SweepPage {
                 }
                 return "<td\(HTML(raw: items.count > 1 ? " class=\"many\"" : ""))>\(links)</td>"
             }
-            return "<tr><th scope=\"row\" class=\"y-label\" data-value=\"\(y)\">\(label(yName, y))</th>\(cells)</tr>"
+            return "<tr><th scope=\"row\" class=\"y-label\" data-value=\"\(y)\">\(heading(yName, y))</th>\(cells)</tr>"
         }
         return """
             <table class="grid" id="grid-\(index)" data-x="\(xName)" data-y="\(yName)"><thead><tr><th></th>\(head)</tr></thead>\
