@@ -86,6 +86,8 @@ let package = Package(
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
                           exclude: ["README.md"]),
         .executableTarget(name: "KilnQueueBenchmark", dependencies: ["Pipelines", "QueueBackends", "RenderQueue"], swiftSettings: optimise),
+        .executableTarget(name: "KilnGalleryBenchmark", dependencies: ["Gallery", "Imaging", "Pipelines", "QueueBackends", "RenderQueue"],
+                          swiftSettings: optimise),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
 
