@@ -32,6 +32,13 @@ def report(sql):
 browser = CDP(int(devtools))
 browser.send("Emulation.setDeviceMetricsOverride", width=1000, height=900, deviceScaleFactor=1, mobile=False)
 
+# The queue page updates itself from the server-sent events.
+browser.send("Page.navigate", url=f"{base}/")
+browser.wait_for("document.readyState === 'complete' && location.pathname === '/'")
+browser.wait_for("document.getElementById('live-state').textContent.startsWith('updated')", timeout=15)
+live = browser.evaluate("document.getElementById('count-done').textContent")
+check(live == str(int(report("SELECT COUNT(*) AS n FROM v_jobs WHERE state = 'done'")[0]["n"])), f"the live queue page shows {live} jobs done")
+
 # The grid: schedulers across, seeds down, one grid per guidance.
 browser.send("Page.navigate", url=f"{base}/sweeps/1?x=scheduler&y=seed")
 browser.wait_for("document.readyState === 'complete' && location.pathname === '/sweeps/1'")
