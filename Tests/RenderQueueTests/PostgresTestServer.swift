@@ -11,12 +11,10 @@ enum PostgresTestServer {
     /// The admin URL (`TestQueues.serverURL` fails with the way to run the tests).
     static func adminURL() throws -> String { try TestQueues.serverURL() }
 
-    /// A URL (with the admin's user and password) of a new, empty database `kiln_test_<random>`.
+    /// A URL (with the admin's user and password) of a new, empty database, made as every queue
+    /// test makes its PostgreSQL queues (`TestQueues.location`).
     static func freshDatabaseURL() throws -> String {
-        let admin = try adminURL()
-        let name = "kiln_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        try execute(admin, "CREATE DATABASE \(name)")
-        return try url(admin, database: name)
+        try TestQueues.location(.postgresql, "specific", in: NSTemporaryDirectory())
     }
 
     /// Drops the database `url` names (closing its other connections first); errors are ignored,
