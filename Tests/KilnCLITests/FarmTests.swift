@@ -12,14 +12,8 @@ final class FarmTests: QueueTestCase {
 
     func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
 
-    func worker(_ db: String, _ name: String) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-        p.arguments = ["work", "--db", db, "--until-empty", "--name", name, "--lease", "2"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
+    func worker(_ db: String, _ name: String) throws -> ChildProcess {
+        try KilnProcess.start(["work", "--db", db, "--until-empty", "--name", name, "--lease", "2"])
     }
 
     func testAKilledWorkersJobsAreFinishedOnceAndMatchStraightRenders() throws {
@@ -56,15 +50,15 @@ final class FarmTests: QueueTestCase {
                     Thread.sleep(forTimeInterval: 0.02)
                     continue
                 }
-                kill(a.processIdentifier, SIGSTOP)
+                a.send(SIGSTOP)
                 killedJob = try sql(db, "SELECT job_id FROM jobs WHERE lease_owner = 'render-a' AND state = 'running'")
-                if killedJob.isEmpty { kill(a.processIdentifier, SIGCONT) }
+                if killedJob.isEmpty { a.send(SIGCONT) }
             }
             XCTAssertEqual(killedJob.count, 1, "render-a was stopped mid-render")
-            kill(a.processIdentifier, SIGKILL)
-            a.waitUntilExit()
+            a.send(SIGKILL)
+            try a.wait()
             let c = try worker(db, "render-c")
-            for p in [b, c] { p.waitUntilExit(); XCTAssertEqual(p.terminationStatus, 0) }
+            for p in [b, c] { try p.wait(); XCTAssertEqual(try p.status(), 0) }
             XCTAssertEqual(try sql(db, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,6"])
             XCTAssertEqual(try sql(db, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["6,6"], "each job done exactly once")
             XCTAssertNotEqual(try sql(db, "SELECT worker FROM outputs WHERE job_id = \(killedJob.first ?? "0")"), ["render-a"])

@@ -9,12 +9,8 @@ final class ForeignDatabaseTests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let db = dir + "/notes.db"
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        make.arguments = [db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES ('keep me');"]
-        try make.run()
-        make.waitUntilExit()
-        XCTAssertEqual(make.terminationStatus, 0)
+        let make = try ChildProcess("/usr/bin/sqlite3", [db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES ('keep me');"])
+        XCTAssertEqual(try make.status(), 0, make.stderr)
         let before = try Data(contentsOf: URL(fileURLWithPath: db))
         let spec = dir + "/spec.yaml"
         try "model: \(Fixtures.model("tiny-sdxl-base"))\nbase: {prompt: a fox, width: 64, height: 64, steps: 2}\n"

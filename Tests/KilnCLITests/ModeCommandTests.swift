@@ -108,11 +108,7 @@ final class ModeCommandTests: XCTestCase {
         XCTAssertEqual(try kiln(["enqueue", "--db", straight] + job).status, 0)
         XCTAssertEqual(try kiln(["work", "--db", straight, "--until-empty"]).status, 0)
         XCTAssertEqual(try kiln(["enqueue", "--db", crashed] + job).status, 0)
-        let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-        worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
-        worker.standardOutput = FileHandle.nullDevice
-        try worker.run()
+        let worker = try KilnProcess.start(["work", "--db", crashed, "--until-empty", "--lease", "1"], inheritStderr: true)
         // Wait for a checkpoint a few steps into the refiner, then kill without warning.
         let deadline = Date().addingTimeInterval(120)
         var seen: [String] = []
@@ -121,8 +117,8 @@ final class ModeCommandTests: XCTestCase {
             if let row = seen.first, row.hasPrefix("refiner,"), let step = Int(row.dropFirst(8)), step >= 24 { break }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        kill(worker.processIdentifier, SIGKILL)
-        worker.waitUntilExit()
+        worker.send(SIGKILL)
+        try worker.wait()
         let atKill = try sql(crashed, "SELECT stage, state FROM v_jobs")
         XCTAssertEqual(atKill, ["refiner,running"], "killed inside the refiner stage (last checkpoint \(seen))")
         XCTAssertEqual(try sql(crashed, "PRAGMA integrity_check"), ["ok"])

@@ -28,11 +28,7 @@ final class QueueCommandTests: QueueTestCase {
             let crashed = try queue("crashed")
             _ = try enqueue(crashed, job)
             for round in 0..<3 {
-                let worker = Process()
-                worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-                worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
-                worker.standardOutput = FileHandle.nullDevice
-                try worker.run()
+                let worker = try KilnProcess.start(["work", "--db", crashed, "--until-empty", "--lease", "1"], inheritStderr: true)
                 // Wait for progress past a checkpoint, then kill without warning.
                 let target = 8 * (round + 1)
                 let deadline = Date().addingTimeInterval(60)
@@ -41,8 +37,8 @@ final class QueueCommandTests: QueueTestCase {
                     if step >= target { break }
                     Thread.sleep(forTimeInterval: 0.05)
                 }
-                kill(worker.processIdentifier, SIGKILL)
-                worker.waitUntilExit()
+                worker.send(SIGKILL)
+                try worker.wait()
                 XCTAssertEqual(try integrityCheck(crashed), ["ok"], "round \(round)")
                 Thread.sleep(forTimeInterval: 1.2)  // the dead worker's lease runs out
             }
@@ -62,15 +58,10 @@ final class QueueCommandTests: QueueTestCase {
             for i in 0..<200 {
                 _ = try enqueue(db, ["--prompt", "job \(i)", "--steps", "1", "--width", "64", "--height", "64", "--seed", "\(i)", "--no-watermark"])
             }
-            let workers = (0..<4).map { i -> Process in
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-                p.arguments = ["work", "--db", db, "--until-empty", "--name", "w\(i)"]
-                p.standardOutput = FileHandle.nullDevice
-                return p
+            let workers = try (0..<4).map { i in
+                try KilnProcess.start(["work", "--db", db, "--until-empty", "--name", "w\(i)"], inheritStderr: true)
             }
-            for w in workers { try w.run() }
-            for w in workers { w.waitUntilExit(); XCTAssertEqual(w.terminationStatus, 0) }
+            for w in workers { XCTAssertEqual(try w.status(), 0) }
             XCTAssertEqual(try sql(db, "SELECT state, COUNT(*) FROM jobs GROUP BY state"), ["done,200"])
             XCTAssertEqual(try sql(db, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM outputs"), ["200,200"])
             XCTAssertEqual(try sql(db, "SELECT MAX(attempts) FROM jobs"), ["1"], "each rendered exactly once")
@@ -177,16 +168,12 @@ final class CrashSafetyTests: QueueTestCase {
 
             var random: UInt64 = 0x5EED
             for kill in 0..<20 {
-                let worker = Process()
-                worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-                worker.arguments = ["work", "--db", crashed, "--until-empty", "--lease", "1"]
-                worker.standardOutput = FileHandle.nullDevice
-                try worker.run()
+                let worker = try KilnProcess.start(["work", "--db", crashed, "--until-empty", "--lease", "1"], inheritStderr: true)
                 random = random &* 6364136223846793005 &+ 1442695040888963407
                 let delay = 0.05 + Double(random >> 40) / Double(1 << 24) * 1.2
                 Thread.sleep(forTimeInterval: delay)
-                Foundation.kill(worker.processIdentifier, SIGKILL)
-                worker.waitUntilExit()
+                worker.send(SIGKILL)
+                try worker.wait()
                 XCTAssertEqual(try integrityCheck(crashed), ["ok"], "after kill \(kill)")
                 Thread.sleep(forTimeInterval: 1.1)
             }
@@ -209,18 +196,13 @@ final class QueueControlTests: QueueTestCase {
             let db = try queue("c")
             XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "long",
                                                 "--steps", "200", "--width", "256", "--height", "256"]).status, 0)
-            let worker = Process()
-            worker.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-            worker.arguments = ["work", "--db", db, "--until-empty"]
-            worker.standardOutput = FileHandle.nullDevice
-            try worker.run()
+            let worker = try KilnProcess.start(["work", "--db", db, "--until-empty"], inheritStderr: true)
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline, (Int(try sql(db, "SELECT step FROM jobs").first ?? "0") ?? 0) < 3 { Thread.sleep(forTimeInterval: 0.05) }
             let status = try KilnProcess.run(["status", "--db", db])
             XCTAssertTrue(status.stdout.contains("step ") && status.stdout.contains("/200"), status.stdout)
             XCTAssertEqual(try KilnProcess.run(["cancel", "--db", db]).status, 0)
-            worker.waitUntilExit()
-            XCTAssertEqual(worker.terminationStatus, 0)
+            XCTAssertEqual(try worker.status(), 0)
             let row = try sql(db, "SELECT state, CASE WHEN step < steps THEN 1 ELSE 0 END FROM jobs")
             XCTAssertEqual(row, ["cancelled,1"])
             XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs"), ["0"])
@@ -242,7 +224,7 @@ final class QueueControlTests: QueueTestCase {
                 let f = row.split(separator: ",").map(String.init)
                 XCTAssertEqual(f[0], out + "/job-1-\(i).png")
                 let bytes = try Data(contentsOf: URL(fileURLWithPath: f[0]))
-                XCTAssertEqual(f[1], sha256(bytes))
+                XCTAssertEqual(f[1], try sha256(bytes))
                 XCTAssertEqual(Array(f[2...]), ["unipc", "scaled_linear", "2", "1"])
             }
             XCTAssertEqual(try sql(db, "SELECT COUNT(*) FROM outputs WHERE png IS NULL"), ["2"], "images live in the folder only")
@@ -250,16 +232,12 @@ final class QueueControlTests: QueueTestCase {
     }
 
     /// sha256 via the system tool, independent of Kiln's implementation.
-    func sha256(_ data: Data) -> String {
-        let p = Process(), pipe = Pipe(), input = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        p.standardInput = input
-        p.standardOutput = pipe
-        try? p.run()
-        input.fileHandleForWriting.write(data)
-        try? input.fileHandleForWriting.close()
-        p.waitUntilExit()
-        return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    func sha256(_ data: Data) throws -> String {
+        let input = dir + "/sha256-input"
+        try data.write(to: URL(fileURLWithPath: input))
+        let p = try ChildProcess("/usr/bin/sha256sum", [], stdinPath: input)
+        XCTAssertEqual(try p.status(), 0, p.stderr)
+        return String(p.stdout.prefix(64))
     }
 }
 

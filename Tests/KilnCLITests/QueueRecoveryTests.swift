@@ -16,20 +16,8 @@ final class QueueRecoveryTests: QueueTestCase {
     }
 
     /// A `kiln` process started in the background, its stdout going to `stdout` (a file) if given.
-    func start(_ args: [String], stdout: String? = nil, environment: [String: String] = [:]) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-        p.arguments = args
-        if let stdout {
-            FileManager.default.createFile(atPath: stdout, contents: nil)
-            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
-        } else {
-            p.standardOutput = FileHandle.nullDevice
-        }
-        p.standardError = FileHandle.nullDevice
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        try p.run()
-        return p
+    func start(_ args: [String], stdout: String? = nil, environment: [String: String] = [:]) throws -> ChildProcess {
+        try KilnProcess.start(args, environment: environment, stdoutFile: stdout)
     }
 
     func waitForStep(_ db: String, atLeast target: Int) throws {
@@ -54,8 +42,8 @@ final class QueueRecoveryTests: QueueTestCase {
             try enqueue(db, job)
             let first = try start(["work", "--db", db, "--until-empty"])  // the default 120 s lease
             try waitForStep(db, atLeast: 8)
-            kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            first.send(SIGKILL)
+            try first.wait()
             let started = Date()
             let second = try start(["work", "--db", db, "--until-empty"])
             var resumedAfter: Double?
@@ -63,8 +51,8 @@ final class QueueRecoveryTests: QueueTestCase {
                 if try sql(db, "SELECT attempts FROM jobs") == ["2"] { resumedAfter = Date().timeIntervalSince(started); break }
                 Thread.sleep(forTimeInterval: 0.05)
             }
-            second.waitUntilExit()
-            XCTAssertEqual(second.terminationStatus, 0)
+            try second.wait()
+            XCTAssertEqual(try second.status(), 0)
             let seconds = try XCTUnwrap(resumedAfter, "the job was not taken over")
             XCTAssertLessThan(seconds, 2, "resumed within 2 s")
             XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])
@@ -80,8 +68,8 @@ final class QueueRecoveryTests: QueueTestCase {
             // taken when its lease expires, and --until-empty waits for that instead of exiting.
             let first = try start(["work", "--db", db, "--until-empty", "--lease", "2"])
             try waitForStep(db, atLeast: 3)
-            kill(first.processIdentifier, SIGSTOP)
-            defer { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() }
+            first.send(SIGSTOP)
+            defer { first.kill() }
             let second = try KilnProcess.run(["work", "--db", db, "--until-empty", "--lease", "2"])
             XCTAssertEqual(second.status, 0, second.stderr)
             XCTAssertTrue(second.stdout.contains("job 1 done"), second.stdout)
@@ -96,10 +84,8 @@ final class QueueRecoveryTests: QueueTestCase {
             try enqueue(db, job)
             let worker = try start(["work", "--db", db, "--until-empty"], stdout: log)
             try waitForStep(db, atLeast: 5)
-            kill(worker.processIdentifier, SIGTERM)
-            worker.waitUntilExit()
-            XCTAssertEqual(worker.terminationReason, .exit, "exits, not killed by the signal")
-            XCTAssertEqual(worker.terminationStatus, 0)
+            worker.send(SIGTERM)
+            XCTAssertEqual(try worker.wait(), .exited(0), "exits, not killed by the signal")
             let row = try sql(db, "SELECT state, worker IS NULL, stage, step > 0 AND step < steps FROM v_jobs")
             XCTAssertEqual(row, ["queued,1,base,1"], "back in the queue with its checkpoint")
             let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
@@ -120,10 +106,8 @@ final class QueueRecoveryTests: QueueTestCase {
         let render = try start(["render", "--model", model, "--prompt", "x", "--steps", "400", "--width", "256", "--height", "256",
                                 "--output", out + "/x.png"])
         Thread.sleep(forTimeInterval: 1.5)
-        kill(render.processIdentifier, SIGINT)
-        render.waitUntilExit()
-        XCTAssertEqual(render.terminationReason, .exit, "stops at a step, not killed by the signal")
-        XCTAssertEqual(render.terminationStatus, 130)
+        render.send(SIGINT)
+        XCTAssertEqual(try render.wait(), .exited(130), "stops at a step, not killed by the signal")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [], "no file, not even a temporary one")
     }
 
@@ -150,8 +134,8 @@ final class QueueRecoveryTests: QueueTestCase {
             let log = dir + "/worker.log"
             let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "1"], stdout: log,
                                    environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
-            worker.waitUntilExit()
-            XCTAssertEqual(worker.terminationStatus, 0)
+            try worker.wait()
+            XCTAssertEqual(try worker.status(), 0)
             let text = try String(contentsOfFile: log, encoding: .utf8)
             XCTAssertTrue(text.contains("job 1 failed (transient, will retry): \(out)/job-1-0.png: cannot be written (No space left on device)"), text)
             XCTAssertTrue(text.contains("job 1 done"), text)
@@ -170,8 +154,8 @@ final class QueueRecoveryTests: QueueTestCase {
             let log = dir + "/worker.log"
             let worker = try start(["work", "--db", db, "--until-empty", "--output-folder", out, "--retry-backoff", "0.1"], stdout: log,
                                    environment: ["KILN_TEST_ENOSPC_WRITES": "3"])
-            worker.waitUntilExit()
-            XCTAssertEqual(worker.terminationStatus, 0)
+            try worker.wait()
+            XCTAssertEqual(try worker.status(), 0)
             let text = try String(contentsOfFile: log, encoding: .utf8)
             XCTAssertEqual(text.components(separatedBy: "(No space left on device)").count - 1, 3, text)
             XCTAssertTrue(text.contains("job 1 done"), text)
@@ -186,8 +170,8 @@ final class QueueRecoveryTests: QueueTestCase {
             try enqueue(db, ["--prompt", "x", "--steps", "2", "--width", "64", "--height", "64"])
             let worker = try start(["work", "--db", db, "--until-empty", "--retry-backoff", "0.5"], stdout: log,
                                    environment: ["KILN_TEST_ENOSPC_WRITES": "1"])
-            worker.waitUntilExit()
-            XCTAssertEqual(worker.terminationStatus, 0)
+            try worker.wait()
+            XCTAssertEqual(try worker.status(), 0)
             let text = try String(contentsOfFile: log, encoding: .utf8)
             XCTAssertTrue(text.contains("job 1 failed (transient, will retry): ") && text.contains("database or disk is full"), text)
             XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs"), ["done,2"])

@@ -26,13 +26,7 @@ final class ReadOnlyQueueTests: XCTestCase {
         let mount = dir + "/ro"
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
         func sh(_ command: String) throws -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", command]
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
+            try ChildProcess("/bin/sh", ["-c", command]).status()
         }
         guard try sh("mount -t tmpfs -o size=8m tmpfs '\(mount)'") == 0 else { throw XCTSkip("cannot mount a tmpfs here") }
         defer { _ = try? sh("umount '\(mount)'") }

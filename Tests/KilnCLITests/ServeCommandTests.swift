@@ -26,21 +26,13 @@ final class ServeCommandTests: XCTestCase {
     func testServesUntilSIGTERM() throws {
         let db = dir + "/q.db"
         XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "x"]).status, 0)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-        process.arguments = ["serve", "--db", db, "--port", "0"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        var line = Data()
-        while !line.contains(10), process.isRunning {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
+        let process = try KilnProcess.start(["serve", "--db", db, "--port", "0"])
+        let deadline = Date().addingTimeInterval(60)
+        var text = ""
+        while !text.contains("\n"), process.isRunning, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            text = process.stdout
         }
-        let text = String(decoding: line, as: UTF8.self)
         let address = try XCTUnwrap(text.range(of: #"http://127\.0\.0\.1:\d+/"#, options: .regularExpression).map { String(text[$0]) }, text)
         XCTAssertTrue(text.contains("read-only"), text)
         let done = DispatchSemaphore(value: 0)
@@ -53,9 +45,8 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
         XCTAssertEqual(page.status, 200)
         XCTAssertTrue(page.body.contains("<td id=\"count-queued\">1</td>"), page.body)
-        process.terminate()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "SIGTERM stops the server cleanly")
+        process.send(SIGTERM)
+        XCTAssertEqual(try process.status(), 0, "SIGTERM stops the server cleanly")
     }
 
     final class PageBox: @unchecked Sendable {

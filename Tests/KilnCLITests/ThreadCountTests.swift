@@ -14,21 +14,13 @@ final class ThreadCountTests: XCTestCase {
     let model = Fixtures.model("tiny-sdxl-base")
 
     /// A `kiln` process with `KILN_THREADS=threads`, its output discarded.
-    func start(_ args: [String], threads: Int) throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: KilnProcess.executable)
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        p.environment = ProcessInfo.processInfo.environment.merging(["KILN_THREADS": "\(threads)"]) { $1 }
-        try p.run()
-        return p
+    func start(_ args: [String], threads: Int) throws -> ChildProcess {
+        try KilnProcess.start(args, environment: ["KILN_THREADS": "\(threads)"])
     }
 
     func run(_ args: [String], threads: Int) throws {
         let p = try start(args, threads: threads)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "kiln \(args.joined(separator: " ")) on \(threads) threads")
+        XCTAssertEqual(try p.status(), 0, p.stderr + "kiln \(args.joined(separator: " ")) on \(threads) threads")
     }
 
     func sql(_ db: String, _ query: String) throws -> [String] { try KilnProcess.query(db, query) }
@@ -73,9 +65,9 @@ final class ThreadCountTests: XCTestCase {
         while Date() < deadline, (Int(try sql(q.db, "SELECT step FROM jobs").first ?? "0") ?? 0) < 5 {
             Thread.sleep(forTimeInterval: 0.05)
         }
-        kill(first.processIdentifier, SIGTERM)
-        first.waitUntilExit()
-        XCTAssertEqual(first.terminationStatus, 0)
+        first.send(SIGTERM)
+        try first.wait()
+        XCTAssertEqual(try first.status(), 0)
         XCTAssertEqual(try sql(q.db, "SELECT state, step > 0 AND step < steps FROM v_jobs"), ["queued,1"], "back in the queue mid-render")
         try run(["work", "--db", q.db, "--until-empty", "--output-folder", q.folder], threads: 1)
         XCTAssertEqual(try sql(q.db, "SELECT state, attempts FROM v_jobs"), ["done,2"])

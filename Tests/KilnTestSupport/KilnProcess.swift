@@ -24,21 +24,18 @@ public enum KilnProcess {
         return "kiln"
     }
 
-    /// Runs `kiln arguments` with `environment` added to this process's environment.
+    /// Runs `kiln arguments` with `environment` added to this process's environment, and waits
+    /// for it (at most `ChildProcess.defaultTimeout` seconds; a hang is reported, not waited out).
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> KilnRun {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return KilnRun(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                       stderr: String(decoding: e, as: UTF8.self))
+        let child = try start(arguments, environment: environment)
+        let status = try child.status()
+        return KilnRun(status: status, stdout: child.stdout, stderr: child.stderr)
+    }
+
+    /// Starts `kiln arguments` in the background (a worker, a server) without waiting for it.
+    public static func start(_ arguments: [String], environment: [String: String] = [:], stdoutFile: String? = nil,
+                             inheritStderr: Bool = false) throws -> ChildProcess {
+        try ChildProcess(executable, arguments, environment: environment, stdoutFile: stdoutFile, inheritStderr: inheritStderr)
     }
 }
 
@@ -56,16 +53,8 @@ extension KilnProcess {
 extension KilnProcess {
     /// Runs another program (e.g. script(1) to give kiln a terminal) and returns its stdout.
     public static func runTool(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let child = try ChildProcess(path, arguments)
+        try child.wait()
+        return child.stdout
     }
 }

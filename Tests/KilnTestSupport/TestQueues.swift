@@ -69,20 +69,11 @@ public enum TestQueues {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw Unavailable(description: "\(path) is missing: install Debian's \(path.hasSuffix("psql") ? "postgresql-client" : "sqlite3") package")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Unavailable(description: "\((path as NSString).lastPathComponent) failed: \(String(decoding: e, as: UTF8.self))")
+        let child = try ChildProcess(path, arguments)
+        guard try child.status() == 0 else {
+            throw Unavailable(description: "\((path as NSString).lastPathComponent) failed: \(child.stderr)")
         }
-        return String(decoding: o, as: UTF8.self).split(separator: "\n").map(String.init)
+        return child.stdout.split(separator: "\n").map(String.init)
     }
 }
 

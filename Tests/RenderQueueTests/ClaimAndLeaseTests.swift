@@ -8,11 +8,9 @@ import XCTest
 final class ClaimAndLeaseTests: QueueTestCase {
     /// The id of a process that has exited (and been reaped).
     func deadPID() throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run()
-        p.waitUntilExit()
-        return p.processIdentifier
+        let p = try ChildProcess("/bin/true", [])
+        try p.wait()
+        return p.pid
     }
 
     func testClaimOrderLeaseExpiryAndPause() throws {
