@@ -1,8 +1,10 @@
+import Foundation
 /// A 2-D convolution with torch `nn.Conv2d` semantics (groups = 1, dilation = 1) on
 /// channels-last input `[batch, height, width, in]`, giving `[batch, outH, outW, out]`.
 ///
 /// The weight is packed once, at construction, from torch's `[out, in, kh, kw]` into one
-/// `[in, out]` matrix per kernel tap. Stride-1 convolutions run as one GEMM per tap over shifted
+/// `[in, out]` matrix per kernel tap. 3x3 stride-1 convolutions over enough pixels run by
+/// Winograd's F(4x4, 3x3) (`Winograd43`); other stride-1 ones as one GEMM per tap over shifted
 /// windows of a zero-padded copy of the input (no im2col); strided ones gather patches in bands.
 public struct Conv2D: Sendable {
     public let inChannels: Int
@@ -47,6 +49,14 @@ public struct Conv2D: Sendable {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: h, width: w)
         let out = Tensor(uninitialized: [n, oh, ow, outChannels])
+        if ConvolutionAlgorithm.current == .winograd,
+           Winograd43.applies(kernel: (kernelHeight, kernelWidth), stride: stride, inChannels: inChannels,
+                              outChannels: outChannels, tiles: n * ((oh + 3) / 4) * ((ow + 3) / 4)) {
+            Winograd43.convolve(x.unsafePointer, n: n, h: h, w: w, ci: inChannels, packed: packed.unsafePointer,
+                                co: outChannels, bias: bias?.unsafePointer, top: padding.top, left: padding.left,
+                                oh: oh, ow: ow, into: out.unsafePointer)
+            return out
+        }
         for b in 0..<n {
             let src = x.unsafePointer + b * h * w * inChannels
             let dst = out.unsafePointer + b * oh * ow * outChannels
@@ -152,4 +162,15 @@ public struct Conv2D: Sendable {
             p0 += count
         }
     }
+}
+
+/// How 3x3 stride-1 convolutions are computed: Winograd F(4x4, 3x3) (the default) or the direct
+/// shifted-window GEMMs. `KILN_CONV=direct` picks the direct one (to compare the two); the
+/// choice is made once per process, so a render never mixes them.
+public enum ConvolutionAlgorithm: String, Sendable {
+    case winograd, direct
+
+    public static let current: ConvolutionAlgorithm = {
+        ProcessInfo.processInfo.environment["KILN_CONV"].flatMap(ConvolutionAlgorithm.init(rawValue:)) ?? .winograd
+    }()
 }

@@ -87,3 +87,22 @@ public struct Linear: Sendable {
         return out
     }
 }
+
+/// `count` independent products `C[i] = A[i] · B[i]` of one shape (row-major, A `[m, k]`,
+/// B `[k, n]`, C `[m, n]`, packed `strideA`/`strideB`/`strideC` floats apart), run as
+/// `count` x `GEMMTiling` tiles on the `parallelFor` workers: each tile is one single-threaded
+/// call, so the bits do not depend on the thread count. Winograd's 36 products use it.
+func batchedGEMM(count: Int, m: Int, n: Int, k: Int,
+                 a: UnsafePointer<Float>, strideA: Int, b: UnsafePointer<Float>, strideB: Int,
+                 c: UnsafeMutablePointer<Float>, strideC: Int) {
+    if count == 0 || m == 0 || n == 0 { return }
+    if FLOPCounter.enabled { FLOPCounter.add(2 * Double(count) * Double(m) * Double(n) * Double(k)) }
+    let blas = BLASLibrary.shared
+    let tiling = GEMMTiling(m: m, n: n, k: k)
+    runTasks(count * tiling.count, workers: parallelWorkerCount) { task in
+        let i = task / tiling.count, t = tiling.tile(task % tiling.count)
+        blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t.rows), Int32(t.columns), Int32(k), 1,
+                   a + i * strideA + t.row * k, Int32(k), b + i * strideB + t.column, Int32(n), 0,
+                   c + i * strideC + t.row * n + t.column, Int32(n))
+    }
+}

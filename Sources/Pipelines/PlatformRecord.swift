@@ -1,16 +1,20 @@
 import Numerics
 
 /// What can still change an image's pixels between machines with the same Kiln build and
-/// request: the CPU's instruction set and OpenBLAS's kernels. The thread count cannot (every
+/// request: the CPU's instruction set, OpenBLAS's kernels and how 3x3 convolutions ran (Winograd
+/// or direct, a process setting). The thread count cannot (every
 /// partition of the work depends on the sizes alone), so it is not recorded.
 public struct PlatformRecord: Sendable, Codable, Equatable {
     /// The architecture and the SIMD features that matter, e.g. "x86_64 avx avx2 fma avx512f".
     public var instructionSet: String
     /// OpenBLAS's kernel family (`openblas_get_corename`), e.g. "Cooperlake" or "Haswell".
     public var blasCore: String
+    /// How 3x3 convolutions ran: "winograd" (the default) or "direct" (`KILN_CONV=direct`).
+    /// Absent in records written before Winograd.
+    public var convolution: String?
 
-    public init(instructionSet: String, blasCore: String) {
-        self.instructionSet = instructionSet; self.blasCore = blasCore
+    public init(instructionSet: String, blasCore: String, convolution: String? = ConvolutionAlgorithm.current.rawValue) {
+        self.instructionSet = instructionSet; self.blasCore = blasCore; self.convolution = convolution
     }
 
     /// This machine's.
