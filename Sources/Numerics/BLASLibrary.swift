@@ -9,8 +9,13 @@ import Glibc
 /// OpenBLAS picks its kernels for the CPU in a library constructor. Debian's 0.3.21 does not
 /// recognise recent Xeons (e.g. AVX-512 with BF16 under a generic model name) and falls back to
 /// its SSE3 "Prescott" kernels, about 9x slower. Loading the library here, after setting
-/// `OPENBLAS_CORETYPE` from the CPU's flags (unless the user set it), avoids that. The choice
-/// depends only on the CPU, so results stay bit-identical from run to run on one machine.
+/// `OPENBLAS_CORETYPE` from the CPU's flags, avoids that. The choice depends only on the CPU,
+/// so results stay bit-identical from run to run on one machine.
+///
+/// An `OPENBLAS_CORETYPE` already in the environment is replaced: machines set it for other
+/// programs (the development machines set Haswell, whose AVX2 kernels run a full-size UNet step
+/// 1.5x slower than the AVX-512 ones on their Zen 4 cores). `KILN_BLAS_CORE` names the core
+/// for Kiln itself; provenance records the one that ran.
 public final class BLASLibrary: @unchecked Sendable {
     public typealias SGEMM = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32,
                                             Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
@@ -23,7 +28,8 @@ public final class BLASLibrary: @unchecked Sendable {
     public let coreName: String
 
     private init() {
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = BLASLibrary.coreTypeFromCPUFlags() {
+        let chosen = ProcessInfo.processInfo.environment["KILN_BLAS_CORE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let core = chosen ?? BLASLibrary.coreTypeFromCPUFlags() {
             setenv("OPENBLAS_CORETYPE", core, 1)
         }
         var handle: UnsafeMutableRawPointer? = nil
