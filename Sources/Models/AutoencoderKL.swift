@@ -202,7 +202,7 @@ public struct AutoencoderKL: Sendable {
         h = decMid(decConvIn(h))
         for block in decBlocks {
             for r in block.resnets { h = r(h, activatedTime: nil) }
-            if let up = block.up { h = up(upsampleNearest2x(h)) }
+            if let up = block.up { h = up.afterNearest2x(h) }
         }
         return decConvOut(decNormOut(h, silu: true))
     }

@@ -39,12 +39,14 @@ enum Winograd43 {
     }
 
     /// `out[n, oh, ow, co] = conv(x[n, h, w, ci])` with `packed` weights `[9, ci, co]`, zero
-    /// padding `top`/`left` (and whatever bottom/right padding `oh`/`ow` imply). `block` and
-    /// `bandTiles` override the sizes chosen from the shape (tests use small ones).
+    /// padding `top`/`left` (and whatever bottom/right padding `oh`/`ow` imply). With `upsample`
+    /// 2 the input is read as its nearest-neighbour 2x upsampling (torch `interpolate(scale_factor=2)`),
+    /// without making that copy. `block` and `bandTiles` override the sizes chosen from the shape
+    /// (tests use small ones).
     static func convolve(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, ci: Int,
                          packed: UnsafePointer<Float>, co: Int, bias: UnsafePointer<Float>?,
                          top: Int, left: Int, oh: Int, ow: Int, into out: UnsafeMutablePointer<Float>,
-                         block: Int? = nil, bandTiles: Int? = nil) {
+                         upsample: Int = 1, block: Int? = nil, bandTiles: Int? = nil) {
         let tilesX = (ow + 3) / 4, tilesY = (oh + 3) / 4
         let perImage = tilesX * tilesY, total = n * perImage
         let cb = block ?? outputBlock(inChannels: ci, outChannels: co)
@@ -60,7 +62,7 @@ enum Winograd43 {
             var t0 = 0
             while t0 < total {
                 let count = min(bandTiles, total - t0)
-                transformInput(x, h: h, w: w, ci: ci, top: top, left: left, tilesX: tilesX, perImage: perImage,
+                transformInput(x, h: h, w: w, upsample: upsample, ci: ci, top: top, left: left, tilesX: tilesX, perImage: perImage,
                                first: t0, count: count, into: v)
                 batchedGEMM(count: positions, m: count, n: width, k: ci,
                             a: UnsafePointer(v), strideA: count * ci, b: UnsafePointer(u), strideB: ci * width,
@@ -111,8 +113,9 @@ enum Winograd43 {
         }
     }
 
-    /// `V[p][t][c] = (Bᵀ d B)[p]` for the band's tiles, d the tile's 6x6 input (zeros outside).
-    static func transformInput(_ x: UnsafePointer<Float>, h: Int, w: Int, ci: Int, top: Int, left: Int,
+    /// `V[p][t][c] = (Bᵀ d B)[p]` for the band's tiles, d the tile's 6x6 input (zeros outside;
+    /// input pixel (y, x) read at (y / upsample, x / upsample)).
+    static func transformInput(_ x: UnsafePointer<Float>, h: Int, w: Int, upsample: Int, ci: Int, top: Int, left: Int,
                                tilesX: Int, perImage: Int, first t0: Int, count: Int, into v: UnsafeMutablePointer<Float>) {
         let plane = count * ci
         parallelFor(count, grain: max(1, 4096 / ci)) { tiles in
@@ -125,7 +128,8 @@ enum Winograd43 {
                 for i in 0..<6 {
                     for j in 0..<6 {
                         let y = y0 + i, xx = x0 + j
-                        offsets[i * 6 + j] = (y >= 0 && y < h && xx >= 0 && xx < w) ? ((image * h + y) * w + xx) * ci : -1
+                        offsets[i * 6 + j] = (y >= 0 && y < h * upsample && xx >= 0 && xx < w * upsample)
+                            ? ((image * h + y / upsample) * w + xx / upsample) * ci : -1
                     }
                 }
                 var c = 0

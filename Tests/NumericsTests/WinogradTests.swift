@@ -42,6 +42,17 @@ final class WinogradTests: XCTestCase {
         check(n: 2, h: 70, w: 90, ci: 32, co: 32, pad: (1, 1, 1, 1), bias: true)
     }
 
+    func testUpsamplingIsReadThroughWithoutACopy() {
+        let x = randomTensor([2, 7, 5, 32], seed: 11)
+        let conv = Conv2D(torchWeight: randomTensor([48, 32, 3, 3], seed: 12), bias: randomTensor([48], seed: 13), stride: 1, padding: 1)
+        let fused = conv.afterNearest2x(x)
+        XCTAssertEqual(fused.shape, [2, 14, 10, 48])
+        let expected = referenceConv(upsampleNearest2x(x), weight: randomTensor([48, 32, 3, 3], seed: 12), bias: randomTensor([48], seed: 13),
+                                     stride: 1, pad: (1, 1, 1, 1))
+        XCTAssertLessThan(maxRelativeError(fused.scalars, expected), 2e-5)
+        XCTAssertTrue(fused.scalars == conv(upsampleNearest2x(x)).scalars, "the same numbers as upsampling first")
+    }
+
     func testBitIdenticalOnRepeatAndThroughConv2D() {
         let x = randomTensor([1, 40, 24, 64], seed: 5)
         let conv = Conv2D(torchWeight: randomTensor([96, 64, 3, 3], seed: 6), bias: randomTensor([96], seed: 7), stride: 1, padding: 1)
