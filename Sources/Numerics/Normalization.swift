@@ -86,7 +86,7 @@ public struct GroupNorm: Sendable {
                         let s = src + row * c, d = dst + row * c
                         let a = scp + b * c, o = shp + b * c
                         if silu {
-                            for ch in 0..<c { let v = s[ch] * a[ch] + o[ch]; d[ch] = v / (1 + expf(-v)) }
+                            for ch in 0..<c { let v = s[ch] * a[ch] + o[ch]; d[ch] = v / (1 + fastExp(-v)) }
                         } else {
                             for ch in 0..<c { d[ch] = s[ch] * a[ch] + o[ch] }
                         }
