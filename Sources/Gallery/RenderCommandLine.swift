@@ -16,12 +16,13 @@ enum RenderCommandLine {
         var words = ["kiln", "render", "--model", quote(record.model)]
         if let config { words += ["--config", quote(config)] }
         words += ["--prompt", quote(request.prompt)]
-        let special: Set<String> = ["prompt", "seed", "lora", "embedding", "watermark", "refine-after"]
+        let special: Set<String> = ["prompt", "seed", "lora", "embedding", "watermark", "refine-after", "vae-tiling"]
         for p in RenderParameters.all where !special.contains(p.name) {
             guard let value = p.value(in: request), value != p.value(in: baseline) else { continue }
             words += ["--\(p.name)", quote(value)]
         }
         if request.refineAfter { words.append("--refine-after") }
+        if request.vaeTiling { words.append("--vae-tiling") }
         for lora in request.loras { words += ["--lora", quote("\(lora.file):\(ParameterValue.number(lora.scale))")] }
         for embedding in request.embeddings { words += ["--embedding", quote("\(embedding.file):\(embedding.token)")] }
         if !request.watermark { words.append("--no-watermark") }

@@ -175,6 +175,12 @@ public struct AutoencoderKL: Sendable {
 
     /// Encodes channels-last images `[batch, H, W, 3]` in [-1, 1] to the latent distribution.
     public func encode(_ image: Tensor) -> LatentDistribution {
+        distribution(moments(image))
+    }
+
+    /// The encoder's output after `quant_conv`: mean and log-variance side by side on the
+    /// channel axis (what tiled encoding blends).
+    func moments(_ image: Tensor) -> Tensor {
         var h = encConvIn(image)
         for block in encBlocks {
             for r in block.resnets { h = r(h, activatedTime: nil) }
@@ -182,6 +188,11 @@ public struct AutoencoderKL: Sendable {
         }
         h = encConvOut(encNormOut(encMid(h), silu: true))
         if let q = quantConv { h = q(h) }
+        return h
+    }
+
+    /// diffusers' `DiagonalGaussianDistribution` of `moments`.
+    func distribution(_ h: Tensor) -> LatentDistribution {
         let lat = config.latentChannels
         let spatial = Array(h.shape.dropLast())
         let mean = Tensor(uninitialized: spatial + [lat]), logvar = Tensor(uninitialized: spatial + [lat])

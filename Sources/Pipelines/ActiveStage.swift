@@ -155,7 +155,7 @@ struct ActiveStage {
             // StableDiffusionXLImg2ImgPipeline.prepare_latents
             let initial: Tensor
             if let imageTensor {
-                initial = ImageConditioning.encode(imageTensor, vae: model.vae, generator: &generator).repeatedBatch(n)
+                initial = try ImageConditioning.encode(imageTensor, vae: model.vae, tiled: request.vaeTiling, generator: &generator).repeatedBatch(n)
             } else {
                 initial = try startLatents()
             }
@@ -166,7 +166,7 @@ struct ActiveStage {
             if plan.start == .latents {
                 imageLatents = try startLatents()
             } else if let imageTensor, !model.isInpaintingModel || !strengthMax {
-                imageLatents = ImageConditioning.encode(imageTensor, vae: model.vae, generator: &generator).repeatedBatch(n)
+                imageLatents = try ImageConditioning.encode(imageTensor, vae: model.vae, tiled: request.vaeTiling, generator: &generator).repeatedBatch(n)
             }
             let drawn = draw()
             noise = drawn
@@ -184,7 +184,7 @@ struct ActiveStage {
             if let imageTensor, let pixelMask = setup.pixelMask {
                 let masked = ImageConditioning.maskedImage(imageTensor, mask: pixelMask)
                 if model.isInpaintingModel {
-                    let encoded = ImageConditioning.encode(masked, vae: model.vae, generator: &generator).repeatedBatch(n)
+                    let encoded = try ImageConditioning.encode(masked, vae: model.vae, tiled: request.vaeTiling, generator: &generator).repeatedBatch(n)
                     maskedImageLatents = setup.guidance ? Tensor.concatenateBatch([encoded, encoded]) : encoded
                 } else {
                     ImageConditioning.skipEncodeDraw(latentShape: [1] + latentShape.dropFirst(), generator: &generator)

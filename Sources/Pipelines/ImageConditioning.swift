@@ -71,8 +71,8 @@ enum ImageConditioning {
 
     /// The VAE's latent sample (`latent_dist.sample(generator)`: mean + std * randn, drawn in
     /// torch's NCHW order) times the scaling factor.
-    static func encode(_ image: Tensor, vae: AutoencoderKL, generator: inout TorchGenerator) -> Tensor {
-        let distribution = vae.encode(image)
+    static func encode(_ image: Tensor, vae: AutoencoderKL, tiled: Bool, generator: inout TorchGenerator) throws -> Tensor {
+        let distribution = try vae.encode(image, tiled: tiled)
         let eps = generator.randn(NCHWShape.of(distribution.mean.shape)).nchwToNHWC()
         let std = distribution.standardDeviation
         let factor = vae.config.scalingFactor

@@ -195,6 +195,9 @@ public enum RenderParameters {
                       r.embeddings.append(try EmbeddingReference(spec: part.trimmingCharacters(in: .whitespaces)))
                   }
               }, get: { r in r.embeddings.isEmpty ? nil : r.embeddings.map(\.token).joined(separator: ";") }),
+        entry("vae-tiling", "vae_tiling", .flag,
+              "Decode (and encode input images) in overlapping tiles blended at the seams, as diffusers' vae.enable_tiling(): memory stops growing with the image above 1024 px; the pixels differ from an untiled decode.",
+              set: { $0.vaeTiling = try flag("vae-tiling", $1) }, get: { String($0.vaeTiling) }),
         entry("watermark", "watermark", .flag, "Apply the invisible watermark (--no-watermark turns it off).",
               set: { $0.watermark = try flag("watermark", $1) }, get: { String($0.watermark) }),
     ]

@@ -125,6 +125,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     /// The refiner's strength when `refineAfter`.
     public var refinerStrength: Double = 0.3
     public var watermark: Bool = true
+    /// Decode (and encode inputs) in overlapping tiles, as diffusers' `vae.enable_tiling()`.
+    public var vaeTiling: Bool = false
     /// LoRAs merged into the (base) model's UNet and text encoders.
     public var loras: [LoRAReference] = []
     /// Textual-inversion embeddings, each with the token that calls it.
@@ -142,7 +144,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case strength, aestheticScore = "aesthetic_score", negativeAestheticScore = "negative_aesthetic_score"
         case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
-        case refinerStrength = "refiner_strength", watermark, loras, embeddings
+        case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling"
     }
 
     /// The names version 1 stored (Swift property names).
@@ -198,6 +200,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         watermark = try c.decodeIfPresent(Bool.self, forKey: .watermark) ?? true
         loras = try c.decodeIfPresent([LoRAReference].self, forKey: .loras) ?? []
         embeddings = try c.decodeIfPresent([EmbeddingReference].self, forKey: .embeddings) ?? []
+        vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? false
     }
 
     init(version1 decoder: Decoder) throws {
@@ -264,6 +267,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encode(watermark, forKey: .watermark)
         if !loras.isEmpty { try c.encode(loras, forKey: .loras) }
         if !embeddings.isEmpty { try c.encode(embeddings, forKey: .embeddings) }
+        // Only when on: requests (and their hashes) from before tiling stay as they were.
+        if vaeTiling { try c.encode(vaeTiling, forKey: .vaeTiling) }
     }
 }
 

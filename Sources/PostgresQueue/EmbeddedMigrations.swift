@@ -237,5 +237,63 @@ SELECT job_id, sweep_id, state, step, steps, attempts, priority, error, created_
        error_kind
 FROM jobs;
 """#),
+        ("0004_vae_tiling.sql", #"""
+-- Kiln render queue, schema version 4: v_outputs gains vae_tiling (1 when the image was decoded,
+-- and its inputs encoded, in tiles as diffusers' vae.enable_tiling() does; 0 otherwise).
+-- 0002's v_outputs otherwise unchanged; the column comes after watermark.
+DROP VIEW v_outputs;
+CREATE VIEW v_outputs AS
+SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
+       (p ->> 'seed')::numeric AS seed,
+       r ->> 'prompt' AS prompt,
+       r ->> 'prompt_2' AS prompt_2,
+       r ->> 'negative_prompt' AS negative_prompt,
+       r ->> 'negative_prompt_2' AS negative_prompt_2,
+       p ->> 'scheduler' AS scheduler,
+       p ->> 'schedulerConfig' AS scheduler_config,
+       (r ->> 'num_inference_steps')::integer AS steps,
+       COALESCE(p ->> 'guidance', r ->> 'guidance_scale')::numeric AS guidance,
+       (r ->> 'guidance_rescale')::numeric AS guidance_rescale,
+       (r ->> 'clip_skip')::integer AS clip_skip,
+       (p ->> 'width')::integer AS width,
+       (p ->> 'height')::integer AS height,
+       p ->> 'model' AS model,
+       p ->> 'modelHash' AS model_hash,
+       o.output_path, o.png_sha256 AS output_sha256,
+       o.watermark_written AS watermark_bits, o.watermark_read,
+       NULLIF((pj -> 'request' -> 'original_size')::text, 'null') AS original_size,
+       NULLIF((pj -> 'request' -> 'crops_coords_top_left')::text, 'null') AS crop_top_left,
+       NULLIF((pj -> 'request' -> 'target_size')::text, 'null') AS target_size,
+       NULLIF((pj -> 'request' -> 'negative_original_size')::text, 'null') AS negative_original_size,
+       NULLIF((pj -> 'request' -> 'negative_crops_coords_top_left')::text, 'null') AS negative_crop_top_left,
+       NULLIF((pj -> 'request' -> 'negative_target_size')::text, 'null') AS negative_target_size,
+       (r ->> 'num_images_per_prompt')::integer AS images,
+       COALESCE(p ->> 'mode', 'text-to-image') AS mode,
+       (p ->> 'strength')::numeric AS strength,
+       (r ->> 'denoising_start')::numeric AS denoising_start,
+       (r ->> 'denoising_end')::numeric AS denoising_end,
+       (r ->> 'aesthetic_score')::numeric AS aesthetic_score,
+       (r ->> 'negative_aesthetic_score')::numeric AS negative_aesthetic_score,
+       p ->> 'refiner' AS refiner,
+       p ->> 'refinerHash' AS refiner_hash,
+       r ->> 'refiner_config' AS refiner_config,
+       (r ->> 'high_noise_frac')::numeric AS high_noise_frac,
+       (r ->> 'refine_after')::boolean::integer AS refine_after,
+       (r ->> 'refiner_strength')::numeric AS refiner_strength,
+       r -> 'image' ->> 'file' AS image,
+       r -> 'image' ->> 'sha256' AS image_sha256,
+       r -> 'mask_image' ->> 'file' AS mask,
+       r -> 'mask_image' ->> 'sha256' AS mask_sha256,
+       (r ->> 'padding_mask_crop')::integer AS padding_mask_crop,
+       r -> 'latents' ->> 'file' AS latents,
+       r -> 'latents' ->> 'sha256' AS latents_sha256,
+       COALESCE((r ->> 'watermark')::boolean::integer, 1) AS watermark,
+       COALESCE((r ->> 'vae_tiling')::boolean::integer, 0) AS vae_tiling,
+       NULLIF((pj -> 'request' -> 'loras')::text, 'null') AS loras,
+       NULLIF((pj -> 'request' -> 'embeddings')::text, 'null') AS embeddings,
+       o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at
+FROM outputs o JOIN jobs j USING (job_id),
+     LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;
+"""#),
     ]
 }

@@ -1240,6 +1240,50 @@ def mode_fixtures():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+# ---------------------------------------------------------------- VAE tiling
+# pipe.vae.enable_tiling() (diffusers 0.42 dropped pipe.enable_vae_tiling): the tiny VAE's sample_size (128) makes tiles of 16 latents / 128
+# pixels, so a 272x168 render decodes in 2 x 3 tiles and a 264x200 input encodes in 3 x 3.
+TILING_PROMPT = "a harbour at dusk, many boats"
+
+
+@part
+@torch.no_grad()
+def vae_tiling_fixtures():
+    import numpy as np
+    from PIL import Image
+    base_dir = os.path.join(MODELS, "tiny-sdxl-base")
+    vae = AutoencoderKL.from_pretrained(os.path.join(base_dir, "vae"), dtype=torch.float32).eval()
+    vae.enable_tiling()
+    g = torch.Generator("cpu").manual_seed(31)
+    latents = torch.randn(2, 4, 21, 34, generator=g)
+    decoded = vae.decode(latents).sample
+    image = torch.rand(1, 3, 200, 264, generator=g) * 2 - 1
+    dist = vae.encode(image).latent_dist
+    save("vae-tiled", {"latents": latents, "decoded": decoded, "image": image, "mean": dist.mean, "logvar": dist.logvar})
+
+    # An input larger than one tile: smooth colour fields with some texture, as a photo has.
+    y, x = np.mgrid[0:200, 0:264].astype(np.float32)
+    rng = np.random.default_rng(32)
+    scene = np.stack([128 + 100 * np.sin(x / 23 + c) * np.cos(y / 31 - c) for c in range(3)], axis=-1)
+    scene += rng.normal(0, 12, scene.shape)
+    Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8)).save(os.path.join(HERE, "images", "input-tiling-264x200.png"))
+
+    text = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
+    text.vae.enable_tiling()
+    text.set_progress_bar_config(disable=True)
+    out = text(prompt=TILING_PROMPT, width=272, height=168, num_inference_steps=3, guidance_scale=5.0,
+               generator=torch.Generator("cpu").manual_seed(33), output_type="np").images
+    pixels = {"text2img": torch.from_numpy((out * 255).round().astype("uint8"))}
+    img2img = StableDiffusionXLImg2ImgPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
+    img2img.vae.enable_tiling()
+    img2img.set_progress_bar_config(disable=True)
+    source = Image.open(os.path.join(HERE, "images", "input-tiling-264x200.png"))
+    out = img2img(prompt=TILING_PROMPT, image=source, strength=0.6, num_inference_steps=5, guidance_scale=5.0,
+                  generator=torch.Generator("cpu").manual_seed(34), output_type="np").images
+    pixels["img2img"] = torch.from_numpy((out * 255).round().astype("uint8"))
+    save("render-vae-tiling", pixels)
+
+
 # ---------------------------------------------------------------- LoRA
 # transformers 5.24 asks for peft >= 0.22 before it loads text-encoder adapters, and the package
 # index serves peft 0.21.2 at most; its adapter code works with that version, so the check is

@@ -43,6 +43,7 @@ struct RenderOptions: ParsableArguments {
     @Option(name: .customLong("refiner-strength"), help: parameterHelp("refiner-strength")) var refinerStrength: String?
     @Option(help: parameterHelp("lora")) var lora: [String] = []
     @Option(help: parameterHelp("embedding")) var embedding: [String] = []
+    @Flag(name: .customLong("vae-tiling"), help: parameterHelp("vae-tiling")) var vaeTiling = false
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
 
     /// Option name to the value given, for every option that was given.
@@ -63,6 +64,7 @@ struct RenderOptions: ParsableArguments {
         if refineAfter { out.append(("refine-after", .flag(true))) }
         for entry in lora { out.append(("lora", .text(absolute(entry)))) }
         for entry in embedding { out.append(("embedding", .text(absolute(entry)))) }
+        if vaeTiling { out.append(("vae-tiling", .flag(true))) }
         if noWatermark { out.append(("watermark", .flag(false))) }
         return out
     }
