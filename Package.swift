@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "CJPEGShim", dependencies: ["CJPEG"], path: "Sources/CJPEGShim"),
         .target(name: "CPNGShim", dependencies: ["CPNG"], path: "Sources/CPNGShim"),
 
+        // Hand-written C kernels (the bf16 GEMM around AVX512-BF16), chosen at run time from the CPU flags.
+        .target(name: "CKilnKernels", path: "Sources/CKilnKernels", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Numerics", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimise),
         .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: optimise),
         // The CLIP merges list ships with the product: single-file checkpoints need no tokenizer folder.
@@ -90,6 +92,8 @@ let package = Package(
                           swiftSettings: optimise),
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
                           swiftSettings: optimise),
+        // OpenBLAS sgemm against the bf16 kernel at SDXL's GEMM shapes (oneDNN: Benchmarks/bf16).
+        .executableTarget(name: "KilnGEMMBenchmark", dependencies: ["CKilnKernels", "Numerics"], swiftSettings: optimise),
 
         .target(name: "KilnTestSupport", dependencies: ["ModelFiles", "Numerics"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "KilnTestSupport"]),
@@ -103,6 +107,7 @@ let package = Package(
                                                             "ModelFiles", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "GalleryTests", dependencies: ["Gallery", "RenderQueue", "QueueBackends", "Pipelines", "Imaging", "KilnTestSupport",
                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "KernelTests", dependencies: ["CKilnKernels"], path: "Tests/KernelTests"),
         .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics", "ModelFiles"]),
     ],
     swiftLanguageModes: [.v5]
