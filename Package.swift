@@ -90,7 +90,7 @@ let package = Package(
         .executableTarget(name: "KilnQueueBenchmark", dependencies: ["Pipelines", "QueueBackends", "RenderQueue"], swiftSettings: optimise),
         .executableTarget(name: "KilnGalleryBenchmark", dependencies: ["Gallery", "Imaging", "Pipelines", "QueueBackends", "RenderQueue"],
                           swiftSettings: optimise),
-        .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles"],
+        .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles", "Imaging"],
                           swiftSettings: optimise),
         // OpenBLAS sgemm against the bf16 kernel at SDXL's GEMM shapes (oneDNN: Benchmarks/bf16).
         .executableTarget(name: "KilnGEMMBenchmark", dependencies: ["CKilnKernels", "Numerics"], swiftSettings: optimise),

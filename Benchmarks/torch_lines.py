@@ -5,7 +5,8 @@
 Builds the same component from the same published config (random weights, as Kiln's line does),
 runs it RUNS times in float32 or bfloat16 and prints one JSON line with the best call's seconds.
 `render-512` loads MODEL_DIR with StableDiffusionXLPipeline and renders 512x512 in 2 steps at
-guidance 5 (the whole process is timed by the caller).
+guidance 5 (the whole process is timed by the caller) and saves the image as
+CONFIG_DIR/render-torch-PRECISION.png for the caller to compare with Kiln's.
 """
 import json
 import os
@@ -57,10 +58,13 @@ result = {"line": line, "engine": "torch", "precision": precision}
 with torch.no_grad():
     if line == "render-512":
         from diffusers import StableDiffusionXLPipeline
-        pipe = StableDiffusionXLPipeline.from_pretrained(model_dir, torch_dtype=dtype)
+        # Folders written with variant="fp16" (as full_size_models.py does) hold only *.fp16 files.
+        fp16 = any(f.endswith(".fp16.safetensors") for f in os.listdir(os.path.join(model_dir, "unet")))
+        pipe = StableDiffusionXLPipeline.from_pretrained(model_dir, torch_dtype=dtype, variant="fp16" if fp16 else None)
         t = time.perf_counter()
-        pipe("a lighthouse", num_inference_steps=2, guidance_scale=5.0, width=512, height=512,
-             generator=torch.Generator().manual_seed(1))
+        image = pipe("a lighthouse", num_inference_steps=2, guidance_scale=5.0, width=512, height=512,
+                     generator=torch.Generator().manual_seed(1)).images[0]
+        image.save(os.path.join(config_dir, f"render-torch-{precision}.png"))
         result["seconds"] = None  # the caller times the whole process
         result["note"] = f"pipeline call {time.perf_counter() - t:.1f} s"
     else:

@@ -10,10 +10,12 @@ struct LineResult: Codable {
     var gflop: Double?          // GEMM work of one call, as Kiln counts it
     var peakRSSGB: Double?      // the measuring process's peak resident set
     var note: String?           // why a figure is missing
+    var imageDifference: Int?   // render lines: largest channel difference from torch float32's image, in 1/255
 
     enum CodingKeys: String, CodingKey {
         case line, engine, precision, seconds, gflop, note
         case peakRSSGB = "peak_rss_gb"
+        case imageDifference = "max_difference_from_torch_f32"
     }
 }
 

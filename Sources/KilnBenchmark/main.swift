@@ -10,6 +10,7 @@
 // PyTorch runs from KILN_BENCH_PYTHON, else .venv-fixtures/bin/python (made by
 // Tests/Fixtures/generate_fixtures.py), else python3; its lines are Benchmarks/torch_lines.py.
 import Foundation
+import Imaging
 import Models
 import Numerics
 
@@ -78,7 +79,6 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
             } else {
                 run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model])
             }
-            result.seconds = run.seconds
         } else if engine == "kiln" {
             guard precision == "float32" else { result.note = "no bfloat16 path yet"; return result }
             run = try runChild(me, ["--line", line, "--runs", "\(runs)"])
@@ -99,6 +99,12 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
         result.note = "\(error)"
     }
     return result
+}
+
+/// The largest channel difference between two PNGs of one size, or nil when either is missing.
+func largestDifference(_ a: String, _ b: String) -> Int? {
+    guard let x = try? ImageFile.read(a), let y = try? ImageFile.read(b), x.width == y.width, x.height == y.height else { return nil }
+    return zip(x.pixels, y.pixels).map { abs(Int($0) - Int($1)) }.max()
 }
 
 func cell(_ r: LineResult, flop: Double?) -> String {
@@ -125,6 +131,15 @@ for line in lines {
         for r in [torchF32, torchBF16] where r.seconds == nil { text += " [torch \(r.precision): \(r.note ?? "?")]" }
     }
     if kilnF32.seconds == nil { text += " [kiln: \(kilnF32.note ?? "?")]" }
+    if line == "render-512", torch {
+        // Kiln's image and torch bfloat16's against torch float32's, in levels of 255.
+        let reference = configs + "/render-torch-float32.png", k = results.count - 4, t = results.count - 1
+        results[k].imageDifference = largestDifference(configs + "/render.png", reference)
+        results[t].imageDifference = largestDifference(configs + "/render-torch-bfloat16.png", reference)
+        let kilnDiff = results[results.count - 4].imageDifference.map(String.init) ?? "—"
+        let torchDiff = results[results.count - 1].imageDifference.map(String.init) ?? "—"
+        text += " | max difference from torch f32: kiln \(kilnDiff)/255, torch bf16 \(torchDiff)/255"
+    }
     print(text)
     fflush(stdout)
 }
