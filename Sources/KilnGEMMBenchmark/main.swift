@@ -1,5 +1,5 @@
 // OpenBLAS sgemm (float32) against Kiln's bf16 kernel (CKilnKernels) at SDXL's GEMM shapes, on 1
-// thread and on 2 (C cut into two fixed halves of rows, one call each). oneDNN's figures at the same
+// thread and on 2 (C cut into two fixed halves, of rows or, for few rows, of columns; one call each). oneDNN's figures at the same
 // shapes come from Benchmarks/bf16/run.sh. Run on an idle machine, release build:
 //   swift build -c release --product KilnGEMMBenchmark && .build/release/KilnGEMMBenchmark [samples]
 //
@@ -53,21 +53,28 @@ func median(flop: Double, _ body: () -> Void) -> Double {
     return times[times.count / 2]
 }
 
-/// Rows of C in `threads` fixed blocks (multiples of 16 rows but the last), one call each.
-func split(_ m: Int, threads: Int, _ body: (_ row: Int, _ rows: Int) -> Void) {
-    let block = ((m + threads - 1) / threads + 15) / 16 * 16
-    let parts = (m + block - 1) / block
-    if parts <= 1 { body(0, m); return }
-    DispatchQueue.concurrentPerform(iterations: parts) { p in body(p * block, min(block, m - p * block)) }
+/// C cut into `threads` fixed blocks, one call each: blocks of rows (multiples of 16 but the last),
+/// or of columns (multiples of 64) when there are fewer than 256 rows a thread.
+func split(_ m: Int, _ n: Int, threads: Int, _ body: (_ row: Int, _ rows: Int, _ column: Int, _ columns: Int) -> Void) {
+    if threads <= 1 { body(0, m, 0, n); return }
+    if m >= 256 * threads {
+        let block = ((m + threads - 1) / threads + 15) / 16 * 16
+        DispatchQueue.concurrentPerform(iterations: (m + block - 1) / block) { p in body(p * block, min(block, m - p * block), 0, n) }
+    } else {
+        let block = ((n + threads - 1) / threads + 63) / 64 * 64
+        DispatchQueue.concurrentPerform(iterations: (n + block - 1) / block) { p in body(0, m, p * block, min(block, n - p * block)) }
+    }
 }
+
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
 
 let blas = BLASLibrary.shared
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
 print("OpenBLAS core \(blas.coreName); AVX512-BF16 \(kiln_cpu_has_avx512_bf16() != 0 ? "yes" : "no (portable kernel)"); "
       + "load average \(load); median of \(samples) samples; GFLOP/s")
-print(String(format: "%-38@ %6@ %6@ %6@  %8@ %8@  %8@ %8@  %7@  %9@", "shape" as NSString, "m" as NSString, "n" as NSString,
-             "k" as NSString, "f32 1T" as NSString, "f32 2T" as NSString, "bf16 1T" as NSString, "bf16 2T" as NSString,
-             "pack ms" as NSString, "bf16 err" as NSString))
+print(pad("shape", 38) + ["m", "n", "k"].map { padLeft($0, 7) }.joined() + "  "
+      + ["f32 1T", "f32 2T", "bf16 1T", "bf16 2T", "pack ms", "bf16 err"].map { padLeft($0, 9) }.joined())
 for (s, shape) in shapes.enumerated() {
     let (m, n, k) = (shape.m, shape.n, shape.k)
     let a = values(m * k, seed: UInt64(2 * s + 1)), w = values(n * k, seed: UInt64(2 * s + 2))
@@ -87,17 +94,18 @@ for (s, shape) in shapes.enumerated() {
                                                         c32.baseAddress!, c16.baseAddress!)
                         for threads in [1, 2] {
                             gflops.append(flop / median(flop: flop) {
-                                split(m, threads: threads) { row, rows in
-                                    blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(n), Int32(k), 1,
-                                               ap + row * k, Int32(k), wp, Int32(k), 0, c32p + row * n, Int32(n))
+                                split(m, n, threads: threads) { row, rows, column, columns in
+                                    blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(columns), Int32(k), 1,
+                                               ap + row * k, Int32(k), wp + column * k, Int32(k), 0, c32p + row * n + column, Int32(n))
                                 }
                             } / 1e9)
                         }
                         for threads in [1, 2] {
                             gflops.append(flop / median(flop: flop) {
-                                split(m, threads: threads) { row, rows in
-                                    kiln_bf16_gemm(Int64(rows), Int64(n), Int64(k), ap + row * k, Int64(k), pp,
-                                                   c16p + row * n, Int64(n), 0)
+                                split(m, n, threads: threads) { row, rows, column, columns in
+                                    // Panel j of the packed weight starts at j * ceil(k/2) * 128.
+                                    kiln_bf16_gemm(Int64(rows), Int64(columns), Int64(k), ap + row * k, Int64(k),
+                                                   pp + column / 64 * ((k + 1) / 2) * 128, c16p + row * n + column, Int64(n), 0)
                                 }
                             } / 1e9)
                         }
@@ -109,6 +117,7 @@ for (s, shape) in shapes.enumerated() {
     // The bf16 result against float32's: max |difference| / max |C| (bf16 rounding of A and W).
     var worst: Float = 0, scale: Float = 0
     for i in 0..<(m * n) { worst = max(worst, abs(c16[i] - c32[i])); scale = max(scale, abs(c32[i])) }
-    print(String(format: "%-38@ %6d %6d %6d  %8.1f %8.1f  %8.1f %8.1f  %7.1f  %9.2e", shape.name as NSString, m, n, k,
-                 gflops[0], gflops[1], gflops[2], gflops[3], packMS, Double(worst / scale)))
+    print(pad(shape.name, 38) + [m, n, k].map { padLeft(String($0), 7) }.joined() + "  "
+          + (gflops + [packMS]).map { padLeft(String(format: "%.1f", $0), 9) }.joined()
+          + padLeft(String(format: "%.2e", Double(worst / scale)), 9))
 }
