@@ -1266,7 +1266,7 @@ def vae_tiling_fixtures():
     rng = np.random.default_rng(32)
     scene = np.stack([128 + 100 * np.sin(x / 23 + c) * np.cos(y / 31 - c) for c in range(3)], axis=-1)
     scene += rng.normal(0, 12, scene.shape)
-    Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8)).save(os.path.join(HERE, "images", "input-tiling-264x200.png"))
+    Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8)).save(os.path.join(HERE, "images", "tiling-scene-264x200.png"))
 
     text = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
     text.vae.enable_tiling()
@@ -1277,7 +1277,7 @@ def vae_tiling_fixtures():
     img2img = StableDiffusionXLImg2ImgPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
     img2img.vae.enable_tiling()
     img2img.set_progress_bar_config(disable=True)
-    source = Image.open(os.path.join(HERE, "images", "input-tiling-264x200.png"))
+    source = Image.open(os.path.join(HERE, "images", "tiling-scene-264x200.png"))
     out = img2img(prompt=TILING_PROMPT, image=source, strength=0.6, num_inference_steps=5, guidance_scale=5.0,
                   generator=torch.Generator("cpu").manual_seed(34), output_type="np").images
     pixels["img2img"] = torch.from_numpy((out * 255).round().astype("uint8"))

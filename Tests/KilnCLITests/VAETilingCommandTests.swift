@@ -33,7 +33,7 @@ final class VAETilingCommandTests: XCTestCase {
     }
 
     func testImageToImageEncodesAndDecodesInTilesAsDiffusers() throws {
-        _ = try render(["--image", Fixtures.root + "/images/input-tiling-264x200.png", "--strength", "0.6", "--steps", "5", "--seed", "34",
+        _ = try render(["--image", Fixtures.root + "/images/tiling-scene-264x200.png", "--strength", "0.6", "--steps", "5", "--seed", "34",
                         "--vae-tiling"], expected: "img2img")
     }
 }
