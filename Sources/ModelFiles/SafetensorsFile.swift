@@ -204,7 +204,7 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         guard let info = tensors[name] else {
             throw ModelFileError.missingTensor(component: path, tensor: name, searched: path)
         }
-        let out = Tensor(uninitialized: info.shape)
+        let out = Tensor(uninitialized: info.shape, longLived: true)
         let src = base + dataOffset + info.begin
         let dst = out.unsafePointer
         let n = info.elementCount

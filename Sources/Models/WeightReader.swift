@@ -22,7 +22,7 @@ public struct WeightReader: Sendable {
     /// shape, scaled like torch's default initialisation (uniform in ±1/√fan_in; norms 1 and 0).
     public static func random(seed: UInt64, component: String) -> WeightReader {
         WeightReader(source: EmptyWeights(), component: component, prefix: "") { name, shape in
-            let t = Tensor(uninitialized: shape)
+            let t = Tensor(uninitialized: shape, longLived: true)
             let p = t.unsafePointer
             let isNorm = name.contains("norm")
             if isNorm {

@@ -17,9 +17,12 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
     let out = Tensor(uninitialized: q.shape)
     let qp = q.unsafePointer, kp = k.unsafePointer, vp = v.unsafePointer, op = out.unsafePointer
 
-    // Blocks of queries sized so a score block stays around 1 MiB; tasks (batch, head, block)
-    // run on the parallelFor workers, each with single-threaded GEMMs.
-    let block = max(1, min(nq, (1 << 18) / max(nk, 1)))
+    // Blocks of queries: a score block of about 1 MiB, but at least 256 queries while the
+    // block stays within 16 MiB. Each block's Q·Kᵀ packs all of K, so with the VAE's 16384
+    // keys (1024 px) 16-query blocks spent more time packing K than multiplying. Tasks (batch,
+    // head, block) run on the parallelFor workers, each with single-threaded GEMMs.
+    let keys = max(nk, 1)
+    let block = max(1, min(nq, max((1 << 18) / keys, min(256, (1 << 22) / keys))))
     let blocks = (nq + block - 1) / block
     let tasks = batch * heads * blocks
 

@@ -30,7 +30,7 @@ public struct Conv2D: Sendable {
         let (co, ci, kh, kw) = (torchWeight.shape[0], torchWeight.shape[1], torchWeight.shape[2], torchWeight.shape[3])
         inChannels = ci; outChannels = co; kernelHeight = kh; kernelWidth = kw
         self.stride = stride; self.padding = padding; self.bias = bias
-        let p = Tensor(uninitialized: [kh * kw, ci, co])
+        let p = Tensor(uninitialized: [kh * kw, ci, co], longLived: true)
         let src = torchWeight.unsafePointer, dst = p.unsafePointer
         for o in 0..<co { for i in 0..<ci { for y in 0..<kh { for x in 0..<kw {
             dst[((y * kw + x) * ci + i) * co + o] = src[((o * ci + i) * kh + y) * kw + x]

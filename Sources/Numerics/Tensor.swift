@@ -34,11 +34,13 @@ public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
-    public init(count: Int) {
+    /// `longLived`: weights, kept for the model's life, which ask for huge pages (see
+    /// `adviseHugePages`); activations do not.
+    public init(count: Int, longLived: Bool = false) {
         _ = configureAllocator
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        if count >= TensorStorage.hugePageThreshold { TensorStorage.adviseHugePages(raw, byteCount: count * 4) }
+        if longLived, count >= TensorStorage.hugePageThreshold { TensorStorage.adviseHugePages(raw, byteCount: count * 4) }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -49,6 +51,8 @@ public final class TensorStorage: @unchecked Sendable {
     /// first touched: loading SDXL's 14 GB of weights otherwise takes 3.5 million page faults,
     /// which in a VM cost more than the zeroing (a quarter of a whole 512 px render's CPU time).
     /// Only where transparent huge pages are set to `madvise` or `always`; harmless elsewhere.
+    /// Weights only: asked for activations, the kernel's compaction for huge pages made the
+    /// full-size VAE decode at 1024 px 10-20% slower (15.5-16.4 s against 17.7-19.1 s).
     static func adviseHugePages(_ p: UnsafeMutableRawPointer, byteCount: Int) {
         #if canImport(Glibc)
         let huge = 2 << 20
@@ -80,10 +84,11 @@ public struct Tensor: @unchecked Sendable {
         storage.pointer.initialize(repeating: 0, count: n)
     }
 
-    /// A tensor whose memory is left for the caller to fill completely.
-    public init(uninitialized shape: [Int]) {
+    /// A tensor whose memory is left for the caller to fill completely. `longLived` marks
+    /// weights (kept for a model's life: huge pages, see `TensorStorage`).
+    public init(uninitialized shape: [Int], longLived: Bool = false) {
         self.shape = shape
-        storage = TensorStorage(count: shape.reduce(1, *))
+        storage = TensorStorage(count: shape.reduce(1, *), longLived: longLived)
     }
 
     public init(shape: [Int], scalars: [Float]) {
