@@ -44,19 +44,10 @@ public struct Conv2D: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        precondition(x.rank == 4 && x.shape[3] == inChannels,
-                     "Conv2D expects [N,H,W,\(inChannels)], got \(x.shape)")
+        if let out = winograd(x, upsample: 1) { return out }
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: h, width: w)
         let out = Tensor(uninitialized: [n, oh, ow, outChannels])
-        if ConvolutionAlgorithm.current == .winograd,
-           Winograd43.applies(kernel: (kernelHeight, kernelWidth), stride: stride, inChannels: inChannels,
-                              outChannels: outChannels, tiles: n * ((oh + 3) / 4) * ((ow + 3) / 4)) {
-            Winograd43.convolve(x.unsafePointer, n: n, h: h, w: w, ci: inChannels, packed: packed.unsafePointer,
-                                co: outChannels, bias: bias?.unsafePointer, top: padding.top, left: padding.left,
-                                oh: oh, ow: ow, into: out.unsafePointer)
-            return out
-        }
         for b in 0..<n {
             let src = x.unsafePointer + b * h * w * inChannels
             let dst = out.unsafePointer + b * oh * ow * outChannels
@@ -76,19 +67,23 @@ public struct Conv2D: Sendable {
     /// `self(upsampleNearest2x(x))`, without the upsampled copy when Winograd serves the
     /// convolution (the VAE decoder's upsamplers: 1 GB less at 1024 px).
     public func afterNearest2x(_ x: Tensor) -> Tensor {
+        winograd(x, upsample: 2) ?? self(upsampleNearest2x(x))
+    }
+
+    /// The convolution of `x` read as its nearest `upsample`x upsampling, by Winograd, or nil
+    /// when Winograd does not serve this convolution (or `KILN_CONV=direct`).
+    private func winograd(_ x: Tensor, upsample: Int) -> Tensor? {
         precondition(x.rank == 4 && x.shape[3] == inChannels,
                      "Conv2D expects [N,H,W,\(inChannels)], got \(x.shape)")
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let (oh, ow) = outputSize(height: 2 * h, width: 2 * w)
+        let (oh, ow) = outputSize(height: upsample * h, width: upsample * w)
         guard ConvolutionAlgorithm.current == .winograd,
               Winograd43.applies(kernel: (kernelHeight, kernelWidth), stride: stride, inChannels: inChannels,
-                                 outChannels: outChannels, tiles: n * ((oh + 3) / 4) * ((ow + 3) / 4)) else {
-            return self(upsampleNearest2x(x))
-        }
+                                 outChannels: outChannels, tiles: n * ((oh + 3) / 4) * ((ow + 3) / 4)) else { return nil }
         let out = Tensor(uninitialized: [n, oh, ow, outChannels])
         Winograd43.convolve(x.unsafePointer, n: n, h: h, w: w, ci: inChannels, packed: packed.unsafePointer,
                             co: outChannels, bias: bias?.unsafePointer, top: padding.top, left: padding.left,
-                            oh: oh, ow: ow, into: out.unsafePointer, upsample: 2)
+                            oh: oh, ow: ow, into: out.unsafePointer, upsample: upsample)
         return out
     }
 
