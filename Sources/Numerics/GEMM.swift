@@ -96,13 +96,11 @@ func batchedGEMM(count: Int, m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, strideA: Int, b: UnsafePointer<Float>, strideB: Int,
                  c: UnsafeMutablePointer<Float>, strideC: Int) {
     if count == 0 || m == 0 || n == 0 { return }
-    if FLOPCounter.enabled { FLOPCounter.add(2 * Double(count) * Double(m) * Double(n) * Double(k)) }
-    let blas = BLASLibrary.shared
     let tiling = GEMMTiling(m: m, n: n, k: k)
     runTasks(count * tiling.count, workers: parallelWorkerCount) { task in
         let i = task / tiling.count, t = tiling.tile(task % tiling.count)
-        blas.sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t.rows), Int32(t.columns), Int32(k), 1,
-                   a + i * strideA + t.row * k, Int32(k), b + i * strideB + t.column, Int32(n), 0,
-                   c + i * strideC + t.row * n + t.column, Int32(n))
+        gemm(m: t.rows, n: t.columns, k: k, a: a + i * strideA + t.row * k, lda: k, transA: false,
+             b: b + i * strideB + t.column, ldb: n, transB: false, c: c + i * strideC + t.row * n + t.column, ldc: n,
+             alpha: 1, beta: 0, workers: 0)
     }
 }
