@@ -98,31 +98,28 @@ struct TilePlan {
     }
 
     /// diffusers' `blend_v`: the first rows of `b` ramp from the last rows of `a` (the tile
-    /// above) to `b`'s own, weights computed in double and applied in float as torch does.
+    /// above) to `b`'s own.
     func blendRows(from a: Tensor, into b: Tensor) {
-        let extent = min(a.shape[1], b.shape[1], blend)
-        let (n, ah, bh, w, c) = (b.shape[0], a.shape[1], b.shape[1], b.shape[2], b.shape[3])
-        let s = a.unsafePointer, d = b.unsafePointer
-        for y in 0..<extent {
-            let wb = Float(Double(y) / Double(extent)), wa = Float(1 - Double(y) / Double(extent))
-            for batch in 0..<n {
-                let src = s + ((batch * ah + ah - extent + y) * w) * c, dst = d + ((batch * bh + y) * w) * c
-                for i in 0..<(w * c) { dst[i] = src[i] * wa + dst[i] * wb }
-            }
-        }
+        blend(from: a, into: b, outer: b.shape[0], aLength: a.shape[1], bLength: b.shape[1], inner: b.shape[2] * b.shape[3])
     }
 
     /// diffusers' `blend_h`: the first columns of `b` ramp from the last columns of `a` (the
     /// tile to the left).
     func blendColumns(from a: Tensor, into b: Tensor) {
-        let extent = min(a.shape[2], b.shape[2], blend)
-        let (n, h, aw, bw, c) = (b.shape[0], b.shape[1], a.shape[2], b.shape[2], b.shape[3])
+        blend(from: a, into: b, outer: b.shape[0] * b.shape[1], aLength: a.shape[2], bLength: b.shape[2], inner: b.shape[3])
+    }
+
+    /// Both blends, with the tensors seen as `[outer, length, inner]` along the blended axis:
+    /// position i < extent of `b` becomes `a[length_a - extent + i] * (1 - i/extent) + b[i] *
+    /// (i/extent)`, the weights computed in double and applied in float as torch does.
+    private func blend(from a: Tensor, into b: Tensor, outer: Int, aLength: Int, bLength: Int, inner: Int) {
+        let extent = min(aLength, bLength, blend)
         let s = a.unsafePointer, d = b.unsafePointer
-        for x in 0..<extent {
-            let wb = Float(Double(x) / Double(extent)), wa = Float(1 - Double(x) / Double(extent))
-            for row in 0..<(n * h) {
-                let src = s + (row * aw + aw - extent + x) * c, dst = d + (row * bw + x) * c
-                for i in 0..<c { dst[i] = src[i] * wa + dst[i] * wb }
+        for i in 0..<extent {
+            let wb = Float(Double(i) / Double(extent)), wa = Float(1 - Double(i) / Double(extent))
+            for o in 0..<outer {
+                let src = s + (o * aLength + aLength - extent + i) * inner, dst = d + (o * bLength + i) * inner
+                for j in 0..<inner { dst[j] = src[j] * wa + dst[j] * wb }
             }
         }
     }
