@@ -88,11 +88,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        if ending == nil {
-            Glibc.kill(pid, SIGKILL)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        }
+        kill()
         try? FileManager.default.removeItem(atPath: folder)
     }
 
