@@ -18,7 +18,12 @@ extension PostgresLocation {
             configuration = .init(host: name, port: port, username: user, password: password, database: database, tls: try tls())
         }
         configuration.options.connectTimeout = .milliseconds(Int64((connectTimeout * 1000).rounded()))
-        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
+        // A worker frozen inside a transaction (SIGSTOP, a suspended VM) would hold its job's row
+        // lock until TCP gave up, and FOR UPDATE SKIP LOCKED claims would skip the job even after
+        // its lease ran out. Kiln's transactions never wait on the client, so the server ends one
+        // idle for 30 s and the lock goes with it.
+        configuration.options.additionalStartupParameters = [("application_name", applicationName),
+                                                             ("idle_in_transaction_session_timeout", "30s")]
         return configuration
     }
 
