@@ -141,7 +141,8 @@ public struct AutoencoderKL: Sendable {
             if i < n - 1 {
                 let s = bw.scoped("downsamplers.0.conv")
                 down = Conv2D(torchWeight: try s.tensor("weight", shape: [output, output, 3, 3]),
-                              bias: try s.tensor("bias", shape: [output]), stride: 2, padding: (0, 1, 0, 1))
+                              bias: try s.tensor("bias", shape: [output]), stride: 2, padding: (0, 1, 0, 1),
+                              precision: s.precision)
             }
             blocks.append((resnets, down))
         }

@@ -140,7 +140,8 @@ public struct CLIPTextModel: Sendable {
         var states = [x]
         for layer in layers {
             let n = layer.norm1(x)
-            let attended = multiHeadAttention(q: layer.q(n), k: layer.k(n), v: layer.v(n), heads: config.heads, causal: true)
+            let attended = multiHeadAttention(q: layer.q(n), k: layer.k(n), v: layer.v(n), heads: config.heads, causal: true,
+                                              precision: layer.q.precision)
             x.add(layer.out(attended))
             let mlp = layer.fc2(config.activation(layer.fc1(layer.norm2(x))))
             x.add(mlp)

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFiles
+import Numerics
 import Tokenizer
 
 /// One line of `kiln inspect`: a component, its class, its dtype on disk and its size.
@@ -25,6 +26,8 @@ public struct SDXLModelFiles: Sendable {
     public let path: String
     public let layout: Layout
     public let variant: WeightVariant
+    /// What the networks' layers are built in (`.bf16`: weights packed to bfloat16 as they load).
+    public var precision: Precision = .fp32
     /// Applied to every component's weights as they are opened (LoRAs merge here).
     public var weightTransform: (@Sendable (_ component: String, _ weights: any WeightSource) throws -> any WeightSource)?
 
@@ -82,7 +85,7 @@ public struct SDXLModelFiles: Sendable {
     }
 
     func reader(_ name: String) throws -> WeightReader {
-        WeightReader(source: try weights(name), component: "\(path) \(name)")
+        WeightReader(source: try weights(name), component: "\(path) \(name)").with(precision: precision)
     }
 
     public func textEncoder(_ name: String) throws -> CLIPTextModel {

@@ -18,7 +18,7 @@ struct AttentionLayer: Sendable {
 
     func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
         let c = context ?? x
-        return out(multiHeadAttention(q: q(x), k: k(c), v: v(c), heads: heads))
+        return out(multiHeadAttention(q: q(x), k: k(c), v: v(c), heads: heads, precision: q.precision))
     }
 }
 

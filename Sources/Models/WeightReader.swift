@@ -7,6 +7,8 @@ public struct WeightReader: Sendable {
     public let source: any WeightSource
     public let component: String
     public let prefix: String
+    /// What `linear` and `conv` build their layers in (`.bf16`: weights packed to bfloat16).
+    public var precision: Precision = .fp32
     /// When set, tensors are made up instead of read (benchmarks at full size without files).
     let synthesize: (@Sendable (String, [Int]) -> Tensor)?
 
@@ -50,7 +52,16 @@ public struct WeightReader: Sendable {
 
     /// A reader for the keys under `prefix.name.`.
     public func scoped(_ name: String) -> WeightReader {
-        WeightReader(source: source, component: component, prefix: key(name) + ".", synthesize: synthesize)
+        var reader = WeightReader(source: source, component: component, prefix: key(name) + ".", synthesize: synthesize)
+        reader.precision = precision
+        return reader
+    }
+
+    /// This reader building its layers in `precision`.
+    public func with(precision: Precision) -> WeightReader {
+        var reader = self
+        reader.precision = precision
+        return reader
     }
 
     public func key(_ name: String) -> String { prefix + name }
@@ -78,7 +89,7 @@ public struct WeightReader: Sendable {
     public func linear(_ name: String, in inputs: Int, out outputs: Int, bias: Bool = true) throws -> Linear {
         let s = scoped(name)
         return Linear(weight: try s.tensor("weight", shape: [outputs, inputs], allowConv1x1: true),
-                      bias: bias ? try s.tensor("bias", shape: [outputs]) : nil)
+                      bias: bias ? try s.tensor("bias", shape: [outputs]) : nil, precision: precision)
     }
 
     public func conv(_ name: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int = 1,
@@ -86,7 +97,7 @@ public struct WeightReader: Sendable {
         let s = scoped(name)
         return Conv2D(torchWeight: try s.tensor("weight", shape: [outputs, inputs, kernel, kernel]),
                       bias: bias ? try s.tensor("bias", shape: [outputs]) : nil,
-                      stride: stride, padding: padding)
+                      stride: stride, padding: padding, precision: precision)
     }
 
     public func groupNorm(_ name: String, channels: Int, groups: Int, epsilon: Float) throws -> GroupNorm {

@@ -1,3 +1,4 @@
+import CKilnKernels
 import Foundation
 
 /// Multi-head scaled dot-product attention, `softmax(Q Kᵀ / √d) V`, with torch
@@ -6,7 +7,12 @@ import Foundation
 /// `q` is `[batch, queries, heads * d]`, `k` and `v` are `[batch, keys, heads * d]`; the result is
 /// `[batch, queries, heads * d]`. Scores are computed per head for a block of queries at a time,
 /// so at most one `block x keys` score matrix per task exists: never the full attention matrix.
-public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false) -> Tensor {
+///
+/// In bf16 both products take bfloat16 operands with float32 accumulation: each head's K and V
+/// are packed once, Q and the probabilities are rounded as they enter the kernel; the scores,
+/// their scaling and the softmax stay float32.
+public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false,
+                               precision: Precision = .fp32) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3)
     let (batch, nq, width) = (q.shape[0], q.shape[1], q.shape[2])
     let nk = k.shape[1]
@@ -25,6 +31,45 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
     let block = max(1, min(nq, max((1 << 18) / keys, min(256, (1 << 22) / keys))))
     let blocks = (nq + block - 1) / block
     let tasks = batch * heads * blocks
+
+    // bf16: Kᵀ (d x keys) and V (keys x d) of every (batch, head), packed once.
+    let packedK: UnsafeMutablePointer<UInt16>?, packedV: UnsafeMutablePointer<UInt16>?
+    let kStride = BF16Matrix.packedCount(k: d, n: nk), vStride = BF16Matrix.packedCount(k: nk, n: d)
+    if precision == .bf16 {
+        let pk = UnsafeMutablePointer<UInt16>.allocate(capacity: batch * heads * kStride)
+        let pv = UnsafeMutablePointer<UInt16>.allocate(capacity: batch * heads * vStride)
+        parallelFor(batch * heads) { r in
+            for i in r {
+                let b = i / heads, h = i % heads
+                BF16Matrix.pack(.float32(kp + b * nk * width + h * d), k: d, n: nk, ldb: width, transposed: true,
+                                into: pk + i * kStride, threaded: false)
+                BF16Matrix.pack(.float32(vp + b * nk * width + h * d), k: nk, n: d, ldb: width, transposed: false,
+                                into: pv + i * vStride, threaded: false)
+            }
+        }
+        packedK = pk; packedV = pv
+        if FLOPCounter.enabled { FLOPCounter.add(4 * Double(batch * heads) * Double(nq) * Double(nk) * Double(d)) }
+    } else {
+        packedK = nil; packedV = nil
+    }
+    defer { packedK?.deallocate(); packedV?.deallocate() }
+
+    func runBF16(_ task: Int, scores: UnsafeMutablePointer<Float>, packedK: UnsafePointer<UInt16>, packedV: UnsafePointer<UInt16>) {
+        let b = task / (heads * blocks), rest = task % (heads * blocks)
+        let h = rest / blocks, q0 = (rest % blocks) * block
+        let rows = min(block, nq - q0), head = b * heads + h
+        kiln_bf16_gemm(Int64(rows), Int64(nk), Int64(d), qp + (b * nq + q0) * width + h * d, Int64(width),
+                       packedK + head * kStride, scores, Int64(nk), 0)
+        for i in 0..<rows {
+            let row = scores + i * nk
+            for j in 0..<nk { row[j] *= scale }
+            let limit = causal ? min(nk, q0 + i + 1) : nk
+            softmaxRow(row, count: limit)
+            if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
+        }
+        kiln_bf16_gemm(Int64(rows), Int64(d), Int64(nk), scores, Int64(nk), packedV + head * vStride,
+                       op + (b * nq + q0) * width + h * d, Int64(width), 0)
+    }
 
     func run(_ task: Int, scores: UnsafeMutablePointer<Float>) {
         let b = task / (heads * blocks), rest = task % (heads * blocks)
@@ -48,7 +93,11 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
     parallelFor(tasks) { r in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * nk)
         defer { scores.deallocate() }
-        for t in r { run(t, scores: scores) }
+        if let packedK, let packedV {
+            for t in r { runBF16(t, scores: scores, packedK: packedK, packedV: packedV) }
+        } else {
+            for t in r { run(t, scores: scores) }
+        }
     }
     return out
 }

@@ -4,44 +4,95 @@ import CKilnKernels
 /// columns `kiln_bf16_pack_b` writes. Half the memory of float32; rounding as torch's
 /// `.to(torch.bfloat16)` (round to nearest even).
 ///
-/// The building block of the bfloat16 path (`--precision bf16`, issue 8): the GEMM runs on
-/// AVX512-BF16 (vdpbf16ps) where the CPU has it, else on a portable kernel of the same bits.
+/// The building block of the bfloat16 path (`--precision bf16`): the GEMM runs on AVX512-BF16
+/// (vdpbf16ps) where the CPU has it, else on a portable kernel of the same bits.
 public final class BF16Matrix: @unchecked Sendable {
     public let k: Int
     public let n: Int
     let packed: UnsafeMutablePointer<UInt16>
     let count: Int
 
-    /// Panels of 64 columns, each `ceil(k/2) * 128` values.
+    /// Columns per panel.
     static let panel = Int(KILN_BF16_PANEL)
-    var panelStride: Int { (k + 1) / 2 * 2 * BF16Matrix.panel }
+    /// Values per panel: `ceil(k/2) * 128`.
+    var panelStride: Int { BF16Matrix.panelStride(k: k) }
+    static func panelStride(k: Int) -> Int { (k + 1) / 2 * 2 * panel }
+    /// Values of a packed k x n matrix.
+    static func packedCount(k: Int, n: Int) -> Int { max(1, Int(kiln_bf16_packed_size(Int64(k), Int64(n)))) }
 
     private init(k: Int, n: Int) {
         self.k = k; self.n = n
-        count = max(1, Int(kiln_bf16_packed_size(Int64(k), Int64(n))))
-        packed = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
+        count = BF16Matrix.packedCount(k: k, n: n)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 2, alignment: 64)
+        if count * 2 >= TensorStorage.hugePageThreshold * 4 { TensorStorage.adviseHugePages(raw, byteCount: count * 2) }
+        packed = raw.bindMemory(to: UInt16.self, capacity: count)
     }
 
-    deinit { packed.deallocate() }
+    deinit { UnsafeMutableRawPointer(packed).deallocate() }
 
-    /// Packs a torch `nn.Linear` weight `[out, in]` (op(B) = weightᵀ, k = in, n = out), panels
-    /// in parallel (each panel's bytes depend on its columns alone).
+    /// Packs a torch `nn.Linear` weight `[out, in]` (op(B) = weightᵀ, k = in, n = out).
     public convenience init(linearWeight weight: Tensor) {
         precondition(weight.rank == 2)
         let (n, k) = (weight.shape[0], weight.shape[1])
         self.init(k: k, n: n)
-        let src = weight.unsafePointer, dst = packed, stride = panelStride
-        let panels = (n + BF16Matrix.panel - 1) / BF16Matrix.panel
-        parallelFor(panels, grain: 1) { range in
-            for p in range {
-                let c0 = p * BF16Matrix.panel, width = min(BF16Matrix.panel, n - c0)
-                kiln_bf16_pack_b(src + c0 * k, Int64(k), Int64(width), Int64(k), 1, dst + p * stride)
+        BF16Matrix.pack(.float32(UnsafePointer(weight.unsafePointer)), k: k, n: n, ldb: k, transposed: true, into: packed)
+    }
+
+    /// Packs row-major bfloat16 values `b[k][n]` (`ldb` apart), bit for bit.
+    convenience init(bf16Rows b: UnsafePointer<UInt16>, k: Int, n: Int, ldb: Int) {
+        self.init(k: k, n: n)
+        BF16Matrix.pack(.bfloat16(b), k: k, n: n, ldb: ldb, transposed: false, into: packed)
+    }
+
+    /// Where packed values come from.
+    enum Source {
+        case float32(UnsafePointer<Float>)
+        case bfloat16(UnsafePointer<UInt16>)
+    }
+
+    /// Packs op(B) (k x n) into `dst` (`packedCount(k:n:)` values), panels in parallel: each
+    /// panel's bytes depend on its columns alone. `transposed`: B is n x k (op(B)(r, c) at
+    /// `c * ldb + r`), else k x n (at `r * ldb + c`).
+    static func pack(_ source: Source, k: Int, n: Int, ldb: Int, transposed: Bool, into dst: UnsafeMutablePointer<UInt16>,
+                     threaded: Bool = true) {
+        let panels = (n + panel - 1) / panel, stride = panelStride(k: k)
+        func one(_ p: Int) {
+            let c0 = p * panel, width = min(panel, n - c0)
+            let offset = transposed ? c0 * ldb : c0
+            switch source {
+            case .float32(let b):
+                kiln_bf16_pack_b(b + offset, Int64(k), Int64(width), Int64(ldb), transposed ? 1 : 0, dst + p * stride)
+            case .bfloat16(let b):
+                kiln_bf16_pack_b_bf16(b + offset, Int64(k), Int64(width), Int64(ldb), transposed ? 1 : 0, dst + p * stride)
             }
+        }
+        if threaded {
+            parallelFor(panels, grain: 1) { range in for p in range { one(p) } }
+        } else {
+            for p in 0..<panels { one(p) }
         }
     }
 
     /// Whether this CPU runs the AVX512-BF16 kernel (else the portable one, slower, same bits).
     public static let hasHardwareSupport: Bool = kiln_cpu_has_avx512_bf16() != 0
+}
+
+/// Owned bfloat16 values (a convolution's weights in bf16, `[taps, in, out]`).
+final class BF16Buffer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<UInt16>
+    let count: Int
+
+    /// `source` rounded to bfloat16 as torch's `.to(torch.bfloat16)`.
+    init(rounding source: UnsafePointer<Float>, count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
+        if count * 2 >= TensorStorage.hugePageThreshold * 4 { TensorStorage.adviseHugePages(raw, byteCount: count * 2) }
+        pointer = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
+        let p = pointer
+        parallelFor(count, grain: 1 << 16) { r in for i in r { p[i] = kiln_bf16_from_f32(source[i]) } }
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
 }
 
 /// `C[m, n] = A[m, k] · B + beta · C` with A in float32 (rounded to bfloat16 inside the kernel),
@@ -58,17 +109,28 @@ public func bf16GEMM(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, b: BF16M
 func bf16GEMM(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, b: BF16Matrix,
               c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float, workers: Int) {
     precondition(n <= b.n)
-    if m == 0 || n == 0 { return }
-    let k = b.k
-    if FLOPCounter.enabled { FLOPCounter.add(2 * Double(m) * Double(n) * Double(k)) }
+    batchedBF16GEMM(count: 1, m: m, n: n, k: b.k, a: a, lda: lda, strideA: 0, b: UnsafePointer(b.packed), strideB: 0,
+                    c: c, ldc: ldc, strideC: 0, beta: beta, workers: workers)
+}
+
+/// `count` products `C[i] = A[i] · B[i] + beta · C[i]` of one shape, B[i] packed bf16 (k x n,
+/// `strideB` values apart), A[i] and C[i] `strideA`/`strideC` floats apart. Run as fixed tiles
+/// (GEMMTiling rows x whole panels) on `workers` threads; bits as `bf16GEMM`.
+func batchedBF16GEMM(count: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, strideA: Int,
+                     b: UnsafePointer<UInt16>, strideB: Int, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int,
+                     beta: Float = 0, workers: Int = parallelWorkerCount) {
+    if count == 0 || m == 0 || n == 0 { return }
+    if FLOPCounter.enabled { FLOPCounter.add(2 * Double(count) * Double(m) * Double(n) * Double(k)) }
     let tiling = GEMMTiling(m: m, n: n, k: k)
-    let panel = BF16Matrix.panel
+    let panel = BF16Matrix.panel, panelStride = BF16Matrix.panelStride(k: k)
     let columns = max(panel, (tiling.columns + panel - 1) / panel * panel)
     let columnBlocks = (n + columns - 1) / columns
-    runTasks(tiling.rowBlocks * columnBlocks, workers: workers) { task in
-        let r0 = (task / columnBlocks) * tiling.rows, c0 = (task % columnBlocks) * columns
+    let perProduct = tiling.rowBlocks * columnBlocks
+    runTasks(count * perProduct, workers: workers) { task in
+        let i = task / perProduct, t = task % perProduct
+        let r0 = (t / columnBlocks) * tiling.rows, c0 = (t % columnBlocks) * columns
         let rows = min(tiling.rows, m - r0), width = min(columns, n - c0)
-        kiln_bf16_gemm(Int64(rows), Int64(width), Int64(k), a + r0 * lda, Int64(lda),
-                       b.packed + (c0 / panel) * b.panelStride, c + r0 * ldc + c0, Int64(ldc), beta)
+        kiln_bf16_gemm(Int64(rows), Int64(width), Int64(k), a + i * strideA + r0 * lda, Int64(lda),
+                       b + i * strideB + (c0 / panel) * panelStride, c + i * strideC + r0 * ldc + c0, Int64(ldc), beta)
     }
 }

@@ -4,8 +4,11 @@ import Foundation
 ///
 /// The weight is packed once, at construction, from torch's `[out, in, kh, kw]` into one
 /// `[in, out]` matrix per kernel tap. 3x3 stride-1 convolutions over enough pixels run by
-/// Winograd's F(4x4, 3x3) (`Winograd43`); other stride-1 ones as one GEMM per tap over shifted
+/// Winograd's F(4x4, 3x3) (`Winograd`); other stride-1 ones as one GEMM per tap over shifted
 /// windows of a zero-padded copy of the input (no im2col); strided ones gather patches in bands.
+/// In bf16 the packed weights are rounded to bfloat16 (the float32 copy is not kept) and every
+/// path runs bf16 GEMMs: Winograd's products on bf16-rounded transformed weights, the others as
+/// one GEMM over gathered patches.
 public struct Conv2D: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -14,28 +17,46 @@ public struct Conv2D: Sendable {
     public let stride: Int
     /// Zero padding as (top, bottom, left, right).
     public let padding: (top: Int, bottom: Int, left: Int, right: Int)
-    /// `[kh * kw, in, out]`.
-    let packed: Tensor
+    /// `[kh * kw, in, out]`, in float32 or bfloat16.
+    let weights: Weights
     let bias: Tensor?
 
+    enum Weights: Sendable {
+        case fp32(Tensor)
+        case bf16(BF16Buffer)
+    }
+
+    public var precision: Precision {
+        if case .bf16 = weights { return .bf16 }
+        return .fp32
+    }
+
+    /// Winograd's view of the weights.
+    var winogradWeights: Winograd.Weights {
+        switch weights {
+        case .fp32(let t): return .fp32(UnsafePointer(t.unsafePointer))
+        case .bf16(let b): return .bf16(UnsafePointer(b.pointer))
+        }
+    }
+
     /// - Parameter torchWeight: `[out, in, kh, kw]` as stored by torch.
-    public init(torchWeight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) {
+    public init(torchWeight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0, precision: Precision = .fp32) {
         self.init(torchWeight: torchWeight, bias: bias, stride: stride,
-                  padding: (padding, padding, padding, padding))
+                  padding: (padding, padding, padding, padding), precision: precision)
     }
 
     public init(torchWeight: Tensor, bias: Tensor?, stride: Int,
-                padding: (top: Int, bottom: Int, left: Int, right: Int)) {
+                padding: (top: Int, bottom: Int, left: Int, right: Int), precision: Precision = .fp32) {
         precondition(torchWeight.rank == 4 && stride >= 1)
         let (co, ci, kh, kw) = (torchWeight.shape[0], torchWeight.shape[1], torchWeight.shape[2], torchWeight.shape[3])
         inChannels = ci; outChannels = co; kernelHeight = kh; kernelWidth = kw
         self.stride = stride; self.padding = padding; self.bias = bias
-        let p = Tensor(uninitialized: [kh * kw, ci, co], longLived: true)
+        let p = Tensor(uninitialized: [kh * kw, ci, co], longLived: precision == .fp32)
         let src = torchWeight.unsafePointer, dst = p.unsafePointer
         for o in 0..<co { for i in 0..<ci { for y in 0..<kh { for x in 0..<kw {
             dst[((y * kw + x) * ci + i) * co + o] = src[((o * ci + i) * kh + y) * kw + x]
         } } } }
-        packed = p
+        weights = precision == .bf16 ? .bf16(BF16Buffer(rounding: p.unsafePointer, count: p.count)) : .fp32(p)
     }
 
     public func outputSize(height h: Int, width w: Int) -> (height: Int, width: Int) {
@@ -48,6 +69,24 @@ public struct Conv2D: Sendable {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: h, width: w)
         let out = Tensor(uninitialized: [n, oh, ow, outChannels])
+        if case .bf16(let b16) = weights {
+            // One packed [kh * kw * in, out] matrix serves the 1x1 GEMM and the patch GEMMs.
+            let matrix = BF16Matrix(bf16Rows: b16.pointer, k: kernelHeight * kernelWidth * inChannels, n: outChannels, ldb: outChannels)
+            for b in 0..<n {
+                let src = x.unsafePointer + b * h * w * inChannels
+                let dst = out.unsafePointer + b * oh * ow * outChannels
+                if kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == (0, 0, 0, 0) {
+                    fillBias(dst, rows: h * w)
+                    bf16GEMM(m: h * w, n: outChannels, a: src, lda: inChannels, b: matrix, c: dst, ldc: outChannels, beta: 1)
+                } else {
+                    bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow) { rows, cols, patch, out in
+                        bf16GEMM(m: rows, n: outChannels, a: cols, lda: patch, b: matrix, c: out, ldc: outChannels, beta: 1)
+                    }
+                }
+            }
+            return out
+        }
+        guard case .fp32(let packed) = weights else { return out }
         for b in 0..<n {
             let src = x.unsafePointer + b * h * w * inChannels
             let dst = out.unsafePointer + b * oh * ow * outChannels
@@ -56,9 +95,12 @@ public struct Conv2D: Sendable {
                 gemm(m: h * w, n: outChannels, k: inChannels, a: src, lda: inChannels,
                      b: packed.unsafePointer, ldb: outChannels, c: dst, ldc: outChannels, beta: 1)
             } else if stride == 1 {
-                shiftedWindows(src, h: h, w: w, into: dst, oh: oh, ow: ow)
+                shiftedWindows(src, h: h, w: w, packed: packed.unsafePointer, into: dst, oh: oh, ow: ow)
             } else {
-                bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow)
+                let co = outChannels
+                bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow) { rows, cols, patch, out in
+                    gemm(m: rows, n: co, k: patch, a: cols, lda: patch, b: packed.unsafePointer, ldb: co, c: out, ldc: co, beta: 1)
+                }
             }
         }
         return out
@@ -78,10 +120,10 @@ public struct Conv2D: Sendable {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: upsample * h, width: upsample * w)
         guard ConvolutionAlgorithm.current == .winograd,
-              Winograd43.applies(kernel: (kernelHeight, kernelWidth), stride: stride, inChannels: inChannels,
+              Winograd.applies(kernel: (kernelHeight, kernelWidth), stride: stride, inChannels: inChannels,
                                  outChannels: outChannels, tiles: n * ((oh + 3) / 4) * ((ow + 3) / 4)) else { return nil }
         let out = Tensor(uninitialized: [n, oh, ow, outChannels])
-        Winograd43.convolve(x.unsafePointer, n: n, h: h, w: w, ci: inChannels, packed: packed.unsafePointer,
+        Winograd.convolve(x.unsafePointer, n: n, h: h, w: w, ci: inChannels, weights: winogradWeights,
                             co: outChannels, bias: bias?.unsafePointer, top: padding.top, left: padding.left,
                             oh: oh, ow: ow, into: out.unsafePointer, upsample: upsample)
         return out
@@ -99,7 +141,7 @@ public struct Conv2D: Sendable {
 
     /// Stride 1: pad into a `(h+pt+pb) x (w+pl+pr)` image; for tap (dy,dx) the input rows needed by a
     /// band of "wide" output rows (width = padded width) are one contiguous window.
-    private func shiftedWindows(_ src: UnsafePointer<Float>, h: Int, w: Int,
+    private func shiftedWindows(_ src: UnsafePointer<Float>, h: Int, w: Int, packed: UnsafePointer<Float>,
                                 into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
         let ci = inChannels, co = outChannels
         let ph = h + padding.top + padding.bottom, pw = w + padding.left + padding.right
@@ -124,7 +166,7 @@ public struct Conv2D: Sendable {
             for tap in 0..<(kernelHeight * kernelWidth) {
                 let dy = tap / kernelWidth, dx = tap % kernelWidth
                 gemm(m: m, n: co, k: ci, a: padded + ((y0 + dy) * pw + dx) * ci, lda: ci,
-                     b: packed.unsafePointer + tap * ci * co, ldb: co, c: wide, ldc: co,
+                     b: packed + tap * ci * co, ldb: co, c: wide, ldc: co,
                      beta: tap == 0 ? 0 : 1)
             }
             let bp = bias?.unsafePointer
@@ -139,9 +181,11 @@ public struct Conv2D: Sendable {
         }
     }
 
-    /// Any stride: gather the patches of a band of output pixels, then one GEMM per band.
+    /// Any stride: gather the patches of a band of output pixels, then one GEMM per band:
+    /// `multiply(rows, patches, patchLength, out)` adds `patches · weights` to `out` (bias-filled).
     private func bandedIm2col(_ src: UnsafePointer<Float>, h: Int, w: Int,
-                              into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+                              into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+                              multiply: (Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) {
         let ci = inChannels, co = outChannels, kh = kernelHeight, kw = kernelWidth
         let patch = kh * kw * ci
         let total = oh * ow
@@ -171,8 +215,7 @@ public struct Conv2D: Sendable {
             }
             let out = dst + p0 * co
             fillBias(out, rows: count)
-            gemm(m: count, n: co, k: patch, a: cols, lda: patch, b: packed.unsafePointer, ldb: co,
-                 c: out, ldc: co, beta: 1)
+            multiply(count, cols, patch, out)
             p0 += count
         }
     }

@@ -53,18 +53,32 @@ func gemm(m: Int, n: Int, k: Int,
 
 /// A fully connected layer with torch `nn.Linear` semantics: `y = x Wᵀ + b` over the last axis.
 ///
-/// The weight stays in torch's `[out, in]` layout and is used transposed by the GEMM.
+/// In float32 the weight stays in torch's `[out, in]` layout and is used transposed by the GEMM;
+/// in bf16 it is packed once into a `BF16Matrix` (the float32 copy is not kept).
 public struct Linear: Sendable {
-    public let weight: Tensor   // [out, in]
-    public let bias: Tensor?    // [out]
-    public var inFeatures: Int { weight.shape[1] }
-    public var outFeatures: Int { weight.shape[0] }
+    /// The weight as the layer multiplies by it.
+    public enum Weight: Sendable {
+        case fp32(Tensor)       // [out, in]
+        case bf16(BF16Matrix)   // k = in, n = out
+    }
 
-    public init(weight: Tensor, bias: Tensor?) {
+    public let weight: Weight
+    public let bias: Tensor?    // [out]
+    public let inFeatures: Int
+    public let outFeatures: Int
+
+    /// - Parameter weight: `[out, in]` as torch stores it, kept as is (fp32) or packed (bf16).
+    public init(weight: Tensor, bias: Tensor?, precision: Precision = .fp32) {
         precondition(weight.rank == 2)
         precondition(bias.map { $0.count == weight.shape[0] } ?? true)
-        self.weight = weight
+        outFeatures = weight.shape[0]; inFeatures = weight.shape[1]
+        self.weight = precision == .bf16 ? .bf16(BF16Matrix(linearWeight: weight)) : .fp32(weight)
         self.bias = bias
+    }
+
+    public var precision: Precision {
+        if case .bf16 = weight { return .bf16 }
+        return .fp32
     }
 
     /// Applies the layer to `x` of shape `[..., in]`, giving `[..., out]`.
@@ -82,8 +96,13 @@ public struct Linear: Sendable {
             }
             beta = 1
         }
-        gemm(m: m, n: n, k: k, a: x.unsafePointer, lda: k, b: weight.unsafePointer, ldb: k, transB: true,
-             c: o, ldc: n, beta: beta)
+        switch weight {
+        case .fp32(let w):
+            gemm(m: m, n: n, k: k, a: x.unsafePointer, lda: k, b: w.unsafePointer, ldb: k, transB: true,
+                 c: o, ldc: n, beta: beta)
+        case .bf16(let w):
+            bf16GEMM(m: m, n: n, a: x.unsafePointer, lda: k, b: w, c: o, ldc: n, beta: beta)
+        }
         return out
     }
 }

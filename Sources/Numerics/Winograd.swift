@@ -1,3 +1,5 @@
+import CKilnKernels
+
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, "Fast
 /// Algorithms for Convolutional Neural Networks", 2015), the transform NNPACK and oneDNN use.
 ///
@@ -11,11 +13,34 @@
 /// buffer for a block of output channels (`U` costs 4x the weights, too much to keep for SDXL's
 /// UNet), tiles are processed in bands of fixed size, and each GEMM is cut into fixed tiles:
 /// every number is computed in the same order whatever the thread count.
-enum Winograd43 {
+///
+/// bf16 weights use F(2x2, 3x3) instead (`Winograd+F23.swift`): F(4x4, 3x3)'s transforms (input
+/// coefficients up to 5, output up to 8) magnify bf16's rounding of the transformed operands
+/// (5.5% of the output's scale on random data, against 0.5% for the direct convolution), while
+/// F(2x2, 3x3)'s coefficients are 0, ±1 and ±1/2.
+enum Winograd {
     typealias V16 = SIMD16<Float>
 
-    /// Output pixels per tile side, input pixels per tile side, positions per tile.
-    static let outputTile = 4, inputTile = 6, positions = 36
+    /// The tile sizes: F(4x4, 3x3) (6x6 input tiles, 36 products) or F(2x2, 3x3) (4x4, 16).
+    enum Variant: Sendable {
+        case f4x4, f2x2
+
+        var outputTile: Int { self == .f4x4 ? 4 : 2 }
+        var inputTile: Int { outputTile + 2 }
+        var positions: Int { inputTile * inputTile }
+
+        /// F(4x4, 3x3) for float32 weights, F(2x2, 3x3) for bf16 ones.
+        init(for weights: Weights) {
+            if case .bf16 = weights { self = .f2x2 } else { self = .f4x4 }
+        }
+    }
+
+    /// Packed convolution weights `[9, ci, co]`. With bf16 weights the transformed weights are
+    /// rounded to bfloat16 too and the 36 products run as bf16 GEMMs (float32 accumulation).
+    enum Weights {
+        case fp32(UnsafePointer<Float>)
+        case bf16(UnsafePointer<UInt16>)
+    }
 
     /// Whether F(4x4, 3x3) serves a convolution: 3x3, stride 1, channel counts in whole vectors,
     /// and a few tiles (at 1280 channels F(4x4, 3x3) beats the direct GEMMs from 8 tiles on,
@@ -26,14 +51,14 @@ enum Winograd43 {
     }
 
     /// Output channels per block: the transformed weights of a block stay under 32 MB.
-    static func outputBlock(inChannels ci: Int, outChannels co: Int) -> Int {
+    static func outputBlock(inChannels ci: Int, outChannels co: Int, positions: Int = 36) -> Int {
         let fit = (1 << 23) / (positions * ci) / 16 * 16
         return min(co, max(16, fit))
     }
 
     /// Tiles per band: input and product buffers of about 32 MB, at least 256 tiles for GEMMs
     /// worth their packing, a multiple of 16.
-    static func band(tiles: Int, inChannels ci: Int, block cb: Int) -> Int {
+    static func band(tiles: Int, inChannels ci: Int, block cb: Int, positions: Int = 36) -> Int {
         let fit = max(256, (1 << 23) / (positions * (ci + cb)) / 16 * 16)
         return min(tiles, fit)
     }
@@ -44,31 +69,70 @@ enum Winograd43 {
     /// without making that copy. `block` and `bandTiles` override the sizes chosen from the shape
     /// (tests use small ones).
     static func convolve(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, ci: Int,
-                         packed: UnsafePointer<Float>, co: Int, bias: UnsafePointer<Float>?,
+                         weights: Weights, co: Int, bias: UnsafePointer<Float>?,
                          top: Int, left: Int, oh: Int, ow: Int, into out: UnsafeMutablePointer<Float>,
-                         upsample: Int = 1, block: Int? = nil, bandTiles: Int? = nil) {
-        let tilesX = (ow + 3) / 4, tilesY = (oh + 3) / 4
+                         upsample: Int = 1, variant: Variant? = nil, block: Int? = nil, bandTiles: Int? = nil) {
+        let variant = variant ?? Variant(for: weights)
+        let tile = variant.outputTile, positions = variant.positions
+        let tilesX = (ow + tile - 1) / tile, tilesY = (oh + tile - 1) / tile
         let perImage = tilesX * tilesY, total = n * perImage
-        let cb = block ?? outputBlock(inChannels: ci, outChannels: co)
-        let bandTiles = bandTiles ?? band(tiles: total, inChannels: ci, block: cb)
+        let cb = block ?? outputBlock(inChannels: ci, outChannels: co, positions: positions)
+        let bandTiles = bandTiles ?? band(tiles: total, inChannels: ci, block: cb, positions: positions)
         let u = UnsafeMutablePointer<Float>.allocate(capacity: positions * ci * cb)
         let v = UnsafeMutablePointer<Float>.allocate(capacity: positions * bandTiles * ci)
         let m = UnsafeMutablePointer<Float>.allocate(capacity: positions * bandTiles * cb)
-        defer { u.deallocate(); v.deallocate(); m.deallocate() }
+        // bf16: each position's U packed for the bf16 kernel.
+        let packedU: UnsafeMutablePointer<UInt16>?
+        let packedStride = BF16Matrix.packedCount(k: ci, n: cb)
+        if case .bf16 = weights {
+            packedU = UnsafeMutablePointer<UInt16>.allocate(capacity: positions * packedStride)
+        } else {
+            packedU = nil
+        }
+        defer { u.deallocate(); v.deallocate(); m.deallocate(); packedU?.deallocate() }
         var o0 = 0
         while o0 < co {
             let width = min(cb, co - o0)
-            transformWeights(packed, ci: ci, co: co, from: o0, width: width, into: u)
+            if variant == .f4x4 {
+                transformWeights(weights, ci: ci, co: co, from: o0, width: width, into: u)
+            } else {
+                transformWeights23(weights, ci: ci, co: co, from: o0, width: width, into: u)
+            }
+            if let packedU {
+                let panels = (width + BF16Matrix.panel - 1) / BF16Matrix.panel, stride = BF16Matrix.panelStride(k: ci)
+                parallelFor(positions * panels, grain: 1) { range in
+                    for task in range {
+                        let p = task / panels, panel = task % panels, c0 = panel * BF16Matrix.panel
+                        kiln_bf16_pack_b(u + p * ci * width + c0, Int64(ci), Int64(min(BF16Matrix.panel, width - c0)), Int64(width), 0,
+                                         packedU + p * packedStride + panel * stride)
+                    }
+                }
+            }
             var t0 = 0
             while t0 < total {
                 let count = min(bandTiles, total - t0)
-                transformInput(x, h: h, w: w, upsample: upsample, ci: ci, top: top, left: left, tilesX: tilesX, perImage: perImage,
-                               first: t0, count: count, into: v)
-                batchedGEMM(count: positions, m: count, n: width, k: ci,
-                            a: UnsafePointer(v), strideA: count * ci, b: UnsafePointer(u), strideB: ci * width,
-                            c: m, strideC: count * width)
-                transformOutput(m, width: width, from: o0, co: co, bias: bias, oh: oh, ow: ow, tilesX: tilesX,
-                                perImage: perImage, first: t0, count: count, into: out)
+                if variant == .f4x4 {
+                    transformInput(x, h: h, w: w, upsample: upsample, ci: ci, top: top, left: left, tilesX: tilesX, perImage: perImage,
+                                   first: t0, count: count, into: v)
+                } else {
+                    transformInput23(x, h: h, w: w, upsample: upsample, ci: ci, top: top, left: left, tilesX: tilesX, perImage: perImage,
+                                     first: t0, count: count, into: v)
+                }
+                if let packedU {
+                    batchedBF16GEMM(count: positions, m: count, n: width, k: ci, a: UnsafePointer(v), lda: ci, strideA: count * ci,
+                                    b: UnsafePointer(packedU), strideB: packedStride, c: m, ldc: width, strideC: count * width)
+                } else {
+                    batchedGEMM(count: positions, m: count, n: width, k: ci,
+                                a: UnsafePointer(v), strideA: count * ci, b: UnsafePointer(u), strideB: ci * width,
+                                c: m, strideC: count * width)
+                }
+                if variant == .f4x4 {
+                    transformOutput(m, width: width, from: o0, co: co, bias: bias, oh: oh, ow: ow, tilesX: tilesX,
+                                    perImage: perImage, first: t0, count: count, into: out)
+                } else {
+                    transformOutput23(m, width: width, from: o0, co: co, bias: bias, oh: oh, ow: ow, tilesX: tilesX,
+                                      perImage: perImage, first: t0, count: count, into: out)
+                }
                 t0 += count
             }
             o0 += width
@@ -76,7 +140,7 @@ enum Winograd43 {
     }
 
     /// `U[p][i][o] = (G g Gᵀ)[p]` for input channel i and output channels `from ..< from+width`.
-    static func transformWeights(_ packed: UnsafePointer<Float>, ci: Int, co: Int, from o0: Int, width: Int,
+    static func transformWeights(_ weights: Weights, ci: Int, co: Int, from o0: Int, width: Int,
                                  into u: UnsafeMutablePointer<Float>) {
         parallelFor(ci, grain: max(1, 2048 / width)) { rows in
           withUnsafeTemporaryAllocation(of: V16.self, capacity: 27) { scratch in
@@ -84,7 +148,12 @@ enum Winograd43 {
             for i in rows {
                 var o = 0
                 while o < width {
-                    for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
+                    switch weights {
+                    case .fp32(let packed):
+                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
+                    case .bf16(let packed):
+                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
+                    }
                     // t = G g: 6 rows of 3.
                     for c in 0..<3 {
                         let g0 = g[c], g1 = g[3 + c], g2 = g[6 + c]
@@ -203,6 +272,12 @@ enum Winograd43 {
             }
           }
         }
+    }
+
+    /// 16 bfloat16 values widened to float32 (exact).
+    @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> V16 {
+        let bits = SIMD16<UInt32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt16>.self)) &<< 16
+        return unsafeBitCast(bits, to: V16.self)
     }
 
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V16 {

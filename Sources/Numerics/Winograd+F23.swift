@@ -1,0 +1,126 @@
+/// Winograd's F(2x2, 3x3) tile transforms (Lavin and Gray, 2015), for bf16 weights: each 2x2
+/// block of output pixels from a 4x4 block of input, 16 products where the direct convolution
+/// needs 36. `Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]`, `G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]`,
+/// `Aᵀ = [1 1 1 0; 0 1 -1 -1]`. Layouts as F(4x4, 3x3)'s, with 16 positions.
+extension Winograd {
+    /// `U[p][i][o] = (G g Gᵀ)[p]` for input channel i and output channels `from ..< from+width`.
+    static func transformWeights23(_ weights: Weights, ci: Int, co: Int, from o0: Int, width: Int,
+                                   into u: UnsafeMutablePointer<Float>) {
+        parallelFor(ci, grain: max(1, 2048 / width)) { rows in
+          withUnsafeTemporaryAllocation(of: V16.self, capacity: 21) { scratch in
+            let g = scratch.baseAddress!, t = g + 9
+            for i in rows {
+                var o = 0
+                while o < width {
+                    switch weights {
+                    case .fp32(let packed):
+                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
+                    case .bf16(let packed):
+                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
+                    }
+                    // t = G g: 4 rows of 3.
+                    for c in 0..<3 {
+                        let g0 = g[c], g1 = g[3 + c], g2 = g[6 + c]
+                        t[c] = g0
+                        t[3 + c] = (g0 + g1 + g2) * 0.5
+                        t[6 + c] = (g0 - g1 + g2) * 0.5
+                        t[9 + c] = g2
+                    }
+                    // U = t Gᵀ: 4 x 4.
+                    for r in 0..<4 {
+                        let a = t[r * 3], b = t[r * 3 + 1], c = t[r * 3 + 2]
+                        let row = u + (r * 4 * ci + i) * width + o, next = ci * width
+                        store(a, row)
+                        store((a + b + c) * 0.5, row + next)
+                        store((a - b + c) * 0.5, row + 2 * next)
+                        store(c, row + 3 * next)
+                    }
+                    o += 16
+                }
+            }
+          }
+        }
+    }
+
+    /// `V[p][t][c] = (Bᵀ d B)[p]` for the band's tiles, d the tile's 4x4 input (zeros outside;
+    /// input pixel (y, x) read at (y / upsample, x / upsample)).
+    static func transformInput23(_ x: UnsafePointer<Float>, h: Int, w: Int, upsample: Int, ci: Int, top: Int, left: Int,
+                                 tilesX: Int, perImage: Int, first t0: Int, count: Int, into v: UnsafeMutablePointer<Float>) {
+        let plane = count * ci
+        parallelFor(count, grain: max(1, 4096 / ci)) { tiles in
+          withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { offsetBuffer in
+          withUnsafeTemporaryAllocation(of: V16.self, capacity: 32) { scratch in
+            let offsets = offsetBuffer.baseAddress!, d = scratch.baseAddress!, t = d + 16
+            for tl in tiles {
+                let tile = t0 + tl, image = tile / perImage, rest = tile % perImage
+                let y0 = (rest / tilesX) * 2 - top, x0 = (rest % tilesX) * 2 - left
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        let y = y0 + i, xx = x0 + j
+                        offsets[i * 4 + j] = (y >= 0 && y < h * upsample && xx >= 0 && xx < w * upsample)
+                            ? ((image * h + y / upsample) * w + xx / upsample) * ci : -1
+                    }
+                }
+                var c = 0
+                while c < ci {
+                    for p in 0..<16 { d[p] = offsets[p] >= 0 ? load(x + offsets[p] + c) : V16() }
+                    // t = Bᵀ d (rows), then V = t B (columns).
+                    for j in 0..<4 {
+                        let d0 = d[j], d1 = d[4 + j], d2 = d[8 + j], d3 = d[12 + j]
+                        t[j] = d0 - d2
+                        t[4 + j] = d1 + d2
+                        t[8 + j] = d2 - d1
+                        t[12 + j] = d1 - d3
+                    }
+                    let base = v + tl * ci + c
+                    for i in 0..<4 {
+                        let r0 = t[i * 4], r1 = t[i * 4 + 1], r2 = t[i * 4 + 2], r3 = t[i * 4 + 3]
+                        let row = i * 4
+                        store(r0 - r2, base + row * plane)
+                        store(r1 + r2, base + (row + 1) * plane)
+                        store(r2 - r1, base + (row + 2) * plane)
+                        store(r1 - r3, base + (row + 3) * plane)
+                    }
+                    c += 16
+                }
+            }
+          }
+          }
+        }
+    }
+
+    /// `Y = Aᵀ M A` per tile, plus the bias, into the output pixels the tile covers.
+    static func transformOutput23(_ m: UnsafeMutablePointer<Float>, width: Int, from o0: Int, co: Int,
+                                  bias: UnsafePointer<Float>?, oh: Int, ow: Int, tilesX: Int, perImage: Int,
+                                  first t0: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let plane = count * width
+        parallelFor(count, grain: max(1, 4096 / width)) { tiles in
+          withUnsafeTemporaryAllocation(of: V16.self, capacity: 8) { scratch in
+            let t = scratch.baseAddress!
+            for tl in tiles {
+                let tile = t0 + tl, image = tile / perImage, rest = tile % perImage
+                let y0 = (rest / tilesX) * 2, x0 = (rest % tilesX) * 2
+                var c = 0
+                while c < width {
+                    let base = m + tl * width + c
+                    // t = Aᵀ M: 2 rows of 4.
+                    for j in 0..<4 {
+                        let m0 = load(base + j * plane), m1 = load(base + (4 + j) * plane)
+                        let m2 = load(base + (8 + j) * plane), m3 = load(base + (12 + j) * plane)
+                        t[j] = m0 + m1 + m2
+                        t[4 + j] = m1 - m2 - m3
+                    }
+                    let b = bias.map { load($0 + o0 + c) } ?? V16()
+                    for i in 0..<2 where y0 + i < oh {
+                        let r0 = t[i * 4], r1 = t[i * 4 + 1], r2 = t[i * 4 + 2], r3 = t[i * 4 + 3]
+                        let pixel = out + ((image * oh + y0 + i) * ow + x0) * co + o0 + c
+                        store(r0 + r1 + r2 + b, pixel)
+                        if x0 + 1 < ow { store(r1 - r2 - r3 + b, pixel + co) }
+                    }
+                    c += 16
+                }
+            }
+          }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+@testable import Numerics
+import XCTest
+
+/// The layers in bf16 (`precision: .bf16`) against float64 references: every convolution path
+/// (Winograd, Winograd after a nearest 2x upsampling, patches for strided and narrow kernels,
+/// 1x1), linear layers and attention. Each must be off by bfloat16 rounding (more than float32
+/// would be, less than a few bf16 ulps of the output's scale).
+final class BF16LayerTests: XCTestCase {
+    /// bf16 keeps 8 significant bits: a relative step of 2^-8 per operand.
+    let bound = 1.5e-2
+
+    func checkConv(n: Int, h: Int, w: Int, ci: Int, co: Int, kernel: Int, stride: Int, pad: (Int, Int, Int, Int),
+                   file: StaticString = #filePath, line: UInt = #line) {
+        let x = randomTensor([n, h, w, ci], seed: UInt64(h * 17 + ci))
+        let weight = randomTensor([co, ci, kernel, kernel], seed: UInt64(co * 5 + kernel))
+        let bias = randomTensor([co], seed: 9)
+        let conv = Conv2D(torchWeight: weight, bias: bias, stride: stride, padding: pad, precision: .bf16)
+        XCTAssertEqual(conv.precision, .bf16)
+        let out = conv(x)
+        let error = maxRelativeError(out.scalars, referenceConv(x, weight: weight, bias: bias, stride: stride, pad: pad))
+        XCTAssertGreaterThan(error, 1e-5, "rounded to bf16", file: file, line: line)
+        XCTAssertLessThan(error, bound, "\(kernel)x\(kernel)/\(stride) \(ci)->\(co)", file: file, line: line)
+    }
+
+    func testConvolutionsOnEveryPath() {
+        checkConv(n: 2, h: 13, w: 11, ci: 32, co: 48, kernel: 3, stride: 1, pad: (1, 1, 1, 1))   // Winograd
+        checkConv(n: 1, h: 9, w: 14, ci: 24, co: 40, kernel: 3, stride: 1, pad: (1, 1, 1, 1))    // patches (not 16-wide)
+        checkConv(n: 1, h: 15, w: 12, ci: 32, co: 32, kernel: 3, stride: 2, pad: (0, 1, 0, 1))   // strided
+        checkConv(n: 2, h: 7, w: 5, ci: 48, co: 80, kernel: 1, stride: 1, pad: (0, 0, 0, 0))     // 1x1
+        checkConv(n: 1, h: 6, w: 10, ci: 4, co: 32, kernel: 3, stride: 1, pad: (1, 1, 1, 1))     // conv_in
+    }
+
+    func testWinogradAfterUpsamplingEqualsUpsamplingFirst() {
+        let x = randomTensor([1, 7, 9, 32], seed: 3)
+        let conv = Conv2D(torchWeight: randomTensor([16, 32, 3, 3], seed: 4), bias: randomTensor([16], seed: 5),
+                          padding: 1, precision: .bf16)
+        XCTAssertEqual(conv.afterNearest2x(x).scalars, conv(upsampleNearest2x(x)).scalars)
+    }
+
+    func testLinearMatchesTheReference() {
+        let x = randomTensor([2, 37, 96], seed: 6), w = randomTensor([130, 96], seed: 7), b = randomTensor([130], seed: 8)
+        let layer = Linear(weight: w, bias: b, precision: .bf16)
+        XCTAssertEqual(layer.precision, .bf16)
+        let y = layer(x)
+        XCTAssertEqual(y.shape, [2, 37, 130])
+        let (xs, ws, bs) = (x.scalars, w.scalars, b.scalars)
+        var expected = [Double](repeating: 0, count: 74 * 130)
+        for r in 0..<74 { for o in 0..<130 {
+            var s = Double(bs[o])
+            for i in 0..<96 { s += Double(xs[r * 96 + i]) * Double(ws[o * 96 + i]) }
+            expected[r * 130 + o] = s
+        } }
+        let error = maxRelativeError(y.scalars, expected)
+        XCTAssertGreaterThan(error, 1e-5)
+        XCTAssertLessThan(error, bound)
+    }
+
+    func testAttentionMatchesFloat32() {
+        for causal in [false, true] {
+            let q = randomTensor([2, 70, 128], seed: 10), k = randomTensor([2, 90, 128], seed: 11), v = randomTensor([2, 90, 128], seed: 12)
+            let keys = causal ? q : k, values = causal ? randomTensor([2, 70, 128], seed: 13) : v
+            let f32 = multiHeadAttention(q: q, k: keys, v: values, heads: 2, causal: causal)
+            let bf16 = multiHeadAttention(q: q, k: keys, v: values, heads: 2, causal: causal, precision: .bf16)
+            let error = maxRelativeError(bf16.scalars, f32.scalars.map(Double.init))
+            XCTAssertGreaterThan(error, 1e-5, "causal \(causal)")
+            XCTAssertLessThan(error, 2 * bound, "causal \(causal)")
+        }
+    }
+}
