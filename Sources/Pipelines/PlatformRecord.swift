@@ -12,13 +12,24 @@ public struct PlatformRecord: Sendable, Codable, Equatable {
     /// How 3x3 convolutions ran: "winograd" (the default) or "direct" (`KILN_CONV=direct`).
     /// Absent in records written before Winograd.
     public var convolution: String?
+    /// For renders that asked for bf16: the precision they ran in here ("bf16", or "fp32" on a
+    /// CPU without AVX512-BF16). Absent for float32 requests.
+    public var precision: String?
 
-    public init(instructionSet: String, blasCore: String, convolution: String? = ConvolutionAlgorithm.current.rawValue) {
-        self.instructionSet = instructionSet; self.blasCore = blasCore; self.convolution = convolution
+    public init(instructionSet: String, blasCore: String, convolution: String? = ConvolutionAlgorithm.current.rawValue,
+                precision: String? = nil) {
+        self.instructionSet = instructionSet; self.blasCore = blasCore; self.convolution = convolution; self.precision = precision
     }
 
     /// This machine's.
     public static var current: PlatformRecord {
         PlatformRecord(instructionSet: InstructionSet.current, blasCore: BLASLibrary.shared.coreName)
+    }
+
+    /// This machine's, for a render that asked for `requested`.
+    public static func current(rendering requested: Precision) -> PlatformRecord {
+        var record = current
+        if requested != .fp32 { record.precision = Precision.effective(requested).precision.rawValue }
+        return record
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFiles
+import Numerics
 import Schedulers
 
 /// One stage of a render: one call of a diffusers SDXL pipeline (text-to-image, image-to-image
@@ -36,6 +37,9 @@ public struct StagePlan: Sendable, Equatable {
         // LoRAs and embeddings apply to the first model (the base, or a refiner rendering alone).
         model.loras = request.loras
         model.embeddings = request.embeddings
+        // Both stages run in the precision this machine gives the request (float32 without AVX512-BF16).
+        let precision = Precision.effective(request.precision).precision
+        model.precision = precision
         let start: Start = request.image != nil ? .image : (request.latents != nil ? .latents : .noise)
         let inpaint = request.mask != nil
         let strength = request.effectiveStrength
@@ -43,7 +47,7 @@ public struct StagePlan: Sendable, Equatable {
             return [StagePlan(role: .base, model: model, start: start, strength: strength,
                               denoisingStart: request.denoisingStart, denoisingEnd: request.denoisingEnd, inpaint: inpaint)]
         }
-        let refiner = ModelReference(path: refinerPath, config: request.refinerConfig)
+        let refiner = ModelReference(path: refinerPath, config: request.refinerConfig, precision: precision)
         if let fraction = request.highNoiseFrac {
             // Ensemble of experts: the base runs the high-noise part, the refiner continues.
             return [StagePlan(role: .base, model: model, start: start, strength: strength,

@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 import Schedulers
 
 /// Two integers coded as diffusers passes them, a `[first, second]` list; version 1 rows coded
@@ -127,6 +128,9 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var watermark: Bool = true
     /// Decode (and encode inputs) in overlapping tiles, as diffusers' `vae.enable_tiling()`.
     public var vaeTiling: Bool = false
+    /// The arithmetic of the models' matrix work: float32 (the default, diffusers' parity) or
+    /// bf16 (`Precision`).
+    public var precision: Precision = .fp32
     /// LoRAs merged into the (base) model's UNet and text encoders.
     public var loras: [LoRAReference] = []
     /// Textual-inversion embeddings, each with the token that calls it.
@@ -144,7 +148,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case strength, aestheticScore = "aesthetic_score", negativeAestheticScore = "negative_aesthetic_score"
         case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
-        case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling"
+        case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
     }
 
     /// The names version 1 stored (Swift property names).
@@ -201,6 +205,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         loras = try c.decodeIfPresent([LoRAReference].self, forKey: .loras) ?? []
         embeddings = try c.decodeIfPresent([EmbeddingReference].self, forKey: .embeddings) ?? []
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? false
+        precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
     }
 
     init(version1 decoder: Decoder) throws {
@@ -269,6 +274,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         if !embeddings.isEmpty { try c.encode(embeddings, forKey: .embeddings) }
         // Only when on: requests (and their hashes) from before tiling stay as they were.
         if vaeTiling { try c.encode(vaeTiling, forKey: .vaeTiling) }
+        // Likewise only when not float32.
+        if precision != .fp32 { try c.encode(precision, forKey: .precision) }
     }
 }
 

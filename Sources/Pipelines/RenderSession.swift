@@ -25,6 +25,9 @@ public final class RenderSession: @unchecked Sendable {
     public private(set) var records: [StageRecord] = []
     /// The kinds of machine that have run this render's steps (this one last), each once.
     public let platforms: [PlatformRecord]
+    /// What the caller should tell the user before the render starts (one line each), e.g. that
+    /// bf16 runs as float32 on this CPU.
+    public let notices: [String]
 
     /// Prepares the render and its first stage (or, with `state`, the stage it was saved in).
     public init(request: RenderRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
@@ -56,7 +59,9 @@ public final class RenderSession: @unchecked Sendable {
         }
         stepCounts = counts
         let earlier = state?.platforms ?? []
-        platforms = earlier.contains(.current) ? earlier : earlier + [.current]
+        let here = PlatformRecord.current(rendering: request.precision)
+        platforms = earlier.contains(here) ? earlier : earlier + [here]
+        notices = [Precision.effective(request.precision).notice].compactMap { $0 }
         if let state {
             guard state.stage >= 0, state.stage < stages.count, state.totalSteps == counts[state.stage],
                   state.nextStep >= 0, state.nextStep <= state.totalSteps else {

@@ -14,8 +14,11 @@ public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertib
     public var loras: [LoRAReference]
     /// Textual inversions added to its tokenizers and text encoders.
     public var embeddings: [EmbeddingReference]
-    public init(path: String, config: String? = nil, loras: [LoRAReference] = [], embeddings: [EmbeddingReference] = []) {
-        self.path = path; self.config = config; self.loras = loras; self.embeddings = embeddings
+    /// What its layers are built in (a bf16 model is another model to the cache).
+    public var precision: Precision
+    public init(path: String, config: String? = nil, loras: [LoRAReference] = [], embeddings: [EmbeddingReference] = [],
+                precision: Precision = .fp32) {
+        self.path = path; self.config = config; self.loras = loras; self.embeddings = embeddings; self.precision = precision
     }
     public var description: String { path }
 }
@@ -33,7 +36,8 @@ public final class StageModel: @unchecked Sendable {
     public let defaultScheduler: SchedulerKind
     /// The content hash of all weight files (provenance).
     public let contentHash: String
-    /// Component hash to parameter bytes held in memory (float32), for the model cache.
+    /// Component hash to parameter bytes held in memory (4 per parameter in float32, 2 in bf16),
+    /// for the model cache.
     public let componentBytes: [String: Int]
 
     /// Loads the model's components, taking those already loaded elsewhere (same content hash)
@@ -41,6 +45,7 @@ public final class StageModel: @unchecked Sendable {
     public init(_ reference: ModelReference, shared: ComponentCache = ComponentCache()) throws {
         self.reference = reference
         var files = try SDXLModelFiles(path: reference.path, configFolder: reference.config)
+        files.precision = reference.precision
         let adapters = try LoRAReference.open(reference.loras)
         var adapted: Set<String> = []
         if !adapters.isEmpty {
@@ -63,7 +68,8 @@ public final class StageModel: @unchecked Sendable {
         var bytes: [String: Int] = [:]
         func load<T>(_ name: String, _ build: () throws -> T) throws -> T {
             let hash = files.componentHash(name) + (adapted.contains(name) ? "+lora:" + loraKey : "")
-            let size = (try? files.weights(name).parameterCount).map { $0 * 4 } ?? 0
+                + (reference.precision == .fp32 ? "" : "@" + reference.precision.rawValue)
+            let size = (try? files.weights(name).parameterCount).map { $0 * (reference.precision == .bf16 ? 2 : 4) } ?? 0
             bytes[hash] = size
             return try shared.component(hash, bytes: size, build)
         }

@@ -108,6 +108,7 @@ public final class Worker: @unchecked Sendable {
         let state = try job.checkpoint.map { try JSONDecoder().decode(DenoiseState.self, from: $0) }
         let session = try RenderSession(request: job.request, model: ModelReference(path: job.model, config: job.config),
                                         inputs: try inputs(for: job.request), models: models, resuming: state)
+        for notice in session.notices { onWarning?("job \(job.jobID): \(notice)") }
         var stepStart = Date()
         var stepTimes: [Double] = []
         if stop.isRequested {

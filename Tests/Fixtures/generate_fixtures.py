@@ -1284,6 +1284,40 @@ def vae_tiling_fixtures():
     save("render-vae-tiling", pixels)
 
 
+# ---------------------------------------------------------------- bfloat16
+# What --precision bf16 is measured against: the same renders by diffusers in float32 and with
+# dtype=torch.bfloat16 (weights and activations in bf16), kept as float pixels (0..1) so a test
+# can compute torch's own bf16 error and hold Kiln's bf16 error to at most 1.5x of it.
+BF16_PROMPT = "a lighthouse on a cliff, stormy sea"
+BF16_CASES = [  # name, call arguments, seed
+    ("text2img-200x136", dict(width=200, height=136, num_inference_steps=4, guidance_scale=5.0), 51),
+    ("text2img-128x184", dict(width=128, height=184, num_inference_steps=3, guidance_scale=6.0), 52),
+    ("img2img-88x72", dict(image="input-photo-88x72.jpg", strength=0.7, num_inference_steps=5, guidance_scale=5.0), 53),
+]
+
+
+@part
+@torch.no_grad()
+def bf16_fixtures():
+    from diffusers.utils import load_image
+    base_dir = os.path.join(MODELS, "tiny-sdxl-base")
+    out = {}
+    for dtype, suffix in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        text = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=dtype, add_watermarker=False)
+        img2img = StableDiffusionXLImg2ImgPipeline.from_pretrained(base_dir, dtype=dtype, add_watermarker=False)
+        for pipe in (text, img2img):
+            pipe.set_progress_bar_config(disable=True)
+        for name, args, seed in BF16_CASES:
+            call = dict(args, prompt=BF16_PROMPT)
+            pipe = text
+            if "image" in call:
+                call["image"] = load_image(os.path.join(HERE, "images", call["image"]))
+                pipe = img2img
+            images = pipe(**call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+            out[f"{name}/{suffix}"] = torch.from_numpy(images.astype("float32"))
+    save("render-bf16", out)
+
+
 # ---------------------------------------------------------------- LoRA
 # transformers 5.24 asks for peft >= 0.22 before it loads text-encoder adapters, and the package
 # index serves peft 0.21.2 at most; its adapter code works with that version, so the check is

@@ -93,7 +93,7 @@ final class ModeCommandTests: XCTestCase {
                      "negative-original-size", "negative-crop-top-left", "negative-target-size", "images", "image", "strength",
                      "mask", "padding-mask-crop", "latents", "denoising-start", "denoising-end", "aesthetic-score",
                      "negative-aesthetic-score", "refiner", "refiner-config", "high-noise-frac", "refine-after",
-                     "refiner-strength", "vae-tiling", "watermark", "lora", "embedding"]
+                     "refiner-strength", "vae-tiling", "precision", "watermark", "lora", "embedding"]
         for name in names {
             XCTAssertTrue(help.contains(name == "watermark" ? "--no-watermark" : "--\(name)"), "kiln render --\(name)")
             let column = ["lora": "loras", "embedding": "embeddings"][name] ?? name.replacingOccurrences(of: "-", with: "_")

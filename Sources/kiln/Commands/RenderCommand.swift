@@ -64,6 +64,7 @@ struct RenderCommand: ParsableCommand {
             let models = ModelCache(maxBytes: try RenderCommand.budget(maxMemory))
             let session = try RenderSession(request: request, model: ModelReference(path: model, config: config),
                                             inputs: resolved.inputs, models: models)
+            for notice in session.notices { FileHandle.standardError.write(Data("kiln: \(notice)\n".utf8)) }
             let progress = ProgressDisplay()
             let start = Date()
             let stop = StopRequest()

@@ -44,6 +44,7 @@ struct RenderOptions: ParsableArguments {
     @Option(help: parameterHelp("lora")) var lora: [String] = []
     @Option(help: parameterHelp("embedding")) var embedding: [String] = []
     @Flag(name: .customLong("vae-tiling"), help: parameterHelp("vae-tiling")) var vaeTiling = false
+    @Option(help: parameterHelp("precision")) var precision: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
 
     /// Option name to the value given, for every option that was given.
@@ -58,7 +59,7 @@ struct RenderOptions: ParsableArguments {
             ("latents", latents.map(absolute)), ("denoising-start", denoisingStart), ("denoising-end", denoisingEnd),
             ("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore),
             ("refiner", refiner.map(absolute)), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
-            ("refiner-strength", refinerStrength),
+            ("refiner-strength", refinerStrength), ("precision", precision),
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
         if refineAfter { out.append(("refine-after", .flag(true))) }
