@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(name: "KilnGEMMBenchmark", dependencies: ["CKilnKernels", "Numerics"], swiftSettings: optimise),
 
         .target(name: "KilnTestSupport", dependencies: ["ModelFiles", "Numerics"], path: "Tests/KilnTestSupport"),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "KilnTestSupport"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKilnKernels", "KilnTestSupport"]),
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),

@@ -10,12 +10,18 @@ struct LineResult: Codable {
     var gflop: Double?          // GEMM work of one call, as Kiln counts it
     var peakRSSGB: Double?      // the measuring process's peak resident set
     var note: String?           // why a figure is missing
-    var imageDifference: Int?   // render lines: largest channel difference from torch float32's image, in 1/255
+    // Render lines: the image against a float32 one (`differenceFrom`: torch's for Kiln float32
+    // and torch bfloat16, Kiln's own for Kiln bfloat16), largest and mean channel difference in 1/255.
+    var differenceFrom: String?
+    var imageDifference: Int?
+    var meanDifference: Double?
 
     enum CodingKeys: String, CodingKey {
         case line, engine, precision, seconds, gflop, note
         case peakRSSGB = "peak_rss_gb"
-        case imageDifference = "max_difference_from_torch_f32"
+        case differenceFrom = "difference_from"
+        case imageDifference = "max_difference"
+        case meanDifference = "mean_difference"
     }
 }
 

@@ -19,7 +19,7 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-var lines = Lines.all, runs = 1, model: String?, jsonPath: String?, torch = true, childLine: String?
+var lines = Lines.all, runs = 1, model: String?, jsonPath: String?, torch = true, childLine: String?, childPrecision = Precision.fp32
 var args = Array(CommandLine.arguments.dropFirst())
 while let name = args.first {
     args.removeFirst()
@@ -31,6 +31,10 @@ while let name = args.first {
     switch name {
     case "--lines": lines = value().split(separator: ",").map(String.init)
     case "--line": childLine = value()
+    case "--precision":
+        let v = value()
+        guard let p = Precision(name: v) else { fail("--precision takes fp32 or bf16, not \(v)") }
+        childPrecision = p
     case "--runs": runs = Int(value()) ?? 0
     case "--model": model = value()
     case "--json": jsonPath = value()
@@ -44,7 +48,7 @@ for l in lines where !Lines.all.contains(l) { fail("unknown line \(l) (use: \(Li
 // Child mode: one line in this process, one JSON line out.
 if let line = childLine {
     do {
-        let result = try Lines.run(line, runs: runs)
+        let result = try Lines.run(line, runs: runs, precision: childPrecision)
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
     } catch {
@@ -73,15 +77,15 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
         if line == "render-512" {
             guard let model else { result.note = "needs --model DIR"; return result }
             if engine == "kiln" {
-                guard precision == "float32" else { result.note = "no bfloat16 path yet"; return result }
+                let bf16 = precision == "bfloat16"
                 run = try runChild(kiln, ["render", "--model", model, "--prompt", "a lighthouse", "--steps", "2", "--guidance", "5",
-                                          "--width", "512", "--height", "512", "--seed", "1", "--output", configs + "/render.png"])
+                                          "--width", "512", "--height", "512", "--seed", "1", "--precision", bf16 ? "bf16" : "fp32",
+                                          "--output", configs + (bf16 ? "/render-bf16.png" : "/render.png")])
             } else {
                 run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model])
             }
         } else if engine == "kiln" {
-            guard precision == "float32" else { result.note = "no bfloat16 path yet"; return result }
-            run = try runChild(me, ["--line", line, "--runs", "\(runs)"])
+            run = try runChild(me, ["--line", line, "--runs", "\(runs)", "--precision", precision == "bfloat16" ? "bf16" : "fp32"])
         } else {
             run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "\(runs)"])
         }
@@ -101,10 +105,15 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
     return result
 }
 
-/// The largest channel difference between two PNGs of one size, or nil when either is missing.
-func largestDifference(_ a: String, _ b: String) -> Int? {
-    guard let x = try? ImageFile.read(a), let y = try? ImageFile.read(b), x.width == y.width, x.height == y.height else { return nil }
-    return zip(x.pixels, y.pixels).map { abs(Int($0) - Int($1)) }.max()
+/// Sets `result`'s largest and mean channel difference between the PNGs `a` and `b` (nothing
+/// when either is missing or their sizes differ).
+func compare(_ result: inout LineResult, _ a: String, _ b: String, from reference: String) {
+    guard let x = try? ImageFile.read(a), let y = try? ImageFile.read(b), x.width == y.width, x.height == y.height,
+          !x.pixels.isEmpty else { return }
+    let differences = zip(x.pixels, y.pixels).map { abs(Int($0) - Int($1)) }
+    result.differenceFrom = reference
+    result.imageDifference = differences.max()
+    result.meanDifference = Double(differences.reduce(0, +)) / Double(differences.count)
 }
 
 func cell(_ r: LineResult, flop: Double?) -> String {
@@ -131,14 +140,20 @@ for line in lines {
         for r in [torchF32, torchBF16] where r.seconds == nil { text += " [torch \(r.precision): \(r.note ?? "?")]" }
     }
     if kilnF32.seconds == nil { text += " [kiln: \(kilnF32.note ?? "?")]" }
+    if kilnBF16.seconds == nil { text += " [kiln bf16: \(kilnBF16.note ?? "?")]" }
     if line == "render-512", torch {
-        // Kiln's image and torch bfloat16's against torch float32's, in levels of 255.
-        let reference = configs + "/render-torch-float32.png", k = results.count - 4, t = results.count - 1
-        results[k].imageDifference = largestDifference(configs + "/render.png", reference)
-        results[t].imageDifference = largestDifference(configs + "/render-torch-bfloat16.png", reference)
-        let kilnDiff = results[results.count - 4].imageDifference.map(String.init) ?? "—"
-        let torchDiff = results[results.count - 1].imageDifference.map(String.init) ?? "—"
-        text += " | max difference from torch f32: kiln \(kilnDiff)/255, torch bf16 \(torchDiff)/255"
+        // Kiln float32's and torch bfloat16's images against torch float32's, Kiln bfloat16's
+        // against Kiln float32's, in levels of 255.
+        let torch32 = configs + "/render-torch-float32.png", k = results.count - 4
+        compare(&results[k], configs + "/render.png", torch32, from: "torch float32")
+        compare(&results[k + 1], configs + "/render-bf16.png", configs + "/render.png", from: "kiln float32")
+        compare(&results[k + 3], configs + "/render-torch-bfloat16.png", torch32, from: "torch float32")
+        func describe(_ r: LineResult) -> String {
+            guard let m = r.imageDifference, let mean = r.meanDifference else { return "—" }
+            return String(format: "max %d, mean %.2f", m, mean)
+        }
+        text += " | kiln f32 vs torch f32: \(describe(results[k])); kiln bf16 vs kiln f32: \(describe(results[k + 1]))"
+            + "; torch bf16 vs torch f32: \(describe(results[k + 3]))"
     }
     print(text)
     fflush(stdout)

@@ -24,7 +24,7 @@ public enum Activation: String, Sendable {
     @inlinable public func apply(_ v: Float) -> Float {
         switch self {
         case .silu: return v / (1 + fastExp(-v))
-        case .gelu: return 0.5 * v * (1 + erff(v * 0.70710678118654752))
+        case .gelu: return 0.5 * v * (1 + fastErf(v * 0.70710678118654752))
         case .geluTanh:
             return 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v)))
         case .quickGelu: return v / (1 + expf(-1.702 * v))

@@ -62,9 +62,8 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
                        packedK + head * kStride, scores, Int64(nk), 0)
         for i in 0..<rows {
             let row = scores + i * nk
-            for j in 0..<nk { row[j] *= scale }
             let limit = causal ? min(nk, q0 + i + 1) : nk
-            softmaxRow(row, count: limit)
+            softmaxRow(row, count: limit, scale: scale)
             if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
         }
         kiln_bf16_gemm(Int64(rows), Int64(d), Int64(nk), scores, Int64(nk), packedV + head * vStride,

@@ -7,39 +7,97 @@ extension Winograd {
     static func transformWeights23(_ weights: Weights, ci: Int, co: Int, from o0: Int, width: Int,
                                    into u: UnsafeMutablePointer<Float>) {
         parallelFor(ci, grain: max(1, 2048 / width)) { rows in
-          withUnsafeTemporaryAllocation(of: V16.self, capacity: 21) { scratch in
-            let g = scratch.baseAddress!, t = g + 9
+          withUnsafeTemporaryAllocation(of: V16.self, capacity: 37) { scratch in
+            let g = scratch.baseAddress!, t = g + 9, tile = t + 12
             for i in rows {
                 var o = 0
                 while o < width {
-                    switch weights {
-                    case .fp32(let packed):
-                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
-                    case .bf16(let packed):
-                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
-                    }
-                    // t = G g: 4 rows of 3.
-                    for c in 0..<3 {
-                        let g0 = g[c], g1 = g[3 + c], g2 = g[6 + c]
-                        t[c] = g0
-                        t[3 + c] = (g0 + g1 + g2) * 0.5
-                        t[6 + c] = (g0 - g1 + g2) * 0.5
-                        t[9 + c] = g2
-                    }
-                    // U = t Gᵀ: 4 x 4.
-                    for r in 0..<4 {
-                        let a = t[r * 3], b = t[r * 3 + 1], c = t[r * 3 + 2]
-                        let row = u + (r * 4 * ci + i) * width + o, next = ci * width
-                        store(a, row)
-                        store((a + b + c) * 0.5, row + next)
-                        store((a - b + c) * 0.5, row + 2 * next)
-                        store(c, row + 3 * next)
+                    loadKernel(weights, ci: ci, co: co, channel: i, column: o0 + o, into: g)
+                    weightTile23(g, scratch: t, into: tile)
+                    for q in 0..<16 { store(tile[q], u + (q * ci + i) * width + o) }
+                    o += 16
+                }
+            }
+          }
+        }
+    }
+
+    /// The same U rounded to bfloat16 and written straight into `kiln_bf16_pack_b`'s panels
+    /// (k = ci, n = width; position q's matrix at `packed + q * stride`): input channels in pairs,
+    /// so that each 32-bit word, one column's pair, comes from two tiles. No float32 U and no
+    /// second pass (the two were 9% of a bf16 UNet step at 512 px).
+    static func transformWeights23Packed(_ weights: Weights, ci: Int, co: Int, from o0: Int, width: Int,
+                                         into packed: UnsafeMutablePointer<UInt16>, stride: Int) {
+        precondition(ci % 2 == 0 && width % 16 == 0)
+        let pairs = ci / 2, panelStride = BF16Matrix.panelStride(k: ci), panel = BF16Matrix.panel
+        if width % panel != 0 {
+            // The last panel's columns past `width` are zeros, as kiln_bf16_pack_b leaves them.
+            for q in 0..<16 { (packed + q * stride + (width / panel) * panelStride).update(repeating: 0, count: panelStride) }
+        }
+        parallelFor(pairs, grain: max(1, 1024 / width)) { range in
+          withUnsafeTemporaryAllocation(of: V16.self, capacity: 53) { scratch in
+            let g = scratch.baseAddress!, t = g + 9, low = t + 12, high = low + 16
+            for p in range {
+                var o = 0
+                while o < width {
+                    loadKernel(weights, ci: ci, co: co, channel: 2 * p, column: o0 + o, into: g)
+                    weightTile23(g, scratch: t, into: low)
+                    loadKernel(weights, ci: ci, co: co, channel: 2 * p + 1, column: o0 + o, into: g)
+                    weightTile23(g, scratch: t, into: high)
+                    let offset = (o / panel) * panelStride + (p * panel + o % panel) * 2
+                    for q in 0..<16 {
+                        let words = bf16Bits(low[q]) | (bf16Bits(high[q]) &<< 16)
+                        UnsafeMutableRawPointer(packed + q * stride + offset).storeBytes(of: words, as: SIMD16<UInt32>.self)
                     }
                     o += 16
                 }
             }
           }
         }
+    }
+
+    /// The 3x3 kernels of input channel `i` for 16 output channels from `column`, as 9 taps.
+    @inline(__always)
+    static func loadKernel(_ weights: Weights, ci: Int, co: Int, channel i: Int, column: Int, into g: UnsafeMutablePointer<V16>) {
+        switch weights {
+        case .fp32(let packed):
+            for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + column) }
+        case .bf16(let packed):
+            for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + column) }
+        }
+    }
+
+    /// `G g Gᵀ` of 9 taps `g` into 16 positions (row-major 4 x 4), through 12 of `scratch`.
+    @inline(__always)
+    static func weightTile23(_ g: UnsafeMutablePointer<V16>, scratch t: UnsafeMutablePointer<V16>, into u: UnsafeMutablePointer<V16>) {
+        // t = G g: 4 rows of 3.
+        for c in 0..<3 {
+            let g0 = g[c], g1 = g[3 + c], g2 = g[6 + c]
+            t[c] = g0
+            t[3 + c] = (g0 + g1 + g2) * 0.5
+            t[6 + c] = (g0 - g1 + g2) * 0.5
+            t[9 + c] = g2
+        }
+        // U = t Gᵀ: 4 x 4.
+        for r in 0..<4 {
+            let a = t[r * 3], b = t[r * 3 + 1], c = t[r * 3 + 2]
+            u[r * 4] = a
+            u[r * 4 + 1] = (a + b + c) * 0.5
+            u[r * 4 + 2] = (a - b + c) * 0.5
+            u[r * 4 + 3] = c
+        }
+    }
+
+    /// bfloat16 bits of 16 floats as `kiln_bf16_from_f32` rounds them (to nearest even, NaN to
+    /// 0x7FC0), in the low halves.
+    @inline(__always)
+    static func bf16Bits(_ v: V16) -> SIMD16<UInt32> {
+        let u = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+        let rounded = (u &+ 0x7FFF &+ ((u &>> 16) & 1)) &>> 16
+        // All ones where u is a NaN (its magnitude past 0x7F800000 makes the difference wrap),
+        // in plain integer arithmetic: SIMD masks compiled to a loop over the lanes.
+        let nan = SIMD16<UInt32>(repeating: 0) &- ((SIMD16<UInt32>(repeating: 0x7F80_0000) &- (u & 0x7FFF_FFFF)) &>> 31)
+        return (rounded & ~nan) | (nan & 0x7FC0)
     }
 
     /// `V[p][t][c] = (Bᵀ d B)[p]` for the band's tiles, d the tile's 4x4 input (zeros outside;

@@ -78,33 +78,36 @@ enum Winograd {
         let perImage = tilesX * tilesY, total = n * perImage
         let cb = block ?? outputBlock(inChannels: ci, outChannels: co, positions: positions)
         let bandTiles = bandTiles ?? band(tiles: total, inChannels: ci, block: cb, positions: positions)
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: positions * ci * cb)
+        // bf16: each position's U packed for the bf16 kernel (F(2x2, 3x3) writes it packed;
+        // otherwise U is made in float32 and packed after).
+        let bf16: Bool
+        if case .bf16 = weights { bf16 = true } else { bf16 = false }
+        let fusedPacking = bf16 && variant == .f2x2
+        let u = fusedPacking ? nil : UnsafeMutablePointer<Float>.allocate(capacity: positions * ci * cb)
         let v = UnsafeMutablePointer<Float>.allocate(capacity: positions * bandTiles * ci)
         let m = UnsafeMutablePointer<Float>.allocate(capacity: positions * bandTiles * cb)
-        // bf16: each position's U packed for the bf16 kernel.
-        let packedU: UnsafeMutablePointer<UInt16>?
         let packedStride = BF16Matrix.packedCount(k: ci, n: cb)
-        if case .bf16 = weights {
-            packedU = UnsafeMutablePointer<UInt16>.allocate(capacity: positions * packedStride)
-        } else {
-            packedU = nil
-        }
-        defer { u.deallocate(); v.deallocate(); m.deallocate(); packedU?.deallocate() }
+        let packedU = bf16 ? UnsafeMutablePointer<UInt16>.allocate(capacity: positions * packedStride) : nil
+        defer { u?.deallocate(); v.deallocate(); m.deallocate(); packedU?.deallocate() }
         var o0 = 0
         while o0 < co {
             let width = min(cb, co - o0)
-            if variant == .f4x4 {
-                transformWeights(weights, ci: ci, co: co, from: o0, width: width, into: u)
-            } else {
-                transformWeights23(weights, ci: ci, co: co, from: o0, width: width, into: u)
-            }
-            if let packedU {
-                let panels = (width + BF16Matrix.panel - 1) / BF16Matrix.panel, stride = BF16Matrix.panelStride(k: ci)
-                parallelFor(positions * panels, grain: 1) { range in
-                    for task in range {
-                        let p = task / panels, panel = task % panels, c0 = panel * BF16Matrix.panel
-                        kiln_bf16_pack_b(u + p * ci * width + c0, Int64(ci), Int64(min(BF16Matrix.panel, width - c0)), Int64(width), 0,
-                                         packedU + p * packedStride + panel * stride)
+            if let packedU, fusedPacking {
+                transformWeights23Packed(weights, ci: ci, co: co, from: o0, width: width, into: packedU, stride: packedStride)
+            } else if let u {
+                if variant == .f4x4 {
+                    transformWeights(weights, ci: ci, co: co, from: o0, width: width, into: u)
+                } else {
+                    transformWeights23(weights, ci: ci, co: co, from: o0, width: width, into: u)
+                }
+                if let packedU {
+                    let panels = (width + BF16Matrix.panel - 1) / BF16Matrix.panel, stride = BF16Matrix.panelStride(k: ci)
+                    parallelFor(positions * panels, grain: 1) { range in
+                        for task in range {
+                            let p = task / panels, panel = task % panels, c0 = panel * BF16Matrix.panel
+                            kiln_bf16_pack_b(u + p * ci * width + c0, Int64(ci), Int64(min(BF16Matrix.panel, width - c0)), Int64(width), 0,
+                                             packedU + p * packedStride + panel * stride)
+                        }
                     }
                 }
             }
@@ -121,7 +124,7 @@ enum Winograd {
                 if let packedU {
                     batchedBF16GEMM(count: positions, m: count, n: width, k: ci, a: UnsafePointer(v), lda: ci, strideA: count * ci,
                                     b: UnsafePointer(packedU), strideB: packedStride, c: m, ldc: width, strideC: count * width)
-                } else {
+                } else if let u {
                     batchedGEMM(count: positions, m: count, n: width, k: ci,
                                 a: UnsafePointer(v), strideA: count * ci, b: UnsafePointer(u), strideB: ci * width,
                                 c: m, strideC: count * width)

@@ -1,4 +1,5 @@
 import Foundation
+import CKilnKernels
 @testable import Numerics
 import XCTest
 
@@ -66,5 +67,44 @@ final class BF16LayerTests: XCTestCase {
             XCTAssertGreaterThan(error, 1e-5, "causal \(causal)")
             XCTAssertLessThan(error, 2 * bound, "causal \(causal)")
         }
+    }
+}
+
+/// F(2x2, 3x3)'s weight transform written straight into bf16 panels gives the bytes of the
+/// float32 transform packed by `kiln_bf16_pack_b`, including the zeros of a partial panel.
+final class WinogradPackingTests: XCTestCase {
+    func testFusedPackingEqualsTransformThenPack() {
+        let (ci, co) = (48, 80)
+        let conv = Conv2D(torchWeight: randomTensor([co, ci, 3, 3], seed: 21), bias: nil, padding: 1, precision: .bf16)
+        for (o0, width) in [(0, 80), (16, 48), (0, 64)] {
+            let stride = BF16Matrix.packedCount(k: ci, n: width)
+            var fused = [UInt16](repeating: 0xFFFF, count: 16 * stride), separate = [UInt16](repeating: 0, count: 16 * stride)
+            fused.withUnsafeMutableBufferPointer {
+                Winograd.transformWeights23Packed(conv.winogradWeights, ci: ci, co: co, from: o0, width: width, into: $0.baseAddress!, stride: stride)
+            }
+            var u = [Float](repeating: 0, count: 16 * ci * width)
+            u.withUnsafeMutableBufferPointer { Winograd.transformWeights23(conv.winogradWeights, ci: ci, co: co, from: o0, width: width, into: $0.baseAddress!) }
+            for q in 0..<16 {
+                u.withUnsafeBufferPointer { src in
+                    separate.withUnsafeMutableBufferPointer { dst in
+                        BF16Matrix.pack(.float32(src.baseAddress! + q * ci * width), k: ci, n: width, ldb: width, transposed: false,
+                                        into: dst.baseAddress! + q * stride)
+                    }
+                }
+            }
+            XCTAssertEqual(fused, separate, "columns \(o0)..<\(o0 + width)")
+        }
+    }
+}
+
+final class BF16RoundingTests: XCTestCase {
+    /// The vector rounding gives `kiln_bf16_from_f32`'s bits, NaNs and ties included.
+    func testVectorRoundingMatchesTheScalarOne() {
+        let patterns: [UInt32] = [0, 0x8000_0000, 0x3F80_0000, 0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x7F7F_FFFF, 0x7F80_0000,
+                                  0x7F80_0001, 0x7FC0_0000, 0xFFFF_FFFF, 0x0000_0001, 0x807F_FFFF, 0x3400_8000, 0xC2F7_8000, 0x7FBF_FFFF]
+        var values = SIMD16<Float>()
+        for (i, p) in patterns.enumerated() { values[i] = Float(bitPattern: p) }
+        let bits = Winograd.bf16Bits(values)
+        for i in 0..<16 { XCTAssertEqual(UInt16(bits[i]), kiln_bf16_from_f32(values[i]), String(patterns[i], radix: 16)) }
     }
 }
