@@ -41,6 +41,15 @@ public final class MappedWeights: WeightSource, @unchecked Sendable {
         }
     }
 
+    public func load(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
+        if let e = entries[name], case .identity = e.transform {
+            try base.load(e.key, into: destination)
+        } else {
+            let t = try load(name)
+            destination.update(from: t.unsafePointer, count: t.count)
+        }
+    }
+
     public func load(_ name: String) throws -> Tensor {
         guard let e = entries[name] else {
             throw ModelFileError.missingTensor(component: base.location(of: name), tensor: name, searched: base.location(of: name))

@@ -205,8 +205,20 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
             throw ModelFileError.missingTensor(component: path, tensor: name, searched: path)
         }
         let out = Tensor(uninitialized: info.shape, longLived: true)
+        try convert(name, info, into: out.unsafePointer)
+        return out
+    }
+
+    public func load(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
+        guard let info = tensors[name] else {
+            throw ModelFileError.missingTensor(component: path, tensor: name, searched: path)
+        }
+        try convert(name, info, into: destination)
+    }
+
+    /// Widens tensor `name`'s data to float32 at `dst`, then drops its file pages.
+    private func convert(_ name: String, _ info: TensorInfo, into dst: UnsafeMutablePointer<Float>) throws {
         let src = base + dataOffset + info.begin
-        let dst = out.unsafePointer
         let n = info.elementCount
         switch info.dtype {
         case .f32:
@@ -232,7 +244,6 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
             throw ModelFileError.unsupportedDType(path: path, tensor: name, dtype: info.dtype.rawValue)
         }
         releasePages(from: dataOffset + info.begin, to: dataOffset + info.end)
-        return out
     }
 
     /// Drops the mapped file pages of bytes already converted from this process's resident set

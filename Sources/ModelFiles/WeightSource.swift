@@ -9,9 +9,18 @@ public protocol WeightSource: AnyObject, Sendable {
     /// Where `name` lives, for messages.
     func location(of name: String) -> String
     func load(_ name: String) throws -> Tensor
+    /// The values `load(name)` gives, written to `destination` (room for `info(name).elementCount`
+    /// floats): weights that are repacked at once (bf16) go through a reused buffer instead of a
+    /// fresh tensor each.
+    func load(_ name: String, into destination: UnsafeMutablePointer<Float>) throws
 }
 
 extension WeightSource {
+    public func load(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
+        let t = try load(name)
+        destination.update(from: t.unsafePointer, count: t.count)
+    }
+
     /// Number of parameters: elements of the floating-point tensors (integer buffers such as
     /// CLIP's saved `position_ids` are not parameters in torch either).
     public var parameterCount: Int {
@@ -75,5 +84,12 @@ public final class ShardedWeights: WeightSource, @unchecked Sendable {
             throw ModelFileError.missingTensor(component: indexPath, tensor: name, searched: indexPath)
         }
         return try f.load(name)
+    }
+
+    public func load(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
+        guard let f = owner[name] else {
+            throw ModelFileError.missingTensor(component: indexPath, tensor: name, searched: indexPath)
+        }
+        try f.load(name, into: destination)
     }
 }

@@ -139,10 +139,7 @@ public struct AutoencoderKL: Sendable {
             // diffusers pads (0, 1, 0, 1) and convolves with stride 2 and no padding.
             var down: Conv2D? = nil
             if i < n - 1 {
-                let s = bw.scoped("downsamplers.0.conv")
-                down = Conv2D(torchWeight: try s.tensor("weight", shape: [output, output, 3, 3]),
-                              bias: try s.tensor("bias", shape: [output]), stride: 2, padding: (0, 1, 0, 1),
-                              precision: s.precision)
+                down = try bw.conv("downsamplers.0.conv", in: output, out: output, kernel: 3, stride: 2, padding: (0, 1, 0, 1))
             }
             blocks.append((resnets, down))
         }

@@ -1,3 +1,4 @@
+import Foundation
 import ModelFiles
 import Numerics
 
@@ -86,18 +87,52 @@ public struct WeightReader: Sendable {
         return try source.load(full)
     }
 
+    /// Loads `name` (checked as `tensor` checks it) into a buffer reused from one call to the
+    /// next and passes its values to `body`: for weights that are repacked at once (bf16), so
+    /// the float32 values do not take fresh pages (a fifth of a bf16 render's time went to
+    /// zeroing them).
+    public func withTensor<R>(_ name: String, shape: [Int], allowConv1x1: Bool = false,
+                              _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
+        let full = key(name)
+        if let synthesize { return try body(synthesize(full, shape).unsafePointer) }
+        guard let info = source.info(full) else {
+            throw ModelFileError.missingTensor(component: component, tensor: full, searched: source.location(of: full))
+        }
+        guard info.shape == shape || (allowConv1x1 && info.shape == shape + [1, 1]) else {
+            throw ModelFileError.shapeMismatch(component: component, tensor: full, expected: shape,
+                                               actual: info.shape, file: source.location(of: full))
+        }
+        return try LoadBuffer.shared.use(count: info.elementCount) { buffer in
+            try source.load(full, into: buffer)
+            return try body(buffer)
+        }
+    }
+
     public func linear(_ name: String, in inputs: Int, out outputs: Int, bias: Bool = true) throws -> Linear {
         let s = scoped(name)
-        return Linear(weight: try s.tensor("weight", shape: [outputs, inputs], allowConv1x1: true),
-                      bias: bias ? try s.tensor("bias", shape: [outputs]) : nil, precision: precision)
+        let b = bias ? try s.tensor("bias", shape: [outputs]) : nil
+        guard precision == .bf16 else {
+            return Linear(weight: try s.tensor("weight", shape: [outputs, inputs], allowConv1x1: true), bias: b)
+        }
+        return Linear(packed: try s.withTensor("weight", shape: [outputs, inputs], allowConv1x1: true) {
+            BF16Matrix(linearWeight: $0, out: outputs, in: inputs)
+        }, bias: b)
     }
 
     public func conv(_ name: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int = 1,
                      padding: Int = 0, bias: Bool = true) throws -> Conv2D {
+        try conv(name, in: inputs, out: outputs, kernel: kernel, stride: stride,
+                 padding: (padding, padding, padding, padding), bias: bias)
+    }
+
+    public func conv(_ name: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int,
+                     padding: (top: Int, bottom: Int, left: Int, right: Int), bias: Bool = true) throws -> Conv2D {
         let s = scoped(name)
-        return Conv2D(torchWeight: try s.tensor("weight", shape: [outputs, inputs, kernel, kernel]),
-                      bias: bias ? try s.tensor("bias", shape: [outputs]) : nil,
-                      stride: stride, padding: padding, precision: precision)
+        let b = bias ? try s.tensor("bias", shape: [outputs]) : nil
+        return try s.withTensor("weight", shape: [outputs, inputs, kernel, kernel]) {
+            Conv2D(torchWeight: $0, shape: (outputs, inputs, kernel, kernel), bias: b, stride: stride, padding: padding,
+                   precision: precision)
+        }
     }
 
     public func groupNorm(_ name: String, channels: Int, groups: Int, epsilon: Float) throws -> GroupNorm {
@@ -126,5 +161,24 @@ final class EmptyWeights: WeightSource, @unchecked Sendable {
     func location(of name: String) -> String { "no weights" }
     func load(_ name: String) throws -> Tensor {
         throw ModelFileError.missingTensor(component: "no weights", tensor: name, searched: "no weights")
+    }
+}
+
+/// The buffer `WeightReader.withTensor` loads into: grown to the largest tensor asked for and
+/// kept, one user at a time (models load one component at a time).
+final class LoadBuffer: @unchecked Sendable {
+    static let shared = LoadBuffer()
+    private let lock = NSLock()
+    private var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var capacity = 1
+
+    func use<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+        lock.lock(); defer { lock.unlock() }
+        if count > capacity {
+            pointer.deallocate()
+            capacity = count
+            pointer = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        }
+        return try body(pointer)
     }
 }

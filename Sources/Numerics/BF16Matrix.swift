@@ -33,9 +33,45 @@ public final class BF16Matrix: @unchecked Sendable {
     /// Packs a torch `nn.Linear` weight `[out, in]` (op(B) = weightᵀ, k = in, n = out).
     public convenience init(linearWeight weight: Tensor) {
         precondition(weight.rank == 2)
-        let (n, k) = (weight.shape[0], weight.shape[1])
+        self.init(linearWeight: UnsafePointer(weight.unsafePointer), out: weight.shape[0], in: weight.shape[1])
+    }
+
+    /// Packs a row-major `[out, in]` float32 weight at `weight`.
+    public convenience init(linearWeight weight: UnsafePointer<Float>, out n: Int, in k: Int) {
         self.init(k: k, n: n)
-        BF16Matrix.pack(.float32(UnsafePointer(weight.unsafePointer)), k: k, n: n, ldb: k, transposed: true, into: packed)
+        BF16Matrix.packTransposed(weight, k: k, n: n, ldb: k, into: packed)
+    }
+
+    /// `kiln_bf16_pack_b`'s bytes for a transposed float32 B (`[n][k]`, rows `ldb` apart), in
+    /// vectors: a row's consecutive k are already the pairs the panels hold, so 16 pairs are read
+    /// as 64-bit words, rounded, and written one column entry each. Panels in parallel.
+    static func packTransposed(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, into dst: UnsafeMutablePointer<UInt16>) {
+        let pairs = (k + 1) / 2, stride = panelStride(k: k)
+        parallelFor((n + panel - 1) / panel, grain: 1) { range in
+            for p in range {
+                let c0 = p * panel, columns = min(panel, n - c0)
+                if columns < panel { (dst + p * stride).update(repeating: 0, count: stride) }
+                let words = UnsafeMutableRawPointer(dst + p * stride).assumingMemoryBound(to: UInt32.self)
+                for c in 0..<columns {
+                    let row = b + (c0 + c) * ldb
+                    var q = 0
+                    while q + 16 <= k / 2 {
+                        let x = UnsafeRawPointer(row + 2 * q).loadUnaligned(as: SIMD16<UInt64>.self)
+                        let low = bfloat16Bits(SIMD16<UInt32>(truncatingIfNeeded: x))
+                        let high = bfloat16Bits(SIMD16<UInt32>(truncatingIfNeeded: x &>> 32))
+                        let pair = low | (high &<< 16)
+                        for j in 0..<16 { words[(q + j) * panel + c] = pair[j] }
+                        q += 16
+                    }
+                    while q < pairs {
+                        let low = UInt32(bfloat16(row[2 * q]))
+                        let high = 2 * q + 1 < k ? UInt32(bfloat16(row[2 * q + 1])) : 0
+                        words[q * panel + c] = low | (high << 16)
+                        q += 1
+                    }
+                }
+            }
+        }
     }
 
     /// Packs row-major bfloat16 values `b[k][n]` (`ldb` apart), bit for bit.
@@ -82,17 +118,34 @@ final class BF16Buffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<UInt16>
     let count: Int
 
-    /// `source` rounded to bfloat16 as torch's `.to(torch.bfloat16)`.
-    init(rounding source: UnsafePointer<Float>, count: Int) {
+    /// `count` values, uninitialised.
+    init(count: Int) {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
         if count * 2 >= TensorStorage.hugePageThreshold * 4 { TensorStorage.adviseHugePages(raw, byteCount: count * 2) }
         pointer = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
-        let p = pointer
-        parallelFor(count, grain: 1 << 16) { r in for i in r { p[i] = kiln_bf16_from_f32(source[i]) } }
     }
 
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
+/// bfloat16 bits of `x` as `kiln_bf16_from_f32` rounds it, inlinable.
+@inline(__always)
+func bfloat16(_ x: Float) -> UInt16 {
+    let u = x.bitPattern
+    if u & 0x7FFF_FFFF > 0x7F80_0000 { return 0x7FC0 }
+    return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+}
+
+/// bfloat16 bits of 16 float32 bit patterns as `kiln_bf16_from_f32` rounds them (to nearest
+/// even, NaN to 0x7FC0), in the low halves; plain integer arithmetic, which vectorises (SIMD
+/// masks were compiled to a loop over the lanes).
+@inline(__always)
+func bfloat16Bits(_ u: SIMD16<UInt32>) -> SIMD16<UInt32> {
+    let rounded = (u &+ 0x7FFF &+ ((u &>> 16) & 1)) &>> 16
+    // All ones where u is a NaN: its magnitude past 0x7F800000 makes the difference wrap.
+    let nan = SIMD16<UInt32>(repeating: 0) &- ((SIMD16<UInt32>(repeating: 0x7F80_0000) &- (u & 0x7FFF_FFFF)) &>> 31)
+    return (rounded & ~nan) | (nan & 0x7FC0)
 }
 
 /// `C[m, n] = A[m, k] · B + beta · C` with A in float32 (rounded to bfloat16 inside the kernel),

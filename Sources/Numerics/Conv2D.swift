@@ -47,16 +47,34 @@ public struct Conv2D: Sendable {
 
     public init(torchWeight: Tensor, bias: Tensor?, stride: Int,
                 padding: (top: Int, bottom: Int, left: Int, right: Int), precision: Precision = .fp32) {
-        precondition(torchWeight.rank == 4 && stride >= 1)
-        let (co, ci, kh, kw) = (torchWeight.shape[0], torchWeight.shape[1], torchWeight.shape[2], torchWeight.shape[3])
+        precondition(torchWeight.rank == 4)
+        let s = torchWeight.shape
+        self.init(torchWeight: UnsafePointer(torchWeight.unsafePointer), shape: (s[0], s[1], s[2], s[3]), bias: bias,
+                  stride: stride, padding: padding, precision: precision)
+    }
+
+    /// - Parameter torchWeight: `[out, in, kh, kw]` float32 values (read during the call only).
+    public init(torchWeight src: UnsafePointer<Float>, shape: (out: Int, in: Int, kh: Int, kw: Int), bias: Tensor?, stride: Int,
+                padding: (top: Int, bottom: Int, left: Int, right: Int), precision: Precision = .fp32) {
+        precondition(stride >= 1)
+        let (co, ci, kh, kw) = shape
         inChannels = ci; outChannels = co; kernelHeight = kh; kernelWidth = kw
         self.stride = stride; self.padding = padding; self.bias = bias
-        let p = Tensor(uninitialized: [kh * kw, ci, co], longLived: precision == .fp32)
-        let src = torchWeight.unsafePointer, dst = p.unsafePointer
-        for o in 0..<co { for i in 0..<ci { for y in 0..<kh { for x in 0..<kw {
-            dst[((y * kw + x) * ci + i) * co + o] = src[((o * ci + i) * kh + y) * kw + x]
-        } } } }
-        weights = precision == .bf16 ? .bf16(BF16Buffer(rounding: p.unsafePointer, count: p.count)) : .fp32(p)
+        // [out, in, taps] -> [taps, in, out], by input channel in parallel (rounded for bf16).
+        let taps = kh * kw, grain = max(1, 65536 / max(co * taps, 1))
+        if precision == .bf16 {
+            let buffer = BF16Buffer(count: taps * ci * co), dst = buffer.pointer
+            parallelFor(ci, grain: grain) { r in
+                for i in r { for o in 0..<co { for t in 0..<taps { dst[(t * ci + i) * co + o] = bfloat16(src[(o * ci + i) * taps + t]) } } }
+            }
+            weights = .bf16(buffer)
+        } else {
+            let p = Tensor(uninitialized: [taps, ci, co], longLived: true), dst = p.unsafePointer
+            parallelFor(ci, grain: grain) { r in
+                for i in r { for o in 0..<co { for t in 0..<taps { dst[(t * ci + i) * co + o] = src[(o * ci + i) * taps + t] } } }
+            }
+            weights = .fp32(p)
+        }
     }
 
     public func outputSize(height h: Int, width w: Int) -> (height: Int, width: Int) {

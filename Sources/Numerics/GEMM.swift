@@ -76,6 +76,13 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
+    /// A layer around weights already packed to bfloat16.
+    public init(packed: BF16Matrix, bias: Tensor?) {
+        precondition(bias.map { $0.count == packed.n } ?? true)
+        weight = .bf16(packed); outFeatures = packed.n; inFeatures = packed.k
+        self.bias = bias
+    }
+
     public var precision: Precision {
         if case .bf16 = weight { return .bf16 }
         return .fp32

@@ -88,17 +88,9 @@ extension Winograd {
         }
     }
 
-    /// bfloat16 bits of 16 floats as `kiln_bf16_from_f32` rounds them (to nearest even, NaN to
-    /// 0x7FC0), in the low halves.
+    /// bfloat16 bits of 16 floats (`bfloat16Bits`).
     @inline(__always)
-    static func bf16Bits(_ v: V16) -> SIMD16<UInt32> {
-        let u = unsafeBitCast(v, to: SIMD16<UInt32>.self)
-        let rounded = (u &+ 0x7FFF &+ ((u &>> 16) & 1)) &>> 16
-        // All ones where u is a NaN (its magnitude past 0x7F800000 makes the difference wrap),
-        // in plain integer arithmetic: SIMD masks compiled to a loop over the lanes.
-        let nan = SIMD16<UInt32>(repeating: 0) &- ((SIMD16<UInt32>(repeating: 0x7F80_0000) &- (u & 0x7FFF_FFFF)) &>> 31)
-        return (rounded & ~nan) | (nan & 0x7FC0)
-    }
+    static func bf16Bits(_ v: V16) -> SIMD16<UInt32> { bfloat16Bits(unsafeBitCast(v, to: SIMD16<UInt32>.self)) }
 
     /// `V[p][t][c] = (Bᵀ d B)[p]` for the band's tiles, d the tile's 4x4 input (zeros outside;
     /// input pixel (y, x) read at (y / upsample, x / upsample)).
