@@ -135,7 +135,7 @@ for line in lines {
         results += [torchF32, torchBF16]
         text += " | torch f32 \(cell(torchF32, flop: kilnF32.gflop))"
         if let k = kilnF32.seconds, let t = torchF32.seconds { text += String(format: " | ratio %.2f", k / t) }
-        text += " | torch bf16 \(cell(torchBF16, flop: kilnF32.gflop))"
+        text += " | kiln bf16 \(cell(kilnBF16, flop: kilnF32.gflop)) | torch bf16 \(cell(torchBF16, flop: kilnF32.gflop))"
         if let k = kilnBF16.seconds, let t = torchBF16.seconds { text += String(format: " | bf16 ratio %.2f", k / t) }
         for r in [torchF32, torchBF16] where r.seconds == nil { text += " [torch \(r.precision): \(r.note ?? "?")]" }
     }
