@@ -95,6 +95,18 @@ public struct WeightReader: Sendable {
                               _ body: (UnsafePointer<Float>) throws -> R) throws -> R {
         let full = key(name)
         if let synthesize { return try body(synthesize(full, shape).unsafePointer) }
+        let info = try check(name, shape: shape, allowConv1x1: allowConv1x1)
+        return try LoadBuffer.shared.use(count: info.elementCount) { buffer in
+            try source.load(full, into: buffer)
+            return try body(buffer)
+        }
+    }
+
+    /// Throws what `tensor(name, shape:)` would throw for a missing or misshapen tensor, without
+    /// reading it (layers check their weight before their bias, whatever order they read them in).
+    @discardableResult
+    func check(_ name: String, shape: [Int], allowConv1x1: Bool = false) throws -> TensorInfo {
+        let full = key(name)
         guard let info = source.info(full) else {
             throw ModelFileError.missingTensor(component: component, tensor: full, searched: source.location(of: full))
         }
@@ -102,21 +114,19 @@ public struct WeightReader: Sendable {
             throw ModelFileError.shapeMismatch(component: component, tensor: full, expected: shape,
                                                actual: info.shape, file: source.location(of: full))
         }
-        return try LoadBuffer.shared.use(count: info.elementCount) { buffer in
-            try source.load(full, into: buffer)
-            return try body(buffer)
-        }
+        return info
     }
 
     public func linear(_ name: String, in inputs: Int, out outputs: Int, bias: Bool = true) throws -> Linear {
         let s = scoped(name)
-        let b = bias ? try s.tensor("bias", shape: [outputs]) : nil
         guard precision == .bf16 else {
-            return Linear(weight: try s.tensor("weight", shape: [outputs, inputs], allowConv1x1: true), bias: b)
+            return Linear(weight: try s.tensor("weight", shape: [outputs, inputs], allowConv1x1: true),
+                          bias: bias ? try s.tensor("bias", shape: [outputs]) : nil)
         }
-        return Linear(packed: try s.withTensor("weight", shape: [outputs, inputs], allowConv1x1: true) {
+        let packed = try s.withTensor("weight", shape: [outputs, inputs], allowConv1x1: true) {
             BF16Matrix(linearWeight: $0, out: outputs, in: inputs)
-        }, bias: b)
+        }
+        return Linear(packed: packed, bias: bias ? try s.tensor("bias", shape: [outputs]) : nil)
     }
 
     public func conv(_ name: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int = 1,
@@ -128,6 +138,7 @@ public struct WeightReader: Sendable {
     public func conv(_ name: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int,
                      padding: (top: Int, bottom: Int, left: Int, right: Int), bias: Bool = true) throws -> Conv2D {
         let s = scoped(name)
+        if s.synthesize == nil { try s.check("weight", shape: [outputs, inputs, kernel, kernel]) }
         let b = bias ? try s.tensor("bias", shape: [outputs]) : nil
         return try s.withTensor("weight", shape: [outputs, inputs, kernel, kernel]) {
             Conv2D(torchWeight: $0, shape: (outputs, inputs, kernel, kernel), bias: b, stride: stride, padding: padding,

@@ -104,4 +104,27 @@ final class PrecisionCommandTests: XCTestCase {
         let platforms = try KilnProcess.query(q.db, "SELECT json_extract(provenance, '$.platforms[0].precision') FROM v_outputs")
         XCTAssertEqual(platforms, ["bf16"])
     }
+
+    /// precision is a sweep axis like any parameter: one job each, rendered in its precision,
+    /// reported in v_outputs.precision; a bad value is refused before anything is written.
+    func testSweepOverPrecision() throws {
+        let spec = dir + "/precision.yaml", db = dir + "/q.db"
+        try """
+            model: \(model)
+            base: {prompt: a lighthouse, steps: 2, width: 64, height: 64, seed: 3}
+            axes:
+              precision: [fp32, bf16]
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try KilnProcess.run(["sweep", "--db", db, spec]).stdout, "sweep 1: 2 jobs\n")
+        let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", dir], environment: bf16Environment)
+        XCTAssertEqual(work.status, 0, work.stderr)
+        XCTAssertEqual(try KilnProcess.query(db, "SELECT precision FROM v_outputs ORDER BY job_id"), ["fp32", "bf16"])
+        let a = try ImageFile.read(dir + "/job-1-0.png").pixels, b = try ImageFile.read(dir + "/job-2-0.png").pixels
+        XCTAssertNotEqual(a, b, "the bf16 job rendered in bf16")
+
+        try "model: \(model)\nbase: {prompt: a}\naxes: {precision: [fp16]}\n".write(toFile: spec, atomically: true, encoding: .utf8)
+        let bad = try KilnProcess.run(["sweep", "--db", dir + "/bad.db", spec])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("precision") && bad.stderr.contains("fp32 or bf16"), bad.stderr)
+    }
 }
