@@ -26,7 +26,9 @@ if [ ! -x "$venv/bin/optimum-cli" ]; then
 fi
 ir=$work/ir
 if [ ! -f "$ir/model_index.json" ]; then
-  "$venv/bin/optimum-cli" export openvino --model "$model" --task text-to-image --weight-format fp16 "$ir"
+  # A folder holding only fp16 variant files (as full_size_models.py writes) needs --variant fp16.
+  variant=(); ls "$model"/unet/*.fp16.safetensors > /dev/null 2>&1 && variant=(--variant fp16)
+  "$venv/bin/optimum-cli" export openvino --model "$model" --task text-to-image --weight-format fp16 "${variant[@]}" "$ir"
 fi
 
 # name, command...: the whole process's seconds and peak RSS (GB) into $work/NAME.time
