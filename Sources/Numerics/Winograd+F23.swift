@@ -97,45 +97,31 @@ extension Winograd {
     static func transformInput23(_ x: UnsafePointer<Float>, h: Int, w: Int, upsample: Int, ci: Int, top: Int, left: Int,
                                  tilesX: Int, perImage: Int, first t0: Int, count: Int, into v: UnsafeMutablePointer<Float>) {
         let plane = count * ci
-        parallelFor(count, grain: max(1, 4096 / ci)) { tiles in
-          withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { offsetBuffer in
-          withUnsafeTemporaryAllocation(of: V16.self, capacity: 32) { scratch in
-            let offsets = offsetBuffer.baseAddress!, d = scratch.baseAddress!, t = d + 16
-            for tl in tiles {
-                let tile = t0 + tl, image = tile / perImage, rest = tile % perImage
-                let y0 = (rest / tilesX) * 2 - top, x0 = (rest % tilesX) * 2 - left
+        forEachTile(first: t0, count: count, tilesX: tilesX, perImage: perImage, tile: 2, grain: max(1, 4096 / ci),
+                    scratch: 32) { tl, image, oy, ox, d, offsets in
+            let t = d + 16
+            inputOffsets(side: 4, image: image, y0: oy - top, x0: ox - left, h: h, w: w, upsample: upsample, ci: ci, into: offsets)
+            var c = 0
+            while c < ci {
+                for p in 0..<16 { d[p] = offsets[p] >= 0 ? load(x + offsets[p] + c) : V16() }
+                // t = Bᵀ d (rows), then V = t B (columns).
+                for j in 0..<4 {
+                    let d0 = d[j], d1 = d[4 + j], d2 = d[8 + j], d3 = d[12 + j]
+                    t[j] = d0 - d2
+                    t[4 + j] = d1 + d2
+                    t[8 + j] = d2 - d1
+                    t[12 + j] = d1 - d3
+                }
+                let base = v + tl * ci + c
                 for i in 0..<4 {
-                    for j in 0..<4 {
-                        let y = y0 + i, xx = x0 + j
-                        offsets[i * 4 + j] = (y >= 0 && y < h * upsample && xx >= 0 && xx < w * upsample)
-                            ? ((image * h + y / upsample) * w + xx / upsample) * ci : -1
-                    }
+                    let r0 = t[i * 4], r1 = t[i * 4 + 1], r2 = t[i * 4 + 2], r3 = t[i * 4 + 3]
+                    store(r0 - r2, base + (i * 4) * plane)
+                    store(r1 + r2, base + (i * 4 + 1) * plane)
+                    store(r2 - r1, base + (i * 4 + 2) * plane)
+                    store(r1 - r3, base + (i * 4 + 3) * plane)
                 }
-                var c = 0
-                while c < ci {
-                    for p in 0..<16 { d[p] = offsets[p] >= 0 ? load(x + offsets[p] + c) : V16() }
-                    // t = Bᵀ d (rows), then V = t B (columns).
-                    for j in 0..<4 {
-                        let d0 = d[j], d1 = d[4 + j], d2 = d[8 + j], d3 = d[12 + j]
-                        t[j] = d0 - d2
-                        t[4 + j] = d1 + d2
-                        t[8 + j] = d2 - d1
-                        t[12 + j] = d1 - d3
-                    }
-                    let base = v + tl * ci + c
-                    for i in 0..<4 {
-                        let r0 = t[i * 4], r1 = t[i * 4 + 1], r2 = t[i * 4 + 2], r3 = t[i * 4 + 3]
-                        let row = i * 4
-                        store(r0 - r2, base + row * plane)
-                        store(r1 + r2, base + (row + 1) * plane)
-                        store(r2 - r1, base + (row + 2) * plane)
-                        store(r1 - r3, base + (row + 3) * plane)
-                    }
-                    c += 16
-                }
+                c += 16
             }
-          }
-          }
         }
     }
 
@@ -144,33 +130,27 @@ extension Winograd {
                                   bias: UnsafePointer<Float>?, oh: Int, ow: Int, tilesX: Int, perImage: Int,
                                   first t0: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         let plane = count * width
-        parallelFor(count, grain: max(1, 4096 / width)) { tiles in
-          withUnsafeTemporaryAllocation(of: V16.self, capacity: 8) { scratch in
-            let t = scratch.baseAddress!
-            for tl in tiles {
-                let tile = t0 + tl, image = tile / perImage, rest = tile % perImage
-                let y0 = (rest / tilesX) * 2, x0 = (rest % tilesX) * 2
-                var c = 0
-                while c < width {
-                    let base = m + tl * width + c
-                    // t = Aᵀ M: 2 rows of 4.
-                    for j in 0..<4 {
-                        let m0 = load(base + j * plane), m1 = load(base + (4 + j) * plane)
-                        let m2 = load(base + (8 + j) * plane), m3 = load(base + (12 + j) * plane)
-                        t[j] = m0 + m1 + m2
-                        t[4 + j] = m1 - m2 - m3
-                    }
-                    let b = bias.map { load($0 + o0 + c) } ?? V16()
-                    for i in 0..<2 where y0 + i < oh {
-                        let r0 = t[i * 4], r1 = t[i * 4 + 1], r2 = t[i * 4 + 2], r3 = t[i * 4 + 3]
-                        let pixel = out + ((image * oh + y0 + i) * ow + x0) * co + o0 + c
-                        store(r0 + r1 + r2 + b, pixel)
-                        if x0 + 1 < ow { store(r1 - r2 - r3 + b, pixel + co) }
-                    }
-                    c += 16
+        forEachTile(first: t0, count: count, tilesX: tilesX, perImage: perImage, tile: 2, grain: max(1, 4096 / width),
+                    scratch: 8) { tl, image, y0, x0, t, _ in
+            var c = 0
+            while c < width {
+                let base = m + tl * width + c
+                // t = Aᵀ M: 2 rows of 4.
+                for j in 0..<4 {
+                    let m0 = load(base + j * plane), m1 = load(base + (4 + j) * plane)
+                    let m2 = load(base + (8 + j) * plane), m3 = load(base + (12 + j) * plane)
+                    t[j] = m0 + m1 + m2
+                    t[4 + j] = m1 - m2 - m3
                 }
+                let b = bias.map { load($0 + o0 + c) } ?? V16()
+                for i in 0..<2 where y0 + i < oh {
+                    let r0 = t[i * 4], r1 = t[i * 4 + 1], r2 = t[i * 4 + 2], r3 = t[i * 4 + 3]
+                    let pixel = out + ((image * oh + y0 + i) * ow + x0) * co + o0 + c
+                    store(r0 + r1 + r2 + b, pixel)
+                    if x0 + 1 < ow { store(r1 - r2 - r3 + b, pixel + co) }
+                }
+                c += 16
             }
-          }
         }
     }
 }

@@ -151,12 +151,7 @@ enum Winograd {
             for i in rows {
                 var o = 0
                 while o < width {
-                    switch weights {
-                    case .fp32(let packed):
-                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
-                    case .bf16(let packed):
-                        for tap in 0..<9 { g[tap] = load(packed + (tap * ci + i) * co + o0 + o) }
-                    }
+                    loadKernel(weights, ci: ci, co: co, channel: i, column: o0 + o, into: g)
                     // t = G g: 6 rows of 3.
                     for c in 0..<3 {
                         let g0 = g[c], g1 = g[3 + c], g2 = g[6 + c]
@@ -190,49 +185,36 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, h: Int, w: Int, upsample: Int, ci: Int, top: Int, left: Int,
                                tilesX: Int, perImage: Int, first t0: Int, count: Int, into v: UnsafeMutablePointer<Float>) {
         let plane = count * ci
-        parallelFor(count, grain: max(1, 4096 / ci)) { tiles in
-          withUnsafeTemporaryAllocation(of: Int.self, capacity: 36) { offsetBuffer in
-          withUnsafeTemporaryAllocation(of: V16.self, capacity: 72) { scratch in
-            let offsets = offsetBuffer.baseAddress!, d = scratch.baseAddress!, t = d + 36
-            for tl in tiles {
-                let tile = t0 + tl, image = tile / perImage, rest = tile % perImage
-                let y0 = (rest / tilesX) * 4 - top, x0 = (rest % tilesX) * 4 - left
+        forEachTile(first: t0, count: count, tilesX: tilesX, perImage: perImage, tile: 4, grain: max(1, 4096 / ci),
+                    scratch: 72) { tl, image, oy, ox, d, offsets in
+            let t = d + 36
+            inputOffsets(side: 6, image: image, y0: oy - top, x0: ox - left, h: h, w: w, upsample: upsample, ci: ci, into: offsets)
+            var c = 0
+            while c < ci {
+                for p in 0..<36 { d[p] = offsets[p] >= 0 ? load(x + offsets[p] + c) : V16() }
+                // t = Bᵀ d (rows), then V = t B (columns).
+                for j in 0..<6 {
+                    let d0 = d[j], d1 = d[6 + j], d2 = d[12 + j], d3 = d[18 + j], d4 = d[24 + j], d5 = d[30 + j]
+                    t[j] = d0 * 4 - d2 * 5 + d4
+                    t[6 + j] = -(d1 + d2) * 4 + d3 + d4
+                    t[12 + j] = (d1 - d2) * 4 - d3 + d4
+                    t[18 + j] = (d3 - d1) * 2 - d2 + d4
+                    t[24 + j] = (d1 - d3) * 2 - d2 + d4
+                    t[30 + j] = d1 * 4 - d3 * 5 + d5
+                }
+                let base = v + tl * ci + c
                 for i in 0..<6 {
-                    for j in 0..<6 {
-                        let y = y0 + i, xx = x0 + j
-                        offsets[i * 6 + j] = (y >= 0 && y < h * upsample && xx >= 0 && xx < w * upsample)
-                            ? ((image * h + y / upsample) * w + xx / upsample) * ci : -1
-                    }
+                    let r0 = t[i * 6], r1 = t[i * 6 + 1], r2 = t[i * 6 + 2], r3 = t[i * 6 + 3], r4 = t[i * 6 + 4], r5 = t[i * 6 + 5]
+                    let row = i * 6
+                    store(r0 * 4 - r2 * 5 + r4, base + (row + 0) * plane)
+                    store(-(r1 + r2) * 4 + r3 + r4, base + (row + 1) * plane)
+                    store((r1 - r2) * 4 - r3 + r4, base + (row + 2) * plane)
+                    store((r3 - r1) * 2 - r2 + r4, base + (row + 3) * plane)
+                    store((r1 - r3) * 2 - r2 + r4, base + (row + 4) * plane)
+                    store(r1 * 4 - r3 * 5 + r5, base + (row + 5) * plane)
                 }
-                var c = 0
-                while c < ci {
-                    for p in 0..<36 { d[p] = offsets[p] >= 0 ? load(x + offsets[p] + c) : V16() }
-                    // t = Bᵀ d (rows), then V = t B (columns).
-                    for j in 0..<6 {
-                        let d0 = d[j], d1 = d[6 + j], d2 = d[12 + j], d3 = d[18 + j], d4 = d[24 + j], d5 = d[30 + j]
-                        t[j] = d0 * 4 - d2 * 5 + d4
-                        t[6 + j] = -(d1 + d2) * 4 + d3 + d4
-                        t[12 + j] = (d1 - d2) * 4 - d3 + d4
-                        t[18 + j] = (d3 - d1) * 2 - d2 + d4
-                        t[24 + j] = (d1 - d3) * 2 - d2 + d4
-                        t[30 + j] = d1 * 4 - d3 * 5 + d5
-                    }
-                    let base = v + tl * ci + c
-                    for i in 0..<6 {
-                        let r0 = t[i * 6], r1 = t[i * 6 + 1], r2 = t[i * 6 + 2], r3 = t[i * 6 + 3], r4 = t[i * 6 + 4], r5 = t[i * 6 + 5]
-                        let row = i * 6
-                        store(r0 * 4 - r2 * 5 + r4, base + (row + 0) * plane)
-                        store(-(r1 + r2) * 4 + r3 + r4, base + (row + 1) * plane)
-                        store((r1 - r2) * 4 - r3 + r4, base + (row + 2) * plane)
-                        store((r3 - r1) * 2 - r2 + r4, base + (row + 3) * plane)
-                        store((r1 - r3) * 2 - r2 + r4, base + (row + 4) * plane)
-                        store(r1 * 4 - r3 * 5 + r5, base + (row + 5) * plane)
-                    }
-                    c += 16
-                }
+                c += 16
             }
-          }
-          }
         }
     }
 
@@ -241,39 +223,68 @@ enum Winograd {
                                 bias: UnsafePointer<Float>?, oh: Int, ow: Int, tilesX: Int, perImage: Int,
                                 first t0: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         let plane = count * width
-        parallelFor(count, grain: max(1, 4096 / width)) { tiles in
-          withUnsafeTemporaryAllocation(of: V16.self, capacity: 24) { scratch in
-            let t = scratch.baseAddress!
-            for tl in tiles {
-                let tile = t0 + tl, image = tile / perImage, rest = tile % perImage
-                let y0 = (rest / tilesX) * 4, x0 = (rest % tilesX) * 4
-                var c = 0
-                while c < width {
-                    let base = m + tl * width + c
-                    // t = Aᵀ M: 4 rows of 6.
-                    for j in 0..<6 {
-                        let m0 = load(base + j * plane), m1 = load(base + (6 + j) * plane), m2 = load(base + (12 + j) * plane)
-                        let m3 = load(base + (18 + j) * plane), m4 = load(base + (24 + j) * plane), m5 = load(base + (30 + j) * plane)
-                        let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
-                        t[j] = m0 + s12 + s34
-                        t[6 + j] = d12 + d34 * 2
-                        t[12 + j] = s12 + s34 * 4
-                        t[18 + j] = d12 + d34 * 8 + m5
-                    }
-                    let b = bias.map { load($0 + o0 + c) } ?? V16()
-                    for i in 0..<4 where y0 + i < oh {
-                        let r0 = t[i * 6], r1 = t[i * 6 + 1], r2 = t[i * 6 + 2], r3 = t[i * 6 + 3], r4 = t[i * 6 + 4], r5 = t[i * 6 + 5]
-                        let s12 = r1 + r2, d12 = r1 - r2, s34 = r3 + r4, d34 = r3 - r4
-                        let pixel = out + ((image * oh + y0 + i) * ow + x0) * co + o0 + c
-                        store(r0 + s12 + s34 + b, pixel)
-                        if x0 + 1 < ow { store(d12 + d34 * 2 + b, pixel + co) }
-                        if x0 + 2 < ow { store(s12 + s34 * 4 + b, pixel + 2 * co) }
-                        if x0 + 3 < ow { store(d12 + d34 * 8 + r5 + b, pixel + 3 * co) }
-                    }
-                    c += 16
+        forEachTile(first: t0, count: count, tilesX: tilesX, perImage: perImage, tile: 4, grain: max(1, 4096 / width),
+                    scratch: 24) { tl, image, y0, x0, t, _ in
+            var c = 0
+            while c < width {
+                let base = m + tl * width + c
+                // t = Aᵀ M: 4 rows of 6.
+                for j in 0..<6 {
+                    let m0 = load(base + j * plane), m1 = load(base + (6 + j) * plane), m2 = load(base + (12 + j) * plane)
+                    let m3 = load(base + (18 + j) * plane), m4 = load(base + (24 + j) * plane), m5 = load(base + (30 + j) * plane)
+                    let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
+                    t[j] = m0 + s12 + s34
+                    t[6 + j] = d12 + d34 * 2
+                    t[12 + j] = s12 + s34 * 4
+                    t[18 + j] = d12 + d34 * 8 + m5
                 }
+                let b = bias.map { load($0 + o0 + c) } ?? V16()
+                for i in 0..<4 where y0 + i < oh {
+                    let r0 = t[i * 6], r1 = t[i * 6 + 1], r2 = t[i * 6 + 2], r3 = t[i * 6 + 3], r4 = t[i * 6 + 4], r5 = t[i * 6 + 5]
+                    let s12 = r1 + r2, d12 = r1 - r2, s34 = r3 + r4, d34 = r3 - r4
+                    let pixel = out + ((image * oh + y0 + i) * ow + x0) * co + o0 + c
+                    store(r0 + s12 + s34 + b, pixel)
+                    if x0 + 1 < ow { store(d12 + d34 * 2 + b, pixel + co) }
+                    if x0 + 2 < ow { store(s12 + s34 * 4 + b, pixel + 2 * co) }
+                    if x0 + 3 < ow { store(d12 + d34 * 8 + r5 + b, pixel + 3 * co) }
+                }
+                c += 16
+            }
+        }
+    }
+
+    /// The band's tiles `t0 ..< t0 + count`, in parallel chunks of at least `grain`: for each,
+    /// `body(tl, image, y, x, vectors, offsets)` with `(y, x)` the tile's first output pixel
+    /// (tiles of `tile` x `tile` output pixels), `scratch` vectors and 36 offsets the body may
+    /// use. The tile loop of every transform.
+    @inline(__always)
+    static func forEachTile(first t0: Int, count: Int, tilesX: Int, perImage: Int, tile side: Int, grain: Int, scratch: Int,
+                            _ body: (Int, Int, Int, Int, UnsafeMutablePointer<V16>, UnsafeMutablePointer<Int>) -> Void) {
+        parallelFor(count, grain: grain) { tiles in
+          withUnsafeTemporaryAllocation(of: Int.self, capacity: 36) { offsetBuffer in
+          withUnsafeTemporaryAllocation(of: V16.self, capacity: scratch) { vectorBuffer in
+            let offsets = offsetBuffer.baseAddress!, vectors = vectorBuffer.baseAddress!
+            for tl in tiles {
+                let index = t0 + tl, image = index / perImage, rest = index % perImage
+                body(tl, image, (rest / tilesX) * side, (rest % tilesX) * side, vectors, offsets)
             }
           }
+          }
+        }
+    }
+
+    /// Where a tile's `side` x `side` input pixels from (y0, x0) are read in `x`, as offsets of
+    /// their first channel (-1: zero padding), the input read as its nearest `upsample`x
+    /// upsampling: pixel (y, x) at (y / upsample, x / upsample).
+    @inline(__always)
+    static func inputOffsets(side: Int, image: Int, y0: Int, x0: Int, h: Int, w: Int, upsample: Int, ci: Int,
+                             into offsets: UnsafeMutablePointer<Int>) {
+        for i in 0..<side {
+            for j in 0..<side {
+                let y = y0 + i, xx = x0 + j
+                offsets[i * side + j] = (y >= 0 && y < h * upsample && xx >= 0 && xx < w * upsample)
+                    ? ((image * h + y / upsample) * w + xx / upsample) * ci : -1
+            }
         }
     }
 
