@@ -52,12 +52,14 @@ final class GalleryPartsTests: XCTestCase {
         request.scheduler = .dpmpp2mKarras
         request.originalSize = PixelSize(width: 2048, height: 1024)
         request.watermark = false
+        request.precision = .bf16
         let record = Provenance(kilnVersion: "t", request: request, width: 64, height: 48, scheduler: "dpmpp-2m-karras",
                                 schedulerClass: "DPMSolverMultistepScheduler", seed: 1234, imageIndex: 0, model: "/models/my model",
                                 modelHash: "abc", watermarkBits: nil, seconds: 1)
         let command = RenderCommandLine.make(record, config: "/cfg")
         XCTAssertTrue(command.hasPrefix("kiln render --model '/models/my model' --config /cfg --prompt 'it'\\''s a \"fox\" $HOME `x`'"), command)
         XCTAssertTrue(command.hasSuffix("--no-watermark --seed 1234 --output out.png"), command)
+        XCTAssertTrue(command.contains(" --precision bf16 "), command)
         let words = try shellWords(command)
         var rebuilt = RenderRequest(prompt: "")
         var i = 2
