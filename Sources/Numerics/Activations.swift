@@ -34,7 +34,15 @@ public enum Activation: String, Sendable {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let out = Tensor(uninitialized: x.shape)
         let s = x.unsafePointer, d = out.unsafePointer
-        parallelFor(x.count, grain: 1 << 14) { r in for i in r { d[i] = apply(s[i]) } }
+        // One loop per activation, so the switch is decided once and each loop vectorises (a
+        // switch per element kept exact GELU scalar: 23% of OpenCLIP bigG's forward in bf16).
+        let grain = 1 << 14
+        switch self {
+        case .silu: parallelFor(x.count, grain: grain) { r in for i in r { d[i] = Activation.silu.apply(s[i]) } }
+        case .gelu: parallelFor(x.count, grain: grain) { r in for i in r { d[i] = Activation.gelu.apply(s[i]) } }
+        case .geluTanh: parallelFor(x.count, grain: grain) { r in for i in r { d[i] = Activation.geluTanh.apply(s[i]) } }
+        case .quickGelu: parallelFor(x.count, grain: grain) { r in for i in r { d[i] = Activation.quickGelu.apply(s[i]) } }
+        }
         return out
     }
 }
