@@ -1,5 +1,3 @@
-import CKilnKernels
-
 /// 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, "Fast
 /// Algorithms for Convolutional Neural Networks", 2015), the transform NNPACK and oneDNN use.
 ///
@@ -78,37 +76,29 @@ enum Winograd {
         let perImage = tilesX * tilesY, total = n * perImage
         let cb = block ?? outputBlock(inChannels: ci, outChannels: co, positions: positions)
         let bandTiles = bandTiles ?? band(tiles: total, inChannels: ci, block: cb, positions: positions)
-        // bf16: each position's U packed for the bf16 kernel (F(2x2, 3x3) writes it packed;
-        // otherwise U is made in float32 and packed after).
-        let bf16: Bool
-        if case .bf16 = weights { bf16 = true } else { bf16 = false }
-        let fusedPacking = bf16 && variant == .f2x2
-        let u = fusedPacking ? nil : UnsafeMutablePointer<Float>.allocate(capacity: positions * ci * cb)
+        // bf16 weights take F(2x2, 3x3), whose weight transform writes each position's U straight
+        // into bf16 panels; float32 ones a float32 U.
+        let packedStride = BF16Matrix.packedCount(k: ci, n: cb)
+        let packedU: UnsafeMutablePointer<UInt16>?, u: UnsafeMutablePointer<Float>?
+        if case .bf16 = weights {
+            precondition(variant == .f2x2, "bf16 weights take F(2x2, 3x3)")
+            packedU = UnsafeMutablePointer<UInt16>.allocate(capacity: positions * packedStride); u = nil
+        } else {
+            u = UnsafeMutablePointer<Float>.allocate(capacity: positions * ci * cb); packedU = nil
+        }
         let v = UnsafeMutablePointer<Float>.allocate(capacity: positions * bandTiles * ci)
         let m = UnsafeMutablePointer<Float>.allocate(capacity: positions * bandTiles * cb)
-        let packedStride = BF16Matrix.packedCount(k: ci, n: cb)
-        let packedU = bf16 ? UnsafeMutablePointer<UInt16>.allocate(capacity: positions * packedStride) : nil
         defer { u?.deallocate(); v.deallocate(); m.deallocate(); packedU?.deallocate() }
         var o0 = 0
         while o0 < co {
             let width = min(cb, co - o0)
-            if let packedU, fusedPacking {
+            if let packedU {
                 transformWeights23Packed(weights, ci: ci, co: co, from: o0, width: width, into: packedU, stride: packedStride)
             } else if let u {
                 if variant == .f4x4 {
                     transformWeights(weights, ci: ci, co: co, from: o0, width: width, into: u)
                 } else {
                     transformWeights23(weights, ci: ci, co: co, from: o0, width: width, into: u)
-                }
-                if let packedU {
-                    let panels = (width + BF16Matrix.panel - 1) / BF16Matrix.panel, stride = BF16Matrix.panelStride(k: ci)
-                    parallelFor(positions * panels, grain: 1) { range in
-                        for task in range {
-                            let p = task / panels, panel = task % panels, c0 = panel * BF16Matrix.panel
-                            kiln_bf16_pack_b(u + p * ci * width + c0, Int64(ci), Int64(min(BF16Matrix.panel, width - c0)), Int64(width), 0,
-                                             packedU + p * packedStride + panel * stride)
-                        }
-                    }
                 }
             }
             var t0 = 0
