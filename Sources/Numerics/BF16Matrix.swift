@@ -39,37 +39,32 @@ public final class BF16Matrix: @unchecked Sendable {
     /// Packs a row-major `[out, in]` float32 weight at `weight`.
     public convenience init(linearWeight weight: UnsafePointer<Float>, out n: Int, in k: Int) {
         self.init(k: k, n: n)
-        BF16Matrix.packTransposed(weight, k: k, n: n, ldb: k, into: packed)
+        BF16Matrix.pack(.float32(weight), k: k, n: n, ldb: k, transposed: true, into: packed)
     }
 
-    /// `kiln_bf16_pack_b`'s bytes for a transposed float32 B (`[n][k]`, rows `ldb` apart), in
-    /// vectors: a row's consecutive k are already the pairs the panels hold, so 16 pairs are read
-    /// as 64-bit words, rounded, and written one column entry each. Panels in parallel.
-    static func packTransposed(_ b: UnsafePointer<Float>, k: Int, n: Int, ldb: Int, into dst: UnsafeMutablePointer<UInt16>) {
-        let pairs = (k + 1) / 2, stride = panelStride(k: k)
-        parallelFor((n + panel - 1) / panel, grain: 1) { range in
-            for p in range {
-                let c0 = p * panel, columns = min(panel, n - c0)
-                if columns < panel { (dst + p * stride).update(repeating: 0, count: stride) }
-                let words = UnsafeMutableRawPointer(dst + p * stride).assumingMemoryBound(to: UInt32.self)
-                for c in 0..<columns {
-                    let row = b + (c0 + c) * ldb
-                    var q = 0
-                    while q + 16 <= k / 2 {
-                        let x = UnsafeRawPointer(row + 2 * q).loadUnaligned(as: SIMD16<UInt64>.self)
-                        let low = bfloat16Bits(SIMD16<UInt32>(truncatingIfNeeded: x))
-                        let high = bfloat16Bits(SIMD16<UInt32>(truncatingIfNeeded: x &>> 32))
-                        let pair = low | (high &<< 16)
-                        for j in 0..<16 { words[(q + j) * panel + c] = pair[j] }
-                        q += 16
-                    }
-                    while q < pairs {
-                        let low = UInt32(bfloat16(row[2 * q]))
-                        let high = 2 * q + 1 < k ? UInt32(bfloat16(row[2 * q + 1])) : 0
-                        words[q * panel + c] = low | (high << 16)
-                        q += 1
-                    }
-                }
+    /// One panel of `kiln_bf16_pack_b`'s bytes for a transposed float32 B (`columns` rows of k
+    /// values, `ldb` apart), in vectors: a row's consecutive k are already the pairs the panel
+    /// holds, so 16 pairs are read as 64-bit words, rounded, and written one column entry each.
+    static func packTransposedPanel(_ b: UnsafePointer<Float>, k: Int, columns: Int, ldb: Int, into dst: UnsafeMutablePointer<UInt16>) {
+        let pairs = (k + 1) / 2
+        if columns < panel { dst.update(repeating: 0, count: panelStride(k: k)) }
+        let words = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: UInt32.self)
+        for c in 0..<columns {
+            let row = b + c * ldb
+            var q = 0
+            while q + 16 <= k / 2 {
+                let x = UnsafeRawPointer(row + 2 * q).loadUnaligned(as: SIMD16<UInt64>.self)
+                let low = bfloat16Bits(SIMD16<UInt32>(truncatingIfNeeded: x))
+                let high = bfloat16Bits(SIMD16<UInt32>(truncatingIfNeeded: x &>> 32))
+                let pair = low | (high &<< 16)
+                for j in 0..<16 { words[(q + j) * panel + c] = pair[j] }
+                q += 16
+            }
+            while q < pairs {
+                let low = UInt32(bfloat16(row[2 * q]))
+                let high = 2 * q + 1 < k ? UInt32(bfloat16(row[2 * q + 1])) : 0
+                words[q * panel + c] = low | (high << 16)
+                q += 1
             }
         }
     }
@@ -86,8 +81,9 @@ public final class BF16Matrix: @unchecked Sendable {
         case bfloat16(UnsafePointer<UInt16>)
     }
 
-    /// Packs op(B) (k x n) into `dst` (`packedCount(k:n:)` values), panels in parallel: each
-    /// panel's bytes depend on its columns alone. `transposed`: B is n x k (op(B)(r, c) at
+    /// Packs op(B) (k x n) into `dst` (`packedCount(k:n:)` values), `kiln_bf16_pack_b`'s bytes
+    /// (transposed float32 through `packTransposedPanel`), panels in parallel: each panel's bytes
+    /// depend on its columns alone. `transposed`: B is n x k (op(B)(r, c) at
     /// `c * ldb + r`), else k x n (at `r * ldb + c`).
     static func pack(_ source: Source, k: Int, n: Int, ldb: Int, transposed: Bool, into dst: UnsafeMutablePointer<UInt16>,
                      threaded: Bool = true) {
@@ -96,8 +92,10 @@ public final class BF16Matrix: @unchecked Sendable {
             let c0 = p * panel, width = min(panel, n - c0)
             let offset = transposed ? c0 * ldb : c0
             switch source {
+            case .float32(let b) where transposed:
+                packTransposedPanel(b + offset, k: k, columns: width, ldb: ldb, into: dst + p * stride)
             case .float32(let b):
-                kiln_bf16_pack_b(b + offset, Int64(k), Int64(width), Int64(ldb), transposed ? 1 : 0, dst + p * stride)
+                kiln_bf16_pack_b(b + offset, Int64(k), Int64(width), Int64(ldb), 0, dst + p * stride)
             case .bfloat16(let b):
                 kiln_bf16_pack_b_bf16(b + offset, Int64(k), Int64(width), Int64(ldb), transposed ? 1 : 0, dst + p * stride)
             }

@@ -98,6 +98,21 @@ final class WinogradPackingTests: XCTestCase {
 }
 
 final class BF16RoundingTests: XCTestCase {
+    /// Transposed float32 weights packed in Swift vectors give `kiln_bf16_pack_b`'s bytes: odd k,
+    /// a partial last panel, rows wider than k.
+    func testTransposedPackingEqualsTheCPacking() {
+        for (n, k, ldb) in [(130, 333, 333), (64, 32, 40), (7, 1, 1)] {
+            let w = randomTensor([n, ldb], seed: UInt64(n + k))
+            let count = BF16Matrix.packedCount(k: k, n: n)
+            var swift = [UInt16](repeating: 0xFFFF, count: count), c = [UInt16](repeating: 0, count: count)
+            swift.withUnsafeMutableBufferPointer {
+                BF16Matrix.pack(.float32(UnsafePointer(w.unsafePointer)), k: k, n: n, ldb: ldb, transposed: true, into: $0.baseAddress!)
+            }
+            c.withUnsafeMutableBufferPointer { kiln_bf16_pack_b(w.unsafePointer, Int64(k), Int64(n), Int64(ldb), 1, $0.baseAddress!) }
+            XCTAssertEqual(swift, c, "n \(n), k \(k)")
+        }
+    }
+
     /// The vector rounding gives `kiln_bf16_from_f32`'s bits, NaNs and ties included.
     func testVectorRoundingMatchesTheScalarOne() {
         let patterns: [UInt32] = [0, 0x8000_0000, 0x3F80_0000, 0x3F80_8000, 0x3F81_8000, 0x3F80_7FFF, 0x7F7F_FFFF, 0x7F80_0000,
