@@ -54,49 +54,37 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
     }
     defer { packedK?.deallocate(); packedV?.deallocate() }
 
-    func runBF16(_ task: Int, scores: UnsafeMutablePointer<Float>, packedK: UnsafePointer<UInt16>, packedV: UnsafePointer<UInt16>) {
-        let b = task / (heads * blocks), rest = task % (heads * blocks)
-        let h = rest / blocks, q0 = (rest % blocks) * block
-        let rows = min(block, nq - q0), head = b * heads + h
-        kiln_bf16_gemm(Int64(rows), Int64(nk), Int64(d), qp + (b * nq + q0) * width + h * d, Int64(width),
-                       packedK + head * kStride, scores, Int64(nk), 0)
-        for i in 0..<rows {
-            let row = scores + i * nk
-            let limit = causal ? min(nk, q0 + i + 1) : nk
-            softmaxRow(row, count: limit, scale: scale)
-            if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
-        }
-        kiln_bf16_gemm(Int64(rows), Int64(d), Int64(nk), scores, Int64(nk), packedV + head * vStride,
-                       op + (b * nq + q0) * width + h * d, Int64(width), 0)
-    }
-
+    /// One (batch, head, query block): scores, softmax (masked when causal), then the values.
+    /// float32 scales the scores in the GEMM (alpha), bf16 in the softmax.
     func run(_ task: Int, scores: UnsafeMutablePointer<Float>) {
         let b = task / (heads * blocks), rest = task % (heads * blocks)
         let h = rest / blocks, q0 = (rest % blocks) * block
-        let rows = min(block, nq - q0)
-        let qBase = qp + (b * nq + q0) * width + h * d
-        let kBase = kp + b * nk * width + h * d
-        let vBase = vp + b * nk * width + h * d
-        gemm(m: rows, n: nk, k: d, a: qBase, lda: width, b: kBase, ldb: width, transB: true,
-             c: scores, ldc: nk, alpha: scale, threaded: false)
+        let rows = min(block, nq - q0), head = b * heads + h
+        let qBase = qp + (b * nq + q0) * width + h * d, outBase = op + (b * nq + q0) * width + h * d
+        if let packedK {
+            kiln_bf16_gemm(Int64(rows), Int64(nk), Int64(d), qBase, Int64(width), packedK + head * kStride, scores, Int64(nk), 0)
+        } else {
+            gemm(m: rows, n: nk, k: d, a: qBase, lda: width, b: kp + b * nk * width + h * d, ldb: width, transB: true,
+                 c: scores, ldc: nk, alpha: scale, threaded: false)
+        }
         for i in 0..<rows {
             let row = scores + i * nk
             let limit = causal ? min(nk, q0 + i + 1) : nk
-            softmaxRow(row, count: limit)
+            softmaxRow(row, count: limit, scale: packedK == nil ? 1 : scale)
             if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
         }
-        gemm(m: rows, n: d, k: nk, a: scores, lda: nk, b: vBase, ldb: width,
-             c: op + (b * nq + q0) * width + h * d, ldc: width, threaded: false)
+        if let packedV {
+            kiln_bf16_gemm(Int64(rows), Int64(d), Int64(nk), scores, Int64(nk), packedV + head * vStride, outBase, Int64(width), 0)
+        } else {
+            gemm(m: rows, n: d, k: nk, a: scores, lda: nk, b: vp + b * nk * width + h * d, ldb: width,
+                 c: outBase, ldc: width, threaded: false)
+        }
     }
 
     parallelFor(tasks) { r in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: block * nk)
         defer { scores.deallocate() }
-        if let packedK, let packedV {
-            for t in r { runBF16(t, scores: scores, packedK: packedK, packedV: packedV) }
-        } else {
-            for t in r { run(t, scores: scores) }
-        }
+        for t in r { run(t, scores: scores) }
     }
     return out
 }
