@@ -74,17 +74,9 @@ public struct WeightReader: Sendable {
     public func tensor(_ name: String, shape: [Int], allowConv1x1: Bool = false) throws -> Tensor {
         let full = key(name)
         if let synthesize { return synthesize(full, shape) }
-        guard let info = source.info(full) else {
-            throw ModelFileError.missingTensor(component: component, tensor: full, searched: source.location(of: full))
-        }
-        if info.shape != shape {
-            if allowConv1x1 && info.shape == shape + [1, 1] {
-                return try source.load(full).reshaped(shape)
-            }
-            throw ModelFileError.shapeMismatch(component: component, tensor: full, expected: shape,
-                                               actual: info.shape, file: source.location(of: full))
-        }
-        return try source.load(full)
+        let info = try check(name, shape: shape, allowConv1x1: allowConv1x1)
+        let t = try source.load(full)
+        return info.shape == shape ? t : t.reshaped(shape)
     }
 
     /// Loads `name` (checked as `tensor` checks it) into a buffer reused from one call to the
@@ -102,9 +94,8 @@ public struct WeightReader: Sendable {
         }
     }
 
-    /// Throws what `tensor(name, shape:)` would throw for a missing or misshapen tensor, without
-    /// reading it (layers check their weight before their bias, whatever order they read them in).
-    @discardableResult
+    /// The info of `name`, or the error for a missing or misshapen tensor (`tensor` and
+    /// `withTensor` check alike).
     func check(_ name: String, shape: [Int], allowConv1x1: Bool = false) throws -> TensorInfo {
         let full = key(name)
         guard let info = source.info(full) else {
@@ -138,11 +129,10 @@ public struct WeightReader: Sendable {
     public func conv(_ name: String, in inputs: Int, out outputs: Int, kernel: Int, stride: Int,
                      padding: (top: Int, bottom: Int, left: Int, right: Int), bias: Bool = true) throws -> Conv2D {
         let s = scoped(name)
-        if s.synthesize == nil { try s.check("weight", shape: [outputs, inputs, kernel, kernel]) }
-        let b = bias ? try s.tensor("bias", shape: [outputs]) : nil
+        // The bias is read inside, so a misshapen weight is reported before the bias.
         return try s.withTensor("weight", shape: [outputs, inputs, kernel, kernel]) {
-            Conv2D(torchWeight: $0, shape: (outputs, inputs, kernel, kernel), bias: b, stride: stride, padding: padding,
-                   precision: precision)
+            Conv2D(torchWeight: $0, shape: (outputs, inputs, kernel, kernel), bias: bias ? try s.tensor("bias", shape: [outputs]) : nil,
+                   stride: stride, padding: padding, precision: precision)
         }
     }
 
