@@ -87,37 +87,37 @@ public struct Conv2D: Sendable {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (oh, ow) = outputSize(height: h, width: w)
         let out = Tensor(uninitialized: [n, oh, ow, outChannels])
-        if case .bf16(let b16) = weights {
+        let pointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == (0, 0, 0, 0)
+        let co = outChannels
+        func forEachImage(_ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+            for b in 0..<n { body(x.unsafePointer + b * h * w * inChannels, out.unsafePointer + b * oh * ow * co) }
+        }
+        switch weights {
+        case .bf16(let b16):
             // One packed [kh * kw * in, out] matrix serves the 1x1 GEMM and the patch GEMMs.
-            let matrix = BF16Matrix(bf16Rows: b16.pointer, k: kernelHeight * kernelWidth * inChannels, n: outChannels, ldb: outChannels)
-            for b in 0..<n {
-                let src = x.unsafePointer + b * h * w * inChannels
-                let dst = out.unsafePointer + b * oh * ow * outChannels
-                if kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == (0, 0, 0, 0) {
+            let matrix = BF16Matrix(bf16Rows: b16.pointer, k: kernelHeight * kernelWidth * inChannels, n: co, ldb: co)
+            forEachImage { src, dst in
+                if pointwise {
                     fillBias(dst, rows: h * w)
-                    bf16GEMM(m: h * w, n: outChannels, a: src, lda: inChannels, b: matrix, c: dst, ldc: outChannels, beta: 1)
+                    bf16GEMM(m: h * w, n: co, a: src, lda: inChannels, b: matrix, c: dst, ldc: co, beta: 1)
                 } else {
                     bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow) { rows, cols, patch, out in
-                        bf16GEMM(m: rows, n: outChannels, a: cols, lda: patch, b: matrix, c: out, ldc: outChannels, beta: 1)
+                        bf16GEMM(m: rows, n: co, a: cols, lda: patch, b: matrix, c: out, ldc: co, beta: 1)
                     }
                 }
             }
-            return out
-        }
-        guard case .fp32(let packed) = weights else { return out }
-        for b in 0..<n {
-            let src = x.unsafePointer + b * h * w * inChannels
-            let dst = out.unsafePointer + b * oh * ow * outChannels
-            if kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == (0, 0, 0, 0) {
-                fillBias(dst, rows: h * w)
-                gemm(m: h * w, n: outChannels, k: inChannels, a: src, lda: inChannels,
-                     b: packed.unsafePointer, ldb: outChannels, c: dst, ldc: outChannels, beta: 1)
-            } else if stride == 1 {
-                shiftedWindows(src, h: h, w: w, packed: packed.unsafePointer, into: dst, oh: oh, ow: ow)
-            } else {
-                let co = outChannels
-                bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow) { rows, cols, patch, out in
-                    gemm(m: rows, n: co, k: patch, a: cols, lda: patch, b: packed.unsafePointer, ldb: co, c: out, ldc: co, beta: 1)
+        case .fp32(let packed):
+            forEachImage { src, dst in
+                if pointwise {
+                    fillBias(dst, rows: h * w)
+                    gemm(m: h * w, n: co, k: inChannels, a: src, lda: inChannels, b: packed.unsafePointer, ldb: co,
+                         c: dst, ldc: co, beta: 1)
+                } else if stride == 1 {
+                    shiftedWindows(src, h: h, w: w, packed: packed.unsafePointer, into: dst, oh: oh, ow: ow)
+                } else {
+                    bandedIm2col(src, h: h, w: w, into: dst, oh: oh, ow: ow) { rows, cols, patch, out in
+                        gemm(m: rows, n: co, k: patch, a: cols, lda: patch, b: packed.unsafePointer, ldb: co, c: out, ldc: co, beta: 1)
+                    }
                 }
             }
         }
