@@ -25,11 +25,4 @@ public struct PlatformRecord: Sendable, Codable, Equatable {
     public static var current: PlatformRecord {
         PlatformRecord(instructionSet: InstructionSet.current, blasCore: BLASLibrary.shared.coreName)
     }
-
-    /// This machine's, for a render that asked for `requested`.
-    public static func current(rendering requested: Precision) -> PlatformRecord {
-        var record = current
-        if requested != .fp32 { record.precision = Precision.effective(requested).precision.rawValue }
-        return record
-    }
 }

@@ -59,9 +59,11 @@ public final class RenderSession: @unchecked Sendable {
         }
         stepCounts = counts
         let earlier = state?.platforms ?? []
-        let here = PlatformRecord.current(rendering: request.precision)
+        let precision = Precision.effective(request.precision)
+        var here = PlatformRecord.current
+        if request.precision != .fp32 { here.precision = precision.precision.rawValue }
         platforms = earlier.contains(here) ? earlier : earlier + [here]
-        notices = [Precision.effective(request.precision).notice].compactMap { $0 }
+        notices = [precision.notice].compactMap { $0 }
         if let state {
             guard state.stage >= 0, state.stage < stages.count, state.totalSteps == counts[state.stage],
                   state.nextStep >= 0, state.nextStep <= state.totalSteps else {
