@@ -12,7 +12,7 @@ struct Statements {
     /// All rows of `query`.
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
         let connection = self.connection, logger = self.logger
-        return try Blocking.run { try await connection.query(query, logger: logger).collect() }
+        return try Blocking.run(on: connection) { try await connection.query(query, logger: logger).collect() }
     }
 
     func execute(_ query: PostgresQuery) throws { _ = try rows(query) }
@@ -33,7 +33,7 @@ struct Statements {
     /// all held at once.
     func table(_ query: PostgresQuery, _ text: @escaping @Sendable (PostgresCell) -> String?) throws -> ReportTable {
         let connection = self.connection, logger = self.logger
-        return try Blocking.run {
+        return try Blocking.run(on: connection) {
             let sequence = try await connection.query(query, logger: logger)
             var columns = Statements.columnNames(sequence)
             var rows: [[String?]] = []
