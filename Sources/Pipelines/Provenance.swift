@@ -41,6 +41,17 @@ public struct Provenance: Sendable, Codable {
     /// differ. The thread count cannot, and is not recorded.
     public var platforms: [PlatformRecord]?
 
+    /// The JSON keys, written out: stored provenance (outputs, PNG "kiln" chunks) and the
+    /// queue's views (`$.modelHash`, `$.schedulerConfig`, ...) read these names, so renaming a
+    /// property must not rename its key.
+    enum CodingKeys: String, CodingKey {
+        case kilnVersion = "kilnVersion", request = "request", width = "width", height = "height"
+        case scheduler = "scheduler", schedulerClass = "schedulerClass", seed = "seed", imageIndex = "imageIndex"
+        case model = "model", modelHash = "modelHash", mode = "mode", strength = "strength", guidance = "guidance"
+        case refiner = "refiner", refinerHash = "refinerHash", stages = "stages", watermarkBits = "watermarkBits"
+        case seconds = "seconds", schedulerConfig = "schedulerConfig", stepSeconds = "stepSeconds", platforms = "platforms"
+    }
+
     public init(kilnVersion: String, request: RenderRequest, width: Int, height: Int, scheduler: String, schedulerClass: String,
                 seed: UInt64, imageIndex: Int, model: String, modelHash: String, watermarkBits: String?, seconds: Double?) {
         self.kilnVersion = kilnVersion; self.request = request; self.width = width; self.height = height
