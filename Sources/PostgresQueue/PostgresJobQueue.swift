@@ -10,9 +10,11 @@ import RenderQueue
 public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
     let session: PostgresSession
 
-    /// Connects to `url` (see `PostgresLocation`) and brings its schema up to date.
-    public init(url: String) throws {
+    /// Connects to `url` (see `PostgresLocation`) and brings its schema up to date; without
+    /// `create`, a database without Kiln's tables is refused rather than made a queue.
+    public init(url: String, create: Bool = true) throws {
         session = try PostgresSession(PostgresLocation(url: url))
+        if !create { try PostgresSchema.checkReadable(session) }
         try PostgresSchema.migrate(session)
     }
 

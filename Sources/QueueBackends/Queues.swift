@@ -27,11 +27,15 @@ public enum Queues {
         return .sqlite(path: value)
     }
 
-    /// A queue to write to, created (SQLite) and migrated when needed.
-    public static func open(_ db: String?) throws -> any JobQueue {
+    /// A queue to write to, migrated when needed. Only `create` (enqueue, sweep) makes a new
+    /// queue: otherwise a missing or empty SQLite file, or a PostgreSQL database without Kiln's
+    /// tables, is refused (a mistyped `--db` for `work` or `pause` must not make an empty queue).
+    public static func open(_ db: String?, create: Bool = true) throws -> any JobQueue {
         switch try location(db) {
-        case .sqlite(let path): return try SQLiteJobQueue(path: path)
-        case .postgresql(let url): return try PostgresJobQueue(url: url)
+        case .sqlite(let path):
+            if !create { try QueueDatabase.checkExists(path: path) }
+            return try SQLiteJobQueue(path: path)
+        case .postgresql(let url): return try PostgresJobQueue(url: url, create: create)
         }
     }
 

@@ -14,6 +14,18 @@ extension QueueDatabase {
         guard isQueue || (version == 0 && names.isEmpty) else { throw QueueError.notAQueue(path: path) }
     }
 
+    /// For writers that must not create a queue (`work`, `cancel`, `pause`, ...): `path` must be
+    /// an existing, non-empty file (its schema is checked when it is opened).
+    public static func checkExists(path: String) throws {
+        let hint = "check --db (only enqueue and sweep create a queue)"
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+            throw QueueError.badLocation("no such queue file \(path); \(hint)")
+        }
+        guard (attributes[.size] as? Int ?? 0) > 0 else {
+            throw QueueError.badLocation("\(path) is an empty file, not a Kiln queue; \(hint)")
+        }
+    }
+
     /// Before a writer opens `path` (which switches it to WAL and migrates it): an existing,
     /// non-empty file must be a kiln queue.
     static func checkBeforeWriting(path: String) throws {

@@ -37,19 +37,19 @@ final class ReadOnlyQueueTests: XCTestCase {
 
     func testStatusAndReportWorkOnAReadOnlyDatabase() throws {
         let db = dir + "/q.db"
-        XCTAssertEqual(try KilnProcess.run(["pause", "--db", db]).status, 0)
+        XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "x"]).status, 0)
         try onReadOnlyMount(db) { readOnly in
             var r = try KilnProcess.run(["status", "--db", readOnly])
             XCTAssertEqual(r.status, 0, r.stderr)
             r = try KilnProcess.run(["report", "--db", readOnly, "--sql", "SELECT COUNT(*) AS n FROM v_jobs", "--format", "csv"])
             XCTAssertEqual(r.status, 0, r.stderr)
-            XCTAssertEqual(r.stdout.split(separator: "\n"), ["n", "0"])
+            XCTAssertEqual(r.stdout.split(separator: "\n"), ["n", "1"])
         }
     }
 
     func testReportStopsARunawayQuery() throws {
         let db = dir + "/q.db"
-        XCTAssertEqual(try KilnProcess.run(["pause", "--db", db]).status, 0)
+        XCTAssertEqual(try KilnProcess.run(["enqueue", "--db", db, "--model", Fixtures.model("tiny-sdxl-base"), "--prompt", "x"]).status, 0)
         let start = Date()
         let r = try KilnProcess.run(["report", "--db", db, "--timeout", "1", "--sql",
                                      "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r"])

@@ -64,7 +64,7 @@ struct WorkCommand: ParsableCommand {
             options.checkpointEvery = checkpointEvery
             options.outputFolder = outputFolder.map(absolute)
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
-            let store = try Queues.open(db)
+            let store = try Queues.open(db, create: false)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
             let stop = worker.stop

@@ -72,7 +72,7 @@ struct CancelCommand: ParsableCommand {
     @OptionGroup var selection: JobSelectionOptions
     func run() throws {
         try failing {
-            let n = try Queues.open(selection.db).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
+            let n = try Queues.open(selection.db, create: false).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs cancelled or stopping")
         }
     }
@@ -83,7 +83,7 @@ struct RetryCommand: ParsableCommand {
     @OptionGroup var selection: JobSelectionOptions
     func run() throws {
         try failing {
-            let n = try Queues.open(selection.db).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
+            let n = try Queues.open(selection.db, create: false).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs queued again")
         }
     }
@@ -93,18 +93,18 @@ struct PauseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming new jobs (the whole queue or one sweep).")
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try Queues.open(db).setPaused(true, sweep: sweep); print("paused") } }
+    func run() throws { try failing { try Queues.open(db, create: false).setPaused(true, sweep: sweep); print("paused") } }
 }
 
 struct ResumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs again after a pause.")
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try Queues.open(db).setPaused(false, sweep: sweep); print("resumed") } }
+    func run() throws { try failing { try Queues.open(db, create: false).setPaused(false, sweep: sweep); print("resumed") } }
 }
 
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete the checkpoints of finished jobs.")
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
-    func run() throws { try failing { print("\(try Queues.open(db).pruneCheckpoints()) checkpoints deleted") } }
+    func run() throws { try failing { print("\(try Queues.open(db, create: false).pruneCheckpoints()) checkpoints deleted") } }
 }
