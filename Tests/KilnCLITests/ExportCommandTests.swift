@@ -3,7 +3,8 @@ import KilnTestSupport
 import ModelFiles
 import XCTest
 
-/// `kiln export`: stored PNGs out as files, byte for byte, skipping identical ones.
+/// `kiln export`: stored PNGs out as files, byte for byte, skipping identical ones and keeping
+/// the user's different ones.
 final class ExportCommandTests: QueueTestCase {
 
     func testExportWritesByteIdenticalCopiesAndSkipsWhatIsThere() throws {
@@ -26,12 +27,31 @@ final class ExportCommandTests: QueueTestCase {
                 let data = try Data(contentsOf: URL(fileURLWithPath: out + "/" + parts[0]))
                 XCTAssertEqual(SHA256.hex(data), parts[1], "\(parts[0]) is the stored PNG, byte for byte")
             }
-            // A second export writes nothing; a changed file is written again; one sweep or job only.
-            try Data("changed".utf8).write(to: URL(fileURLWithPath: out + "/job-1-0.png"))
+            // A second export writes nothing; a different file of the same name is the user's and
+            // is kept (one notice, counted as skipped) unless --force; a folder with an output's
+            // name is passed over and the export goes on; one sweep or job only.
+            let mine = Data("the user's own file".utf8)
+            try mine.write(to: URL(fileURLWithPath: out + "/job-1-0.png"))
+            try FileManager.default.removeItem(atPath: out + "/job-1-1.png")
+            try FileManager.default.createDirectory(atPath: out + "/job-1-1.png", withIntermediateDirectories: false)
+            try FileManager.default.removeItem(atPath: out + "/job-2-1.png")
             r = try KilnProcess.run(["export", "--db", db, "--output-folder", out])
-            XCTAssertTrue(r.stdout.contains("1 written, 3 already there"), r.stdout)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, "1 written, 1 already there, 1 skipped (a different file has the name; --force overwrites), 1 skipped (not a file)\n")
+            XCTAssertEqual(r.stderrLines.count, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains(out + "/job-1-0.png exists with other bytes; kept"), r.stderr)
+            XCTAssertTrue(r.stderr.contains(out + "/job-1-1.png is a folder"), r.stderr)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/job-1-0.png")), mine, "the user's file was overwritten")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/job-2-1.png"), "the export stopped at the folder")
+            r = try KilnProcess.run(["export", "--db", db, "--output-folder", out, "--force", "--job", "1"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stdout, "1 written, 0 already there, 1 skipped (not a file)\n")
+            XCTAssertEqual(SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: out + "/job-1-0.png"))), stored[0].split(separator: ",").last.map(String.init))
             r = try KilnProcess.run(["export", "--db", db, "--job", "2", "--output-folder", out])
             XCTAssertTrue(r.stdout.contains("0 written, 2 already there"), r.stdout)
+            // Ids that name nothing are refused, not exported as nothing.
+            try assertOneLineFailure(["export", "--db", db, "--sweep", "99", "--output-folder", out], mentions: ["--sweep 99", "no such sweep"])
+            try assertOneLineFailure(["export", "--db", db, "--job", "1", "--job", "999", "--output-folder", out], mentions: ["--job 999", "no such job"])
             r = try KilnProcess.run(["export", "--db", db + ".missing", "--output-folder", out])
             XCTAssertNotEqual(r.status, 0)
             XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
