@@ -354,5 +354,12 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;
 """#),
+        ("0006_claim_order.sql", #"""
+-- Kiln render queue, schema version 6: the claim's order as an index of the jobs a claim can
+-- take (queued or running), so a claim reads the first eligible entries in priority order
+-- instead of sorting every ready job: its cost no longer grows with the queue's length.
+-- Done, failed and cancelled jobs, the bulk of an old queue, are not in it.
+CREATE INDEX jobs_claim_order ON jobs (priority DESC, job_id) WHERE state IN ('queued', 'running');
+"""#),
     ]
 }

@@ -60,10 +60,13 @@ extension PostgresJobQueue {
                 FOR UPDATE SKIP LOCKED)
             RETURNING 1),
         next AS (
+            -- The state term lets the planner read the partial index jobs_claim_order (0006) in
+            -- claim order and stop at the first eligible row, instead of sorting every ready job.
             SELECT j.job_id FROM jobs j LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
-            WHERE ((j.state = 'queued' AND j.not_before <= \(now))
-                   OR (j.state = 'running' AND j.lease_expires < \(now))
-                   OR (j.state = 'running' AND j.lease_host = \(identity.host) AND j.lease_pid = ANY(\(gone))))
+            WHERE j.state IN ('queued', 'running')
+              AND ((j.state = 'queued' AND j.not_before <= \(now))
+                    OR (j.state = 'running' AND j.lease_expires < \(now))
+                    OR (j.state = 'running' AND j.lease_host = \(identity.host) AND j.lease_pid = ANY(\(gone))))
               AND j.cancel_requested = 0
               AND COALESCE(s.paused, 0) = 0
               AND NOT EXISTS (SELECT 1 FROM queue_state WHERE key = 'paused' AND value = '1')

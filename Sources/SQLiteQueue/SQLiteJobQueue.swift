@@ -61,15 +61,7 @@ public final class SQLiteJobQueue: JobQueue {
                 let row = try Row.fetchOne(db, sql: """
                     UPDATE jobs SET state = 'running', lease_owner = :worker, lease_expires = :expires,
                            lease_host = :host, lease_pid = :pid, attempts = attempts + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                    WHERE job_id = (
-                        SELECT j.job_id FROM jobs j LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
-                        WHERE ((j.state = 'queued' AND j.not_before <= :now)
-                               OR (j.state = 'running' AND j.lease_expires < :now)
-                               OR (j.state = 'running' AND j.lease_host = :host AND kiln_process_gone(j.lease_pid)))
-                          AND j.cancel_requested = 0
-                          AND COALESCE(s.paused, 0) = 0
-                          AND NOT EXISTS (SELECT 1 FROM queue_state WHERE key = 'paused' AND value = '1')
-                        ORDER BY j.priority DESC, j.job_id ASC LIMIT 1)
+                    WHERE job_id = (\(SQLiteJobQueue.nextJob))
                     RETURNING job_id, sweep_id, model, config, request, attempts
                     """, arguments: ["worker": worker, "expires": now + leaseSeconds, "now": now,
                                                 "host": identity.host, "pid": Int64(identity.pid)])
@@ -95,6 +87,22 @@ public final class SQLiteJobQueue: JobQueue {
             return claimed
         }
     }
+
+    /// The job a claim takes: the first ready one in the claim order, read from the partial index
+    /// `jobs_claim_order` (queued and running jobs by priority DESC, job_id; migration 0006), so
+    /// the claim stops at the first eligible entry instead of sorting every ready job. The index
+    /// is named because, without statistics, SQLite would pick `jobs_ready` and sort.
+    static let nextJob = """
+        SELECT j.job_id FROM jobs j INDEXED BY jobs_claim_order LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
+        WHERE j.state IN ('queued', 'running')
+          AND ((j.state = 'queued' AND j.not_before <= :now)
+               OR (j.state = 'running' AND j.lease_expires < :now)
+               OR (j.state = 'running' AND j.lease_host = :host AND kiln_process_gone(j.lease_pid)))
+          AND j.cancel_requested = 0
+          AND COALESCE(s.paused, 0) = 0
+          AND NOT EXISTS (SELECT 1 FROM queue_state WHERE key = 'paused' AND value = '1')
+        ORDER BY j.priority DESC, j.job_id ASC LIMIT 1
+        """
 
     public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
         try pool.write { db in

@@ -76,18 +76,24 @@ struct WorkCommand: ParsableCommand {
             // ETA; in a log, one line per finished job with its time and rate.
             let live = isatty(STDOUT_FILENO) == 1
             var jobStart = Date(), lastSteps = 0
-            var eta = try store.progress().eta
+            // The queue's ETA reads every job's step times, so it is asked for only when the live
+            // line shows it, and at most every 30 s: the cost per job must not grow with the queue.
+            var eta = live ? try store.progress().eta : nil
+            var etaRead = Date()
             worker.onStep = { job, step, steps in
                 lastSteps = steps
                 guard live else { return }
-                let queue = eta.map { String(format: ", queue ETA %.0f s", max($0 - Date().timeIntervalSince(jobStart), 0)) } ?? ""
+                let queue = eta.map { String(format: ", queue ETA %.0f s", max($0 - Date().timeIntervalSince(etaRead), 0)) } ?? ""
                 print(String(format: "\rjob %lld step %d/%d, %d images tonight%@   ", job, step, steps, imagesTonight, queue), terminator: "")
                 fflush(stdout)
             }
             while !stop.isRequested, maxJobs.map({ done < $0 }) ?? true {
                 jobStart = Date()
                 lastSteps = 0
-                eta = try store.progress().eta
+                if live, Date().timeIntervalSince(etaRead) >= 30 {
+                    eta = try store.progress().eta
+                    etaRead = Date()
+                }
                 let outcome = try worker.runOne()
                 if live, lastSteps > 0 { print("") }
                 switch outcome {

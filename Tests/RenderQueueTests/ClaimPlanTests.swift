@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import KilnTestSupport
+import Pipelines
+@testable import PostgresQueue
+import RenderQueue
+@testable import SQLiteQueue
+import XCTest
+
+/// A claim reads the claim-order index (migration 0006) and stops at the first eligible job,
+/// on both databases, so its cost does not grow with the queue: the plans say so, and the order
+/// it claims in is still priority DESC, job id, past jobs in backoff, paused sweeps and live
+/// leases. (Timings are in KilnQueueBenchmark, not here.)
+final class ClaimPlanTests: QueueTestCase {
+    /// A queue holding `count` jobs of one sweep, most of them done, as an old queue is.
+    func oldQueue(_ count: Int) throws -> (store: any JobQueue, location: String) {
+        let (store, location) = try openQueue()
+        let json = try JobRequests.encode(RenderRequest(prompt: "p"))
+        _ = try store.insertSweep(name: nil, spec: "{}", priority: 0, model: "m", config: nil,
+                                  jobs: Array(repeating: (steps: 1, requestJSON: json), count: count), blobs: [:])
+        try TestQueues.execute(location, "UPDATE jobs SET state = 'done' WHERE job_id <= \(count * 9 / 10)")
+        return (store, location)
+    }
+
+    func testClaimReadsTheClaimOrderIndexWithoutSorting() throws {
+        try onEachBackend { backend in
+            let (store, location) = try oldQueue(backend == .sqlite ? 2_000 : 100_000)
+            let plan: String
+            if let queue = store as? SQLiteJobQueue {
+                plan = try queue.pool.read { db in
+                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteJobQueue.nextJob, arguments: ["now": 1.0, "host": "h"])
+                }.map { $0["detail"] as String }.joined(separator: "\n")
+                XCTAssertTrue(plan.contains("USING INDEX jobs_claim_order"), plan)
+            } else {
+                let queue = try XCTUnwrap(store as? PostgresJobQueue)
+                try TestQueues.execute(location, "ANALYZE jobs")
+                var explain = PostgresJobQueue.claimStatement(worker: "w", leaseSeconds: 10, now: 1, identity: .current, gone: [])
+                explain.sql = "EXPLAIN " + explain.sql
+                plan = try queue.session.autocommit { s in try s.rows(explain).map { try $0.decode(String.self) } }.joined(separator: "\n")
+                XCTAssertTrue(plan.contains("Index Scan using jobs_claim_order on jobs j"), plan)
+            }
+            XCTAssertFalse(plan.contains("TEMP B-TREE") || plan.contains("Sort"), "the claim sorts:\n\(plan)")
+        }
+    }
+
+    /// The index changes how a claim looks, not what it takes.
+    func testClaimOrderPastBackoffPausedSweepsAndLiveLeases() throws {
+        try onEachBackend { _ in
+            let (store, location) = try openQueue()
+            let json = try JobRequests.encode(RenderRequest(prompt: "p"))
+            let paused = try store.insertSweep(name: "paused", spec: "{}", priority: 9, model: "m", config: nil,
+                                               jobs: [(1, json), (1, json)], blobs: [:])
+            try store.setPaused(true, sweep: paused)
+            let waiting = try store.enqueue(model: "m", request: RenderRequest(prompt: "backoff"), priority: 8)
+            let leased = try store.enqueue(model: "m", request: RenderRequest(prompt: "leased"), priority: 7)
+            let low = try store.enqueue(model: "m", request: RenderRequest(prompt: "low"), priority: 1)
+            let next = try store.enqueue(model: "m", request: RenderRequest(prompt: "next"), priority: 5)
+            let t0 = Date().timeIntervalSince1970
+            try TestQueues.execute(location, "UPDATE jobs SET not_before = \(t0 + 1000) WHERE job_id = \(waiting)")
+            XCTAssertEqual(try store.claim(worker: "a", leaseSeconds: 100, now: t0)?.jobID, leased)
+            XCTAssertEqual(try store.claim(worker: "b", leaseSeconds: 100, now: t0)?.jobID, next)
+            XCTAssertEqual(try store.claim(worker: "c", leaseSeconds: 100, now: t0)?.jobID, low)
+            XCTAssertNil(try store.claim(worker: "d", leaseSeconds: 100, now: t0), "the rest wait: backoff, paused sweep, live leases")
+            XCTAssertEqual(try store.claim(worker: "d", leaseSeconds: 100, now: t0 + 500)?.jobID, leased, "an expired lease comes first by priority")
+            XCTAssertEqual(try store.claim(worker: "e", leaseSeconds: 100, now: t0 + 2000)?.jobID, waiting, "the backoff is over")
+            try store.setPaused(false, sweep: paused)
+            let rest = try (0..<2).compactMap { _ in try store.claim(worker: "f", leaseSeconds: 100, now: t0 + 2000)?.jobID }
+            XCTAssertEqual(rest.count, 2)
+            XCTAssertEqual(rest, rest.sorted())
+        }
+    }
+}
