@@ -3,7 +3,9 @@ import Pipelines
 
 /// The `kiln render …` command that reproduces an image: its model (and `--config`), then every
 /// render parameter of `RenderParameters` whose value differs from what `kiln render` would use
-/// without it, always the seed, and an output file. Values are quoted for a POSIX shell.
+/// without it, always the seed, and an output file. Values are quoted for a POSIX shell, and a
+/// value starting with `-` is joined to its option (`--prompt='-x'`), so that the parser takes
+/// it as the value rather than as another option.
 enum RenderCommandLine {
     static func make(_ record: Provenance, config: String?, output: String = "out.png") -> String {
         let request = record.request
@@ -13,21 +15,27 @@ enum RenderCommandLine {
         baseline.mask = request.mask
         baseline.latents = request.latents
         baseline.refiner = request.refiner
-        var words = ["kiln", "render", "--model", quote(record.model)]
-        if let config { words += ["--config", quote(config)] }
-        words += ["--prompt", quote(request.prompt)]
+        var words = ["kiln", "render", option("model", record.model)]
+        if let config { words.append(option("config", config)) }
+        words.append(option("prompt", request.prompt))
         let special: Set<String> = ["prompt", "seed", "lora", "embedding", "watermark", "refine-after", "vae-tiling"]
         for p in RenderParameters.all where !special.contains(p.name) {
             guard let value = p.value(in: request), value != p.value(in: baseline) else { continue }
-            words += ["--\(p.name)", quote(value)]
+            words.append(option(p.name, value))
         }
         if request.refineAfter { words.append("--refine-after") }
         if request.vaeTiling { words.append("--vae-tiling") }
-        for lora in request.loras { words += ["--lora", quote("\(lora.file):\(ParameterValue.number(lora.scale))")] }
-        for embedding in request.embeddings { words += ["--embedding", quote("\(embedding.file):\(embedding.token)")] }
+        for lora in request.loras { words.append(option("lora", "\(lora.file):\(ParameterValue.number(lora.scale))")) }
+        for embedding in request.embeddings { words.append(option("embedding", "\(embedding.file):\(embedding.token)")) }
         if !request.watermark { words.append("--no-watermark") }
-        words += ["--seed", String(request.seed), "--output", quote(output)]
+        words += [option("seed", String(request.seed)), option("output", output)]
         return words.joined(separator: " ")
+    }
+
+    /// `--name value`, or `--name=value` when the value starts with `-` (else the parser would
+    /// read it as an option: "Missing value for '--prompt'").
+    static func option(_ name: String, _ value: String) -> String {
+        value.hasPrefix("-") ? "--\(name)=" + quote(value) : "--\(name) " + quote(value)
     }
 
     static let safe = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./:=,+@%")

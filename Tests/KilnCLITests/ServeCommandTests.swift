@@ -2,7 +2,10 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+@testable import Gallery
+@testable import kiln
 import KilnTestSupport
+import Pipelines
 import XCTest
 
 /// `kiln serve` as a command: refusals in one line, and a real server that answers and stops
@@ -47,6 +50,35 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertTrue(page.body.contains("<td id=\"count-queued\">1</td>"), page.body)
         process.send(SIGTERM)
         XCTAssertEqual(try process.status(), 0, "SIGTERM stops the server cleanly")
+    }
+
+    /// The image page's `kiln render …` command, split into words by /bin/sh as a user's shell
+    /// would, parses back through kiln's own options to the prompts it was made from: prompts
+    /// that start with `-`, hold quotes, `$()`, backticks, backslashes and newlines.
+    func testTheReproduceCommandRoundTripsThroughAShellAndTheParser() throws {
+        let prompts = ["-a dash first", "--prompt", "-", "it's a \"fox\" $(touch \(dir)/pwned) `id` $HOME \\n",
+                       "two\nlines\n", "'", "--", "-x=y", " leading space", "plain"]
+        for prompt in prompts {
+            var request = RenderRequest(prompt: prompt)
+            request.negativePrompt = "-" + prompt
+            request.seed = 7
+            let record = Provenance(kilnVersion: "t", request: request, width: 64, height: 64, scheduler: "euler",
+                                    schedulerClass: "EulerDiscreteScheduler", seed: 7, imageIndex: 0, model: "-models/m",
+                                    modelHash: "abc", watermarkBits: nil, seconds: 1)
+            let command = RenderCommandLine.make(record, config: nil, output: "-out.png")
+            let sh = try ChildProcess("/bin/sh", ["-c", "printf '%s\\0' " + command])
+            XCTAssertEqual(try sh.status(), 0, sh.stderr)
+            let words = try Data(contentsOf: URL(fileURLWithPath: sh.stdoutPath)).split(separator: 0, omittingEmptySubsequences: false)
+                .dropLast().map { String(decoding: $0, as: UTF8.self) }
+            XCTAssertEqual(Array(words.prefix(2)), ["kiln", "render"], command)
+            let parsed = try RenderCommand.parse(Array(words.dropFirst(2)))
+            XCTAssertEqual(parsed.options.prompt, prompt, command)
+            XCTAssertEqual(parsed.options.negativePrompt, "-" + prompt, command)
+            XCTAssertEqual(parsed.model, "-models/m", command)
+            XCTAssertEqual(parsed.output, "-out.png", command)
+            XCTAssertEqual(parsed.options.seed, "7", command)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/pwned"), "the shell ran nothing from a prompt")
     }
 
     final class PageBox: @unchecked Sendable {
