@@ -36,6 +36,34 @@ enum PGPass {
         return nil
     }
 
+    /// What to do when the server asks for a password and none was found: where to put one, or,
+    /// when the password file exists but libpq's rules ignore it, that file and how to fix it.
+    static func missingPasswordAdvice(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let file = file(environment: environment)
+        if let file, let why = ignored(file, environment: environment) { return why }
+        return "put it in PGPASSWORD, ~/.pgpass (or the file PGPASSFILE names) or KILN_DB's URL"
+    }
+
+    /// Why libpq ignores the password file `path` (one line: the file, why, what to do), or nil
+    /// when it is missing or usable.
+    static func ignored(_ path: String, environment: [String: String]) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let name = shown(path, environment: environment)
+        guard info.st_mode & S_IFMT == S_IFREG else { return "\(name) is ignored: it is not a regular file" }
+        let mode = info.st_mode & 0o7777
+        guard mode & (S_IRWXG | S_IRWXO) == 0 else {
+            return "\(name) is ignored: its permissions are \(String(format: "%04o", mode)); chmod 600 it (PostgreSQL reads it only when no one else may)"
+        }
+        return nil
+    }
+
+    /// `path` as a user knows it: `~/.pgpass` for the one in the home folder.
+    static func shown(_ path: String, environment: [String: String]) -> String {
+        if environment["PGPASSFILE"].map({ !$0.isEmpty }) ?? false { return path }
+        return (path as NSString).lastPathComponent == ".pgpass" ? "~/.pgpass" : path
+    }
+
     /// The file's text, or nil when it is missing, not a regular file, or readable or writable by
     /// anyone but its owner.
     static func readPrivateFile(_ path: String) -> String? {

@@ -59,7 +59,7 @@ public struct PostgresQueueFailure: Error, CustomStringConvertible, QueueDatabas
             let why = e.underlying.map { reason($0, location) } ?? "connection failed"
             return PostgresQueueFailure("cannot connect to \(db): \(why); check host and port", kind: .transient)
         case .authMechanismRequiresPassword:
-            return PostgresQueueFailure("\(db): the server asks for a password for user \(location.user) and none was given; put it in the URL, PGPASSWORD or ~/.pgpass")
+            return PostgresQueueFailure("\(db): the server asks for a password for user \(location.user) and none was given; \(PGPass.missingPasswordAdvice())")
         case .sslUnsupported:
             return PostgresQueueFailure("\(db): the server does not support SSL, which sslmode=\(location.sslMode.rawValue) asks for; use sslmode=prefer or enable SSL on the server")
         case .unsupportedAuthMechanism:

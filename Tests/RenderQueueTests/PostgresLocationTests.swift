@@ -87,6 +87,33 @@ final class PostgresLocationTests: XCTestCase {
         XCTAssertNil(lookup(.tcp("db.example"), 5432, "q", "kiln"), "a file others can read is ignored, as libpq ignores it")
     }
 
+    /// A password file libpq ignores (others may read it, or it is no regular file) is named
+    /// with the fix, instead of a bare "no password was given".
+    func testAnIgnoredPasswordFileIsNamedWithItsFix() throws {
+        let home = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        let file = (home as NSString).appendingPathComponent(".pgpass")
+        try "*:*:*:*:secret\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let env = ["HOME": home]
+        chmod(file, 0o644)
+        XCTAssertEqual(PGPass.missingPasswordAdvice(environment: env),
+                       "~/.pgpass is ignored: its permissions are 0644; chmod 600 it (PostgreSQL reads it only when no one else may)")
+        XCTAssertNil(try PostgresLocation(url: "postgresql://kiln@db.example/q", environment: env).password)
+        chmod(file, 0o640)
+        XCTAssertTrue(PGPass.missingPasswordAdvice(environment: env).hasPrefix("~/.pgpass is ignored: its permissions are 0640"))
+        // PGPASSFILE's file is named by its path.
+        XCTAssertTrue(PGPass.missingPasswordAdvice(environment: ["PGPASSFILE": file]).hasPrefix("\(file) is ignored: its permissions are 0640"))
+        chmod(file, 0o600)
+        XCTAssertEqual(try PostgresLocation(url: "postgresql://kiln@db.example/q", environment: env).password, "secret")
+        XCTAssertEqual(try PostgresLocation(url: "postgresql://kiln@db.example/q", environment: ["PGPASSFILE": file]).password, "secret")
+        XCTAssertFalse(PGPass.missingPasswordAdvice(environment: env).contains("ignored"))
+        try FileManager.default.removeItem(atPath: file)
+        try FileManager.default.createDirectory(atPath: file, withIntermediateDirectories: false)
+        XCTAssertEqual(PGPass.missingPasswordAdvice(environment: env), "~/.pgpass is ignored: it is not a regular file")
+        XCTAssertEqual(PGPass.missingPasswordAdvice(environment: ["HOME": home + "/none"]),
+                       "put it in PGPASSWORD, ~/.pgpass (or the file PGPASSFILE names) or KILN_DB's URL")
+    }
+
     func testMigrationScriptsSplitOutsideQuotesAndBodies() {
         let parts = SQLScript.statements("""
             -- a comment; with a semicolon
