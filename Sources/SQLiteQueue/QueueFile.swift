@@ -5,13 +5,15 @@ import RenderQueue
 /// Checks on a queue file made before it is opened for writing or read: commands that only read
 /// never create a database, and no command adds Kiln's tables to another program's database.
 extension QueueDatabase {
-    /// Refuses a database from a newer kiln, and a non-empty database without Kiln's tables.
-    static func checkSchema(_ db: Database, path: String) throws {
+    /// Refuses a database from a newer kiln, and a non-empty database without Kiln's tables;
+    /// when `reading`, an empty one too (there is nothing to read, and reading creates nothing).
+    static func checkSchema(_ db: Database, path: String, reading: Bool = false) throws {
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         if version > knownVersion { throw QueueError.newerDatabase(path: path, version: version, known: knownVersion) }
         let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"))
         let isQueue = version >= 1 && names.contains("jobs") && names.contains("sweeps")
         guard isQueue || (version == 0 && names.isEmpty) else { throw QueueError.notAQueue(path: path) }
+        if reading && !isQueue { throw QueueError.notAKilnQueue(path: path, why: "an empty database") }
     }
 
     /// For writers that must not create a queue (`work`, `cancel`, `pause`, ...): `path` must be
@@ -22,7 +24,7 @@ extension QueueDatabase {
             throw QueueError.badLocation("no such queue file \(path); \(hint)")
         }
         guard (attributes[.size] as? Int ?? 0) > 0 else {
-            throw QueueError.badLocation("\(path) is an empty file, not a Kiln queue; \(hint)")
+            throw QueueError.badLocation("\(path): an empty file, not a Kiln queue; \(hint)")
         }
     }
 
@@ -46,25 +48,39 @@ extension QueueDatabase {
     }
 
     /// An existing queue opened read-only, for commands that only read (`status`, `report`,
-    /// `sheet`): a missing file is refused rather than created, and a queue on a read-only file
-    /// or file system (where SQLite cannot create the WAL index) is opened as immutable.
+    /// `sheet`, `export`): a missing file is refused rather than created, and so is a file
+    /// without Kiln's tables (an empty one too).
+    ///
+    /// A queue in WAL mode is read through its `-shm` index, which SQLite must create when it is
+    /// missing (and the `-wal` with it): in a folder this user cannot write (another user's, a
+    /// read-only file system) that fails with SQLITE_CANTOPEN or SQLITE_READONLY. Then no
+    /// writer has the queue open (a writer keeps both files while it has), so the file is read
+    /// as `immutable=1`, without the index. When the `-wal` and `-shm` are there and readable,
+    /// SQLite reads through them (read-only `-shm`, SQLite 3.22 and newer), seeing every commit.
     public static func openReadOnly(path: String, busyTimeout: TimeInterval = 30) throws -> DatabaseQueue {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
             throw QueueError.cannotOpen(path: path, reason: "no such file; check --db (commands that only read never create a queue)")
         }
+        guard (attributes[.size] as? Int ?? 0) > 0 else { throw QueueError.notAKilnQueue(path: path, why: "an empty file") }
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(busyTimeout)
+        // `status` marks a job whose worker on this host is gone, as claims find it.
+        config.prepareDatabase { db in db.add(function: QueueDatabase.processIsGone) }
         func open(_ location: String) throws -> DatabaseQueue {
             let queue = try DatabaseQueue(path: location, configuration: config)
-            try queue.read { try checkSchema($0, path: path) }
+            try queue.read { try checkSchema($0, path: path, reading: true) }
             return queue
         }
         do {
             return try open(path)
         } catch let error as QueueError {
             throw error
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN {
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN || error.resultCode == .SQLITE_READONLY {
+            // A -wal with changes and no -shm to find them by would be read past: refuse instead.
+            if let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int, wal > 0 {
+                throw QueueError.cannotOpen(path: path, reason: "its -wal file holds changes this user cannot read without a writable -shm file; run as the queue's owner, or after its workers stop")
+            }
             do { return try open(immutableURI(path)) } catch let error as QueueError { throw error } catch {
                 throw QueueError.cannotOpen(path: path, reason: "\(error)")
             }
@@ -82,5 +98,12 @@ extension QueueDatabase {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "?#%")
         return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
+    }
+}
+
+extension QueueError {
+    /// A file the commands that only read cannot read a queue from (`why`: "an empty file").
+    static func notAKilnQueue(path: String, why: String) -> QueueError {
+        .badLocation("\(path): \(why), not a Kiln queue; check --db (enqueue or sweep creates a queue)")
     }
 }
