@@ -49,13 +49,24 @@ public enum PNGFile {
             try data.write(to: temp)
         } catch {
             try? FileManager.default.removeItem(at: temp)
-            throw ImagingError.writeFailed(path: path, reason: (error as NSError).localizedDescription)
+            throw ImagingError.writeFailed(path: path, reason: writeFailure(error))
         }
         if rename(temp.path, path) != 0 {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temp)
             throw ImagingError.writeFailed(path: path, reason: reason)
         }
+    }
+
+    /// Why a file write failed, in the system's words ("No space left on device") when Foundation
+    /// wraps an errno (its own text, "There isn't enough space", hides which error it was).
+    static func writeFailure(_ error: Error) -> String {
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if let under = ns.userInfo[NSUnderlyingErrorKey] as? Error, (under as NSError).domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32((under as NSError).code)))
+        }
+        return ns.localizedDescription
     }
 
     /// Reads a PNG as 8-bit RGB, converted exactly as PIL's `convert("RGB")` converts it (see

@@ -41,20 +41,27 @@ public enum FailureKind: String, Sendable, Equatable {
     }
 
     /// A full disk (or quota), which frees up in its own time: the job waits for it rather than
-    /// using up its attempts.
+    /// using up its attempts. Foundation reports ENOSPC from a file write as CocoaError 640
+    /// ("There isn't enough space") with the POSIX error underneath; both are recognised.
     public static func isDiskFull(_ error: Error) -> Bool {
-        let full: Set<Int32> = [ENOSPC, EDQUOT]
         switch error {
         case let e as QueueDatabaseFailure: return e.isDiskFull
-        case let e as POSIXError: return full.contains(e.code.rawValue)
+        case let e as POSIXError: return fullErrnos.contains(e.code.rawValue)
         case let e as ImagingError:
-            if case let .writeFailed(_, reason) = e { return full.contains { reason.contains(String(cString: strerror($0))) } }
+            if case let .writeFailed(_, reason) = e { return fullReasons.contains { reason.contains($0) } }
             return false
         default:
             let ns = error as NSError
-            return ns.domain == NSPOSIXErrorDomain && full.contains(Int32(ns.code))
+            if ns.domain == NSPOSIXErrorDomain { return fullErrnos.contains(Int32(ns.code)) }
+            if ns.domain == NSCocoaErrorDomain, ns.code == CocoaError.fileWriteOutOfSpace.rawValue { return true }
+            if let under = ns.userInfo[NSUnderlyingErrorKey] as? Error { return isDiskFull(under) }
+            return false
         }
     }
+
+    static let fullErrnos: Set<Int32> = [ENOSPC, EDQUOT]
+    /// How a write error's text names a full disk: strerror's words, or Foundation's.
+    static let fullReasons: [String] = fullErrnos.map { String(cString: strerror($0)) } + ["There isn’t enough space", "There isn't enough space"]
 
     static let transientErrnos: Set<Int32> = [ENOSPC, ENOMEM, EAGAIN, EDQUOT, EIO, EINTR, EBUSY, ENFILE, EMFILE]
 }

@@ -9,7 +9,9 @@ import Pipelines
 /// the outputs in the same transaction that marks the job done. Models stay loaded between jobs
 /// within the memory budget; inputs come from the blobs stored at enqueue. Asked to stop (see
 /// `stop`), it finishes the current step, saves the checkpoint and puts the job back in the
-/// queue. Failures are sorted by `FailureKind`: permanent ones fail the job at once.
+/// queue. Failures are sorted by `FailureKind`: permanent ones fail the job at once. A full disk,
+/// under the output folder or the database, is waited out where it is met (`holdingForSpace`):
+/// the job stays this worker's and no attempt is used.
 public final class Worker: @unchecked Sendable {
     public struct Options: Sendable {
         public var name: String
@@ -21,11 +23,14 @@ public final class Worker: @unchecked Sendable {
         public var maxModelBytes: Int?
         /// Host and process id recorded with each lease.
         public var identity: WorkerIdentity = .current
-        /// Seconds before the first retry of a transient failure (doubling after each).
+        /// Seconds before the first retry of a transient failure (doubling after each), and the
+        /// first pause while waiting for space on a full disk.
         public var retryBackoff: Double = 30
-        /// Test hook: this many output writes fail as a full disk does (ENOSPC) before one
-        /// succeeds. Read from the environment variable `KILN_TEST_ENOSPC_WRITES` by default.
-        public var failingOutputWrites: Int = Int(ProcessInfo.processInfo.environment["KILN_TEST_ENOSPC_WRITES"] ?? "") ?? 0
+        /// The longest pause between two tries of a write waiting for space.
+        public var fullDiskBackoffCap: Double = 300
+        /// For tests: this many output writes fail as a full disk does (ENOSPC) before one
+        /// succeeds (`kiln work` takes it from `KILN_TEST_ENOSPC_WRITES`).
+        public var failingOutputWrites: Int = 0
         public init(name: String) { self.name = name }
     }
 
@@ -60,33 +65,58 @@ public final class Worker: @unchecked Sendable {
         case failed(Int64, String, FailureKind, retry: Bool)
         case cancelled(Int64)
         case leaseLost(Int64)
+        /// The database could not be written (a full disk) for a whole lease: the job is left
+        /// running under its lease for the next claim, with the reason.
+        case leftRunning(Int64, String)
         /// A stop was requested: the job went back to the queue at `step` of `steps`.
         case released(Int64, step: Int, steps: Int)
         case idle
     }
 
-    /// Claims and runs one job; `.idle` when none is ready (or a stop was requested).
+    /// Claims and runs one job; `.idle` when none is ready (or a stop was requested). A full
+    /// database is waited out before the claim and while the job runs, never thrown.
     public func runOne() throws -> Outcome {
         if stop.isRequested { return .idle }
-        guard let job = try store.claim(worker: options.name, leaseSeconds: options.leaseSeconds, identity: options.identity) else { return .idle }
-        // Keep the lease alive during long steps.
+        let claimed: ClaimedJob?
+        do {
+            claimed = try holdingForSpace("claiming a job", lease: nil) {
+                try self.store.claim(worker: options.name, leaseSeconds: options.leaseSeconds, identity: options.identity)
+            }
+        } catch is FullDiskHoldEnded {
+            return .idle
+        }
+        guard let job = claimed else { return .idle }
+        // Keep the lease alive during long steps (and while waiting for space).
+        let lease = LeaseWatch(seconds: options.leaseSeconds)
         let renewer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
         let interval = max(options.leaseSeconds / 3, 0.5)
         renewer.schedule(deadline: .now() + interval, repeating: interval)
-        let store = self.store, name = options.name, lease = options.leaseSeconds
-        renewer.setEventHandler { _ = try? store.renewLease(jobID: job.jobID, worker: name, leaseSeconds: lease) }
+        let store = self.store, name = options.name, seconds = options.leaseSeconds
+        renewer.setEventHandler {
+            if let ok = try? store.renewLease(jobID: job.jobID, worker: name, leaseSeconds: seconds) { lease.renewed(ok) }
+        }
         renewer.resume()
         defer { renewer.cancel() }
         do {
-            return try render(job)
+            return try render(job, lease: lease)
         } catch {
             let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
             let kind = FailureKind.of(error)
-            // A full disk is waited out (every retry keeps the job's last good checkpoint, and the
-            // wait is capped at 5 minutes) instead of using up the job's attempts.
-            let retry = try store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff,
-                                       untilDone: kind == .transient && FailureKind.isDiskFull(error))
-            return .failed(job.jobID, message, kind, retry: retry)
+            // A full disk met elsewhere than in a write the worker waits on is retried without
+            // using up the job's attempts (every retry keeps its last good checkpoint).
+            do {
+                let retry = try holdingForSpace("job \(job.jobID), recording its failure", lease: lease) {
+                    try store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff,
+                                   untilDone: kind == .transient && FailureKind.isDiskFull(error))
+                }
+                return .failed(job.jobID, message, kind, retry: retry)
+            } catch let ended as FullDiskHoldEnded {
+                switch ended {
+                case .leaseLost: return .leaseLost(job.jobID)
+                case .leaseRanOut(let why), .stopRequested(let why):
+                    return .leftRunning(job.jobID, "its failure (\(message)) could not be recorded: \(why)")
+                }
+            }
         }
     }
 
@@ -103,40 +133,47 @@ public final class Worker: @unchecked Sendable {
                                      latents: try blob(request.latents, "latents"))
     }
 
-    func render(_ job: ClaimedJob) throws -> Outcome {
+    func render(_ job: ClaimedJob, lease: LeaseWatch) throws -> Outcome {
         let start = Date()
         let state = try job.checkpoint.map { try JSONDecoder().decode(DenoiseState.self, from: $0) }
         let session = try RenderSession(request: job.request, model: ModelReference(path: job.model, config: job.config),
                                         inputs: try inputs(for: job.request), models: models, resuming: state)
         for notice in session.notices { onWarning?("job \(job.jobID): \(notice)") }
+        if stop.isRequested { return try releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
+        do {
+            return try render(job, session, lease: lease, start: start)
+        } catch let ended as FullDiskHoldEnded {
+            return try outcome(ended, job: job.jobID, step: session.completedSteps, steps: session.totalSteps)
+        }
+    }
+
+    /// The steps, outputs and completion of a job whose session is ready.
+    func render(_ job: ClaimedJob, _ session: RenderSession, lease: LeaseWatch, start: Date) throws -> Outcome {
         var stepStart = Date()
         var stepTimes: [Double] = []
-        if stop.isRequested {
-            guard try store.release(jobID: job.jobID, worker: options.name) else { return .leaseLost(job.jobID) }
-            return .released(job.jobID, step: session.completedSteps, steps: session.totalSteps)
-        }
         while !session.isFinished {
             try session.advance()
             onStep?(job.jobID, session.completedSteps, session.totalSteps)
             stepTimes.append(Date().timeIntervalSince(stepStart))
             let stopping = stop.isRequested && !session.isFinished
             if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished || stopping {
-                let outcome = try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
-                                                       step: session.completedSteps, steps: session.totalSteps,
-                                                       state: try JSONEncoder().encode(session.snapshot()),
-                                                       stepSeconds: Date().timeIntervalSince(stepStart), leaseSeconds: options.leaseSeconds)
+                let state = try JSONEncoder().encode(session.snapshot()), seconds = Date().timeIntervalSince(stepStart)
+                let outcome = try holdingForSpace("job \(job.jobID), saving its checkpoint", lease: lease) {
+                    try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
+                                             step: session.completedSteps, steps: session.totalSteps, state: state,
+                                             stepSeconds: seconds, leaseSeconds: options.leaseSeconds)
+                }
                 switch outcome {
-                case .keepGoing: break
+                case .keepGoing: lease.renewed(true)
                 case .cancelled:
-                    try store.markCancelled(jobID: job.jobID, worker: options.name)
+                    try holdingForSpace("job \(job.jobID), marking it cancelled", lease: lease) {
+                        try store.markCancelled(jobID: job.jobID, worker: options.name)
+                    }
                     return .cancelled(job.jobID)
                 case .leaseLost: return .leaseLost(job.jobID)
                 }
             }
-            if stopping {
-                guard try store.release(jobID: job.jobID, worker: options.name) else { return .leaseLost(job.jobID) }
-                return .released(job.jobID, step: session.completedSteps, steps: session.totalSteps)
-            }
+            if stopping { return try releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
             stepStart = Date()
         }
         let output = try session.finish()
@@ -151,12 +188,15 @@ public final class Worker: @unchecked Sendable {
             record.seconds = nil  // keep the PNG bytes identical between a straight and a resumed render
             let png = try PNGFile.encode(image, text: record.textChunks)
             var path: String?
-            try injectedWriteFailure(options.outputFolder.map { ($0 as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png") })
             if let folder = options.outputFolder {
                 let p = (folder as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png")
                 var isDir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue {
-                    try PNGFile.write(encoded: png, to: p)
+                    // A full output disk keeps the finished image in memory until space returns.
+                    try holdingForSpace("job \(job.jobID), writing \(p)", lease: lease) {
+                        try injectedWriteFailure(p)
+                        try PNGFile.write(encoded: png, to: p)
+                    }
                     path = p
                 } else {
                     // The folder went away under the worker: keep the finished render in the
@@ -169,9 +209,11 @@ public final class Worker: @unchecked Sendable {
             finished.append(FinishedImage(index: i, png: png, outputPath: path, provenance: record.json(),
                                           watermarkWritten: record.watermarkBits, watermarkRead: read))
         }
-        guard try store.finish(jobID: job.jobID, worker: options.name, attempt: job.attempt, images: finished, renderSeconds: seconds) else {
-            return .leaseLost(job.jobID)
+        let stored = try holdingForSpace("job \(job.jobID), storing its outputs", lease: lease) {
+            if options.outputFolder == nil { try injectedWriteFailure(nil) }
+            return try store.finish(jobID: job.jobID, worker: options.name, attempt: job.attempt, images: finished, renderSeconds: seconds)
         }
+        guard stored else { return .leaseLost(job.jobID) }
         return .done(job.jobID)
     }
 

@@ -64,6 +64,8 @@ struct WorkCommand: ParsableCommand {
             options.checkpointEvery = checkpointEvery
             options.outputFolder = outputFolder.map(absolute)
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
+            // Tests make output writes fail as a full disk does (see Worker.Options.failingOutputWrites).
+            options.failingOutputWrites = Int(ProcessInfo.processInfo.environment["KILN_TEST_ENOSPC_WRITES"] ?? "") ?? 0
             let store = try Queues.open(db, create: false)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
@@ -113,6 +115,7 @@ struct WorkCommand: ParsableCommand {
                     say("job \(id) failed (\(kind.rawValue)\(retry ? ", will retry" : "")): \(why)")
                 case .cancelled(let id): say("job \(id) cancelled")
                 case .leaseLost(let id): say("job \(id): lease lost to another worker")
+                case .leftRunning(let id, let why): say("job \(id) left running for the next claim to take over (\(why))")
                 case .released(let id, let step, let steps):
                     say("job \(id) back in the queue at step \(step)/\(steps) (stop requested)")
                     continue

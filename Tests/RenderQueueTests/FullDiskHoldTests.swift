@@ -1,0 +1,221 @@
+import Foundation
+import Imaging
+import KilnTestSupport
+import Pipelines
+import RenderQueue
+import XCTest
+
+/// A queue whose chosen writes fail as a database on a full disk does, a set number of times
+/// (`Int.max`: always); everything else goes to the real queue underneath.
+final class FullDiskQueue: JobQueue, @unchecked Sendable {
+    enum Write: Hashable { case claim, renewLease, saveCheckpoint, finish, recordFailure, release }
+    let inner: any JobQueue
+    private let lock = NSLock()
+    private var failing: [Write: Int]
+    private(set) var failed: [Write: Int] = [:]
+
+    init(_ inner: any JobQueue, failing: [Write: Int]) {
+        self.inner = inner
+        self.failing = failing
+    }
+
+    func setFailing(_ write: Write, _ times: Int) {
+        lock.lock()
+        failing[write] = times
+        lock.unlock()
+    }
+
+    func failures(_ write: Write) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return failed[write] ?? 0
+    }
+
+    private func check(_ write: Write) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let left = failing[write], left > 0 else { return }
+        if left != Int.max { failing[write] = left - 1 }
+        failed[write, default: 0] += 1
+        throw DatabaseDiskFull("database or disk is full (injected)")
+    }
+
+    var displayName: String { inner.displayName }
+    func insertJob(model: String, config: String?, request: RenderRequest, requestJSON: String, blobs: [String: Data],
+                   priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64 {
+        try inner.insertJob(model: model, config: config, request: request, requestJSON: requestJSON, blobs: blobs,
+                            priority: priority, sweepID: sweepID, maxAttempts: maxAttempts)
+    }
+    func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
+                     jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64 {
+        try inner.insertSweep(name: name, spec: spec, priority: priority, model: model, config: config, jobs: jobs, blobs: blobs)
+    }
+    func blob(_ sha256: String) throws -> Data? { try inner.blob(sha256) }
+    func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
+        try check(.claim)
+        return try inner.claim(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
+    }
+    func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
+        try check(.renewLease)
+        return try inner.renewLease(jobID: jobID, worker: worker, leaseSeconds: leaseSeconds, now: now)
+    }
+    func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
+                        stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+        try check(.saveCheckpoint)
+        return try inner.saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
+                                        stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
+    }
+    func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
+        try check(.finish)
+        return try inner.finish(jobID: jobID, worker: worker, attempt: attempt, images: images, renderSeconds: renderSeconds)
+    }
+    func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
+                       untilDone: Bool, now: Double) throws -> Bool {
+        try check(.recordFailure)
+        return try inner.recordFailure(jobID: jobID, worker: worker, error: error, kind: kind, backoff: backoff, untilDone: untilDone, now: now)
+    }
+    func release(jobID: Int64, worker: String) throws -> Bool {
+        try check(.release)
+        return try inner.release(jobID: jobID, worker: worker)
+    }
+    func markCancelled(jobID: Int64, worker: String) throws { try inner.markCancelled(jobID: jobID, worker: worker) }
+    func hasPendingWork() throws -> Bool { try inner.hasPendingWork() }
+    func waitForWork(seconds: Double, unless stop: StopRequest) { inner.waitForWork(seconds: seconds, unless: stop) }
+    func cancel(_ selection: JobSelection) throws -> Int { try inner.cancel(selection) }
+    func retry(_ selection: JobSelection) throws -> Int { try inner.retry(selection) }
+    func setPaused(_ paused: Bool, sweep: Int64?) throws { try inner.setPaused(paused, sweep: sweep) }
+    func pruneCheckpoints() throws -> Int { try inner.pruneCheckpoints() }
+    func counts() throws -> [String: Int] { try inner.counts() }
+    func imageCount(jobID: Int64) throws -> Int { try inner.imageCount(jobID: jobID) }
+    func progress() throws -> QueueProgress { try inner.progress() }
+}
+
+/// A full disk under the database or the output folder is waited out where the worker meets it:
+/// the worker stays alive, says so once, uses no attempt and finishes the job once space returns.
+final class FullDiskHoldTests: QueueTestCase {
+    func tinyJob(_ store: any JobQueue, maxAttempts: Int = 3) throws -> Int64 {
+        var request = RenderRequest(prompt: "x")
+        request.steps = 2; request.width = 64; request.height = 64; request.seed = 1
+        return try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request, maxAttempts: maxAttempts)
+    }
+
+    func worker(_ store: any JobQueue, lease: Double = 120, folder: String? = nil) -> (Worker, Warnings) {
+        var options = Worker.Options(name: "w")
+        options.retryBackoff = 0.05
+        options.fullDiskBackoffCap = 0.2
+        options.leaseSeconds = lease
+        options.outputFolder = folder
+        let worker = Worker(store: store, options: options)
+        let warnings = Warnings()
+        worker.onWarning = { warnings.append($0) }
+        return (worker, warnings)
+    }
+
+    final class Warnings: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    }
+
+    /// The tester's "SQLite error 13" at every write a job makes: the worker waits each out.
+    func testAFullDatabaseIsWaitedOutAtEveryWrite() throws {
+        try onEachBackend { _ in
+            let (real, location) = try openQueue()
+            let id = try tinyJob(real, maxAttempts: 1)
+            let store = FullDiskQueue(real, failing: [.claim: 3, .saveCheckpoint: 3, .finish: 3])
+            let (worker, warnings) = worker(store)
+            XCTAssertEqual(try worker.runOne(), .done(id))
+            XCTAssertEqual(store.failed, [.claim: 3, .saveCheckpoint: 3, .finish: 3])
+            XCTAssertEqual(warnings.all.count, 3, "one line per wait: \(warnings.all)")
+            XCTAssertTrue(warnings.all.allSatisfy { $0.contains("the disk is full (database or disk is full (injected))") }, "\(warnings.all)")
+            XCTAssertEqual(try report(location, "SELECT state, attempts, failures, error FROM jobs"), [["done", "1", "0", nil]])
+        }
+    }
+
+    /// When not even a lease renewal gets through, the worker lets go once the lease has run out
+    /// (without throwing) and the job is claimed again afterwards.
+    func testAJobIsLeftForTheNextClaimWhenTheLeaseRunsOut() throws {
+        try onEachBackend { _ in
+            let (real, location) = try openQueue()
+            let id = try tinyJob(real)
+            let store = FullDiskQueue(real, failing: [.finish: Int.max, .renewLease: Int.max, .recordFailure: Int.max])
+            let (worker, warnings) = worker(store, lease: 1.5)
+            let started = Date()
+            guard case .leftRunning(let left, let why) = try worker.runOne() else { return XCTFail("not left running") }
+            XCTAssertEqual(left, id)
+            XCTAssertTrue(why.contains("database or disk is full"), why)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 20)
+            XCTAssertEqual(warnings.all.count, 1, "\(warnings.all)")
+            XCTAssertEqual(try report(location, "SELECT state, failures FROM jobs"), [["running", "0"]], "left under its lease")
+            Thread.sleep(forTimeInterval: 0.5)
+            var options = Worker.Options(name: "other")
+            options.identity = WorkerIdentity(host: "elsewhere", pid: 1)
+            XCTAssertEqual(try Worker(store: real, options: options).runOne(), .done(id), "claimed again once the lease expired")
+            XCTAssertEqual(try report(location, "SELECT state, attempts, failures FROM jobs"), [["done", "2", "0"]])
+        }
+    }
+
+    /// A stop requested while waiting for space puts the job back with its checkpoint.
+    func testAStopWhileWaitingForSpacePutsTheJobBack() throws {
+        try onEachBackend { _ in
+            let (real, location) = try openQueue()
+            let id = try tinyJob(real)
+            let store = FullDiskQueue(real, failing: [.finish: Int.max])
+            let (worker, warnings) = worker(store)
+            let stop = worker.stop
+            worker.onWarning = { warnings.append($0); stop.request() }
+            XCTAssertEqual(try worker.runOne(), .released(id, step: 2, steps: 2))
+            XCTAssertEqual(warnings.all.count, 1)
+            XCTAssertEqual(try report(location, "SELECT state, step, failures FROM jobs"), [["queued", "2", "0"]])
+        }
+    }
+
+    /// A full output folder holds the finished image in memory, trying again until it can be
+    /// written: no attempt used, one line said.
+    func testAFullOutputFolderIsWaitedOut() throws {
+        try onEachBackend { _ in
+            let (store, location) = try openQueue()
+            let id = try tinyJob(store, maxAttempts: 1)
+            let folder = dir + "/out"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            var options = Worker.Options(name: "w")
+            options.retryBackoff = 0.05
+            options.fullDiskBackoffCap = 0.1
+            options.outputFolder = folder
+            options.failingOutputWrites = 5
+            let worker = Worker(store: store, options: options)
+            let warnings = Warnings()
+            worker.onWarning = { warnings.append($0) }
+            XCTAssertEqual(try worker.runOne(), .done(id))
+            XCTAssertEqual(warnings.all.count, 1, "\(warnings.all)")
+            XCTAssertTrue(warnings.all.first?.contains("job-\(id)-0.png: cannot be written (No space left on device)") ?? false, "\(warnings.all)")
+            XCTAssertEqual(try report(location, "SELECT state, attempts, failures FROM jobs"), [["done", "1", "0"]])
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["job-\(id)-0.png"])
+        }
+    }
+
+    /// A PNG written to a really full disk fails with the system's reason, which counts as a
+    /// full disk (it used to say Foundation's "There isn't enough space" and count as transient).
+    func testAPNGWrittenToAFullDiskIsAFullDisk() throws {
+        let disk = try SmallDisk(at: dir + "/small", megabytes: 1)
+        defer { disk.unmount() }
+        disk.fill()
+        let path = disk.path + "/a.png"
+        XCTAssertThrowsError(try PNGFile.write(RGBImage(width: 64, height: 64, pixels: [UInt8](repeating: 7, count: 64 * 64 * 3)), to: path)) { error in
+            XCTAssertTrue("\(error)".contains("No space left on device"), "\(error)")
+            XCTAssertTrue(FailureKind.isDiskFull(error), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: disk.path), ["filler"], "no temporary file left")
+    }
+
+    /// Foundation reports ENOSPC from `Data.write` as CocoaError 640 ("There isn't enough
+    /// space"), which used to count as an ordinary transient failure and use up attempts.
+    func testFoundationsOutOfSpaceErrorIsAFullDisk() {
+        let cocoa = CocoaError(.fileWriteOutOfSpace, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC))])
+        XCTAssertTrue(FailureKind.isDiskFull(cocoa))
+        XCTAssertTrue(FailureKind.isDiskFull(ImagingError.writeFailed(path: "/out/a.png", reason: "The operation could not be completed. There isn’t enough space.")))
+        XCTAssertFalse(FailureKind.isDiskFull(CocoaError(.fileWriteNoPermission)))
+        XCTAssertFalse(FailureKind.isDiskFull(ImagingError.writeFailed(path: "/out/a.png", reason: "Permission denied")))
+    }
+}
