@@ -67,6 +67,7 @@ struct WorkCommand: ParsableCommand {
             // Tests make output writes fail as a full disk does (see Worker.Options.failingOutputWrites).
             options.failingOutputWrites = Int(ProcessInfo.processInfo.environment["KILN_TEST_ENOSPC_WRITES"] ?? "") ?? 0
             let store = try Queues.open(db, create: false)
+            BusErrorNotice.install(queue: store.displayName)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
             let stop = worker.stop
