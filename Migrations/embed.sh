@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the embedded migrations from Migrations/<dialect>/*.sql, so the built binary
 # carries its schema: Migrations/sqlite -> Sources/SQLiteQueue/EmbeddedMigrations.swift and
-# Migrations/postgresql -> Sources/PostgresQueue/EmbeddedMigrations.swift. A test fails when a
-# file and its embedded copy disagree.
+# Migrations/postgresql -> Sources/PostgresQueue/EmbeddedMigrations.swift; the numbered files
+# become `all`, views.sql becomes `views`. A test (SQLiteQueueTests) fails when a file and its
+# embedded copy differ in content.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 embed() {
@@ -19,6 +20,10 @@ embed() {
       echo "\"\"\"#),"
     done
     echo "    ]"
+    echo "    /// The public views (views.sql), recreated after the numbered migrations when they differ."
+    echo "    static let views = #\"\"\""
+    cat "$folder/views.sql"
+    echo "\"\"\"#"
     echo "}"
   } > "$out"
   echo "wrote $out"

@@ -3,10 +3,11 @@ import PostgresNIO
 import RenderQueue
 
 /// The queue's schema on PostgreSQL: the embedded migrations (Migrations/postgresql), applied in
-/// order, each in one transaction under a transaction-scoped advisory lock, so that workers
-/// starting together migrate once; the version is the single row of `kiln_schema`. A database
-/// from a newer kiln is refused, and so is one that holds other tables but no `kiln_schema`
-/// (another program's), as SQLite refuses another program's file.
+/// order, then the views (views.sql, when they differ), all in one transaction under a
+/// transaction-scoped advisory lock, so that workers starting together migrate once; the
+/// version is the single row of `kiln_schema`. A database from a newer kiln is refused, and so
+/// is one that holds other tables but no `kiln_schema` (another program's), as SQLite refuses
+/// another program's file.
 enum PostgresSchema {
     static var knownVersion: Int { EmbeddedMigrations.all.count }
     /// The advisory lock key migrations hold ("kiln" in ASCII, then "sch").
@@ -18,7 +19,7 @@ enum PostgresSchema {
         return try s.value("SELECT max(version) FROM kiln_schema", as: Int.self) ?? 0
     }
 
-    /// Brings the database to `knownVersion`.
+    /// Brings the database to `knownVersion` and its views to views.sql.
     static func migrate(_ session: PostgresSession) throws {
         let location = session.location
         let current = try session.autocommit { s -> Int? in
@@ -31,15 +32,20 @@ enum PostgresSchema {
         if let current, current > knownVersion {
             throw QueueError.newerDatabase(path: location.displayName, version: current, known: knownVersion)
         }
-        for (index, migration) in EmbeddedMigrations.all.enumerated() where index + 1 > (current ?? 0) {
-            try session.transaction { s in
-                try s.execute("SELECT pg_advisory_xact_lock(\(lockKey))")
-                try s.execute("CREATE TABLE IF NOT EXISTS kiln_schema (version integer NOT NULL)")
-                try s.execute("INSERT INTO kiln_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM kiln_schema)")
-                let now = try s.value("SELECT max(version) FROM kiln_schema", as: Int.self) ?? 0
-                if now > knownVersion { throw QueueError.newerDatabase(path: location.displayName, version: now, known: knownVersion) }
-                // Another worker migrated while this one waited for the lock.
-                guard now == index else { return }
+        if current == knownVersion {
+            let viewsAreCurrent = try session.autocommit { (s: Statements) in try PostgresViews.areCurrent(s) }
+            if viewsAreCurrent { return }
+        }
+        // One transaction: the pending migrations, then the views (PostgresViews).
+        try session.transaction { s in
+            try s.execute("SELECT pg_advisory_xact_lock(\(lockKey))")
+            try s.execute("CREATE TABLE IF NOT EXISTS kiln_schema (version integer NOT NULL)")
+            try s.execute("INSERT INTO kiln_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM kiln_schema)")
+            // Read under the lock: another worker may have migrated while this one waited for it.
+            let now = try s.value("SELECT max(version) FROM kiln_schema", as: Int.self) ?? 0
+            if now > knownVersion { throw QueueError.newerDatabase(path: location.displayName, version: now, known: knownVersion) }
+            for (index, migration) in EmbeddedMigrations.all.enumerated() where index + 1 > now {
+                if index + 1 > PostgresViews.lastVersionWithViews { try PostgresViews.drop(s) }
                 for statement in SQLScript.statements(migration.sql) {
                     do {
                         try s.execute(PostgresQuery(unsafeSQL: statement))
@@ -49,6 +55,7 @@ enum PostgresSchema {
                 }
                 try s.execute("UPDATE kiln_schema SET version = \(index + 1)")
             }
+            try PostgresViews.refresh(s, location)
         }
     }
 

@@ -3,8 +3,8 @@ import GRDB
 import RenderQueue
 
 /// The queue's SQLite database: WAL (a `DatabasePool`), foreign keys on, a busy timeout so
-/// several worker processes can share it, and the embedded migrations applied in order, each
-/// in its own transaction, the version kept in `PRAGMA user_version`.
+/// several worker processes can share it, and the embedded migrations applied in order, then
+/// the views (views.sql), all in one transaction; the version is kept in `PRAGMA user_version`.
 public final class QueueDatabase: @unchecked Sendable {
     public let path: String
     public let pool: DatabasePool
@@ -34,22 +34,29 @@ public final class QueueDatabase: @unchecked Sendable {
         return WorkerIdentity.processIsGone(Int32(pid))
     }
 
-    /// Applies pending migrations; refuses a database from a newer kiln.
+    /// Applies pending migrations and recreates the views when they differ from views.sql;
+    /// refuses a database from a newer kiln.
     func migrate() throws {
         try pool.writeWithoutTransaction { db in
             let current = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
             if current > QueueDatabase.knownVersion {
                 throw QueueError.newerDatabase(path: path, version: current, known: QueueDatabase.knownVersion)
             }
-            for (index, migration) in EmbeddedMigrations.all.enumerated() where index + 1 > current {
-                try db.inTransaction(.immediate) {
-                    // Re-check inside the write lock: another process may have migrated meanwhile.
-                    let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                    guard now == index else { return .commit }
+            if current == QueueDatabase.knownVersion, try QueueDatabase.viewsAreCurrent(db) { return }
+            // One transaction: the pending migrations, then the views (QueueViews.swift).
+            try db.inTransaction(.immediate) {
+                // Re-check inside the write lock: another process may have migrated meanwhile.
+                let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                if now > QueueDatabase.knownVersion {
+                    throw QueueError.newerDatabase(path: path, version: now, known: QueueDatabase.knownVersion)
+                }
+                for (index, migration) in EmbeddedMigrations.all.enumerated() where index + 1 > now {
+                    if index + 1 > QueueDatabase.lastVersionWithViews { try QueueDatabase.dropViews(db) }
                     try db.execute(sql: migration.sql)
                     try db.execute(sql: "PRAGMA user_version = \(index + 1)")
-                    return .commit
                 }
+                try QueueDatabase.refreshViews(db)
+                return .commit
             }
         }
     }

@@ -3,8 +3,9 @@ import ModelFiles
 import GRDB
 import KilnTestSupport
 import Pipelines
+@testable import PostgresQueue
 import RenderQueue
-import SQLiteQueue
+@testable import SQLiteQueue
 import XCTest
 
 /// What only the SQLite queue has: its file format, PRAGMA versions and old databases.
@@ -17,14 +18,31 @@ final class SQLiteQueueTests: XCTestCase {
         let db = try QueueDatabase(path: dir + "/q.db")
         XCTAssertEqual(db.version, QueueDatabase.knownVersion)
         XCTAssertEqual(try QueueDatabase(path: dir + "/q.db").version, QueueDatabase.knownVersion, "reopening changes nothing")
-        let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/../../Migrations/sqlite").filter { $0.hasSuffix(".sql") }
-        XCTAssertEqual(files.count, QueueDatabase.knownVersion, "run Migrations/embed.sh after adding a migration")
-        let postgres = try FileManager.default.contentsOfDirectory(atPath: Fixtures.root + "/../../Migrations/postgresql").filter { $0.hasSuffix(".sql") }
-        XCTAssertEqual(postgres.sorted().map { $0.prefix(4) }, files.sorted().map { $0.prefix(4) }, "both dialects are numbered alike")
+        let files = try embeddedSQLEqualsItsFile("sqlite", SQLiteQueue.EmbeddedMigrations.all, SQLiteQueue.EmbeddedMigrations.views)
+        XCTAssertEqual(files.count, QueueDatabase.knownVersion)
+        let postgres = try embeddedSQLEqualsItsFile("postgresql", PostgresQueue.EmbeddedMigrations.all, PostgresQueue.EmbeddedMigrations.views)
+        XCTAssertEqual(postgres.map { $0.prefix(4) }, files.map { $0.prefix(4) }, "both dialects are numbered alike")
         let journal = try db.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(journal, "wal")
         let strict = try db.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM pragma_table_list WHERE strict = 1") }
         XCTAssertGreaterThanOrEqual(strict ?? 0, 5)
+    }
+
+    /// Checks that every SQL text `Migrations/embed.sh` compiled in equals its file in
+    /// Migrations/`folder`, by content: the numbered migrations, in order, and views.sql.
+    /// Returns the numbered files' names.
+    func embeddedSQLEqualsItsFile(_ folder: String, _ numbered: [(name: String, sql: String)], _ views: String) throws -> [String] {
+        let path = Fixtures.root + "/../../Migrations/" + folder
+        let hint = "run Migrations/embed.sh after changing Migrations/\(folder)"
+        let files = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".sql") && $0 != "views.sql" }.sorted()
+        XCTAssertEqual(numbered.map(\.name), files, hint)
+        // A file's embedded copy is its text without the final newline (a multi-line string literal).
+        for migration in numbered {
+            let text = try String(contentsOfFile: path + "/" + migration.name, encoding: .utf8)
+            XCTAssertEqual(migration.sql + "\n", text, "\(folder)/\(migration.name) differs from its embedded copy; \(hint)")
+        }
+        XCTAssertEqual(views + "\n", try String(contentsOfFile: path + "/views.sql", encoding: .utf8), "\(folder)/views.sql differs; \(hint)")
+        return files
     }
 
     /// A database written by version 1 (text-to-image only, camel-case request keys) keeps its
