@@ -1,39 +1,118 @@
-import Dispatch
 import Foundation
+import Synchronization
 
 /// SIGTERM and SIGINT as a gentle stop: the first calls `onFirst` (the command then stops at a
-/// safe point), a second one ends the process at once, as the signal would have. Signals are
-/// received by a dispatch source, so nothing runs inside a signal handler.
+/// safe point); a second one ends the process at once, as the signal would have, after giving
+/// `beforeExit` (e.g. putting the job back in the queue) at most `exitGrace` seconds.
+///
+/// A real signal handler counts the signals and, being async-signal-safe, does nothing else but
+/// wake a dedicated thread (`sem_post`); that thread calls `onFirst` and, on the second signal,
+/// runs `beforeExit` on a thread of its own, restores the default action and raises the signal
+/// again. A third signal ends the process from the handler itself. Nothing here waits for
+/// Dispatch's shared queues, which the render's compute threads can keep busy for seconds (a
+/// 1536 px VAE decode): a signal is seen however busy the process is.
 final class StopSignals {
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var received = 0
+    /// How long the second signal waits for `beforeExit` before ending the process anyway.
+    static let exitGrace = 1.0
 
-    init(onFirst: @escaping @Sendable (Int32) -> Void) {
+    /// Installs the handlers; only one `StopSignals` may exist at a time.
+    init(onFirst: @escaping @Sendable (Int32) -> Void, beforeExit: (@Sendable () -> Void)? = nil) {
+        SignalState.prepare(onFirst: onFirst, beforeExit: beforeExit)
         for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue.global())
-            source.setEventHandler { [weak self] in self?.receive(sig, onFirst: onFirst) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    private func receive(_ sig: Int32, onFirst: @Sendable (Int32) -> Void) {
-        lock.lock()
-        received += 1
-        let count = received
-        lock.unlock()
-        if count == 1 {
-            onFirst(sig)
-        } else {
-            fflush(stdout)
-            signal(sig, SIG_DFL)
-            raise(sig)
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = stopSignalHandler
+            sigemptyset(&action.sa_mask)
+            sigaddset(&action.sa_mask, SIGTERM)
+            sigaddset(&action.sa_mask, SIGINT)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
         }
     }
 
     deinit {
-        for source in sources { source.cancel() }
+        signal(SIGTERM, SIG_DFL)
+        signal(SIGINT, SIG_DFL)
+        SignalState.prepare(onFirst: nil, beforeExit: nil)
+    }
+}
+
+/// The handler: counts, remembers the signal, wakes the watcher; from the third signal on it
+/// ends the process itself. Only async-signal-safe calls (atomics, sem_post, signal, raise).
+private let stopSignalHandler: @convention(c) (Int32) -> Void = { sig in
+    let count = SignalState.count.add(1, ordering: .sequentiallyConsistent).newValue
+    SignalState.last.store(sig, ordering: .sequentiallyConsistent)
+    if count >= 3 {
+        signal(sig, SIG_DFL)
+        raise(sig)
+        return
+    }
+    sem_post(SignalState.semaphore)
+}
+
+/// What the handler and the watcher thread share. Everything the handler touches is made before
+/// the handler is installed (a global's first use is not async-signal-safe).
+private enum SignalState {
+    static let count = Atomic<Int>(0)
+    static let last = Atomic<Int32>(0)
+    static let semaphore: UnsafeMutablePointer<sem_t> = {
+        let s = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        sem_init(s, 0, 0)
+        return s
+    }()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var onFirst: (@Sendable (Int32) -> Void)?
+    nonisolated(unsafe) private static var beforeExit: (@Sendable () -> Void)?
+    nonisolated(unsafe) private static var watching = false
+
+    /// Sets the callbacks, resets the count and starts the watcher once.
+    static func prepare(onFirst: (@Sendable (Int32) -> Void)?, beforeExit: (@Sendable () -> Void)?) {
+        _ = count.load(ordering: .sequentiallyConsistent)
+        _ = last.load(ordering: .sequentiallyConsistent)
+        _ = semaphore
+        lock.lock()
+        defer { lock.unlock() }
+        self.onFirst = onFirst
+        self.beforeExit = beforeExit
+        count.store(0, ordering: .sequentiallyConsistent)
+        guard !watching else { return }
+        watching = true
+        let watcher = Thread { watch() }
+        watcher.name = "kiln stop signals"
+        watcher.start()
+    }
+
+    /// The watcher thread: woken once per signal the handler passed on; two signals that came
+    /// before it woke count as the second.
+    private static func watch() {
+        while true {
+            while sem_wait(semaphore) != 0 {}  // EINTR
+            let seen = count.load(ordering: .sequentiallyConsistent)
+            let sig = last.load(ordering: .sequentiallyConsistent)
+            lock.lock()
+            let first = onFirst, cleanup = beforeExit
+            lock.unlock()
+            if seen == 1 {
+                first?(sig)
+            } else if seen >= 2 {
+                end(by: sig, after: cleanup)
+            }
+        }
+    }
+
+    /// Runs `cleanup` for at most `StopSignals.exitGrace` seconds, then ends the process by `sig`
+    /// with its default action.
+    private static func end(by sig: Int32, after cleanup: (@Sendable () -> Void)?) {
+        if let cleanup {
+            let done = DispatchSemaphore(value: 0)
+            Thread { cleanup(); done.signal() }.start()
+            _ = done.wait(timeout: .now() + StopSignals.exitGrace)
+        }
+        signal(sig, SIG_DFL)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        sigaddset(&unblocked, sig)
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        raise(sig)
+        _exit(128 + sig)
     }
 }

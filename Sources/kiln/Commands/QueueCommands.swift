@@ -70,8 +70,10 @@ struct WorkCommand: ParsableCommand {
             BusErrorNotice.install(queue: store.displayName)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
-            let stop = worker.stop
-            let signals = StopSignals { _ in stop.request() }
+            let stop = worker.stop, inHand = JobInHand(), workerName = options.name
+            // A second signal ends the process at once, putting the job back first (1 s at most).
+            let signals = StopSignals(onFirst: { _ in stop.request() },
+                                      beforeExit: { inHand.release(from: store, worker: workerName) })
             defer { withExtendedLifetime(signals) {} }
             var done = 0, imagesTonight = 0
             defer { say("\(done) jobs, models built: \(worker.modelLoads)") }
@@ -84,6 +86,7 @@ struct WorkCommand: ParsableCommand {
             var eta = live ? try store.progress().eta : nil
             var etaRead = Date()
             worker.onStep = { job, step, steps in
+                inHand.rendering(job)
                 lastSteps = steps
                 guard live else { return }
                 let queue = eta.map { String(format: ", queue ETA %.0f s", max($0 - Date().timeIntervalSince(etaRead), 0)) } ?? ""
@@ -98,6 +101,7 @@ struct WorkCommand: ParsableCommand {
                     etaRead = Date()
                 }
                 let outcome = try worker.runOne()
+                inHand.rendering(nil)
                 if live, lastSteps > 0 { print("") }
                 switch outcome {
                 case .idle:
