@@ -8,7 +8,10 @@
 # otherwise the current user) in a temporary folder, listening on 127.0.0.1 only, on a free
 # port between 20000 and 60000. It has one login role, `kiln` (CREATEDB, a random password per
 # run, scram-sha-256), and the command sees its admin URL in
-# KILN_TEST_POSTGRES_URL=postgresql://kiln:PASSWORD@127.0.0.1:PORT/postgres.
+# KILN_TEST_POSTGRES_URL=postgresql://kiln:PASSWORD@127.0.0.1:PORT/postgres. Tests that take the
+# server away (a restart under a worker) run KILN_TEST_POSTGRES_CTL, a script in the server's
+# folder: `$KILN_TEST_POSTGRES_CTL stop|start|restart` (fast shutdown, same port; start does
+# nothing when it runs; the server is stopped at the end whatever state a test left it in).
 # Needs Debian's `postgresql` package (initdb and pg_ctl under /usr/lib/postgresql/*/bin);
 # without it this fails loudly, it never skips.
 set -euo pipefail
@@ -107,6 +110,29 @@ if [ -z "$port" ]; then
 fi
 
 export KILN_TEST_POSTGRES_URL="postgresql://kiln:$password@127.0.0.1:$port/postgres"
+
+# stop | start | restart for the tests, as the server's user, on the same data folder and port.
+if [ "$(id -u)" = "0" ]; then
+  if command -v runuser >/dev/null 2>&1; then as="runuser -u $user --"; else as="setpriv --reuid=$user --regid=$(id -gn "$user") --init-groups --"; fi
+else
+  as=""
+fi
+cat >"$tmp/ctl" <<EOF
+#!/usr/bin/env bash
+# Tests/postgres.sh's server: stop, start or restart it (fast shutdown; start on port $port).
+set -euo pipefail
+cd "$tmp"
+case "\${1:-}" in
+  stop) exec $as "$bindir/pg_ctl" -D "$data" -m fast -w -t 60 stop ;;
+  start) # nothing to do when it runs
+    if $as "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then exit 0; fi
+    exec $as "$bindir/pg_ctl" -D "$data" -l "$tmp/server.log" -w -t 60 -o "-p $port" start ;;
+  restart) exec $as "$bindir/pg_ctl" -D "$data" -l "$tmp/server.log" -m fast -w -t 60 -o "-p $port" restart ;;
+  *) echo "usage: \$0 stop|start|restart" >&2; exit 2 ;;
+esac
+EOF
+chmod 755 "$tmp/ctl"
+export KILN_TEST_POSTGRES_CTL="$tmp/ctl"
 echo "Tests/postgres.sh: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port as $user" >&2
 set +e
 "$@"

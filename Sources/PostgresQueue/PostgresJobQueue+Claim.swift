@@ -15,7 +15,17 @@ extension PostgresJobQueue {
         // A notification from now on means work may have come after this claim looked.
         session.listenForJobs()
         session.wake.clear()
-        return try session.autocommit { s, changing in
+        do {
+            return try claimed(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
+        } catch let f as PostgresQueueFailure where f.mayHaveCommitted && session.waits.isEnabled {
+            // Lost mid-claim while waiting for the server: if the claim took, the job is taken
+            // over when its lease runs out (or at once here, once this process is gone).
+            return nil
+        }
+    }
+
+    private func claimed(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
+        let job = try session.autocommit { s, changing -> ClaimedJob? in
             let pids = try s.rows("""
                 SELECT DISTINCT lease_pid FROM jobs
                 WHERE state = 'running' AND lease_host = \(identity.host) AND lease_pid IS NOT NULL
@@ -42,6 +52,8 @@ extension PostgresJobQueue {
             }
             return nil
         }
+        if let job { holding(job.jobID, now + leaseSeconds) }
+        return job
     }
 
     /// The claim's one statement. Its two changes touch different rows (cancel requested or

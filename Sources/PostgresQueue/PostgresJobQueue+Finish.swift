@@ -7,13 +7,24 @@ extension PostgresJobQueue {
     /// SQLiteJobQueue's finish (outputs stored and the job marked done together, only while
     /// `worker` holds the lease) as one statement, one round trip: the job's row is updated
     /// only if the lease is still `worker`'s, and the outputs are inserted only if it was.
-    /// A lost connection is reported, not repeated: the statement may have committed.
+    /// A lost connection is reported, not repeated: the statement may have committed. A worker
+    /// waiting for its server (`ServerQueue`) asks instead, once the server is back, whether its
+    /// outputs were stored; a lease that ran out while the server was away is lost (false).
     public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
         let statement = try PostgresJobQueue.finishStatement(jobID: jobID, worker: worker, attempt: attempt, images: images,
                                                          renderSeconds: renderSeconds)
-        return try session.autocommit { s, changing in
-            changing = true
-            return try s.count(statement) == 1
+        defer { holding(jobID, nil) }
+        do {
+            return try session.autocommit { s, changing in
+                changing = true
+                return try s.count(statement) == 1
+            }
+        } catch let f as PostgresQueueFailure where f.mayHaveCommitted && session.waits.isEnabled {
+            return try session.autocommit { s in
+                try s.count("SELECT count(*) FROM outputs WHERE job_id = \(jobID) AND worker = \(worker) AND attempt = \(attempt)") > 0
+            }
+        } catch let ended as ServerWaitEnded where ended.reason == .leaseRanOut {
+            return false
         }
     }
 

@@ -46,20 +46,42 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
         try session.autocommit { s in try s.value("SELECT data FROM blobs WHERE sha256 = \(sha256)", as: Data.self) }
     }
 
+    /// While the server is away (see `ServerQueue`) a renewal is skipped: it throws at once
+    /// unless a reconnect is due.
     public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
-        try session.autocommit { s in
+        let renewed = try session.autocommit(patience: .skip) { s in
             try s.first("""
                 UPDATE jobs SET lease_expires = \(now + leaseSeconds)
                 WHERE job_id = \(jobID) AND lease_owner = \(worker) AND state = 'running' RETURNING job_id
                 """) != nil
         }
+        holding(jobID, renewed ? now + leaseSeconds : nil)
+        return renewed
     }
 
     /// The lease is checked on the job's row locked until commit, so it cannot change between
-    /// the check and the write.
+    /// the check and the write. While the server is away (see `ServerQueue`) the checkpoint is
+    /// skipped and the render goes on, until the lease runs out (then `.leaseLost`).
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
                                stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
-        try session.transaction { s in
+        let outcome: CheckpointOutcome
+        do {
+            outcome = try checkpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
+                                     stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
+        } catch is ServerAway {
+            return .keepGoing
+        } catch let f as PostgresQueueFailure where f.mayHaveCommitted && session.waits.isEnabled {
+            return .keepGoing
+        } catch let ended as ServerWaitEnded where ended.reason == .leaseRanOut {
+            return .leaseLost
+        }
+        holding(jobID, outcome == .keepGoing ? Date().timeIntervalSince1970 + leaseSeconds : nil)
+        return outcome
+    }
+
+    func checkpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
+                    stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+        try session.transaction(patience: .skip) { s in
             guard let row = try s.first("SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = \(jobID) FOR UPDATE") else {
                 return .leaseLost
             }
@@ -89,7 +111,8 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
     /// failure (capped at 300 s with `untilDone`), until `max_attempts`; permanent ones fail.
     public func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
                               untilDone: Bool, now: Double) throws -> Bool {
-        try session.transaction { s in
+        defer { holding(jobID, nil) }
+        return try session.transaction { s in
             try s.execute("""
                 UPDATE jobs SET failures = failures + 1, error = \(error), error_kind = \(kind.rawValue), lease_owner = NULL,
                     lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
@@ -104,7 +127,17 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
         }
     }
 
+    /// False also when the server stayed away until the lease ran out (see `ServerQueue`).
     public func release(jobID: Int64, worker: String) throws -> Bool {
+        defer { holding(jobID, nil) }
+        do {
+            return try released(jobID: jobID, worker: worker)
+        } catch let ended as ServerWaitEnded where ended.reason == .leaseRanOut {
+            return false
+        }
+    }
+
+    func released(jobID: Int64, worker: String) throws -> Bool {
         try session.transaction { s in
             try s.first("""
                 UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
@@ -115,6 +148,7 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
     }
 
     public func markCancelled(jobID: Int64, worker: String) throws {
+        defer { holding(jobID, nil) }
         try session.transaction { s in
             try s.execute("""
                 UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,

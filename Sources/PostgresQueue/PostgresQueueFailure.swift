@@ -15,6 +15,8 @@ public struct PostgresQueueFailure: Error, CustomStringConvertible, QueueDatabas
     public let serverMessage: String?
     public let failureKind: FailureKind
     public let isDiskFull: Bool
+    /// The connection was lost while committing: the change may have been made.
+    var mayHaveCommitted = false
 
     init(_ description: String, sqlState: String? = nil, kind: FailureKind = .permanent, serverMessage: String? = nil) {
         self.description = description.split(whereSeparator: \.isNewline).joined(separator: " ")

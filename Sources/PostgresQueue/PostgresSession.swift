@@ -7,11 +7,14 @@ import RenderQueue
 /// thread checkpoints). Transactions are BEGIN ... COMMIT with ROLLBACK on any error. A
 /// connection found closed is replaced before use; one lost during a call is replaced and the
 /// call made once more, unless it was committing (then whether it took effect is unknown, and
-/// the caller is told, as a transient failure).
+/// the caller is told, as a transient failure). Once a worker asked for it (`waits`), a server
+/// that cannot be reached is waited for, with backoff, instead of failing the call.
 final class PostgresSession: @unchecked Sendable, CustomReflectable {
     let location: PostgresLocation
     /// Raised by NOTIFY on `kiln_jobs` once `listenForJobs()` was called.
     let wake = WakeSignal()
+    /// Whether and how long calls wait for a lost server, and the leases that bound the wait.
+    let waits = ServerWait()
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
     private let lock = NSLock()
@@ -29,7 +32,11 @@ final class PostgresSession: @unchecked Sendable, CustomReflectable {
         self.logger = logger
         lock.lock()
         defer { lock.unlock() }
-        _ = try connected()
+        do {
+            _ = try connected()
+        } catch let away as ServerAway {
+            throw away.failure
+        }
     }
 
     /// What `dump` shows: the location, never the connection configuration (it holds the password).
@@ -46,22 +53,28 @@ final class PostgresSession: @unchecked Sendable, CustomReflectable {
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
+    /// How a call meets a server that cannot be reached while `waits` is enabled: `wait` waits
+    /// (for the lease, or until a stop request); `skip` makes one try when one is due and
+    /// otherwise throws `ServerAway` at once, for calls whose next turn comes soon anyway
+    /// (lease renewals, checkpoints).
+    enum Patience { case wait, skip }
+
     /// Runs `body` with statements that commit one by one. On a lost connection the body runs
     /// again on a new one, so it must be safe to repeat (reads, idempotent updates).
-    func autocommit<T>(_ body: (Statements) throws -> T) throws -> T {
-        try withRetry { statements, _ in try body(statements) }
+    func autocommit<T>(patience: Patience = .wait, _ body: (Statements) throws -> T) throws -> T {
+        try withRetry(patience) { statements, _ in try body(statements) }
     }
 
     /// As `autocommit`, for a body that sets `changing` before a statement that must not run
     /// twice: a connection lost from then on is reported instead of repeated.
-    func autocommit<T>(_ body: (Statements, _ changing: inout Bool) throws -> T) throws -> T {
-        try withRetry(body)
+    func autocommit<T>(patience: Patience = .wait, _ body: (Statements, _ changing: inout Bool) throws -> T) throws -> T {
+        try withRetry(patience, body)
     }
 
     /// Runs `body` in one transaction (`begin` may add e.g. READ ONLY), committed when it
     /// returns and rolled back when it throws.
-    func transaction<T>(_ begin: String = "BEGIN", _ body: (Statements) throws -> T) throws -> T {
-        try withRetry { statements, committing in
+    func transaction<T>(_ begin: String = "BEGIN", patience: Patience = .wait, _ body: (Statements) throws -> T) throws -> T {
+        try withRetry(patience) { statements, committing in
             try statements.execute(PostgresQuery(unsafeSQL: begin))
             let value: T
             do {
@@ -95,29 +108,62 @@ final class PostgresSession: @unchecked Sendable, CustomReflectable {
         listener = connection.addListener(channel: "kiln_jobs") { _, _ in wake.raise() }
     }
 
-    private func withRetry<T>(_ body: (Statements, inout Bool) throws -> T) throws -> T {
+    private func withRetry<T>(_ patience: Patience, _ body: (Statements, inout Bool) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
         var retried = false
         while true {
-            let statements = Statements(connection: try connected(), logger: logger)
+            if waits.isEnabled, waits.isOut { try awaitNextTry(patience) }
             var committing = false
+            let failure: Error
             do {
-                return try body(statements, &committing)
+                let statements = Statements(connection: try connected(), logger: logger)
+                let value = try body(statements, &committing)
+                waits.reached(database: location.displayName)
+                return value
+            } catch let away as ServerAway {
+                failure = away.failure
             } catch {
                 guard PostgresQueueFailure.isConnectionLost(error) else { throw PostgresQueueFailure.from(error, at: location) }
                 closeConnection()
-                if !retried && !committing {
+                if committing {
+                    var uncertain = PostgresQueueFailure("\(location.displayName): the connection to the server was lost while committing (the change may or may not have been made); try again", kind: .transient)
+                    uncertain.mayHaveCommitted = true
+                    throw uncertain
+                }
+                if !retried && !waits.isOut {
+                    // A connection the server closed (a terminated backend) on a server that is up.
                     retried = true
                     continue
                 }
-                let when = committing ? " while committing (the change may or may not have been made)" : ""
-                throw PostgresQueueFailure("\(location.displayName): the connection to the server was lost\(when); try again", kind: .transient)
+                failure = PostgresQueueFailure("\(location.displayName): the connection to the server was lost; try again", kind: .transient)
             }
+            guard waits.isEnabled else { throw failure }
+            waits.lost(failure)
         }
     }
 
-    /// The open connection, connecting when there is none. Call with the lock held.
+    /// Waits, during an outage, until the next try is due: gives up when the jobs' lease has run
+    /// out or a stop was requested (`ServerWaitEnded`), or at once with `skip` (`ServerAway`).
+    private func awaitNextTry(_ patience: Patience) throws {
+        while true {
+            let wait = waits.secondsToNextTry
+            if wait <= 0 { return }
+            if let deadline = waits.leaseDeadline, Date() >= deadline {
+                waits.dropAll()
+                throw ServerWaitEnded(.leaseRanOut, "\(location.displayName): the server was still away when the job's lease ran out; the job is left for the next claim")
+            }
+            if waits.isStopRequested {
+                throw ServerWaitEnded(.stopRequested, "\(location.displayName): stopped while waiting for the server; a job in hand is left under its lease for the next claim")
+            }
+            if patience == .skip { throw ServerAway(failure: PostgresQueueFailure("\(location.displayName): the server is away", kind: .transient)) }
+            let until = min(wait, waits.leaseDeadline.map { max($0.timeIntervalSinceNow, 0.001) } ?? wait)
+            Thread.sleep(forTimeInterval: min(0.05, until))
+        }
+    }
+
+    /// The open connection, connecting when there is none; `ServerAway` when the server cannot be
+    /// reached, another failure (a password, a database) as it is. Call with the lock held.
     private func connected() throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
         closeConnection()
@@ -126,7 +172,9 @@ final class PostgresSession: @unchecked Sendable, CustomReflectable {
         do {
             fresh = try Blocking.run { try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger) }
         } catch {
-            throw PostgresQueueFailure.from(error, at: location, connecting: true)
+            let failure = PostgresQueueFailure.from(error, at: location, connecting: true)
+            if PostgresQueueFailure.isConnectionLost(error) { throw ServerAway(failure: failure) }
+            throw failure
         }
         connection = fresh
         if listening { listen(on: fresh) }

@@ -75,6 +75,9 @@ struct WorkCommand: ParsableCommand {
             let signals = StopSignals(onFirst: { _ in stop.request() },
                                       beforeExit: { inHand.release(from: store, worker: workerName) })
             defer { withExtendedLifetime(signals) {} }
+            // A queue on a server (PostgreSQL) waits out a restart instead of failing: for as long
+            // as the job's lease lasts, and between jobs until a stop is requested.
+            (store as? ServerQueue)?.waitForServer(log: { say($0) }, unless: stop)
             var done = 0, imagesTonight = 0
             defer { say("\(done) jobs, models built: \(worker.modelLoads)") }
             // On a terminal a live line shows the job's step, the night's images and the queue's
@@ -97,23 +100,24 @@ struct WorkCommand: ParsableCommand {
                 jobStart = Date()
                 lastSteps = 0
                 if live, Date().timeIntervalSince(etaRead) >= 30 {
-                    eta = try store.progress().eta
+                    eta = try waited { try store.progress().eta } ?? eta
                     etaRead = Date()
                 }
-                let outcome = try worker.runOne()
+                let ran = try waited { try worker.runOne() }
                 inHand.rendering(nil)
+                guard let outcome = ran else { continue }
                 if live, lastSteps > 0 { print("") }
                 switch outcome {
                 case .idle:
                     if stop.isRequested { continue }
                     // --until-empty waits while a job may still become claimable: queued for a
                     // retry, or running under a lease that may expire.
-                    if untilEmpty, try !store.hasPendingWork() { return }
+                    if untilEmpty, try waited({ try store.hasPendingWork() }) == false { return }
                     store.waitForWork(seconds: untilEmpty ? 0.25 : 2, unless: stop)
                     continue
                 case .done(let id):
                     let seconds = Date().timeIntervalSince(jobStart)
-                    imagesTonight += try store.imageCount(jobID: id)
+                    imagesTonight += try waited { try store.imageCount(jobID: id) } ?? 0
                     say(String(format: "job %lld done in %.1f s, %d steps (%.2f steps/s)", id, seconds, lastSteps,
                                seconds > 0 ? Double(lastSteps) / seconds : 0))
                 case .failed(let id, let why, let kind, let retry):

@@ -1,0 +1,13 @@
+import RenderQueue
+
+/// `body`'s value, or nil when it stopped waiting for a lost queue server (`ServerWaitEnded`,
+/// said in one line): `kiln work`'s loop then goes on to its next claim, which waits for the
+/// server again, or ends when a stop was requested.
+func waited<T>(_ body: () throws -> T) throws -> T? {
+    do {
+        return try body()
+    } catch let ended as ServerWaitEnded {
+        say(ended.description)
+        return nil
+    }
+}
