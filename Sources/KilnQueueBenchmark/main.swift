@@ -1,8 +1,11 @@
-// Claim throughput of a queue: W workers (threads, each with its own connection, as separate
-// `kiln work` processes would have) claim and finish N jobs with empty renders, each job exactly
-// once. Prints claims per second. The database must be new or empty.
+// The queue's cost per job as the queue grows. Fills a new queue with --queued N jobs (one
+// sweep, one transaction), then W workers (threads, each with its own connection, as separate
+// `kiln work` processes would have) each ask of the queue what `kiln work` asks for a job with
+// an empty render (claim, one checkpoint, finish, image count) until --jobs K jobs are done, each
+// exactly once. Prints the fill time, jobs per second and the queue time per job (mean, median,
+// 99th percentile): flat from 400 to 1,000,000 queued jobs when claims read the claim-order index.
 //
-//   swift run -c release KilnQueueBenchmark --db queue.db|postgresql://... [--jobs 200] [--workers 4]
+//   swift run -c release KilnQueueBenchmark --db queue.db|postgresql://... [--queued 1000000] [--jobs 2000] [--workers 2]
 import Foundation
 import Pipelines
 import QueueBackends
@@ -13,7 +16,7 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-var db: String?, jobs = 200, workers = 4
+var db: String?, jobs = 200, workers = 4, queued: Int?
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let name = args.removeFirst()
@@ -22,42 +25,72 @@ while !args.isEmpty {
     switch name {
     case "--db": db = value
     case "--jobs": jobs = Int(value) ?? 0
+    case "--queued": queued = Int(value) ?? 0
     case "--workers": workers = Int(value) ?? 0
-    default: fail("unknown option \(name); use --db DB [--jobs N] [--workers W]")
+    default: fail("unknown option \(name); use --db DB [--queued N] [--jobs K] [--workers W]")
     }
 }
-guard (1...1_000_000).contains(jobs), (1...256).contains(workers) else { fail("--jobs must be 1...1000000 and --workers 1...256") }
+let total = queued ?? jobs
+guard (1...10_000_000).contains(total), (1...total).contains(jobs), (1...256).contains(workers) else {
+    fail("--queued must be 1...10000000, --jobs 1...queued and --workers 1...256")
+}
+
+/// What one worker measured: seconds of queue time per job, and the jobs it did.
+struct WorkerResult: Sendable { var seconds: [Double] = []; var jobIDs: [Int64] = []; var error: String? }
 
 do {
     let store = try Queues.open(db)
     guard try store.counts().isEmpty else { fail("\(store.displayName) already holds jobs; give a new database") }
     var request = RenderRequest(prompt: "claim benchmark")
     request.steps = 1
-    let spec = try SweepSpec(text: "{\"name\": \"claim benchmark\", \"model\": \"none\", \"base\": {\"prompt\": \"claim benchmark\", \"steps\": 1}}", limit: 1)
-    _ = try store.enqueue(sweep: spec, model: "none", config: nil, requests: Array(repeating: request, count: jobs))
+    let json = try JobRequests.encode(request)
+    let fillStart = Date()
+    _ = try store.insertSweep(name: "claim benchmark", spec: "{}", priority: 0, model: "none", config: nil,
+                              jobs: Array(repeating: (steps: 1, requestJSON: json), count: total), blobs: [:])
+    let fillSeconds = Date().timeIntervalSince(fillStart)
     let stores = try (0..<workers).map { _ in try Queues.open(db) }
     let lock = NSLock()
-    var claimed = Set<Int64>(), duplicates = 0, errors: [String] = []
+    var results: [WorkerResult] = []
+    var remaining = jobs
     let start = Date()
     DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let name = "bench-\(w)"
+        let name = "bench-\(w)", queue = stores[w]
+        var result = WorkerResult()
         do {
-            while let job = try stores[w].claim(worker: name, leaseSeconds: 60) {
+            while true {
+                lock.lock()
+                let take = remaining > 0
+                if take { remaining -= 1 }
+                lock.unlock()
+                guard take else { break }
+                let t0 = Date()
+                guard let job = try queue.claim(worker: name, leaseSeconds: 60) else { throw QueueError.query("no job to claim") }
+                guard case .keepGoing = try queue.saveCheckpoint(jobID: job.jobID, worker: name, stage: "base", step: 1, steps: 1,
+                                                                  state: Data(), stepSeconds: 0, leaseSeconds: 60) else {
+                    throw QueueError.query("checkpoint of job \(job.jobID) refused")
+                }
                 let image = FinishedImage(index: 0, png: Data(), outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil)
-                guard try stores[w].finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [image], renderSeconds: 0) else {
+                guard try queue.finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [image], renderSeconds: 0) else {
                     throw QueueError.query("lease of job \(job.jobID) lost")
                 }
-                lock.lock(); if !claimed.insert(job.jobID).inserted { duplicates += 1 }; lock.unlock()
+                guard try queue.imageCount(jobID: job.jobID) == 1 else { throw QueueError.query("job \(job.jobID) lost its image") }
+                result.seconds.append(Date().timeIntervalSince(t0))
+                result.jobIDs.append(job.jobID)
             }
         } catch {
-            lock.lock(); errors.append("\(name): \(error)"); lock.unlock()
+            result.error = "\(name): \(error)"
         }
+        lock.lock(); results.append(result); lock.unlock()
     }
     let seconds = Date().timeIntervalSince(start)
-    if let first = errors.first { fail(first) }
-    guard claimed.count == jobs, duplicates == 0 else { fail("\(claimed.count) of \(jobs) jobs claimed, \(duplicates) twice") }
-    print(String(format: "%@: %d workers, %d jobs, each claimed and finished once in %.2f s: %.0f claims/s",
-                 store.displayName, workers, jobs, seconds, Double(jobs) / seconds))
+    if let first = results.compactMap(\.error).first { fail(first) }
+    let ids = results.flatMap(\.jobIDs)
+    guard ids.count == jobs, Set(ids).count == jobs else { fail("\(Set(ids).count) distinct of \(ids.count) jobs done, \(jobs) asked for") }
+    let times = results.flatMap(\.seconds).sorted()
+    func percentile(_ p: Double) -> Double { times[min(Int(Double(times.count) * p), times.count - 1)] * 1000 }
+    let mean = times.reduce(0, +) / Double(times.count) * 1000
+    print(String(format: "%@: %d queued (filled in %.1f s); %d workers did %d jobs in %.2f s: %.0f jobs/s; queue time per job %.2f ms mean, %.2f ms median, %.2f ms p99",
+                 store.displayName, total, fillSeconds, workers, jobs, seconds, Double(jobs) / seconds, mean, percentile(0.5), percentile(0.99)))
 } catch {
     fail("\(error)")
 }

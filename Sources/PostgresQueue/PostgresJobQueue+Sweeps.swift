@@ -8,7 +8,7 @@ extension PostgresJobQueue {
     /// round trips instead of one per job; job ids follow the order of `jobs`.
     public func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
                             jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64 {
-        try session.transaction { s in
+        let id = try session.transaction { s in
             try PostgresJobQueue.store(blobs, s)
             guard let sweepID = try s.value("INSERT INTO sweeps (name, spec) VALUES (\(name), \(spec)) RETURNING sweep_id", as: Int64.self) else {
                 throw PostgresQueueFailure("\(displayName): INSERT returned no sweep id")
@@ -27,7 +27,18 @@ extension PostgresJobQueue {
             }
             return sweepID
         }
+        // A large sweep changes the table at once. Without fresh statistics PostgreSQL takes the
+        // ready jobs for a handful and sorts them all on every claim (85 ms at 100,000) instead
+        // of reading the claim-order index (0.4 ms), until autovacuum's next analyze. The sweep
+        // is committed either way: a role that may not analyze only waits for autovacuum.
+        if jobs.count >= PostgresJobQueue.analyzeAfter {
+            do { try session.autocommit { try $0.execute("ANALYZE jobs") } } catch {}
+        }
+        return id
     }
+
+    /// Sweeps of at least this many jobs refresh the jobs table's statistics.
+    static let analyzeAfter = 1_000
 
     static let sweepInsertBatch = 5_000
 

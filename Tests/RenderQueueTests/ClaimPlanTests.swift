@@ -12,34 +12,44 @@ import XCTest
 /// it claims in is still priority DESC, job id, past jobs in backoff, paused sweeps and live
 /// leases. (Timings are in KilnQueueBenchmark, not here.)
 final class ClaimPlanTests: QueueTestCase {
-    /// A queue holding `count` jobs of one sweep, most of them done, as an old queue is.
-    func oldQueue(_ count: Int) throws -> (store: any JobQueue, location: String) {
+    /// A queue holding one sweep of `count` jobs.
+    func bigQueue(_ count: Int) throws -> (store: any JobQueue, location: String) {
         let (store, location) = try openQueue()
         let json = try JobRequests.encode(RenderRequest(prompt: "p"))
         _ = try store.insertSweep(name: nil, spec: "{}", priority: 0, model: "m", config: nil,
                                   jobs: Array(repeating: (steps: 1, requestJSON: json), count: count), blobs: [:])
-        try TestQueues.execute(location, "UPDATE jobs SET state = 'done' WHERE job_id <= \(count * 9 / 10)")
         return (store, location)
     }
 
+    /// The claim's plan, as the database explains it.
+    func claimPlan(_ store: any JobQueue) throws -> String {
+        if let queue = store as? SQLiteJobQueue {
+            return try queue.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteJobQueue.nextJob, arguments: ["now": 1.0, "host": "h"])
+            }.map { $0["detail"] as String }.joined(separator: "\n")
+        }
+        let queue = try XCTUnwrap(store as? PostgresJobQueue)
+        var explain = PostgresJobQueue.claimStatement(worker: "w", leaseSeconds: 10, now: 1, identity: .current, gone: [])
+        explain.sql = "EXPLAIN " + explain.sql
+        return try queue.session.autocommit { s in try s.rows(explain).map { try $0.decode(String.self) } }.joined(separator: "\n")
+    }
+
+    func assertReadsTheIndex(_ plan: String, _ what: String) {
+        XCTAssertTrue(plan.contains("USING INDEX jobs_claim_order") || plan.contains("Index Scan using jobs_claim_order on jobs j"),
+                      "\(what):\n\(plan)")
+        XCTAssertFalse(plan.contains("TEMP B-TREE") || plan.contains("Sort"), "\(what): the claim sorts:\n\(plan)")
+    }
+
+    /// Right after a large sweep (PostgreSQL: before autovacuum has looked at it), and in an old
+    /// queue whose jobs are mostly done.
     func testClaimReadsTheClaimOrderIndexWithoutSorting() throws {
         try onEachBackend { backend in
-            let (store, location) = try oldQueue(backend == .sqlite ? 2_000 : 100_000)
-            let plan: String
-            if let queue = store as? SQLiteJobQueue {
-                plan = try queue.pool.read { db in
-                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteJobQueue.nextJob, arguments: ["now": 1.0, "host": "h"])
-                }.map { $0["detail"] as String }.joined(separator: "\n")
-                XCTAssertTrue(plan.contains("USING INDEX jobs_claim_order"), plan)
-            } else {
-                let queue = try XCTUnwrap(store as? PostgresJobQueue)
-                try TestQueues.execute(location, "ANALYZE jobs")
-                var explain = PostgresJobQueue.claimStatement(worker: "w", leaseSeconds: 10, now: 1, identity: .current, gone: [])
-                explain.sql = "EXPLAIN " + explain.sql
-                plan = try queue.session.autocommit { s in try s.rows(explain).map { try $0.decode(String.self) } }.joined(separator: "\n")
-                XCTAssertTrue(plan.contains("Index Scan using jobs_claim_order on jobs j"), plan)
-            }
-            XCTAssertFalse(plan.contains("TEMP B-TREE") || plan.contains("Sort"), "the claim sorts:\n\(plan)")
+            let count = backend == .sqlite ? 2_000 : 100_000
+            let (store, location) = try bigQueue(count)
+            assertReadsTheIndex(try claimPlan(store), "a new sweep")
+            try TestQueues.execute(location, "UPDATE jobs SET state = 'done' WHERE job_id <= \(count * 9 / 10)")
+            if backend == .postgresql { try TestQueues.execute(location, "ANALYZE jobs") }
+            assertReadsTheIndex(try claimPlan(store), "an old queue")
         }
     }
 
