@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 
 /// Who may use the gallery, checked before every request (pages, images, assets, unknown paths
-/// alike). With a token, each request must carry it: an `Authorization: Bearer TOKEN` header,
+/// alike). With a token, each request must carry it: an `Authorization: Bearer TOKEN` header
+/// (the scheme in any case),
 /// a `token` query parameter (answered with an HttpOnly, SameSite=Strict `kiln_token` cookie so
 /// the pages' own links and images work), or that cookie. Without one (loopback only), the
 /// `Host` header must name this machine, so a web page elsewhere cannot reach the server by
@@ -24,8 +25,7 @@ struct AccessControl: Sendable {
             }
             return .allowed(setCookie: false)
         }
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-           AccessControl.same(String(header.dropFirst(7)), token) {
+        if let header = request.headers[.authorization], let given = AccessControl.bearer(header), AccessControl.same(given, token) {
             return .allowed(setCookie: false)
         }
         if let given = FormData(request.uri.query)["token"], AccessControl.same(given, token) { return .allowed(setCookie: true) }
@@ -34,11 +34,16 @@ struct AccessControl: Sendable {
     }
 
     /// The CSRF check of a POST: its form's `csrf` field (or an `X-CSRF-Token` header) equals the
-    /// server's, and a cross-site `Origin`, when the browser sends one, is refused.
+    /// server's, and a cross-site or opaque (`null`) `Origin`, when the browser sends one, is refused.
     func checkAction(_ request: Request, form: FormData) -> String? {
-        if let origin = request.headers[.origin], origin != "null",
-           let authority = request.head.authority, URLComponents(string: origin).map({ AccessControl.authority(of: $0) }) != authority {
-            return "refused: the request came from another site (\(origin))"
+        if let origin = request.headers[.origin] {
+            // `null` is an opaque origin (a sandboxed frame, a file, a data: URL): never this gallery's page.
+            if origin.trimmingCharacters(in: .whitespaces).lowercased() == "null" {
+                return "refused: the request came from an opaque origin (Origin: null); use the buttons on the gallery's own pages"
+            }
+            if let authority = request.head.authority, URLComponents(string: origin).map({ AccessControl.authority(of: $0) }) != authority {
+                return "refused: the request came from another site (\(origin))"
+            }
         }
         let given = form["csrf"] ?? AccessControl.csrfHeader.flatMap { request.headers[$0] }
         guard let given, AccessControl.same(given, csrf) else { return "refused: the form's CSRF token is missing or wrong; reload the page and try again" }
@@ -46,6 +51,14 @@ struct AccessControl: Sendable {
     }
 
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")
+
+    /// The credentials of an `Authorization: Bearer TOKEN` header; the scheme's case does not
+    /// matter (RFC 7235), spaces around the token do not count. Nil for any other scheme.
+    static func bearer(_ header: String) -> String? {
+        let parts = header.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
+    }
 
     /// A fresh random secret: 32 bytes as hex.
     static func randomSecret() -> String {

@@ -15,7 +15,8 @@ public enum Gallery {
         let server = GalleryServer(reader: reader, writer: options.allowActions ? writer : nil, options: options)
         var logger = Logger(label: "kiln.serve")
         logger.logLevel = .warning
-        return Application(router: server.router(), configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+        return Application(router: server.router(), server: GuardedHTTP1Channel.builder(options),
+                           configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
                            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? options.port) }, logger: logger)
     }
 }
@@ -24,6 +25,7 @@ public enum Gallery {
 final class GalleryServer: Sendable {
     let queue: QueueAccess
     let thumbnails: ThumbnailCache
+    let images: StoredImages
     let access: AccessControl
     let options: GalleryOptions
     let page: PageContext
@@ -31,13 +33,15 @@ final class GalleryServer: Sendable {
     init(reader: any QueueReader, writer: (any JobQueue)?, options: GalleryOptions) {
         queue = QueueAccess(reader: reader, writer: writer)
         thumbnails = ThumbnailCache(side: options.thumbnailSide, maxBytes: options.thumbnailCacheBytes)
+        images = StoredImages(outputFolders: options.outputFolders)
         access = AccessControl(token: options.token, csrf: AccessControl.randomSecret())
         self.options = options
         page = PageContext(queueName: reader.displayName, actionsEnabled: writer != nil, csrf: access.csrf)
     }
 
     func router() -> Router<BasicRequestContext> {
-        let router = Router()
+        // HEAD is answered on every route as GET is, without the body (an event stream never starts).
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: GalleryMiddleware<BasicRequestContext>(access: access, queueName: page.queueName))
         addPages(to: router)
         addImages(to: router)

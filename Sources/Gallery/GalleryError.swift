@@ -6,6 +6,8 @@ public enum GalleryError: Error, CustomStringConvertible, Equatable {
     case weakToken
     case badPort(Int)
     case badHost(String)
+    case badLimit(name: String, value: String, allowed: String)
+    case notAFolder(String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum GalleryError: Error, CustomStringConvertible, Equatable {
             return "the token must be at least \(GalleryOptions.minimumTokenLength) characters of letters, digits and -._~+/= (e.g. `openssl rand -hex 16`)"
         case .badPort(let port): return "--port must be between 0 and 65535, not \(port)"
         case .badHost(let host): return "--host '\(host)' is not a host name or address"
+        case let .badLimit(name, value, allowed): return "\(name) must be \(allowed), not \(value)"
+        case .notAFolder(let folder): return "--output-folder '\(folder)' is not a folder: give the folder kiln work wrote its PNGs to"
         }
     }
 }

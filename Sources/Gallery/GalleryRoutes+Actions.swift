@@ -31,13 +31,21 @@ extension GalleryServer {
         return Responses.redirect("/jobs/\(id)")
     }
 
+    /// Bytes of an action's form read at most; a larger body is answered 413.
+    static let maxFormBytes = 16_384
+
     /// Refuses unless actions are on and the form carries the CSRF token.
     func checkAction(_ request: Request) async throws {
         guard page.actionsEnabled else {
             throw PageError.forbidden("actions are off: start kiln serve with --allow-actions to cancel, retry or pause")
         }
         var request = request
-        let body = try await request.collectBody(upTo: 16_384)
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: GalleryServer.maxFormBytes)
+        } catch let error as HTTPResponseError where error.status == .contentTooLarge {
+            throw PageError(status: .contentTooLarge, message: "the form is over \(GalleryServer.maxFormBytes) bytes: actions send only their CSRF token")
+        }
         if let why = access.checkAction(request, form: FormData(String(buffer: body))) { throw PageError.forbidden(why) }
     }
 }

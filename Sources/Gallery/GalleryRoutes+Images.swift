@@ -3,7 +3,8 @@ import Hummingbird
 import RenderQueue
 
 /// /outputs/ID (the image's page), /outputs/ID.png (the stored PNG, byte for byte) and
-/// /outputs/ID/thumb (its thumbnail).
+/// /outputs/ID/thumb (its thumbnail). A PNG written to a folder is read through `StoredImages`'
+/// checks (inside an --output-folder, a regular file, the stored SHA-256).
 extension GalleryServer {
     func addImages(to router: Router<BasicRequestContext>) {
         router.get("/outputs/:id") { request, context -> Response in
@@ -26,7 +27,8 @@ extension GalleryServer {
         guard let stored = try await queue.read({ try $0.outputImage(id) }) else { throw PageError.notFound("image \(id) does not exist") }
         let etag = "\"\(stored.sha256)\""
         if request.headers[.ifNoneMatch] == etag { return Responses.notModified(etag: etag) }
-        let data = try await ImageWork.run { try StoredImages.bytes(of: stored, id: id) }
+        let images = self.images
+        let data = try await ImageWork.run { try images.bytes(of: stored, id: id) }
         var response = Responses.bytes(data, contentType: "image/png", cacheControl: "private, max-age=86400", etag: etag)
         let disposition = FormData(request.uri.query)["download"] != nil ? "attachment" : "inline"
         response.headers[.contentDisposition] = "\(disposition); filename=\"\(stored.exportName)\""
@@ -42,9 +44,9 @@ extension GalleryServer {
             return Responses.bytes(cached, contentType: "image/png", cacheControl: "private, max-age=86400", etag: etag)
         }
         guard let stored = try await queue.read({ try $0.outputImage(id) }) else { throw PageError.notFound("image \(id) does not exist") }
-        let thumbnails = self.thumbnails
+        let thumbnails = self.thumbnails, images = self.images
         let data = try await ImageWork.run {
-            let png = try StoredImages.bytes(of: stored, id: id)
+            let png = try images.bytes(of: stored, id: id)
             do {
                 return try thumbnails.make(from: png, name: "image \(id)")
             } catch let error as PageError {

@@ -40,14 +40,16 @@ enum Responses {
         return Response(status: .notModified, headers: headers)
     }
 
-    /// An error page: the status and one line saying why, escaped.
-    static func error(_ status: HTTPStatus, _ why: String, queueName: String) -> Response {
+    /// An error page: the status and one line saying why, escaped; the queue's name in the
+    /// footer only when given (never to a client that has not shown the token).
+    static func error(_ status: HTTPStatus, _ why: String, queueName: String?) -> Response {
         let title = "\(status.rawValue) " + (HTTPResponse.Status(code: status.rawValue).reasonPhrase.isEmpty ? "error" : HTTPResponse.Status(code: status.rawValue).reasonPhrase)
+        let footer: HTML = queueName.map { name -> HTML in "<footer>\(name)</footer>" } ?? ""
         let page: HTML = """
             <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>\(title) · kiln</title>\
             <link rel="stylesheet" href="/assets/gallery.css"></head><body><main><h1>\(title)</h1>\
             <p class="error">\(why)</p><p><a href="/">Queue</a> · <a href="/sweeps">Sweeps</a></p></main>\
-            <footer>\(queueName)</footer></body></html>
+            \(footer)</body></html>
             """
         var response = html(page, status: status)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
@@ -81,7 +83,7 @@ struct GalleryMiddleware<Context: RequestContext>: RouterMiddleware {
         var response: Response
         switch access.check(request) {
         case let .refused(status, why):
-            response = Responses.error(status, why, queueName: queueName)
+            response = Responses.error(status, why, queueName: nil)
         case .allowed(let setCookie):
             do {
                 response = try await next(request, context)
@@ -91,6 +93,10 @@ struct GalleryMiddleware<Context: RequestContext>: RouterMiddleware {
                 let status = HTTPStatus(rawValue: error.status.code) ?? .badRequest
                 response = Responses.error(status, status == .notFound ? "there is no page at this address" : error.status.reasonPhrase,
                                            queueName: queueName)
+            } catch let error as HTTPResponseError {
+                // Hummingbird's own refusals (e.g. a body over a limit: 413), with their status.
+                let status = HTTPStatus(rawValue: error.status.code) ?? .badRequest
+                response = Responses.error(status, "refused: \(error.status.reasonPhrase.lowercased())", queueName: queueName)
             } catch {
                 let line = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
                 context.logger.error("\(request.method) \(request.uri.path): \(line)")

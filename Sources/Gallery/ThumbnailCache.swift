@@ -2,11 +2,12 @@ import Foundation
 import Imaging
 import RenderQueue
 
-/// Thumbnails made on demand from the stored PNG (or the file it was written to): decoded with
-/// the input limits, resized with PIL's LANCZOS filter (never nearest-neighbour) so that the
-/// longer side is `side` pixels (smaller images are kept as they are), encoded as PNG, and kept
-/// in memory up to `maxBytes`, the least recently used dropped first. Keyed by output id and
-/// the image's SHA-256, so a changed image is never served from an old entry.
+/// Thumbnails made on demand from the stored PNG (or the checked file it was written to, read
+/// through `StoredImages`): decoded with the input limits, resized with PIL's LANCZOS filter
+/// (never nearest-neighbour) so that the longer side is `side` pixels (smaller images are kept
+/// as they are), encoded as PNG, and kept in memory up to `maxBytes`, the least recently used
+/// dropped first. Keyed by output id and the image's SHA-256, so a changed image is never
+/// served from an old entry.
 final class ThumbnailCache: @unchecked Sendable {
     let side: Int
     let maxBytes: Int
@@ -53,24 +54,5 @@ final class ThumbnailCache: @unchecked Sendable {
         let image = try ImageFile.read(data: png, name: name)
         let thumb = image.width <= side && image.height <= side ? image : ContactSheet.fill(image, width: side, height: side)
         return try PNGFile.encode(thumb)
-    }
-}
-
-/// Reading an output's stored image: its bytes in the database, or the file at the path the
-/// database holds (never a path from a request), refused past `maxFileBytes`.
-enum StoredImages {
-    static let maxFileBytes = 1 << 30
-
-    static func bytes(of output: StoredOutput, id: Int64) throws -> Data {
-        if let png = output.png { return png }
-        guard let path = output.outputPath else { throw PageError.notFound("image \(id) has no stored picture") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
-        guard let size else { throw PageError.notFound("image \(id) was written to \(path), which is gone") }
-        guard size <= maxFileBytes else { throw PageError(status: .contentTooLarge, message: "image \(id) (\(path)) is \(size) bytes, over \(maxFileBytes)") }
-        do {
-            return try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw PageError.notFound("image \(id) was written to \(path), which cannot be read")
-        }
     }
 }

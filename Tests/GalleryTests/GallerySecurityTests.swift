@@ -29,12 +29,22 @@ final class GallerySecurityTests: QueueTestCase {
 
     func testTheTokenIsNeededForEveryRequest() async throws {
         let token = "s3cret-token-0123456789"
-        try await gallery(try gallerySweep(), GalleryOptions(token: token)).test(.router) { client in
+        let location = try gallerySweep()
+        let queueName = try Queues.openReader(location).displayName
+        try await gallery(location, GalleryOptions(token: token)).test(.router) { client in
             for uri in ["/", "/sweeps/1", "/outputs/1.png", "/outputs/1/thumb", "/assets/gallery.css", "/nowhere", "/?token=wrong-token-0123456789"] {
                 let r = try await get(client, uri)
                 XCTAssertEqual(r.status, .unauthorized, uri)
                 XCTAssertFalse(r.text.contains("lighthouse"), uri)
+                // The queue's name (a path, or user, host and database) is for those holding the token.
+                XCTAssertFalse(r.text.contains(queueName) || r.text.contains("<footer>"), "\(uri): \(r.text)")
             }
+            for scheme in ["bearer", "BEARER", "Bearer"] {
+                let status = try await get(client, "/", [.authorization: "\(scheme) \(token)"]).status
+                XCTAssertEqual(status, .ok, scheme)
+            }
+            let basic = try await get(client, "/", [.authorization: "Basic \(token)"]).status
+            XCTAssertEqual(basic, .unauthorized)
             let awaited1 = try await get(client, "/", [.authorization: "Bearer wrong-token-0123456789"]).status
             XCTAssertEqual(awaited1, .unauthorized)
             let awaited2 = try await get(client, "/", [.authorization: "Bearer " + token + "x"]).status
@@ -110,6 +120,13 @@ final class GallerySecurityTests: QueueTestCase {
                 XCTAssertEqual(awaited8, .forbidden)
                 let awaited9 = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "http://attacker.example"]).status
                 XCTAssertEqual(awaited9, .forbidden)
+                let opaque = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "null"])
+                XCTAssertEqual(opaque.status, .forbidden, "Origin: null (a sandboxed frame or a file) is no page of the gallery")
+                XCTAssertTrue(opaque.text.contains("Origin: null"), opaque.text)
+                // A form far over the limit: 413 in one line, nothing written.
+                let big = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)&pad=" + String(repeating: "a", count: 70_000))
+                XCTAssertEqual(big.status, .contentTooLarge)
+                XCTAssertTrue(big.text.contains("the form is over 16384 bytes"), big.text)
                 XCTAssertEqual(try reader.job(extra)?.summary.state, "queued", "nothing written by refused actions")
 
                 var r = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "http://localhost"])
@@ -132,6 +149,30 @@ final class GallerySecurityTests: QueueTestCase {
                 let awaited14 = try await post("/sweeps/9/pause", "csrf=\(csrf)").status
                 XCTAssertEqual(awaited14, .notFound)
             }
+        }
+    }
+
+    /// HEAD is answered on every route as GET would be (status and headers), without a body.
+    func testHeadIsAnsweredAsGetWithoutABody() async throws {
+        let location = try gallerySweep()
+        var options = GalleryOptions()
+        options.eventStreamSeconds = 600
+        try await gallery(location, options).test(.router) { client in
+            for uri in ["/", "/events", "/events?poll=1", "/sweeps", "/sweeps/1", "/outputs", "/outputs/1", "/outputs/1.png", "/outputs/1/thumb",
+                        "/jobs", "/jobs/1", "/compare?a=1&b=2", "/assets/gallery.css", "/assets/gallery.js"] {
+                let started = Date()
+                let head = try await client.execute(uri: uri, method: .head)
+                XCTAssertEqual(head.status, .ok, uri)
+                XCTAssertEqual(head.body.readableBytes, 0, uri)
+                XCTAssertLessThan(Date().timeIntervalSince(started), 5, "\(uri): HEAD waited for a body")
+                if uri != "/events" {
+                    let full = try await get(client, uri)
+                    XCTAssertEqual(head.headers[.contentType], full.headers[.contentType], uri)
+                    XCTAssertEqual(head.headers[.contentLength], String(full.body.readableBytes), uri)
+                }
+            }
+            let missing = try await client.execute(uri: "/jobs/999", method: .head).status
+            XCTAssertEqual(missing, .notFound)
         }
     }
 }

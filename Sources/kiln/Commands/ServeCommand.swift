@@ -18,11 +18,24 @@ struct ServeCommand: ParsableCommand {
     var token: String?
     @Flag(name: .customLong("allow-actions"), help: "Let the pages cancel and retry jobs and pause or resume sweeps (each behind a CSRF token).")
     var allowActions = false
+    @Option(name: .customLong("output-folder"), help: ArgumentHelp(
+        "A folder kiln work wrote PNGs to (repeatable); only PNGs inside one, unchanged since written, are served.", valueName: "dir"))
+    var outputFolders: [String] = []
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may wait for its next request before it is closed.")
+    var idleTimeout: Double = 60
+    @Option(name: .customLong("request-timeout"), help: "Seconds a request may take to arrive in full; slower clients are cut off.")
+    var requestTimeout: Double = 15
+    @Option(name: .customLong("max-connections"), help: "Connections open at once; more are answered 503 and closed (default: 256, fewer under a low ulimit -n).")
+    var maxConnections: Int?
 
     func run() throws {
         try failing {
             let token = self.token ?? ProcessInfo.processInfo.environment["KILN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-            let options = GalleryOptions(host: host, port: port, token: token, allowActions: allowActions)
+            var options = GalleryOptions(host: host, port: port, token: token, allowActions: allowActions)
+            options.outputFolders = outputFolders
+            options.idleTimeout = idleTimeout
+            options.requestTimeout = requestTimeout
+            if let maxConnections { options.maxConnections = maxConnections }
             try options.validate()
             let reader = try Queues.openReader(db)
             let writer = allowActions ? try Queues.open(db) : nil
