@@ -13,6 +13,8 @@ final class FullDiskQueue: JobQueue, @unchecked Sendable {
     private let lock = NSLock()
     private var failing: [Write: Int]
     private(set) var failed: [Write: Int] = [:]
+    /// When each write was tried.
+    private(set) var tried: [Write: [Date]] = [:]
 
     init(_ inner: any JobQueue, failing: [Write: Int]) {
         self.inner = inner
@@ -34,6 +36,7 @@ final class FullDiskQueue: JobQueue, @unchecked Sendable {
     private func check(_ write: Write) throws {
         lock.lock()
         defer { lock.unlock() }
+        tried[write, default: []].append(Date())
         guard let left = failing[write], left > 0 else { return }
         if left != Int.max { failing[write] = left - 1 }
         failed[write, default: 0] += 1
@@ -130,6 +133,26 @@ final class FullDiskHoldTests: QueueTestCase {
             XCTAssertEqual(warnings.all.count, 3, "one line per wait: \(warnings.all)")
             XCTAssertTrue(warnings.all.allSatisfy { $0.contains("the disk is full (database or disk is full (injected))") }, "\(warnings.all)")
             XCTAssertEqual(try report(location, "SELECT state, attempts, failures, error FROM jobs"), [["done", "1", "0", nil]])
+        }
+    }
+
+    /// The pause between tries doubles from `retryBackoff` and stays at the cap.
+    func testThePauseDoublesUpToItsCap() throws {
+        try onEachBackend { _ in
+            let (real, _) = try openQueue()
+            let id = try tinyJob(real)
+            let store = FullDiskQueue(real, failing: [.finish: 5])
+            var options = Worker.Options(name: "w")
+            options.retryBackoff = 0.1
+            options.fullDiskBackoffCap = 0.4
+            XCTAssertEqual(try Worker(store: store, options: options).runOne(), .done(id))
+            let times = store.tried[.finish] ?? []
+            XCTAssertEqual(times.count, 6)
+            let pauses = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }
+            for (pause, expected) in zip(pauses, [0.1, 0.2, 0.4, 0.4, 0.4]) {
+                XCTAssertGreaterThanOrEqual(pause, expected * 0.95, "\(pauses)")
+                XCTAssertLessThan(pause, expected + 0.5, "\(pauses)")
+            }
         }
     }
 
