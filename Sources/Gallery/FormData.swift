@@ -27,11 +27,12 @@ struct FormData: Sendable {
     func integer(_ key: String) -> Int64? { values[key].flatMap(Identifier.integer) }
 }
 
-/// Ids as routes take them: decimal digits only, positive, at most 18 of them. Anything else
-/// (a path, `..`, a sign, an encoded slash) is no id, and the route answers 404.
+/// Ids as routes take them: decimal digits only, positive, at most Int64.max (19 digits).
+/// Anything else (a path, `..`, a sign, an encoded slash, a number too large) is no id, and the
+/// route answers 404.
 enum Identifier {
     static func parse(_ text: Substring) -> Int64? {
-        guard !text.isEmpty, text.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int64(text), n > 0 else { return nil }
+        guard !text.isEmpty, text.count <= 19, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int64(text), n > 0 else { return nil }
         return n
     }
 

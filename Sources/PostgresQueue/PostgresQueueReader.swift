@@ -17,48 +17,48 @@ public final class PostgresQueueReader: QueueReader, @unchecked Sendable {
 
     /// User SQL as SQLiteQueueReader runs it: one statement (the extended query protocol refuses
     /// more), in `BEGIN READ ONLY` with `SET LOCAL statement_timeout`, so a write fails with
-    /// SQLSTATE 25006 and a slow query is cancelled (57014).
+    /// SQLSTATE 25006 and a slow query is cancelled (57014). See `forEachRow`.
     public func query(_ sql: String, timeout: Double) throws -> ReportTable {
-        guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
-            throw QueueError.query("--timeout must be between 0 and 86400 seconds, not \(timeout)")
-        }
-        let milliseconds = max(1, Int((timeout * 1000).rounded(.up)))
-        do {
-            return try session.transaction("BEGIN READ ONLY") { s in
-                try s.execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"))
-                return try s.table(sql: sql)
-            }
-        } catch let failure as PostgresQueueFailure {
-            switch failure.sqlState {
-            case "25006": throw QueueError.readOnlyViolation(failure.serverMessage ?? "the statement would modify the database")
-            case "57014": throw QueueError.query("stopped after \(timeout) s; narrow the query or raise --timeout")
-            case nil: throw failure
-            default: throw QueueError.query(failure.serverMessage ?? failure.description)
-            }
-        }
+        var table = ReportTable(columns: [], rows: [])
+        try forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
+        return table
     }
 
     /// The table SQLiteQueueReader's status SQL gives, in the same order: counts by state, the
     /// running jobs with step/steps and ETA (in SQLite's index order: priority DESC, job_id),
-    /// the queue's steps left and ETA.
+    /// the queue's steps left and ETA. A running job whose lease expired, or whose worker on this
+    /// host is gone (the pids are tested here, as claims test them), is marked "(worker gone)"
+    /// and has no ETA: it waits for the next claim.
     public func status() throws -> ReportTable {
-        try query("""
+        let identity = WorkerIdentity.current, now = Date().timeIntervalSince1970
+        let pids = try session.transaction("BEGIN READ ONLY") { s in
+            try s.rows("""
+                SELECT DISTINCT lease_pid FROM jobs
+                WHERE state = 'running' AND lease_host = \(identity.host) AND lease_pid IS NOT NULL
+                """).map { try $0.decode(Int32.self) }
+        }
+        let gone = pids.filter(WorkerIdentity.processIsGone)
+        var table = ReportTable(columns: [], rows: [])
+        try forEachRow("""
             SELECT what, detail, n, eta FROM (
                 SELECT 1 AS part, state COLLATE "C" AS k, 0 AS priority, 0::bigint AS id, 'total' AS what, state AS detail, COUNT(*) AS n,
                        NULL::double precision AS eta
                 FROM jobs GROUP BY state
                 UNION ALL
-                SELECT 2, '', priority, job_id, 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?'),
+                SELECT 2, '', priority, job_id, 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?')
+                           || CASE WHEN gone THEN ' (worker gone)' ELSE '' END,
                        NULL,
-                       CASE WHEN jsonb_array_length(step_seconds::jsonb) > 0
+                       CASE WHEN NOT gone AND jsonb_array_length(step_seconds::jsonb) > 0
                             THEN round((steps - step) * (SELECT AVG(e::double precision) FROM jsonb_array_elements_text(step_seconds::jsonb) e), 1) END
-                FROM jobs WHERE state = 'running'
+                FROM (SELECT *, COALESCE(lease_expires < \(now) OR (lease_host = \(identity.host) AND lease_pid = ANY(\(gone))), false) AS gone
+                      FROM jobs WHERE state = 'running') running
                 UNION ALL
                 SELECT 3, '', 0, 0, 'queue', SUM(GREATEST(steps - step, 0)) || ' steps left', NULL,
                        round(SUM(GREATEST(steps - step, 0)) * (SELECT AVG(e::double precision) FROM jobs j, jsonb_array_elements_text(j.step_seconds::jsonb) e), 1)
                 FROM jobs WHERE state IN ('queued', 'running')
             ) parts ORDER BY part, k, priority DESC, id
-            """, timeout: 60)
+            """, timeout: 60, header: { table.columns = $0 }, row: { table.rows.append($0) })
+        return table
     }
 
     /// Outputs in pages of `outputPage` rows inside one REPEATABLE READ transaction: one

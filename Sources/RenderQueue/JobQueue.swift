@@ -74,6 +74,9 @@ public protocol QueueReader: AnyObject {
     /// User SQL in a read-only transaction, stopped after `timeout` seconds; any statement that
     /// would write fails with `QueueError.readOnlyViolation` or a query error.
     func query(_ sql: String, timeout: Double) throws -> ReportTable
+    /// User SQL as `query` runs it, its rows handed to `row` one at a time as they are read
+    /// (never all held at once), after `header` got the column names.
+    func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void, row: ([String?]) throws -> Void) throws
     /// Counts by state, running jobs with step/steps and ETA, the queue's steps left and ETA.
     func status() throws -> ReportTable
     /// The outputs of the selected jobs in job and image order, streamed one at a time.

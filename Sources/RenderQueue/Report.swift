@@ -1,36 +1,137 @@
 import Foundation
 
-/// Formats the rows of a report (`QueueReader.query`) as a table, CSV or JSON.
+/// Formats the rows of a report (`QueueReader.query`, `QueueReader.forEachRow`) as a table, CSV
+/// or JSON. CSV and JSON are written row by row as they come (`Report.Stream`), so a report of
+/// any length needs only one row in memory; a table needs every row for its column widths.
+///
+/// JSON is one array of objects on one line, keys in column order (a repeated column name gets
+/// `_2`, `_3`, ...), every value a string as the database printed it, or `null`.
 public enum Report {
     public enum Format: String, Sendable, CaseIterable { case table, csv, json }
 
+    /// Why a `--sql` with several statements is refused (on either database).
+    public static let oneStatement = "--sql takes one statement; run the others one at a time, or join them with UNION ALL or WITH"
+
+    /// The whole result formatted, without the final newline.
     public static func format(_ result: ReportTable, as format: Format) -> String {
-        switch format {
-        case .csv:
-            func field(_ s: String?) -> String {
-                guard let s else { return "" }
-                return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-            }
-            return ([result.columns.map { field($0) }.joined(separator: ",")] + result.rows.map { $0.map(field).joined(separator: ",") })
-                .joined(separator: "\n")
-        case .json:
-            let objects = result.rows.map { row in
-                Dictionary(uniqueKeysWithValues: zip(result.columns, row.map { $0.map { $0 as Any } ?? NSNull() }))
-            }
-            let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])) ?? Data("[]".utf8)
-            return String(decoding: data, as: UTF8.self)
-        case .table:
-            let cells = [result.columns] + result.rows.map { $0.map { $0 ?? "NULL" } }
-            let widths = result.columns.indices.map { c in cells.map { min($0[c].count, 60) }.max() ?? 0 }
-            func line(_ r: [String]) -> String {
-                zip(r, widths).map { v, w in
-                    let t = v.count > 60 ? String(v.prefix(57)) + "..." : v
-                    return t.padding(toLength: w, withPad: " ", startingAt: 0)
-                }.joined(separator: "  ")
-            }
-            var out = [line(cells[0]), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
-            out += cells.dropFirst().map(line)
-            return out.joined(separator: "\n")
+        var text = ""
+        let stream = Stream(format: format) { text += $0 }
+        stream.begin(columns: result.columns)
+        for row in result.rows { stream.add(row) }
+        stream.end()
+        return String(text.dropLast())
+    }
+
+    /// A report written piece by piece to `write` (which receives whole lines or parts of one):
+    /// `begin` once with the columns, `add` per row, then `end`, which ends the output with a
+    /// newline. CSV and JSON rows go to `write` at once; a table is written at `end`.
+    public final class Stream {
+        let format: Format
+        let write: (String) -> Void
+        var columns: [String] = []
+        var keys: [String] = []
+        var rowCount = 0
+        var buffered: [[String?]] = []
+
+        public init(format: Format, write: @escaping (String) -> Void) {
+            self.format = format
+            self.write = write
         }
+
+        public func begin(columns: [String]) {
+            self.columns = columns
+            switch format {
+            case .csv: write(columns.map(Report.csvField).joined(separator: ",") + "\n")
+            case .json:
+                keys = Report.uniqueKeys(columns)
+                write("[")
+            case .table: break
+            }
+        }
+
+        public func add(_ row: [String?]) {
+            defer { rowCount += 1 }
+            switch format {
+            case .csv: write(row.map(Report.csvField).joined(separator: ",") + "\n")
+            case .json:
+                var object = rowCount == 0 ? "{" : ",{"
+                for (index, key) in keys.enumerated() {
+                    if index > 0 { object += "," }
+                    object += Report.jsonString(key) + ":"
+                    let value = index < row.count ? row[index] : nil
+                    object += value.map(Report.jsonString) ?? "null"
+                }
+                write(object + "}")
+            case .table: buffered.append(row)
+            }
+        }
+
+        public func end() {
+            switch format {
+            case .csv: break
+            case .json: write("]\n")
+            case .table: write(Report.table(columns, buffered) + "\n")
+            }
+        }
+    }
+
+    /// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break; NULL is empty.
+    static func csvField(_ s: String?) -> String {
+        guard let s else { return "" }
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `s` as a JSON string (RFC 8259): quote, backslash and control characters escaped.
+    public static func jsonString(_ s: String) -> String {
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// Column names as JSON keys: a name seen before gets `_2`, `_3`, ... (an object's keys must
+    /// differ for most JSON readers to keep every value).
+    static func uniqueKeys(_ columns: [String]) -> [String] {
+        var seen = Set<String>()
+        return columns.map { name in
+            var key = name, n = 1
+            while seen.contains(key) {
+                n += 1
+                key = "\(name)_\(n)"
+            }
+            seen.insert(key)
+            return key
+        }
+    }
+
+    /// Columns padded to their widest value (at most 60 characters; longer values cut with
+    /// "..."), a rule under the header, NULL printed as `NULL`.
+    static func table(_ columns: [String], _ rows: [[String?]]) -> String {
+        let cells = [columns] + rows.map { row in columns.indices.map { $0 < row.count ? row[$0] ?? "NULL" : "NULL" } }
+        let widths = columns.indices.map { c in cells.map { min($0[c].count, 60) }.max() ?? 0 }
+        func line(_ r: [String]) -> String {
+            zip(r, widths).map { v, w in
+                let t = v.count > 60 ? String(v.prefix(57)) + "..." : v
+                return t.padding(toLength: w, withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        var out = [line(cells[0]), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        out += cells.dropFirst().map(line)
+        return out.joined(separator: "\n")
     }
 }

@@ -19,6 +19,18 @@ public final class SQLiteQueueReader: QueueReader {
     /// User SQL on the read-only connection: a statement that would write is refused before it
     /// runs, and one still running after `timeout` seconds is interrupted.
     public func query(_ sql: String, timeout: Double) throws -> ReportTable {
+        var table = ReportTable(columns: [], rows: [])
+        try forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
+        return table
+    }
+
+    /// `query`, each row handed on as the cursor reads it.
+    public func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void, row: ([String?]) throws -> Void) throws {
+        try forEachRow(sql: sql, arguments: nil, timeout: timeout, header: header, row: row)
+    }
+
+    func forEachRow(sql: String, arguments: StatementArguments?, timeout: Double,
+                    header: ([String]) throws -> Void, row body: ([String?]) throws -> Void) throws {
         guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
             throw QueueError.query("--timeout must be between 0 and 86400 seconds, not \(timeout)")
         }
@@ -27,19 +39,16 @@ public final class SQLiteQueueReader: QueueReader {
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
         defer { deadline.cancel() }
         do {
-            return try queue.read { db in
-                let statement = try db.makeStatement(sql: sql)
+            try queue.read { db in
+                let statement = try SQLiteQueueReader.single(sql, db)
                 guard statement.isReadonly else { throw QueueError.readOnlyViolation("the statement would modify the database") }
                 let columns = statement.columnNames
-                var rows: [[String?]] = []
-                let cursor = try Row.fetchCursor(statement)
+                try header(columns)
+                let cursor = try Row.fetchCursor(statement, arguments: arguments)
                 while let row = try cursor.next() {
-                    rows.append((0..<columns.count).map { i in SQLiteQueueReader.text(row[i] as DatabaseValue) })
+                    try body((0..<columns.count).map { i in SQLiteQueueReader.text(row[i] as DatabaseValue) })
                 }
-                return ReportTable(columns: columns, rows: rows)
             }
-        } catch let error as QueueError {
-            throw error
         } catch let error as DatabaseError {
             if error.resultCode == .SQLITE_READONLY { throw QueueError.readOnlyViolation(error.message ?? "write refused") }
             if error.resultCode == .SQLITE_INTERRUPT {
@@ -47,6 +56,17 @@ public final class SQLiteQueueReader: QueueReader {
             }
             throw QueueError.query(error.message ?? "\(error)")
         }
+    }
+
+    /// The one statement `sql` holds; more than one is refused in Kiln's words.
+    static func single(_ sql: String, _ db: Database) throws -> Statement {
+        let statements = try db.allStatements(sql: sql)
+        guard let first = try statements.next() else { throw QueueError.query("--sql holds no statement") }
+        // Whatever follows the first statement, even text that does not compile, makes it more than one.
+        let second: Statement?
+        do { second = try statements.next() } catch { second = first }
+        guard second == nil else { throw QueueError.query(Report.oneStatement) }
+        return first
     }
 
     /// A value as `kiln report` prints it.
@@ -60,20 +80,29 @@ public final class SQLiteQueueReader: QueueReader {
         }
     }
 
+    /// Counts by state, the running jobs with step/steps and ETA, the queue's steps left and
+    /// ETA. A running job whose lease expired, or whose worker on this host is gone (as claims
+    /// tell, `kiln_process_gone`), is marked "(worker gone)" and has no ETA: it waits for the
+    /// next claim.
     public func status() throws -> ReportTable {
-        try query("""
+        var table = ReportTable(columns: [], rows: [])
+        try forEachRow(sql: """
             SELECT 'total' AS what, state AS detail, COUNT(*) AS n, NULL AS eta FROM jobs GROUP BY state
             UNION ALL
-            SELECT 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?'),
+            SELECT 'running', 'job ' || job_id || ' step ' || step || '/' || steps || ' on ' || COALESCE(lease_owner, '?')
+                       || CASE WHEN gone THEN ' (worker gone)' ELSE '' END,
                    NULL,
-                   CASE WHEN json_array_length(step_seconds) > 0
+                   CASE WHEN NOT gone AND json_array_length(step_seconds) > 0
                         THEN ROUND((steps - step) * (SELECT AVG(value) FROM json_each(step_seconds)), 1) END
-            FROM jobs WHERE state = 'running'
+            FROM (SELECT *, COALESCE(lease_expires < :now OR (lease_host = :host AND kiln_process_gone(lease_pid)), 0) AS gone
+                  FROM jobs WHERE state = 'running')
             UNION ALL
             SELECT 'queue', SUM(MAX(steps - step, 0)) || ' steps left', NULL,
                    ROUND(SUM(MAX(steps - step, 0)) * (SELECT AVG(e.value) FROM jobs j, json_each(j.step_seconds) e), 1)
             FROM jobs WHERE state IN ('queued', 'running')
-            """, timeout: 60)
+            """, arguments: ["now": Date().timeIntervalSince1970, "host": WorkerIdentity.current.host], timeout: 60,
+            header: { table.columns = $0 }, row: { table.rows.append($0) })
+        return table
     }
 
     /// Streams rows to `body` one at a time, so a night's worth of PNGs is never held in memory at once.

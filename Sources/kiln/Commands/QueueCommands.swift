@@ -147,7 +147,7 @@ struct ReportCommand: ParsableCommand {
 
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Option(help: "A read-only SQL query.") var sql: String = "SELECT job_id, seed, scheduler, steps, guidance, width, height, output_sha256, render_seconds FROM v_outputs ORDER BY job_id"
-    @Option(help: "table, csv or json.") var format: String = "table"
+    @Option(help: "table, csv or json (csv and json are written row by row as they are read; a table waits for the last row).") var format: String = "table"
     @Option(help: "Seconds before the query is stopped (it runs in a read-only transaction).") var timeout: Double = 60
 
     func run() throws {
@@ -156,7 +156,13 @@ struct ReportCommand: ParsableCommand {
             guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
                 throw ValidationError("--timeout must be between 0 and 86400 seconds, not \(timeout)")
             }
-            print(Report.format(try Queues.openReader(db).query(sql, timeout: timeout), as: f))
+            // CSV and JSON rows are written as they are read, never all held (a table is
+            // formatted at the end: its widths need every row).
+            let reader = try Queues.openReader(db), output = StandardOutput()
+            defer { output.flush() }
+            let report = Report.Stream(format: f) { output.write($0) }
+            try reader.forEachRow(sql: sql, timeout: timeout, header: { report.begin(columns: $0) }, row: { report.add($0) })
+            report.end()
         }
     }
 }
