@@ -103,6 +103,27 @@ final class GalleryConnectionTests: QueueTestCase {
         XCTAssertTrue(closed && seconds < 2)
     }
 
+    /// On the wire, HEAD gets GET's head (its Content-Length too) and no body bytes, so the next
+    /// response on the same connection starts where it should.
+    func testHeadOnTheWireHasNoBody() throws {
+        let server = try LiveGallery(try emptyQueue(), GalleryOptions(port: 0))
+        defer { server.stop() }
+        let socket = try RawSocket(port: server.port)
+        socket.send("GET /jobs/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let full = socket.readResponse()
+        let length = try XCTUnwrap(full.lowercased().range(of: "content-length: ").map { full[$0.upperBound...].prefix { $0.isNumber } })
+        socket.send("HEAD /jobs/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /assets/gallery.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.5)
+        let (text, closed, _) = socket.readUntilClosed(within: 1)
+        XCTAssertFalse(closed)
+        let responses = text.components(separatedBy: "HTTP/1.1 ")
+        XCTAssertEqual(responses.count, 3, text)
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200"), text)
+        XCTAssertTrue(responses[1].lowercased().contains("content-length: \(length)\r\n"), responses[1])
+        XCTAssertTrue(responses[1].hasSuffix("\r\n\r\n"), "HEAD sent body bytes: \(responses[1].suffix(200))")
+        XCTAssertTrue(responses[2].hasPrefix("200"), responses[2].prefix(100).description)
+    }
+
     func testLimitsAreValidated() {
         for (idle, request, connections) in [(0.0, 1.0, 1), (Double.nan, 1, 1), (1, -1, 1), (1, 1e9, 1), (1, 1, 0), (1, 1, 1_000_000)] {
             var options = GalleryOptions()
