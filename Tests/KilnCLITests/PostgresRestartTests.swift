@@ -60,6 +60,22 @@ final class PostgresRestartTests: XCTestCase {
         XCTAssertLessThan(saved, 40, "checkpoints skipped while the server was away")
     }
 
+    /// The case: `pg_ctl restart -m fast` under two rendering workers.
+    func testTwoWorkersOutliveAFastRestart() throws {
+        let db = try TestQueues.location(.postgresql, "two", in: dir)
+        for seed in ["1", "2"] {
+            try enqueue(db, ["--prompt", "a lighthouse", "--steps", "30", "--seed", seed, "--width", "128", "--height", "128"])
+        }
+        let workers = try (0..<2).map { _ in try KilnProcess.start(["work", "--db", db, "--until-empty"]) }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, workers.allSatisfy(\.isRunning), try sql(db, "SELECT count(*) FROM jobs WHERE step >= 2") != ["2"] {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try PostgresServerControl.run("restart")
+        for worker in workers { XCTAssertEqual(try worker.status(timeout: 300), 0, worker.stderr) }
+        XCTAssertEqual(try sql(db, "SELECT state, attempts FROM v_jobs ORDER BY job_id"), ["done|1", "done|1"])
+    }
+
     func testAnIdleWorkerWaitsOutAServerThatIsDownForSeconds() throws {
         let db = try TestQueues.location(.postgresql, "idle", in: dir), out = dir + "/worker.log"
         let tiny = ["--prompt", "x", "--steps", "1", "--width", "64", "--height", "64"]
