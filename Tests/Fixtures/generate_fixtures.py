@@ -1504,6 +1504,23 @@ def embedding_fixtures():
         json.dump({"prompt": prompt, "ids": ids, "steps": 5, "width": 64, "height": 64, "seed": 17}, f, indent=1, sort_keys=True)
 
 
+# dynamicprompts is pinned on its own, installed into the venv when first needed, so adding it
+# changes no package the other fixtures were made with.
+DYNAMICPROMPTS = "dynamicprompts==0.31.0"
+
+
+@part
+def dynamic_prompt_fixtures():
+    """dynamicprompts' combinatorial expansions of Kiln's template cases (dynamic_prompts_fixtures.py)."""
+    try:
+        import dynamicprompts  # noqa: F401
+    except ImportError:
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", DYNAMICPROMPTS])
+    sys.path.insert(0, HERE)
+    import dynamic_prompts_fixtures
+    dynamic_prompts_fixtures.main()
+
+
 def main():
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1:]
