@@ -40,6 +40,10 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     case invalidSteps(Int)
     case corruptState(String)
     case stateMismatch(expected: String, found: String)
+    /// A schedule the scheduler's `set_timesteps` refuses; the text names the values.
+    case invalidSchedule(String)
+    /// An option given to a scheduler that would ignore it.
+    case optionNotTaken(option: String, scheduler: String, takenBy: [String])
 
     public var description: String {
         switch self {
@@ -48,6 +52,9 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
         case let .invalidSteps(n): return "steps must be at least 1, not \(n)"
         case let .corruptState(why): return "saved scheduler state is corrupt (\(why))"
         case let .stateMismatch(expected, found): return "saved scheduler state is for '\(found)', not '\(expected)'"
+        case let .invalidSchedule(why): return why
+        case let .optionNotTaken(option, scheduler, takenBy):
+            return "scheduler '\(scheduler)' does not take \(option) (schedulers that do: \(takenBy.joined(separator: ", "))); drop it or choose one of those"
         }
     }
 }

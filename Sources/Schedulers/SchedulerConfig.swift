@@ -21,6 +21,11 @@ public struct SchedulerConfig: Sendable, Equatable, Codable {
     /// nil: the scheduler class default (DDIM clips, Heun does not).
     public var clipSample: Bool? = nil
     public var clipSampleRange: Double = 1
+    /// LCM and TCD: the distillation schedule's step count (`original_inference_steps`); nil only
+    /// when the config sets it to null, which TCD reads as every training timestep.
+    public var originalInferenceSteps: Int? = 50
+    /// LCM: `timestep_scaling` of the boundary-condition scalings.
+    public var timestepScaling: Double = 10
     /// Where the config came from, for messages.
     public var source: String = "scheduler config"
 
@@ -42,6 +47,9 @@ public struct SchedulerConfig: Sendable, Equatable, Codable {
         setAlphaToOne = try c.bool("set_alpha_to_one", default: true)
         clipSample = c.has("clip_sample") ? try c.bool("clip_sample") : nil
         clipSampleRange = try c.double("clip_sample_range", default: 1)
+        let explicitNull = c.values["original_inference_steps"] != nil && !c.has("original_inference_steps")
+        originalInferenceSteps = explicitNull ? nil : try c.int("original_inference_steps", default: 50, in: 1...100_000)
+        timestepScaling = try c.double("timestep_scaling", default: 10, in: 0...1e6)
         try c.require("trained_betas", in: [nil])
         try c.require("rescale_betas_zero_snr", in: ["false", nil])
         try c.require("use_exponential_sigmas", in: ["false", nil])

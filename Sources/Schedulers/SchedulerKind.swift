@@ -12,6 +12,8 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
     case heun
     case lms
     case unipc
+    case lcm
+    case tcd
 
     /// The diffusers class name, for provenance.
     public var diffusersClass: String {
@@ -23,6 +25,8 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         case .heun: return "HeunDiscreteScheduler"
         case .lms: return "LMSDiscreteScheduler"
         case .unipc: return "UniPCMultistepScheduler"
+        case .lcm: return "LCMScheduler"
+        case .tcd: return "TCDScheduler"
         }
     }
 
@@ -31,10 +35,23 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         self = k
     }
 
+    /// The schedulers whose `step` takes diffusers' `eta`.
+    public static let takingEta: [SchedulerKind] = [.tcd]
+    /// The schedulers whose `set_timesteps` takes a `strength`.
+    public static let takingStrength: [SchedulerKind] = [.lcm, .tcd]
+
     /// Builds the scheduler for `steps` inference steps from the model's scheduler config.
     /// Options that belong to the config's own class are kept only when the classes match,
-    /// as `from_config` ignores keys another class does not know.
-    public func make(config file: ConfigFile, steps: Int) throws -> any DiffusionScheduler {
+    /// as `from_config` ignores keys another class does not know. `eta` is the pipeline's
+    /// (nil: its default, 0) and `strength` that of `set_timesteps`; a scheduler that would
+    /// ignore either refuses it.
+    public func make(config file: ConfigFile, steps: Int, eta: Double? = nil, strength: Double = 1) throws -> any DiffusionScheduler {
+        if eta != nil && !SchedulerKind.takingEta.contains(self) {
+            throw SchedulerError.optionNotTaken(option: "eta", scheduler: rawValue, takenBy: SchedulerKind.takingEta.map(\.rawValue))
+        }
+        if strength != 1 && !SchedulerKind.takingStrength.contains(self) {
+            throw SchedulerError.optionNotTaken(option: "strength", scheduler: rawValue, takenBy: SchedulerKind.takingStrength.map(\.rawValue))
+        }
         var config = try SchedulerConfig(file)
         let sourceClass = (try? file.string("_class_name")) ?? ""
         if sourceClass == diffusersClass && diffusersClass == "DPMSolverMultistepScheduler" {
@@ -66,6 +83,8 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         case .heun: return try HeunDiscreteScheduler(config: config, steps: steps)
         case .lms: return try LMSDiscreteScheduler(config: config, steps: steps)
         case .unipc: return try UniPCMultistepScheduler(config: config, steps: steps)
+        case .lcm: return try LCMScheduler(config: config, steps: steps, strength: strength)
+        case .tcd: return try TCDScheduler(config: config, steps: steps, eta: eta ?? 0, strength: strength)
         }
     }
 }

@@ -27,7 +27,8 @@ import shutil
 import subprocess
 import sys
 
-PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors", "scipy",
+# accelerate: peft (installed without its dependencies) imports it, and diffusers imports peft.
+PINNED = ["torch==2.15.0", "diffusers==0.42.1", "transformers==5.24.0", "safetensors", "scipy", "accelerate==1.16.0",
           "numpy", "opencv-python-headless==5.0.0.93", "PyWavelets==1.9.0",
           "invisible-watermark==0.2.0", "open_clip_torch==3.3.0", "peft==0.21.2"]
 NO_DEPS = 3  # invisible-watermark, open_clip_torch, peft: only their own code (their extras are heavy)
@@ -466,6 +467,54 @@ def scheduler_fixtures():
         save("scheduler-" + name, tensors)
         cases.append({"file": "scheduler-" + name, "scheduler": kiln_name, "steps": steps, "config": config})
     with open(os.path.join(EXPECTED, "schedulers.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
+FEW_STEP_SCHEDULER_CASES = [
+    # (file name, kiln name, diffusers class, config overrides, steps, set_timesteps strength, step eta)
+    ("lcm-1", "lcm", "LCMScheduler", {}, 1, 1.0, None),
+    ("lcm-4", "lcm", "LCMScheduler", {}, 4, 1.0, None),
+    ("lcm-8", "lcm", "LCMScheduler", {}, 8, 1.0, None),
+    ("lcm-orig33-6", "lcm", "LCMScheduler", {"original_inference_steps": 33}, 6, 1.0, None),
+    ("lcm-orig7-7-scaling5", "lcm", "LCMScheduler", {"original_inference_steps": 7, "timestep_scaling": 5.0}, 7, 1.0, None),
+    ("lcm-strength-0.6-4", "lcm", "LCMScheduler", {}, 4, 0.6, None),
+    ("lcm-vpred-clip-3", "lcm", "LCMScheduler", {"prediction_type": "v_prediction", "clip_sample": True}, 3, 1.0, None),
+    ("tcd-eta0.3-4", "tcd", "TCDScheduler", {}, 4, 1.0, 0.3),
+    ("tcd-eta0-6", "tcd", "TCDScheduler", {}, 6, 1.0, 0.0),
+    ("tcd-eta1-5", "tcd", "TCDScheduler", {}, 5, 1.0, 1.0),
+    ("tcd-eta0.7-orig33-8", "tcd", "TCDScheduler", {"original_inference_steps": 33}, 8, 1.0, 0.7),
+    ("tcd-eta0.3-strength-0.45-3", "tcd", "TCDScheduler", {}, 3, 0.45, 0.3),
+    ("tcd-eta0.5-vpred-1", "tcd", "TCDScheduler", {"prediction_type": "v_prediction"}, 1, 1.0, 0.5),
+]
+
+
+@part
+def few_step_scheduler_fixtures():
+    """LCMScheduler and TCDScheduler as scheduler_fixtures drives the others, with set_timesteps'
+    strength and TCD's eta; written beside schedulers.json, which stays as it is."""
+    import diffusers
+    cases = []
+    for name, kiln_name, cls_name, overrides, steps, strength, eta in FEW_STEP_SCHEDULER_CASES:
+        config = dict(SDXL_SCHEDULER_CONFIG, **overrides)
+        scheduler = getattr(diffusers, cls_name).from_config(config)
+        scheduler.set_timesteps(steps, strength=strength)
+        generator = torch.Generator("cpu").manual_seed(7)
+        sample = torch.randn(1, 4, 6, 5, generator=generator) * scheduler.init_noise_sigma
+        start = sample.clone()
+        kwargs = {"generator": generator} if eta is None else {"generator": generator, "eta": eta}
+        for t in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(sample, t)
+            sample = scheduler.step(synthetic_model(model_input, t), t, sample, **kwargs).prev_sample
+        tensors = {"timesteps": scheduler.timesteps.to(torch.float32), "start": start, "final": sample,
+                   "init_noise_sigma": torch.tensor([float(scheduler.init_noise_sigma)]),
+                   # where the generator stands after the run: no draw after the last step
+                   "next_draw": torch.randn(1, 4, 6, 5, generator=generator)}
+        save("scheduler-" + name, tensors)
+        case = {"file": "scheduler-" + name, "scheduler": kiln_name, "steps": steps, "config": config, "strength": strength}
+        if eta is not None:
+            case["eta"] = eta
+        cases.append(case)
+    with open(os.path.join(EXPECTED, "schedulers-few-step.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
