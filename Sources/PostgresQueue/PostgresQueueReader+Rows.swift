@@ -95,9 +95,13 @@ extension Statements {
         try Blocking.run(on: connection) {
             let sequence = try await connection.query(query, logger: logger)
             let columns = Statements.columnNames(sequence)
-            if !columns.isEmpty { try sink.columns(columns) }
+            var named = !columns.isEmpty
+            if named { try sink.columns(columns) }
             for try await row in sequence {
-                try sink.columns(row.map(\.columnName))
+                if !named {
+                    try sink.columns(row.map(\.columnName))
+                    named = true
+                }
                 try sink.send(row.map { PostgresText.render($0) })
             }
             try sink.columns(columns)

@@ -29,6 +29,7 @@ public enum Report {
         let format: Format
         let write: (String) -> Void
         var columns: [String] = []
+        /// The JSON keys, encoded once, each with its colon.
         var keys: [String] = []
         var rowCount = 0
         var buffered: [[String?]] = []
@@ -43,7 +44,7 @@ public enum Report {
             switch format {
             case .csv: write(columns.map(Report.csvField).joined(separator: ",") + "\n")
             case .json:
-                keys = Report.uniqueKeys(columns)
+                keys = Report.uniqueKeys(columns).map { Report.jsonString($0) + ":" }
                 write("[")
             case .table: break
             }
@@ -57,7 +58,7 @@ public enum Report {
                 var object = rowCount == 0 ? "{" : ",{"
                 for (index, key) in keys.enumerated() {
                     if index > 0 { object += "," }
-                    object += Report.jsonString(key) + ":"
+                    object += key
                     let value = index < row.count ? row[index] : nil
                     object += value.map(Report.jsonString) ?? "null"
                 }
@@ -78,30 +79,44 @@ public enum Report {
     /// A CSV field (RFC 4180): quoted when it holds a comma, quote or line break; NULL is empty.
     static func csvField(_ s: String?) -> String {
         guard let s else { return "" }
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard s.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) else { return s }
+        var bytes: [UInt8] = [UInt8(ascii: "\"")]
+        bytes.reserveCapacity(s.utf8.count + 8)
+        for byte in s.utf8 {
+            bytes.append(byte)
+            if byte == UInt8(ascii: "\"") { bytes.append(byte) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `s` as a JSON string (RFC 8259): quote, backslash and control characters escaped.
     public static func jsonString(_ s: String) -> String {
         if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+        // Only ASCII needs escaping, so UTF-8 bytes of other characters are copied as they are.
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        out.reserveCapacity(s.utf8.count + 16)
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in s.utf8 {
+            let short: UInt8
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): short = byte
+            case 0x0A: short = UInt8(ascii: "n")
+            case 0x0D: short = UInt8(ascii: "r")
+            case 0x09: short = UInt8(ascii: "t")
+            case 0x08: short = UInt8(ascii: "b")
+            case 0x0C: short = UInt8(ascii: "f")
+            case 0..<0x20: short = UInt8(ascii: "u")
+            default:
+                out.append(byte)
+                continue
             }
+            out.append(UInt8(ascii: "\\"))
+            out.append(short)
+            if short == UInt8(ascii: "u") { out += [UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]] }
         }
-        return out + "\""
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Column names as JSON keys: a name seen before gets `_2`, `_3`, ... (an object's keys must
