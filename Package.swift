@@ -83,7 +83,7 @@ let package = Package(
                 swiftSettings: optimise),
         .executableTarget(name: "kiln", dependencies: [
             "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "QueueBackends", "Gallery",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: optimise),
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
                           exclude: ["README.md"]),

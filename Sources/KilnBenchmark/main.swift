@@ -14,6 +14,9 @@ import Imaging
 import Models
 import Numerics
 
+// KILN_THREADS, KILN_BF16, KILN_CONV and KILN_BLAS_CORE apply here as in kiln.
+RuntimeSettings.install(RuntimeSettings(environment: ProcessInfo.processInfo.environment))
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("KilnBenchmark: \(message)\n".utf8))
     exit(2)

@@ -12,6 +12,9 @@ import Dispatch
 import Foundation
 import Numerics
 
+// KILN_BLAS_CORE (and KILN_THREADS) apply here as in kiln.
+RuntimeSettings.install(RuntimeSettings(environment: ProcessInfo.processInfo.environment))
+
 struct Shape {
     let m: Int, n: Int, k: Int
     let name: String

@@ -14,8 +14,8 @@ import Glibc
 ///
 /// An `OPENBLAS_CORETYPE` already in the environment is replaced: machines set it for other
 /// programs (the development machines set Haswell, whose AVX2 kernels run a full-size UNet step
-/// 1.5x slower than the AVX-512 ones on their Zen 4 cores). `KILN_BLAS_CORE` names the core
-/// for Kiln itself; provenance records the one that ran.
+/// 1.5x slower than the AVX-512 ones on their Zen 4 cores). `KILN_BLAS_CORE`
+/// (`RuntimeSettings.blasCore`) names the core for Kiln itself; provenance records the one that ran.
 public final class BLASLibrary: @unchecked Sendable {
     public typealias SGEMM = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32,
                                             Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
@@ -28,8 +28,7 @@ public final class BLASLibrary: @unchecked Sendable {
     public let coreName: String
 
     private init() {
-        let chosen = ProcessInfo.processInfo.environment["KILN_BLAS_CORE"].flatMap { $0.isEmpty ? nil : $0 }
-        if let core = chosen ?? BLASLibrary.coreTypeFromCPUFlags() {
+        if let core = RuntimeSettings.current.blasCore ?? BLASLibrary.coreTypeFromCPUFlags() {
             setenv("OPENBLAS_CORETYPE", core, 1)
         }
         var handle: UnsafeMutableRawPointer? = nil

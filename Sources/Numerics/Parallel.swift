@@ -3,12 +3,9 @@ import Foundation
 import Synchronization
 
 /// Number of threads that run `parallelFor`'s chunks and the GEMM tiles (all cores by default,
-/// `KILN_THREADS` to choose; fixed for the process). It changes the speed, never the results:
-/// every partition is chosen from the problem's sizes alone.
-public let parallelWorkerCount: Int = {
-    if let s = ProcessInfo.processInfo.environment["KILN_THREADS"], let n = Int(s), n > 0 { return n }
-    return max(1, ProcessInfo.processInfo.activeProcessorCount)
-}()
+/// `RuntimeSettings.threads` to choose; fixed for the process). It changes the speed, never the
+/// results: every partition is chosen from the problem's sizes alone.
+public let parallelWorkerCount: Int = RuntimeSettings.current.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
 
 /// How `parallelFor` splits `0..<count`: `chunks` contiguous ranges of at least `grain` items
 /// (at most `ChunkPartition.limit` of them), from `count` and `grain` alone.

@@ -27,13 +27,15 @@ public enum Precision: String, Sendable, Codable, CaseIterable, CustomStringConv
     /// that is not what was asked: bf16 needs AVX512-BF16, and without it Kiln renders in float32
     /// (the portable bf16 kernel gives the same bits but is several times slower than float32).
     /// `KILN_BF16=portable` runs bf16 on the portable kernel anyway (tests on other CPUs);
-    /// `KILN_BF16=off` renders bf16 requests in float32 as a CPU without AVX512-BF16 would.
-    public static func effective(_ requested: Precision) -> (precision: Precision, notice: String?) {
+    /// `KILN_BF16=off` renders bf16 requests in float32 as a CPU without AVX512-BF16 would
+    /// (`mode`: the process's `RuntimeSettings.bf16` unless given).
+    public static func effective(_ requested: Precision, mode: BF16Mode = RuntimeSettings.current.bf16)
+        -> (precision: Precision, notice: String?) {
         guard requested == .bf16 else { return (requested, nil) }
-        switch ProcessInfo.processInfo.environment["KILN_BF16"] {
-        case "portable": return (.bf16, nil)
-        case "off": return (.fp32, "precision bf16: KILN_BF16=off, so this render runs in float32")
-        default:
+        switch mode {
+        case .portable: return (.bf16, nil)
+        case .off: return (.fp32, "precision bf16: KILN_BF16=off, so this render runs in float32")
+        case .auto:
             if BF16Matrix.hasHardwareSupport { return (.bf16, nil) }
             return (.fp32, "precision bf16: this CPU has no avx512_bf16, so this render runs in float32 (KILN_BF16=portable runs the slow portable bf16 kernel instead)")
         }

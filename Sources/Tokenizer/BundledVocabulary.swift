@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// CLIP's 49408-token vocabulary built from the merges list Kiln carries as a resource
 /// (`Resources/clip-merges.txt.gz`: the first 48894 merges of open_clip's
@@ -29,12 +30,21 @@ public enum BundledVocabulary {
     /// SwiftPM's resource folder for this module, copied beside the executables it builds.
     static let resourceFolder = "Kiln_Tokenizer.resources"
 
-    /// The folders searched: `KILN_RESOURCES`, then beside the running executable (symlinks
-    /// resolved) and beside the main bundle. SwiftPM's generated `Bundle.module` is not used: it
-    /// stops the process when the folder is missing, where Kiln reports one line instead.
+    private static let givenFolder = Mutex<String?>(nil)
+
+    /// A folder to search first (`kiln` passes `KILN_RESOURCES`); set it before the first
+    /// tokenizer is made, as the vocabulary is read once per process.
+    public static func searchFirst(_ folder: String?) {
+        givenFolder.withLock { $0 = folder.flatMap { $0.isEmpty ? nil : $0 } }
+    }
+
+    /// The folders searched: the one `searchFirst` gave (`KILN_RESOURCES`), then beside the
+    /// running executable (symlinks resolved) and beside the main bundle. SwiftPM's generated
+    /// `Bundle.module` is not used: it stops the process when the folder is missing, where Kiln
+    /// reports one line instead.
     static var candidates: [String] {
         var folders: [String] = []
-        if let custom = ProcessInfo.processInfo.environment["KILN_RESOURCES"], !custom.isEmpty { folders.append(custom) }
+        if let custom = givenFolder.withLock({ $0 }) { folders.append(custom) }
         if let executable = CommandLine.arguments.first {
             let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
             folders.append(resolved.appendingPathComponent(resourceFolder).path)

@@ -13,4 +13,10 @@ struct Kiln: ParsableCommand {
                       CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self,
                       SheetCommand.self, ExportCommand.self, ServeCommand.self]
     )
+
+    /// Reads the environment's settings (`ProcessSettings`), then parses and runs the command.
+    static func main() {
+        ProcessSettings.install()
+        main(nil)
+    }
 }

@@ -50,3 +50,16 @@ final class BundledVocabularyTests: XCTestCase {
         }
     }
 }
+
+/// `KILN_RESOURCES` reaches the tokenizer as the folder `kiln` passes, searched first.
+final class BundledVocabularyFolderTests: XCTestCase {
+    override func tearDown() { BundledVocabulary.searchFirst(nil) }
+
+    func testTheGivenFolderIsSearchedFirst() {
+        let usual = BundledVocabulary.candidates
+        BundledVocabulary.searchFirst("/tmp/kiln-resources")
+        XCTAssertEqual(BundledVocabulary.candidates, ["/tmp/kiln-resources"] + usual)
+        BundledVocabulary.searchFirst("")
+        XCTAssertEqual(BundledVocabulary.candidates, usual)
+    }
+}
