@@ -126,12 +126,13 @@ struct ActiveStage {
     }
 
     /// A fresh start: noise, the encoded input image, or latents (`handover`, else the request's).
-    init(index: Int, plan: StagePlan, request: RenderRequest, inputs: RenderInputs, handover: Tensor?, models: ModelCache) throws {
-        let given = handover ?? inputs.latents
+    /// The generator is the one `handover` carries on from the stage before, else seeded anew.
+    init(index: Int, plan: StagePlan, request: RenderRequest, inputs: RenderInputs, handover: StageHandover?, models: ModelCache) throws {
+        let given = handover?.latents ?? inputs.latents
         let setup = try Setup(plan: plan, request: request, inputs: inputs,
                               latentSize: given.map { ($0.shape[1], $0.shape[2]) }, models: models)
         let model = try models.model(plan.model), n = request.images
-        var generator = TorchGenerator(seed: request.seed)
+        var generator = handover?.generator ?? TorchGenerator(seed: request.seed)
         let scheduler = setup.schedule.scheduler
         let latentShape = [n, setup.size.height / model.vaeScale, setup.size.width / model.vaeScale, model.vae.config.latentChannels]
         func draw() -> Tensor { generator.randn(NCHWShape.of(latentShape)).nchwToNHWC() }
@@ -243,10 +244,23 @@ struct ActiveStage {
         step += 1
     }
 
+    /// What the next stage starts from: these latents and, when the request continues one
+    /// generator through its stages, this generator.
+    func handover(continuingGenerator: Bool) -> StageHandover {
+        StageHandover(latents: latents, generator: continuingGenerator ? generator : nil)
+    }
+
     func snapshot() -> DenoiseState {
         DenoiseState(stage: index, stageName: plan.role.rawValue, latents: StoredTensor(latents), scheduler: scheduler.savedState(),
                      generator: generator, nextStep: step, totalSteps: timesteps.count,
                      imageLatents: imageLatents.map(StoredTensor.init), noise: noise.map(StoredTensor.init),
                      maskedImageLatents: maskedImageLatents.map(StoredTensor.init))
     }
+}
+
+/// What a finished stage passes to the next: its latents, and its generator when the request
+/// continues one generator through both stages (nil: the next stage seeds its own).
+struct StageHandover {
+    let latents: Tensor
+    let generator: TorchGenerator?
 }

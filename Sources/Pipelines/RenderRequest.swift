@@ -66,12 +66,17 @@ public struct InputReference: Sendable, Codable, Equatable {
 /// inpainting, and a refiner used as an ensemble of experts or after the base. Defaults are
 /// those of diffusers' SDXL pipelines' `__call__`, and the stored (coded) names are its argument
 /// names (`num_inference_steps`, `guidance_scale`, `strength`, `denoising_start`, ...). Version 1
-/// rows (camel-case names, text-to-image only) still decode.
+/// rows (camel-case names, text-to-image only) still decode. A stored request keeps its version,
+/// which says how it renders (`continuesGenerator`).
 public struct RenderRequest: Sendable, Codable, Equatable {
-    public static let currentVersion = 2
+    /// 3: the refiner continues the base's generator. 2: diffusers' argument names, each stage
+    /// seeded anew.
+    public static let currentVersion = 3
     /// Longest prompt accepted, in UTF-8 bytes.
     public static let maxPromptBytes = 100_000
 
+    /// The version the request was made in: `currentVersion` for a new one, its own for a stored one.
+    public var version: Int = RenderRequest.currentVersion
     public var prompt: String
     /// Prompt for tokenizer_2/text_encoder_2; diffusers uses `prompt` when it is nil or empty.
     public var prompt2: String?
@@ -168,6 +173,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         guard version <= RenderRequest.currentVersion else {
             throw RenderError.invalid(parameter: "request", reason: "was written by a newer kiln (version \(version)); upgrade kiln")
         }
+        self.version = version
         prompt = try c.decode(String.self, forKey: .prompt)
         prompt2 = try c.decodeIfPresent(String.self, forKey: .prompt2)
         negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt)
@@ -210,6 +216,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
 
     init(version1 decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Version1Keys.self)
+        // Written back as version 2 ever since (text-to-image only: one stage, one generator).
+        version = 2
         prompt = try c.decode(String.self, forKey: .prompt)
         prompt2 = try c.decodeIfPresent(String.self, forKey: .prompt2)
         negativePrompt = try c.decodeIfPresent(String.self, forKey: .negativePrompt)
@@ -235,7 +243,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(RenderRequest.currentVersion, forKey: .version)
+        // Its own version: a stored request (and its hash and provenance) stays as it was.
+        try c.encode(version, forKey: .version)
         try c.encode(prompt, forKey: .prompt)
         try c.encodeIfPresent(prompt2, forKey: .prompt2)
         try c.encodeIfPresent(negativePrompt, forKey: .negativePrompt)
@@ -295,6 +304,11 @@ public enum RenderError: Error, CustomStringConvertible, Equatable {
 }
 
 extension RenderRequest {
+    /// Whether the refiner stage continues the base stage's generator, as one `torch.Generator`
+    /// passed to both diffusers pipelines does (version 3 on); earlier versions seeded each stage
+    /// with `seed` and keep rendering so.
+    public var continuesGenerator: Bool { version >= 3 }
+
     /// The strength this request runs at: its own, or diffusers' default for the mode.
     public var effectiveStrength: Double { strength ?? (mask != nil ? 0.9999 : 0.3) }
 

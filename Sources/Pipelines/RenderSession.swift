@@ -103,12 +103,19 @@ public final class RenderSession: @unchecked Sendable {
         guard !isFinished else { return }
         try active.runStep()
         if active.step == active.timesteps.count, active.index + 1 < stages.count {
-            let next = stages[active.index + 1]
-            models.prepare(for: next.model, after: active.plan.model)
-            let handover = active.latents
-            active = try ActiveStage(index: active.index + 1, plan: next, request: request, inputs: inputs, handover: handover, models: models)
-            records.append(StageRecord(active: active))
+            try beginNextStage()
         }
+    }
+
+    /// Starts the stage after the finished one from its latents and, for requests that continue
+    /// one generator (version 3 on), from its generator's state, as diffusers' refiner continues a
+    /// `torch.Generator` the base pipeline has drawn from.
+    private func beginNextStage() throws {
+        let next = stages[active.index + 1]
+        models.prepare(for: next.model, after: active.plan.model)
+        let handover = active.handover(continuingGenerator: request.continuesGenerator)
+        active = try ActiveStage(index: active.index + 1, plan: next, request: request, inputs: inputs, handover: handover, models: models)
+        records.append(StageRecord(active: active))
     }
 
     /// The plain state to checkpoint.

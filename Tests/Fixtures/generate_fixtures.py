@@ -1289,6 +1289,99 @@ def mode_fixtures():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+# ---------------------------------------------------------------- one generator through both stages
+# The refiner as diffusers' users write it: one torch.Generator passed to the base and then to the
+# refiner, which continues from the base's draws (initial noise, VAE samples, ancestral step noise).
+# Kiln renders requests of version 3 so; modes.json above keeps a generator per stage (version 2).
+ONE_GENERATOR_CASES = [
+    # name, seed, scheduler, request fields (besides prompt/seed/scheduler/watermark), stages
+    ("base-then-refiner-euler-a-88x56", 41, "euler-a",
+     {"num_inference_steps": 8, "width": 88, "height": 56, "refiner": "tiny-sdxl-refiner", "refine_after": True,
+      "refiner_strength": 0.4},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 8, "width": 88, "height": 56}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 8, "strength": 0.4})]),
+    ("base-then-refiner-euler-56x80-two-images", 42, "euler",
+     {"num_inference_steps": 9, "width": 56, "height": 80, "refiner": "tiny-sdxl-refiner", "refine_after": True,
+      "refiner_strength": 0.3, "num_images_per_prompt": 2},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 9, "width": 56, "height": 80, "num_images_per_prompt": 2}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 9, "strength": 0.3, "num_images_per_prompt": 2})]),
+    ("ensemble-euler-a-72x104", 43, "euler-a",
+     {"num_inference_steps": 10, "width": 72, "height": 104, "refiner": "tiny-sdxl-refiner", "high_noise_frac": 0.7},
+     [("text2img", "tiny-sdxl-base", {"num_inference_steps": 10, "width": 72, "height": 104, "denoising_end": 0.7}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 10, "denoising_start": 0.7})]),
+    ("img2img-ensemble-euler-a-64x48", 44, "euler-a",
+     {"num_inference_steps": 10, "strength": 0.6, "image": "input-rgba-70x50.png", "refiner": "tiny-sdxl-refiner",
+      "high_noise_frac": 0.8},
+     [("img2img", "tiny-sdxl-base", {"image": "input-rgba-70x50.png", "strength": 0.6, "num_inference_steps": 10,
+                                     "denoising_end": 0.8}),
+      ("img2img", "tiny-sdxl-refiner", {"num_inference_steps": 10, "denoising_start": 0.8})]),
+    ("inpaint-ensemble-euler-88x72", 45, "euler",
+     {"num_inference_steps": 10, "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "refiner": "tiny-sdxl-refiner", "high_noise_frac": 0.75},
+     [("inpaint", "tiny-sdxl-base", {"image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+                                     "num_inference_steps": 10, "width": 88, "height": 72, "denoising_end": 0.75}),
+      ("inpaint", "tiny-sdxl-refiner", {"mask_image": "mask-rgb-88x72.png", "num_inference_steps": 10, "width": 88,
+                                        "height": 72, "denoising_start": 0.75})]),
+    ("inpaint-then-refiner-euler-a-64x48", 46, "euler-a",
+     {"num_inference_steps": 8, "image": "input-rgba-70x50.png", "mask_image": "mask-soft-70x50.png", "width": 64,
+      "height": 48, "refiner": "tiny-sdxl-refiner", "refine_after": True, "refiner_strength": 0.3},
+     [("inpaint", "tiny-sdxl-base", {"image": "input-rgba-70x50.png", "mask_image": "mask-soft-70x50.png",
+                                     "num_inference_steps": 8, "width": 64, "height": 48}),
+      ("inpaint", "tiny-sdxl-refiner", {"mask_image": "mask-soft-70x50.png", "num_inference_steps": 8, "width": 64,
+                                        "height": 48, "strength": 0.3})]),
+]
+
+
+@part
+@torch.no_grad()
+def one_generator_fixtures():
+    """Base then refiner, the ensemble of experts and inpainting with the refiner, each with one
+    generator through both pipeline calls. Writes expected/one-generator.json (the Kiln requests,
+    version 3) and expected/one-generator-NAME.safetensors (diffusers' pixels, [n, h, w, 3])."""
+    import hashlib
+    import diffusers
+    from diffusers import StableDiffusionXLInpaintPipeline
+    from diffusers.utils import load_image
+    classes = {"text2img": StableDiffusionXLPipeline, "img2img": StableDiffusionXLImg2ImgPipeline,
+               "inpaint": StableDiffusionXLInpaintPipeline}
+    images = os.path.join(HERE, "images")
+
+    def reference(file):
+        with open(os.path.join(images, file), "rb") as f:
+            return {"sha256": hashlib.sha256(f.read()).hexdigest(), "file": file}
+
+    def pipeline(kind, model, scheduler):
+        pipe = classes[kind].from_pretrained(os.path.join(MODELS, model), dtype=torch.float32, add_watermarker=False)
+        cls_name, options = SCHEDULER_CLASSES[scheduler]
+        pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config, **options)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    def inputs(args):
+        call = dict(args, prompt=BASE_PROMPT)
+        for key in ("image", "mask_image"):
+            if key in call:
+                call[key] = load_image(os.path.join(images, call[key]))
+        return call
+
+    cases = []
+    for name, seed, scheduler, fields, ((base_kind, base_model, base_args), (refiner_kind, refiner_model, refiner_args)) \
+            in ONE_GENERATOR_CASES:
+        base = pipeline(base_kind, base_model, scheduler)
+        refiner = pipeline(refiner_kind, refiner_model, scheduler)
+        g = torch.Generator("cpu").manual_seed(seed)
+        latents = base(**inputs(base_args), generator=g, output_type="latent").images
+        out = refiner(**inputs(refiner_args), image=latents, generator=g, output_type="np").images
+        save("one-generator-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+        request = dict(fields, version=3, prompt=BASE_PROMPT, seed=seed, scheduler=scheduler, watermark=False)
+        for key in ("image", "mask_image"):
+            if key in request:
+                request[key] = reference(request[key])
+        cases.append({"name": name, "model": base_model, "request": request})
+    with open(os.path.join(EXPECTED, "one-generator.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
 # ---------------------------------------------------------------- VAE tiling
 # pipe.vae.enable_tiling() (diffusers 0.42 dropped pipe.enable_vae_tiling): the tiny VAE's sample_size (128) makes tiles of 16 latents / 128
 # pixels, so a 272x168 render decodes in 2 x 3 tiles and a 264x200 input encodes in 3 x 3.
