@@ -73,6 +73,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        COALESCE(r ->> 'precision', 'fp32') AS precision,
        NULLIF((pj -> 'request' -> 'loras')::text, 'null') AS loras,
        NULLIF((pj -> 'request' -> 'embeddings')::text, 'null') AS embeddings,
-       o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at
+       o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at,
+       p ->> 'modelRepo' AS model_repo,
+       p ->> 'modelCommit' AS model_commit
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

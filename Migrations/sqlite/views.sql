@@ -68,5 +68,7 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        COALESCE(json_extract(o.provenance, '$.request.precision'), 'fp32') AS precision,
        json_extract(o.provenance, '$.request.loras') AS loras,
        json_extract(o.provenance, '$.request.embeddings') AS embeddings,
-       o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at
+       o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at,
+       json_extract(o.provenance, '$.modelRepo') AS model_repo,
+       json_extract(o.provenance, '$.modelCommit') AS model_commit
 FROM outputs o JOIN jobs j USING (job_id);

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import Models
 import Numerics
 import Schedulers
@@ -40,6 +41,13 @@ public struct Provenance: Sendable, Codable {
     /// was resumed on a different kind of machine): all that can make another machine's pixels
     /// differ. The thread count cannot, and is not recorded.
     public var platforms: [PlatformRecord]?
+    /// The Hugging Face Hub repo id and commit of the model (and refiner) when it was rendered
+    /// from a snapshot folder of the Hub cache (given as `org/name[@revision]`); nil, and not
+    /// written, otherwise. `modelHash` stays the hash of the files' content.
+    public var modelRepo: String?
+    public var modelCommit: String?
+    public var refinerRepo: String?
+    public var refinerCommit: String?
 
     /// The JSON keys, written out: stored provenance (outputs, PNG "kiln" chunks) and the
     /// queue's views (`$.modelHash`, `$.schedulerConfig`, ...) read these names, so renaming a
@@ -50,6 +58,7 @@ public struct Provenance: Sendable, Codable {
         case model = "model", modelHash = "modelHash", mode = "mode", strength = "strength", guidance = "guidance"
         case refiner = "refiner", refinerHash = "refinerHash", stages = "stages", watermarkBits = "watermarkBits"
         case seconds = "seconds", schedulerConfig = "schedulerConfig", stepSeconds = "stepSeconds", platforms = "platforms"
+        case modelRepo = "modelRepo", modelCommit = "modelCommit", refinerRepo = "refinerRepo", refinerCommit = "refinerCommit"
     }
 
     public init(kilnVersion: String, request: RenderRequest, width: Int, height: Int, scheduler: String, schedulerClass: String,
@@ -79,6 +88,9 @@ public struct Provenance: Sendable, Codable {
         self.stages = stages
         schedulerConfig = session.stageSchedulerConfigJSON
         platforms = session.platforms
+        let hubModel = first.flatMap { HubSnapshot(path: $0.model) }, hubRefiner = refiner.flatMap { HubSnapshot(path: $0) }
+        modelRepo = hubModel?.repo; modelCommit = hubModel?.commit
+        refinerRepo = hubRefiner?.repo; refinerCommit = hubRefiner?.commit
     }
 
     /// The widely read "parameters" text: prompt, "Negative prompt: ...", then "Steps: ..., Sampler: ...".
@@ -86,7 +98,7 @@ public struct Provenance: Sendable, Codable {
         var lines = [request.prompt]
         if let n = request.negativePrompt, !n.isEmpty { lines.append("Negative prompt: \(n)") }
         var fields = ["Steps: \(request.steps)", "Sampler: \(scheduler)", "CFG scale: \(request.effectiveGuidance)",
-                      "Seed: \(seed)", "Size: \(width)x\(height)", "Model hash: \(modelHash)", "Model: \(model)"]
+                      "Seed: \(seed)", "Size: \(width)x\(height)", "Model hash: \(modelHash)", "Model: \(modelRepo ?? model)"]
         if let s = strength { fields.append("Denoising strength: \(s)") }
         if request.guidanceRescale > 0 { fields.append("Guidance rescale: \(request.guidanceRescale)") }
         if let c = request.clipSkip { fields.append("Clip skip: \(c)") }

@@ -6,10 +6,11 @@ import Foundation
 enum TokenizerFile {
     /// The bytes of `path`, gunzipped when it ends in `.gz`; more than `limit` bytes is an error.
     static func read(_ path: String, limit: Int = TokenizerLimits.maxFileBytes) throws -> Data {
-        // A FIFO would block the read until something writes to it: regular files only.
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              attributes[.type] as? FileAttributeType == .typeRegular,
-              let size = (attributes[.size] as? NSNumber)?.intValue else { throw TokenizerError.unreadable(path: path) }
+        // A FIFO would block the read until something writes to it: regular files only, symlinks
+        // followed (stat, not attributesOfItem's lstat: a Hugging Face cache links every file).
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw TokenizerError.unreadable(path: path) }
+        let size = Int(st.st_size)
         if path.hasSuffix(".gz") { return try gunzip(path, limit: limit) }
         try TokenizerLimits.check(size, limit, "a file of \(size) bytes", path: path)
         guard let data = FileManager.default.contents(atPath: path) else { throw TokenizerError.unreadable(path: path) }

@@ -9,7 +9,7 @@ struct EnqueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Add one render job to the queue and print its id.")
 
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
-    @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
+    @Option(help: "A diffusers model folder, a single-file .safetensors checkpoint, or a Hugging Face Hub id org/name[@revision] in the local cache (the job keeps the snapshot it resolved to).") var model: String
     @Option(help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).") var config: String?
     @Option(help: "Higher runs first.") var priority: Int = 0
     @Option(name: .customLong("max-attempts"), help: "Failed renders allowed before the job stays failed.") var maxAttempts: Int = 3
@@ -20,7 +20,7 @@ struct EnqueueCommand: ParsableCommand {
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
             let resolved = try options.resolved()
             let store = try Queues.open(db)
-            let id = try store.enqueue(model: absolute(model), config: config.map(absolute), request: resolved.request,
+            let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), request: resolved.request,
                                        blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)
             print(id)
         }

@@ -17,7 +17,7 @@ struct RenderCommand: ParsableCommand {
         commandName: "render",
         abstract: "Render images as diffusers' SDXL pipelines do on the CPU (text-to-image, image-to-image, inpainting, refiner).")
 
-    @Option(help: "A diffusers model folder or a single-file .safetensors checkpoint.") var model: String
+    @Option(help: "A diffusers model folder, a single-file .safetensors checkpoint, or a Hugging Face Hub id org/name[@revision] in the local cache.") var model: String
     @Option(help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).") var config: String?
     @OptionGroup var options: RenderOptions
     @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (default: 60% of memory); below base + refiner, each stage's model is loaded when it runs.")
@@ -55,6 +55,12 @@ struct RenderCommand: ParsableCommand {
         return Int(gigabytes * 1_073_741_824)
     }
 
+    /// The model as given when it exists (provenance keeps a relative path relative), else the
+    /// snapshot folder of a Hub id.
+    func renderModelPath() throws -> String {
+        FileManager.default.fileExists(atPath: model) || HubModelID(model) == nil ? model : try modelLocation(model, option: "model")
+    }
+
     func run() throws {
         try failing {
             let resolved = try options.resolved()
@@ -62,7 +68,7 @@ struct RenderCommand: ParsableCommand {
             let latentsOut = request.denoisingEnd != nil
             let paths = try outputPaths(count: latentsOut ? 1 : request.images, latents: latentsOut)
             let models = ModelCache(maxBytes: try RenderCommand.budget(maxMemory))
-            let session = try RenderSession(request: request, model: ModelReference(path: model, config: config),
+            let session = try RenderSession(request: request, model: ModelReference(path: try renderModelPath(), config: config),
                                             inputs: resolved.inputs, models: models)
             for notice in session.notices { FileHandle.standardError.write(Data("kiln: \(notice)\n".utf8)) }
             let progress = ProgressDisplay()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelFiles
 import Pipelines
 
 /// Help text from the render parameter table.
@@ -47,8 +48,9 @@ struct RenderOptions: ParsableArguments {
     @Option(help: parameterHelp("precision")) var precision: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
 
-    /// Option name to the value given, for every option that was given.
-    var given: [(String, ParameterValue)] {
+    /// Option name to the value given, for every option that was given (a Hub id refiner
+    /// resolved to its snapshot folder in the cache).
+    var given: [(String, ParameterValue)] { get throws {
         let texts: [(String, String?)] = [
             ("prompt-2", prompt2), ("negative-prompt", negativePrompt), ("negative-prompt-2", negativePrompt2),
             ("width", width), ("height", height), ("steps", steps), ("guidance", guidance), ("guidance-rescale", guidanceRescale),
@@ -58,7 +60,7 @@ struct RenderOptions: ParsableArguments {
             ("image", image.map(absolute)), ("strength", strength), ("mask", mask.map(absolute)), ("padding-mask-crop", paddingMaskCrop),
             ("latents", latents.map(absolute)), ("denoising-start", denoisingStart), ("denoising-end", denoisingEnd),
             ("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore),
-            ("refiner", refiner.map(absolute)), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
+            ("refiner", try refiner.map { try modelLocation($0, option: "refiner") }), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
             ("refiner-strength", refinerStrength), ("precision", precision),
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
@@ -68,7 +70,7 @@ struct RenderOptions: ParsableArguments {
         if vaeTiling { out.append(("vae-tiling", .flag(true))) }
         if noWatermark { out.append(("watermark", .flag(false))) }
         return out
-    }
+    } }
 
     /// The request these options describe, its input files read, hashed and decoded (seed drawn
     /// at random when not given).
@@ -76,7 +78,7 @@ struct RenderOptions: ParsableArguments {
         do {
             var r = RenderRequest(prompt: prompt)
             r.seed = UInt64.random(in: 0..<(1 << 32))
-            for (name, value) in given {
+            for (name, value) in try given {
                 guard let parameter = RenderParameters.named(name) else { throw ValidationError("--\(name) is not a render parameter") }
                 try parameter.apply(value, to: &r)
             }
@@ -87,6 +89,15 @@ struct RenderOptions: ParsableArguments {
         } catch RenderError.invalid(let parameter, let reason) where RenderParameters.named(parameter) != nil {
             throw ValidationError("--\(parameter): \(reason)")  // name the option as the user typed it
         }
+    }
+}
+
+/// The absolute path a `--model` or `--refiner` argument names: an existing path, or a Hugging
+/// Face Hub id (`org/name[@revision]`) resolved to its snapshot folder in the local cache
+/// (`ModelLocation` has the rule). Errors name the option.
+func modelLocation(_ argument: String, option: String) throws -> String {
+    do { return try ModelLocation.resolve(argument, relativeTo: FileManager.default.currentDirectoryPath) } catch let error as HubCacheError {
+        throw ValidationError("--\(option) \(error)")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ModelFiles
 import Pipelines
 import QueueBackends
 import RenderQueue
@@ -27,7 +28,19 @@ struct SweepCommand: ParsableCommand {
             // Relative model paths are relative to the spec file.
             let specFolder = URL(fileURLWithPath: absolute(spec)).deletingLastPathComponent().path
             func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (specFolder as NSString).appendingPathComponent(p) }
-            let model = resolve(parsed.model), config = parsed.config.map(resolve)
+            // The model and refiner may be Hub ids, each resolved once to its snapshot folder.
+            var located: [String: String] = [:]
+            func locate(_ p: String, key: String) throws -> String {
+                if let known = located[p] { return known }
+                do {
+                    let path = try ModelLocation.resolve(p, relativeTo: specFolder)
+                    located[p] = path
+                    return path
+                } catch let error as HubCacheError {
+                    throw QueueError.invalidSpec(key: key, reason: "\(error)")
+                }
+            }
+            let model = try locate(parsed.model, key: "model"), config = parsed.config.map(resolve)
             guard FileManager.default.fileExists(atPath: model) else { throw QueueError.invalidSpec(key: "model", reason: "\(model) does not exist") }
             // Input files and the refiner are also relative to the spec; each file is read once
             // and stored once, by hash.
@@ -38,7 +51,7 @@ struct SweepCommand: ParsableCommand {
                 if let f = r.image?.file { r.image?.file = resolve(f) }
                 if let f = r.mask?.file { r.mask?.file = resolve(f) }
                 if let f = r.latents?.file { r.latents?.file = resolve(f) }
-                r.refiner = r.refiner.map(resolve)
+                r.refiner = try r.refiner.map { try locate($0, key: "refiner") }
                 for i in r.loras.indices { r.loras[i].file = resolve(r.loras[i].file) }
                 for i in r.embeddings.indices { r.embeddings[i].file = resolve(r.embeddings[i].file) }
                 r.refinerConfig = r.refinerConfig.map(resolve)

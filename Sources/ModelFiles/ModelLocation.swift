@@ -1,0 +1,20 @@
+import Foundation
+
+/// Where `--model`, `--refiner` or a sweep's `model` points: a path, or a Hugging Face Hub id
+/// resolved from the local cache. The rule:
+/// 1. an existing file or folder always wins (relative to `folder`);
+/// 2. otherwise an argument shaped as a Hub id (`HubModelID`: `org/name[@revision]`, exactly one
+///    `/`, no leading `/`, `./` or `~`) is looked up in the cache, and when it is not there the
+///    one-line error says both: no such folder, not in the cache, and the `hf download` command;
+/// 3. anything else is a path, made absolute, and fails later as a missing file.
+public enum ModelLocation {
+    /// The absolute path to render from: the argument's, or the snapshot folder of a Hub id
+    /// (`.../models--org--name/snapshots/COMMIT`, which a cache that moves on never changes).
+    public static func resolve(_ argument: String, relativeTo folder: String,
+                               cache: HubCache = HubCache()) throws -> String {
+        let path = argument.hasPrefix("/") ? argument : (folder as NSString).appendingPathComponent(argument)
+        if FileManager.default.fileExists(atPath: path) { return path }
+        guard !argument.hasPrefix("."), !argument.hasPrefix("~"), let id = HubModelID(argument) else { return path }
+        return try cache.snapshot(id).path
+    }
+}
