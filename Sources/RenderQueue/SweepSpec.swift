@@ -7,7 +7,8 @@ import Yams
 /// ranges `{from, to}`), zipped groups (lists of equal length varied together), a repeat count
 /// and a priority. Parameter names are `kiln render`'s option names from `RenderParameters`
 /// (`guidance-rescale`, ...; `guidance_rescale` and diffusers' names are accepted too). Input
-/// files (image, mask, latents) and the refiner are paths relative to the spec. Everything is
+/// files (image, mask, latents) and the refiner are paths relative to the spec; the model and
+/// refiner may instead be Hugging Face Hub ids (`kiln sweep` resolves them). Everything is
 /// validated before anything is written.
 public struct SweepSpec: Sendable {
     public var name: String?
@@ -126,7 +127,7 @@ public struct SweepSpec: Sendable {
         for key in root.keys where !known.contains(key) {
             throw SweepSpec.fail(key, "is not a sweep key (use: \(known.sorted().joined(separator: ", ")))")
         }
-        guard let model = root["model"] as? String, !model.isEmpty else { throw SweepSpec.fail("model", "is required (a model folder or file)") }
+        guard let model = root["model"] as? String, !model.isEmpty else { throw SweepSpec.fail("model", "is required (a model folder or file, or a Hugging Face Hub id org/name[@revision])") }
         self.model = model
         for key in ["config", "name"] where root[key] != nil && !(root[key] is String) {
             throw SweepSpec.fail(key, "must be a string, not \(root[key].map { "\($0)" } ?? "null")")

@@ -53,6 +53,14 @@ final class HubModelCommandTests: QueueTestCase {
         try refused("kiln-test/partial", ["lacks vae/diffusion_pytorch_model.safetensors", "`hf download kiln-test/partial`"])
         try refused(Fixtures.model("tiny-sdxl-base"), ["--refiner kiln-test/no-refiner: no such folder", "`hf download kiln-test/no-refiner`"],
                     extra: ["--refiner", "kiln-test/no-refiner"])
+        // A sweep: nothing enqueued, the spec's key named.
+        let spec = dir + "/spec.yaml", db = dir + "/q.db"
+        try "model: kiln-test/absent@v1\nbase: {prompt: a fox}\n".write(toFile: spec, atomically: true, encoding: .utf8)
+        let s = try KilnProcess.run(["sweep", "--db", db, spec], environment: env)
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssertEqual(s.stderrLines.count, 1, s.stderr)
+        XCTAssertTrue(s.stderr.contains("'model' kiln-test/absent@v1: no such folder") && s.stderr.contains("`hf download kiln-test/absent --revision v1`"), s.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing written")
     }
 
     /// A job stores the snapshot folder it resolved: when refs/main moves on to another commit
