@@ -16,7 +16,8 @@ SELECT job_id, sweep_id, state, step, steps, attempts, priority, error, created_
        (request::jsonb ->> 'seed')::numeric AS seed,
        request::jsonb ->> 'refiner' AS refiner,
        (SELECT stage FROM checkpoints c WHERE c.job_id = jobs.job_id) AS stage,
-       error_kind
+       error_kind,
+       request::jsonb ->> 'prompt_template' AS prompt_template
 FROM jobs;
 
 -- One row per image. Columns are the render parameters' names (RenderParameters: the option
@@ -75,6 +76,7 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        NULLIF((pj -> 'request' -> 'embeddings')::text, 'null') AS embeddings,
        o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at,
        p ->> 'modelRepo' AS model_repo,
-       p ->> 'modelCommit' AS model_commit
+       p ->> 'modelCommit' AS model_commit,
+       r ->> 'prompt_template' AS prompt_template
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

@@ -11,7 +11,8 @@ SELECT job_id, sweep_id, state, step, steps, attempts, priority, error, created_
        json_extract(request, '$.seed') AS seed,
        json_extract(request, '$.refiner') AS refiner,
        (SELECT stage FROM checkpoints c WHERE c.job_id = jobs.job_id) AS stage,
-       error_kind
+       error_kind,
+       json_extract(request, '$.prompt_template') AS prompt_template
 FROM jobs;
 
 -- One row per image. Columns are the render parameters' names (RenderParameters: the option
@@ -70,5 +71,6 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.request.embeddings') AS embeddings,
        o.render_seconds, j.step_seconds, o.worker, o.attempt, o.provenance, o.created_at,
        json_extract(o.provenance, '$.modelRepo') AS model_repo,
-       json_extract(o.provenance, '$.modelCommit') AS model_commit
+       json_extract(o.provenance, '$.modelCommit') AS model_commit,
+       json_extract(o.provenance, '$.request.prompt_template') AS prompt_template
 FROM outputs o JOIN jobs j USING (job_id);

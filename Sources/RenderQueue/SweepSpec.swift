@@ -9,7 +9,8 @@ import Yams
 /// (`guidance-rescale`, ...; `guidance_rescale` and diffusers' names are accepted too). Input
 /// files (image, mask, latents) and the refiner are paths relative to the spec; the model and
 /// refiner may instead be Hugging Face Hub ids (`kiln sweep` resolves them). Everything is
-/// validated before anything is written.
+/// validated before anything is written. A prompt axis may also list prompt templates and prompt
+/// files (`PromptAxisValues`), expanded here; wildcards come from the top-level `wildcards:` folder.
 public struct SweepSpec: Sendable {
     public var name: String?
     public var model: String
@@ -20,6 +21,10 @@ public struct SweepSpec: Sendable {
     public var axes: [(key: String, values: [SpecValue])]
     public var zips: [[(key: String, values: [SpecValue])]]
     public var sourceJSON: String
+    /// Per axis (and per zip group and key): the template each value was expanded from, nil for
+    /// values given as they are. Empty when the list used no template.
+    var axisTemplates: [[String?]] = []
+    var zipTemplates: [[[String?]]] = []
 
     /// A scalar parameter value from the spec.
     public typealias SpecValue = ParameterValue
@@ -107,8 +112,9 @@ public struct SweepSpec: Sendable {
         }
     }
 
-    /// Parses YAML or JSON text (JSON is read by the YAML parser too).
-    public init(text: String, limit: Int) throws {
+    /// Parses YAML or JSON text (JSON is read by the YAML parser too). `folder` is the spec's
+    /// folder, against which prompt files and the wildcards folder are read (nil: the current one).
+    public init(text: String, limit: Int, folder: String? = nil) throws {
         guard text.utf8.count <= SweepSpec.maxTextBytes else {
             throw SweepSpec.fail("(file)", "is \(text.utf8.count) bytes, over the limit of \(SweepSpec.maxTextBytes); use {from, to} ranges and axes instead of long lists")
         }
@@ -123,13 +129,13 @@ public struct SweepSpec: Sendable {
             throw SweepSpec.fail("(file)", "is not valid YAML or JSON: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         guard let root = parsed as? [String: Any] else { throw SweepSpec.fail("(file)", "must be a mapping with model, base and axes") }
-        let known: Set<String> = ["name", "model", "config", "priority", "repeat", "base", "axes", "zip"]
+        let known: Set<String> = ["name", "model", "config", "priority", "repeat", "base", "axes", "zip", "wildcards"]
         for key in root.keys where !known.contains(key) {
             throw SweepSpec.fail(key, "is not a sweep key (use: \(known.sorted().joined(separator: ", ")))")
         }
         guard let model = root["model"] as? String, !model.isEmpty else { throw SweepSpec.fail("model", "is required (a model folder or file, or a Hugging Face Hub id org/name[@revision])") }
         self.model = model
-        for key in ["config", "name"] where root[key] != nil && !(root[key] is String) {
+        for key in ["config", "name", "wildcards"] where root[key] != nil && !(root[key] is String) {
             throw SweepSpec.fail(key, "must be a string, not \(root[key].map { "\($0)" } ?? "null")")
         }
         config = root["config"] as? String
@@ -151,34 +157,46 @@ public struct SweepSpec: Sendable {
             }
         }
         self.base = base
+        let specFolder = URL(fileURLWithPath: folder ?? FileManager.default.currentDirectoryPath, isDirectory: true)
+        let prompts = PromptAxisValues(folder: specFolder, wildcards: root["wildcards"] as? String, limit: limit)
         var axes: [(String, [SpecValue])] = []
+        var axisTemplates: [[String?]] = []
         if let a = root["axes"] {
             guard let map = a as? [String: Any] else { throw SweepSpec.fail("axes", "must be a mapping of parameter to values") }
             for (k, v) in map.sorted(by: { $0.key < $1.key }) {
                 let key = SweepSpec.normalize(k)
                 guard SweepSpec.isParameter(key) else { throw SweepSpec.fail("axes.\(k)", "is not a render parameter") }
-                axes.append((key, try SweepSpec.values(v, key: "axes.\(k)", limit: limit)))
+                let (values, templates) = try prompts.values(v, key: "axes.\(k)", parameter: key)
+                axes.append((key, values))
+                axisTemplates.append(templates)
             }
         }
         self.axes = axes
+        self.axisTemplates = axisTemplates
         var zips: [[(String, [SpecValue])]] = []
+        var zipTemplates: [[[String?]]] = []
         if let z = root["zip"] {
             guard let groups = z as? [Any] else { throw SweepSpec.fail("zip", "must be a list of groups") }
             for (i, g) in groups.enumerated() {
                 guard let map = g as? [String: Any], !map.isEmpty else { throw SweepSpec.fail("zip[\(i)]", "must be a non-empty mapping") }
                 var group: [(String, [SpecValue])] = []
+                var templates: [[String?]] = []
                 for (k, v) in map.sorted(by: { $0.key < $1.key }) {
                     let key = SweepSpec.normalize(k)
                     guard SweepSpec.isParameter(key) else { throw SweepSpec.fail("zip[\(i)].\(k)", "is not a render parameter") }
-                    group.append((key, try SweepSpec.values(v, key: "zip[\(i)].\(k)", limit: limit)))
+                    let (values, t) = try prompts.values(v, key: "zip[\(i)].\(k)", parameter: key)
+                    group.append((key, values))
+                    templates.append(t)
                 }
                 guard Set(group.map { $0.1.count }).count == 1 else {
                     throw SweepSpec.fail("zip[\(i)]", "lists must have equal lengths (\(group.map { "\($0.0): \($0.1.count)" }.joined(separator: ", ")))")
                 }
                 zips.append(group)
+                zipTemplates.append(templates)
             }
         }
         self.zips = zips
+        self.zipTemplates = zipTemplates
         let data = try? JSONSerialization.data(withJSONObject: SweepSpec.jsonSafe(root), options: [.sortedKeys])
         sourceJSON = data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         guard count <= limit else { throw SweepSpec.fail("axes", "expand to \(count) jobs, over the limit of \(limit) (raise it with --limit)") }
@@ -207,17 +225,28 @@ public struct SweepSpec: Sendable {
         var values = base
         var rest = index / repeatCount
         var dims: [[(String, [SpecValue])]] = axes.map { [$0] } + zips
+        var templates: [[[String?]]] = axes.indices.map { [axisTemplates.indices.contains($0) ? axisTemplates[$0] : []] } + zipTemplates
         dims.reverse()
+        templates.reverse()
         var chosen: [(String, SpecValue)] = []
-        for dim in dims {
+        var promptTemplate: String??
+        for (d, dim) in dims.enumerated() {
             let n = dim[0].1.count
             let i = rest % n
             rest /= n
-            for (key, list) in dim { chosen.append((key, list[i])) }
+            for (j, (key, list)) in dim.enumerated() {
+                chosen.append((key, list[i]))
+                if key == "prompt" {
+                    let t = templates.indices.contains(d) && templates[d].indices.contains(j) ? templates[d][j] : []
+                    // The last dim naming prompt wins, as in `values` below.
+                    promptTemplate = .some(t.indices.contains(i) ? t[i] : nil)
+                }
+            }
         }
         for (k, v) in chosen { values[k] = v }
         guard let prompt = values["prompt"] else { throw SweepSpec.fail("prompt", "is required in base, axes or zip") }
         var r = RenderRequest(prompt: prompt.description)
+        r.promptTemplate = promptTemplate ?? nil
         for (key, value) in values where key != "prompt" { try SweepSpec.apply(key, value, to: &r) }
         do { try r.validate() } catch { throw SweepSpec.fail(String(describing: error).components(separatedBy: ":").first ?? "value", "\(error)") }
         return r

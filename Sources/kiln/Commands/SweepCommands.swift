@@ -11,8 +11,10 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
     @Argument(help: "SPEC.yaml or SPEC.json") var spec: String
-    @Flag(name: .customLong("dry-run"), help: "Print the count and the first jobs; write nothing.") var dryRun = false
+    @Flag(name: .customLong("dry-run"), help: "Print the count, each prompt template's expansions and the first jobs; write nothing.") var dryRun = false
     @Option(help: "Refuse specs that expand to more jobs than this.") var limit: Int = 1_000_000
+    /// Expansions of each prompt template `--dry-run` lists.
+    static let shownExpansions = 50
 
     func run() throws {
         try failing {
@@ -24,9 +26,9 @@ struct SweepCommand: ParsableCommand {
                 throw ValidationError("\(spec): cannot be read")
             }
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
-            let parsed = try SweepSpec(text: String(decoding: data, as: UTF8.self), limit: limit)
-            // Relative model paths are relative to the spec file.
+            // Relative paths (model, inputs, prompt files, wildcards) are relative to the spec file.
             let specFolder = URL(fileURLWithPath: absolute(spec)).deletingLastPathComponent().path
+            let parsed = try SweepSpec(text: String(decoding: data, as: UTF8.self), limit: limit, folder: specFolder)
             func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : (specFolder as NSString).appendingPathComponent(p) }
             // The model and refiner may be Hub ids, each resolved once to its snapshot folder.
             var located: [String: String] = [:]
@@ -61,6 +63,11 @@ struct SweepCommand: ParsableCommand {
             }
             if dryRun {
                 print("\(requests.count) jobs")
+                for t in parsed.templateExpansions {
+                    print("\(t.key): \(t.template.debugDescription) gives \(t.prompts.count) prompts:")
+                    for p in t.prompts.prefix(SweepCommand.shownExpansions) { print("  \(p.debugDescription)") }
+                    if t.prompts.count > SweepCommand.shownExpansions { print("  ... and \(t.prompts.count - SweepCommand.shownExpansions) more") }
+                }
                 for (i, r) in requests.prefix(5).enumerated() {
                     print("\(i): prompt=\(r.prompt.debugDescription) seed=\(r.seed) steps=\(r.steps) guidance=\(r.effectiveGuidance) scheduler=\(r.scheduler?.rawValue ?? "default") size=\(r.width.map(String.init) ?? "default")x\(r.height.map(String.init) ?? "default")")
                 }
