@@ -136,8 +136,6 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     /// The arithmetic of the models' matrix work: float32 (the default, diffusers' parity) or
     /// bf16 (`Precision`).
     public var precision: Precision = .fp32
-    /// diffusers' `eta`, for the schedulers whose step takes it (TCD); nil: the pipeline's default, 0.
-    public var eta: Double?
     /// The sweep's prompt template this prompt was expanded from (`{combinatorial: ...}`,
     /// `{random: ...}`); nil for a prompt given as it is. Not a render parameter: kept for the record.
     public var promptTemplate: String?
@@ -159,7 +157,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
-        case promptTemplate = "prompt_template", eta
+        case promptTemplate = "prompt_template"
     }
 
     /// The names version 1 stored (Swift property names).
@@ -219,7 +217,6 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? false
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
-        eta = try c.decodeIfPresent(Double.self, forKey: .eta)
     }
 
     init(version1 decoder: Decoder) throws {
@@ -295,8 +292,6 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         if precision != .fp32 { try c.encode(precision, forKey: .precision) }
         // Only when a template was used, likewise.
         try c.encodeIfPresent(promptTemplate, forKey: .promptTemplate)
-        // Only when set, likewise.
-        try c.encodeIfPresent(eta, forKey: .eta)
     }
 }
 
@@ -319,7 +314,7 @@ extension RenderRequest {
     /// Whether the refiner stage continues the base stage's generator, as one `torch.Generator`
     /// passed to both diffusers pipelines does (version 3 on); earlier versions seeded each stage
     /// with `seed` and keep rendering so.
-    public var continuesGenerator: Bool { version >= 99 }
+    public var continuesGenerator: Bool { version >= 3 }
 
     /// The strength this request runs at: its own, or diffusers' default for the mode.
     public var effectiveStrength: Double { strength ?? (mask != nil ? 0.9999 : 0.3) }
@@ -351,10 +346,6 @@ extension RenderRequest {
             throw bad("denoising-start", "\(s) must be below denoising-end \(e)")
         }
         if let s = strength, !(s > 0 && s <= 1) { throw bad("strength", "must be in (0, 1], not \(s)") }
-        if let e = eta, !(e >= 0 && e <= 1) { throw bad("eta", "must be between 0 and 1, not \(e)") }
-        if eta != nil, let s = scheduler, !SchedulerKind.takingEta.contains(s) {
-            throw bad("eta", "scheduler \(s.rawValue) does not take it (schedulers that do: \(SchedulerKind.takingEta.map(\.rawValue).joined(separator: ", ")))")
-        }
         guard refinerStrength > 0, refinerStrength <= 1 else { throw bad("refiner-strength", "must be in (0, 1], not \(refinerStrength)") }
         if let f = highNoiseFrac, !(f > 0 && f < 1) { throw bad("high-noise-frac", "must be strictly between 0 and 1, not \(f)") }
         for (name, score) in [("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore)]
