@@ -1663,6 +1663,85 @@ def dynamic_prompt_fixtures():
     dynamic_prompts_fixtures.main()
 
 
+@part
+def hub_cache_check():
+    """Checks the Hugging Face cache layout Kiln's tests build (Tests/KilnTestSupport/
+    HubCacheFixture.swift: blobs named by ETag, relative symlinks from snapshots, refs without a
+    trailing newline) against huggingface_hub: its own writers give the same links and refs,
+    try_to_load_from_cache finds every file at each revision, and diffusers loads the pipeline
+    from it offline (local_files_only) with the folder's weights. Writes nothing."""
+    import hashlib
+    import tempfile
+    from huggingface_hub import file_download, try_to_load_from_cache
+    source = os.path.join(MODELS, "tiny-sdxl-base")
+    repo, folder_name = "kiln-test/tiny-sdxl", "models--kiln-test--tiny-sdxl"
+    revisions = [("0a" * 20, "main"), ("0b" * 20, "v2")]
+    files = sorted(os.path.relpath(os.path.join(d, f), source) for d, _, names in os.walk(source) for f in names)
+
+    def etag(rel, data):
+        # LFS files (weights) are named by their SHA-256, others by their git blob SHA-1.
+        if rel.endswith(".safetensors"):
+            return hashlib.sha256(data).hexdigest()
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        kiln_cache, hub_cache = os.path.join(tmp, "kiln"), os.path.join(tmp, "hub")
+        for cache, by_hub in ((kiln_cache, False), (hub_cache, True)):
+            storage = os.path.join(cache, folder_name)
+            for commit, ref in revisions:
+                for rel in files:
+                    with open(os.path.join(source, rel), "rb") as f:
+                        data = f.read()
+                    blob = os.path.join(storage, "blobs", etag(rel, data))
+                    link = os.path.join(storage, "snapshots", commit, rel)
+                    os.makedirs(os.path.dirname(blob), exist_ok=True)
+                    os.makedirs(os.path.dirname(link), exist_ok=True)
+                    if not os.path.exists(blob):
+                        with open(blob, "wb") as f:
+                            f.write(data)
+                    if by_hub:
+                        file_download._create_symlink(blob, link, new_blob=False)
+                    else:  # as HubCacheFixture.swift writes it
+                        os.symlink("../" * (rel.count("/") + 2) + "blobs/" + os.path.basename(blob), link)
+                if by_hub:
+                    file_download._cache_commit_hash_for_specific_revision(storage, ref, commit)
+                else:
+                    os.makedirs(os.path.join(storage, "refs"), exist_ok=True)
+                    with open(os.path.join(storage, "refs", ref), "w") as f:
+                        f.write(commit)
+        # The same layout, byte for byte: links and refs.
+        for commit, ref in revisions:
+            for rel in files:
+                a, b = (os.readlink(os.path.join(c, folder_name, "snapshots", commit, rel)) for c in (kiln_cache, hub_cache))
+                assert a == b, f"{rel}: Kiln's test cache links {a}, huggingface_hub {b}"
+            a, b = (open(os.path.join(c, folder_name, "refs", ref), "rb").read() for c in (kiln_cache, hub_cache))
+            assert a == b == commit.encode(), f"refs/{ref}: {a!r} vs {b!r}"
+        # huggingface_hub finds each file where Kiln resolves it: refs/main, a branch, a commit.
+        for revision, commit in ((None, "0a" * 20), ("v2", "0b" * 20), ("0b" * 20, "0b" * 20)):
+            for rel in files:
+                found = try_to_load_from_cache(repo, rel, cache_dir=kiln_cache, revision=revision)
+                expected = os.path.join(kiln_cache, folder_name, "snapshots", commit, rel)
+                assert found == expected, f"{rel}@{revision}: {found} != {expected}"
+        # diffusers loads it offline with the folder's weights (plain, and the fp16 variant asked for).
+        for variant in (None, "fp16"):
+            cached = StableDiffusionXLPipeline.from_pretrained(repo, cache_dir=kiln_cache, local_files_only=True,
+                                                               variant=variant, dtype=torch.float32)
+            folder = StableDiffusionXLPipeline.from_pretrained(source, variant=variant, dtype=torch.float32)
+            for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+                x, y = getattr(cached, name).state_dict(), getattr(folder, name).state_dict()
+                assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), f"{name} ({variant}) differs"
+        # A snapshot missing a shard does not load offline either (Kiln names the file).
+        os.unlink(os.path.join(kiln_cache, folder_name, "snapshots", "0a" * 20, "unet",
+                               "diffusion_pytorch_model-00003-of-00004.safetensors"))
+        try:
+            StableDiffusionXLPipeline.from_pretrained(repo, cache_dir=kiln_cache, local_files_only=True)
+        except Exception:
+            pass
+        else:
+            raise AssertionError("diffusers loaded a snapshot missing a UNet shard")
+    print("hub cache layout: huggingface_hub and diffusers read Kiln's test cache")
+
+
 def main():
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1:]
