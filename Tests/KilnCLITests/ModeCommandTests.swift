@@ -50,6 +50,26 @@ final class ModeCommandTests: XCTestCase {
         XCTAssertTrue(text["kiln"]?.contains("\"high_noise_frac\":0.7") ?? false)
     }
 
+    /// `kiln render` and `kiln work` give the refiner the base's generator, as one torch.Generator
+    /// passed to both diffusers pipelines (one-generator fixtures).
+    func testRefinerContinuesTheBaseGeneratorFromTheCommandLineAndTheQueue() throws {
+        let out = dir + "/out.png"
+        var r = try kiln(["render", "--model", base, "--prompt", prompt, "--no-watermark", "--output", out, "--refiner", refiner,
+                          "--refine-after", "--refiner-strength", "0.4", "--steps", "8", "--width", "88", "--height", "56",
+                          "--seed", "41", "--scheduler", "euler-a"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertLessThanOrEqual(try worstDifference(out, "one-generator-base-then-refiner-euler-a-88x56"), 1)
+        XCTAssertTrue(try PNGFile.read(out).text["kiln"]?.contains("\"version\":3") ?? false)
+        let db = dir + "/q.db"
+        r = try kiln(["enqueue", "--db", db, "--model", base, "--prompt", prompt, "--no-watermark", "--refiner", refiner,
+                      "--high-noise-frac", "0.75", "--image", photo, "--mask", mask, "--steps", "10", "--seed", "45", "--scheduler", "euler"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try kiln(["work", "--db", db, "--until-empty", "--output-folder", dir])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let png = try XCTUnwrap(try sql(db, "SELECT output_path FROM v_outputs").first)
+        XCTAssertLessThanOrEqual(try worstDifference(png, "one-generator-inpaint-ensemble-euler-88x72"), 1)
+    }
+
     func testLatentsFromDenoisingEndStartARefinerOnlyRender() throws {
         let latents = dir + "/base.safetensors", out = dir + "/out.png"
         var r = try kiln(["render", "--model", base, "--prompt", prompt, "--steps", "10", "--width", "72", "--height", "56",
