@@ -8,7 +8,7 @@ enum OutputPages {
     static func image(_ detail: OutputDetail, _ context: PageContext) -> HTML {
         let card = detail.card
         let record = try? JSONDecoder().decode(Provenance.self, from: Data(card.provenance.utf8))
-        let file = "job-\(card.jobID)-\(card.imageIndex).png"
+        let file = StoredOutput.fileName(jobID: card.jobID, imageIndex: card.imageIndex)
         let command: HTML = record.map { r in
             let note: HTML = r.request.images > 1 ? " <span class=\"muted\">(writes out-0.png … ; this is out-\(card.imageIndex).png)</span>" : ""
             return """

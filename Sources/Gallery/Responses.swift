@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import RenderQueue
 
 /// The responses the gallery sends, each with the headers that keep a page from loading or
 /// running anything that is not the gallery's own (see `securityHeaders`).
@@ -98,7 +99,7 @@ struct GalleryMiddleware<Context: RequestContext>: RouterMiddleware {
                 let status = HTTPStatus(rawValue: error.status.code) ?? .badRequest
                 response = Responses.error(status, "refused: \(error.status.reasonPhrase.lowercased())", queueName: queueName)
             } catch {
-                let line = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+                let line = OneLine.describing(error)
                 context.logger.error("\(request.method) \(request.uri.path): \(line)")
                 response = Responses.error(.internalError, "the queue could not be read: \(line.prefix(300))", queueName: queueName)
             }

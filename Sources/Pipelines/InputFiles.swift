@@ -11,9 +11,7 @@ public enum InputFiles {
     /// The decoded inputs from their bytes, each with a name for messages.
     public static func decode(image: (data: Data, name: String)?, mask: (data: Data, name: String)?,
                               latents: (data: Data, name: String)?) throws -> RenderInputs {
-        RenderInputs(image: try image.map { try ImageFile.read(data: $0.data, name: $0.name) },
-                     mask: try mask.map { try ImageFile.read(data: $0.data, name: $0.name) },
-                     latents: try latents.map { try readLatents(data: $0.data, name: $0.name) })
+        try decode([.image: image, .mask: mask, .latents: latents].compactMapValues { $0 })
     }
 
     /// Channels-last latents from safetensors bytes.
@@ -54,22 +52,24 @@ extension InputFiles {
     /// LoRA files (hashed, not stored) may be larger.
     public static let maxLoRABytes = 4 << 30
 
-    /// Reads the files `request` names (image, mask, latents), hashes and decodes them. A
-    /// `cache` shared between requests (a sweep) reads and decodes each file once.
+    /// Reads the files `request` names (its `StoredInput`s), hashes and decodes them, and hashes
+    /// its adapter files. A `cache` shared between requests (a sweep) reads and decodes each file once.
     public static func resolve(_ request: RenderRequest, cache: InputFileCache = InputFileCache()) throws -> ResolvedInputs {
         var r = request
         var blobs: [String: Data] = [:]
         var inputs = RenderInputs()
-        /// An image input read, hashed and decoded (once per path in a sweep).
-        func image(_ ref: inout InputReference?, _ parameter: String) throws -> RGBImage? {
-            guard let path = ref?.file, ref?.sha256.isEmpty ?? false else { return nil }
-            let file = try cache.file(path, parameter: parameter)
-            ref?.sha256 = file.sha256
+        // Each stored input read and hashed; images decoded once per path in a sweep.
+        for input in StoredInput.allCases {
+            guard let path = r[keyPath: input.reference]?.file, r[keyPath: input.reference]?.sha256.isEmpty ?? false else { continue }
+            let file = try cache.file(path, parameter: input.parameter)
+            r[keyPath: input.reference]?.sha256 = file.sha256
             blobs[file.sha256] = file.data
-            return try cache.image(path)
+            switch input {
+            case .image: inputs.image = try cache.image(path)
+            case .mask: inputs.mask = try cache.image(path)
+            case .latents: try input.decode(file.data, name: path, into: &inputs)
+            }
         }
-        inputs.image = try image(&r.image, "image")
-        inputs.mask = try image(&r.mask, "mask")
         // Adapter files are hashed (the job renders only with the same bytes) and parsed now, so a
         // file that is no LoRA or embedding is refused when the job is added, not overnight.
         for i in r.embeddings.indices where r.embeddings[i].sha256.isEmpty {
@@ -81,11 +81,6 @@ extension InputFiles {
             r.loras[i].sha256 = file.sha256
             r.loras[i].shortHash = file.shortHash
             _ = try LoRAFile(path: r.loras[i].file)
-        }
-        if let path = r.latents?.file, r.latents?.sha256.isEmpty ?? false {
-            let file = try cache.file(path, parameter: "latents")
-            r.latents?.sha256 = file.sha256; blobs[file.sha256] = file.data
-            inputs.latents = try readLatents(data: file.data, name: path)
         }
         return ResolvedInputs(request: r, blobs: blobs, inputs: inputs)
     }

@@ -19,7 +19,7 @@ public struct PostgresQueueFailure: Error, CustomStringConvertible, QueueDatabas
     var mayHaveCommitted = false
 
     init(_ description: String, sqlState: String? = nil, kind: FailureKind = .permanent, serverMessage: String? = nil) {
-        self.description = description.split(whereSeparator: \.isNewline).joined(separator: " ")
+        self.description = OneLine.folding(description)
         self.sqlState = sqlState
         self.serverMessage = serverMessage
         failureKind = kind

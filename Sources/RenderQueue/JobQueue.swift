@@ -207,16 +207,15 @@ public enum JobRequests {
             return .success(try JSONDecoder().decode(RenderRequest.self, from: Data(json.utf8)))
         } catch {
             let why = "job \(jobID): its stored request does not decode (\(String(describing: error).prefix(200))); queue it again"
-            return .failure(.undecodableRequest(why.split(whereSeparator: \.isNewline).joined(separator: " ")))
+            return .failure(.undecodableRequest(OneLine.folding(why)))
         }
     }
 
     /// Every input a request names must come with its bytes (or already be stored).
     public static func checkInputs(_ request: RenderRequest, blobs: [String: Data]) throws {
-        for (name, ref) in [("image", request.image), ("mask", request.mask), ("latents", request.latents)] {
-            guard let ref else { continue }
+        for (input, ref) in request.storedInputs {
             guard ref.sha256.count == 64, blobs[ref.sha256] != nil else {
-                throw QueueError.invalidSpec(key: name, reason: "\(ref.file ?? ref.sha256) was not read; inputs are stored with the job")
+                throw QueueError.invalidSpec(key: input.parameter, reason: "\(ref.file ?? ref.sha256) was not read; inputs are stored with the job")
             }
         }
     }

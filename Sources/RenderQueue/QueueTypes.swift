@@ -58,6 +58,10 @@ public struct StoredOutput: Sendable {
         self.outputPath = outputPath
     }
 
-    /// The file name `kiln export` gives it.
-    public var exportName: String { "job-\(jobID)-\(imageIndex).png" }
+    /// The file name `kiln export` gives it: `fileName(jobID:imageIndex:)`.
+    public var exportName: String { StoredOutput.fileName(jobID: jobID, imageIndex: imageIndex) }
+
+    /// The name of a job's image file, wherever Kiln writes one (`kiln work --output-folder`,
+    /// `kiln export`, the gallery's downloads): `job-<id>-<index>.png`.
+    public static func fileName(jobID: Int64, imageIndex: Int) -> String { "job-\(jobID)-\(imageIndex).png" }
 }

@@ -56,7 +56,7 @@ extension Worker {
             do {
                 return try write()
             } catch where FailureKind.isDiskFull(error) {
-                message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+                message = OneLine.describing(error)
             }
             if let lease {
                 if lease.isLost { throw FullDiskHoldEnded.leaseLost }
@@ -93,7 +93,7 @@ extension Worker {
             guard try store.release(jobID: job, worker: options.name) else { return .leaseLost(job) }
             return .released(job, step: step, steps: steps)
         } catch where FailureKind.isDiskFull(error) {
-            return .leftRunning(job, "stop requested while the disk is full: " + String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " "))
+            return .leftRunning(job, "stop requested while the disk is full: " + OneLine.describing(error))
         }
     }
 }

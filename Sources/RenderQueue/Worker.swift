@@ -100,7 +100,7 @@ public final class Worker: @unchecked Sendable {
         do {
             return try render(job, lease: lease)
         } catch {
-            let message = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+            let message = OneLine.describing(error)
             let kind = FailureKind.of(error)
             // A full disk met elsewhere than in a write the worker waits on is retried without
             // using up the job's attempts (every retry keeps its last good checkpoint).
@@ -122,15 +122,14 @@ public final class Worker: @unchecked Sendable {
 
     /// The job's input images, mask and latents, from the blobs stored at enqueue.
     func inputs(for request: RenderRequest) throws -> RenderInputs {
-        func blob(_ ref: InputReference?, _ what: String) throws -> (data: Data, name: String)? {
-            guard let ref else { return nil }
+        var files: [StoredInput: (data: Data, name: String)] = [:]
+        for (input, ref) in request.storedInputs {
             guard let data = try store.blob(ref.sha256) else {
-                throw RenderError.invalid(parameter: what, reason: "blob \(ref.sha256) (\(ref.file ?? "?")) is missing from the queue database")
+                throw RenderError.invalid(parameter: input.parameter, reason: "blob \(ref.sha256) (\(ref.file ?? "?")) is missing from the queue database")
             }
-            return (data, ref.file ?? ref.sha256)
+            files[input] = (data, ref.file ?? ref.sha256)
         }
-        return try InputFiles.decode(image: try blob(request.image, "image"), mask: try blob(request.mask, "mask"),
-                                     latents: try blob(request.latents, "latents"))
+        return try InputFiles.decode(files)
     }
 
     func render(_ job: ClaimedJob, lease: LeaseWatch) throws -> Outcome {
@@ -189,7 +188,7 @@ public final class Worker: @unchecked Sendable {
             let png = try PNGFile.encode(image, text: record.textChunks)
             var path: String?
             if let folder = options.outputFolder {
-                let p = (folder as NSString).appendingPathComponent("job-\(job.jobID)-\(i).png")
+                let p = (folder as NSString).appendingPathComponent(StoredOutput.fileName(jobID: job.jobID, imageIndex: i))
                 var isDir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue {
                     // A full output disk keeps the finished image in memory until space returns.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RenderQueue
 
 /// Reports an error as one line on standard error and exits non-zero.
 func failing<T>(_ body: () throws -> T) throws -> T {
@@ -8,13 +9,7 @@ func failing<T>(_ body: () throws -> T) throws -> T {
     } catch let exit as ExitCode {
         throw exit
     } catch {
-        FileHandle.standardError.write(Data(("kiln: " + oneLine(error) + "\n").utf8))
+        FileHandle.standardError.write(Data(("kiln: " + OneLine.describing(error) + "\n").utf8))
         throw ExitCode(1)
     }
-}
-
-/// The error's own description, folded to a single line.
-func oneLine(_ error: Error) -> String {
-    let text = String(describing: error)
-    return text.split(whereSeparator: \.isNewline).joined(separator: " ")
 }
