@@ -99,6 +99,7 @@ public struct Provenance: Sendable, Codable {
         if let n = request.negativePrompt, !n.isEmpty { lines.append("Negative prompt: \(n)") }
         var fields = ["Steps: \(request.steps)", "Sampler: \(scheduler)", "CFG scale: \(request.effectiveGuidance)",
                       "Seed: \(seed)", "Size: \(width)x\(height)", "Model hash: \(modelHash)", "Model: \(modelRepo ?? model)"]
+        if let e = request.eta { fields.append("Eta: \(e)") }
         if let s = strength { fields.append("Denoising strength: \(s)") }
         if request.guidanceRescale > 0 { fields.append("Guidance rescale: \(request.guidanceRescale)") }
         if let c = request.clipSkip { fields.append("Clip skip: \(c)") }

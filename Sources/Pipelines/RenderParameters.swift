@@ -137,6 +137,9 @@ public enum RenderParameters {
               set: { r, v in
                   do { r.scheduler = try SchedulerKind(name: v.description) } catch { throw fail("scheduler", "\(error)") }
               }, get: { $0.scheduler?.rawValue }),
+        entry("eta", "eta", .number,
+              "diffusers' eta, 0...1, for \(SchedulerKind.takingEta.map(\.rawValue).joined(separator: ", ")): the share of fresh noise each step adds (default 0; TCD's recipe uses 0.3).",
+              set: { $0.eta = try number("eta", $1) }, get: { format($0.eta) }),
         entry("clip-skip", "clip_skip", .integer, "Text encoder layers to skip.",
               set: { $0.clipSkip = try integer("clip-skip", $1) }, get: { $0.clipSkip.map(String.init) }),
         entry("original-size", "original_size", .size, "Micro-conditioning original size, WxH.",

@@ -136,6 +136,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     /// The arithmetic of the models' matrix work: float32 (the default, diffusers' parity) or
     /// bf16 (`Precision`).
     public var precision: Precision = .fp32
+    /// diffusers' `eta`, for the schedulers whose step takes it (TCD, DDIM); nil: the pipeline's default, 0.
+    public var eta: Double?
     /// The sweep's prompt template this prompt was expanded from (`{combinatorial: ...}`,
     /// `{random: ...}`); nil for a prompt given as it is. Not a render parameter: kept for the record.
     public var promptTemplate: String?
@@ -157,7 +159,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case image, mask = "mask_image", paddingMaskCrop = "padding_mask_crop", latents
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
-        case promptTemplate = "prompt_template"
+        case promptTemplate = "prompt_template", eta
     }
 
     /// The names version 1 stored (Swift property names).
@@ -217,6 +219,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? false
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
+        eta = try c.decodeIfPresent(Double.self, forKey: .eta)
     }
 
     init(version1 decoder: Decoder) throws {
@@ -292,6 +295,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         if precision != .fp32 { try c.encode(precision, forKey: .precision) }
         // Only when a template was used, likewise.
         try c.encodeIfPresent(promptTemplate, forKey: .promptTemplate)
+        // Only when set, likewise.
+        try c.encodeIfPresent(eta, forKey: .eta)
     }
 }
 
@@ -346,6 +351,10 @@ extension RenderRequest {
             throw bad("denoising-start", "\(s) must be below denoising-end \(e)")
         }
         if let s = strength, !(s > 0 && s <= 1) { throw bad("strength", "must be in (0, 1], not \(s)") }
+        if let e = eta, !(e >= 0 && e <= 1) { throw bad("eta", "must be between 0 and 1, not \(e)") }
+        if eta != nil, let s = scheduler, !SchedulerKind.takingEta.contains(s) {
+            throw bad("eta", "scheduler \(s.rawValue) does not take it (schedulers that do: \(SchedulerKind.takingEta.map(\.rawValue).joined(separator: ", ")))")
+        }
         guard refinerStrength > 0, refinerStrength <= 1 else { throw bad("refiner-strength", "must be in (0, 1], not \(refinerStrength)") }
         if let f = highNoiseFrac, !(f > 0 && f < 1) { throw bad("high-noise-frac", "must be strictly between 0 and 1, not \(f)") }
         for (name, score) in [("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore)]

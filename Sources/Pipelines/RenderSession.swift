@@ -196,7 +196,7 @@ struct StageSchedule {
     init(plan: StagePlan, request: RenderRequest, schedulerConfig: ConfigFile) throws {
         let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
         kind = request.scheduler ?? SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
-        var scheduler = try kind.make(config: schedulerConfig, steps: request.steps)
+        var scheduler = try kind.make(config: schedulerConfig, steps: request.steps, eta: request.eta)
         let train = (try? schedulerConfig.int("num_train_timesteps", default: 1000)) ?? 1000
         (timesteps, begin) = plan.timesteps(scheduler: scheduler, steps: request.steps, trainTimesteps: train)
         if !plan.isTextToImage { scheduler.setBeginIndex(begin) }

@@ -16,7 +16,8 @@ enum ConsistencyTimesteps {
             let k = n / original
             origin = (0..<Int(Double(original) * strength)).map { ($0 + 1) * k - 1 }
             guard origin.count / steps >= 1 else {
-                throw fail("\(steps) steps is more than original_inference_steps x strength (\(original) x \(strength) = \(origin.count)); use at most \(origin.count) steps")
+                let of = strength == 1 ? "original_inference_steps \(original)" : "original_inference_steps x strength (\(original) x \(strength))"
+                throw fail("\(steps) steps is more than \(of) allows; use at most \(origin.count) steps")
             }
             guard steps <= original else { throw fail("\(steps) steps is more than original_inference_steps \(original)") }
         } else {

@@ -36,7 +36,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
     }
 
     /// The schedulers whose `step` takes diffusers' `eta`.
-    public static let takingEta: [SchedulerKind] = [.tcd]
+    public static let takingEta: [SchedulerKind] = [.ddim, .tcd]
     /// The schedulers whose `set_timesteps` takes a `strength`.
     public static let takingStrength: [SchedulerKind] = [.lcm, .tcd]
 
@@ -77,7 +77,7 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         case .eulerAncestral:
             config.useKarrasSigmas = false
             return try EulerAncestralScheduler(config: config, steps: steps)
-        case .ddim: return try DDIMScheduler(config: config, steps: steps)
+        case .ddim: return try DDIMScheduler(config: config, steps: steps, eta: eta ?? 0)
         case .dpmpp2m: return try DPMSolverMultistepScheduler(config: config, steps: steps, karras: config.useKarrasSigmas, name: rawValue)
         case .dpmpp2mKarras: return try DPMSolverMultistepScheduler(config: config, steps: steps, karras: true, name: rawValue)
         case .heun: return try HeunDiscreteScheduler(config: config, steps: steps)

@@ -485,19 +485,22 @@ FEW_STEP_SCHEDULER_CASES = [
     ("tcd-eta0.7-orig33-8", "tcd", "TCDScheduler", {"original_inference_steps": 33}, 8, 1.0, 0.7),
     ("tcd-eta0.3-strength-0.45-3", "tcd", "TCDScheduler", {}, 3, 0.45, 0.3),
     ("tcd-eta0.5-vpred-1", "tcd", "TCDScheduler", {"prediction_type": "v_prediction"}, 1, 1.0, 0.5),
+    # DDIM takes the pipeline's eta too (and draws noise after every step, the last included)
+    ("ddim-eta0.5-5", "ddim", "DDIMScheduler", {}, 5, 1.0, 0.5),
+    ("ddim-eta1-trailing-vpred-4", "ddim", "DDIMScheduler", {"timestep_spacing": "trailing", "prediction_type": "v_prediction"}, 4, 1.0, 1.0),
 ]
 
 
 @part
 def few_step_scheduler_fixtures():
     """LCMScheduler and TCDScheduler as scheduler_fixtures drives the others, with set_timesteps'
-    strength and TCD's eta; written beside schedulers.json, which stays as it is."""
+    strength and TCD's (and DDIM's) eta; written beside schedulers.json, which stays as it is."""
     import diffusers
     cases = []
     for name, kiln_name, cls_name, overrides, steps, strength, eta in FEW_STEP_SCHEDULER_CASES:
         config = dict(SDXL_SCHEDULER_CONFIG, **overrides)
         scheduler = getattr(diffusers, cls_name).from_config(config)
-        scheduler.set_timesteps(steps, strength=strength)
+        scheduler.set_timesteps(steps, **({"strength": strength} if strength != 1.0 else {}))
         generator = torch.Generator("cpu").manual_seed(7)
         sample = torch.randn(1, 4, 6, 5, generator=generator) * scheduler.init_noise_sigma
         start = sample.clone()
@@ -585,6 +588,37 @@ def render_fixtures(base_dir):
                    generator=torch.Generator("cpu").manual_seed(21)).images
     save("render-denoising-end", {"latents": latents})
     with open(os.path.join(EXPECTED, "renders.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
+FEW_STEP_RENDER_CASES = [
+    # name, call arguments (eta is the pipeline's), diffusers scheduler class, seed
+    ("lcm-4", {"prompt": "a cat", "negative_prompt": "dog", "num_inference_steps": 4, "guidance_scale": 1.5}, "LCMScheduler", 7),
+    ("lcm-2-no-guidance", {"prompt": "a red fox in the snow", "num_inference_steps": 2, "guidance_scale": 1.0,
+                           "width": 96, "height": 64}, "LCMScheduler", 12),
+    ("tcd-4-eta0.3", {"prompt": "a cat", "num_inference_steps": 4, "guidance_scale": 0.0, "eta": 0.3}, "TCDScheduler", 7),
+    ("tcd-3-eta0", {"prompt": "a lighthouse", "negative_prompt": "fog", "num_inference_steps": 3, "guidance_scale": 2.0},
+     "TCDScheduler", 5),
+]
+
+
+@part
+@torch.no_grad()
+def few_step_render_fixtures():
+    """Text-to-image on the tiny base with the scheduler swapped for LCMScheduler or TCDScheduler
+    by from_config, as the few-step recipes do; beside renders.json, which stays as it is."""
+    import diffusers
+    base_dir = os.path.join(MODELS, "tiny-sdxl-base")
+    cases = []
+    for name, args, cls_name, seed in FEW_STEP_RENDER_CASES:
+        pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
+        pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config)
+        pipe.set_progress_bar_config(disable=True)
+        out = pipe(**args, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        save("render-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+        kiln = {"LCMScheduler": "lcm", "TCDScheduler": "tcd"}[cls_name]
+        cases.append({"name": name, "scheduler": kiln, "seed": seed, "watermark": False, "args": args})
+    with open(os.path.join(EXPECTED, "renders-few-step.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
 
 

@@ -24,7 +24,7 @@ final class ViewColumnTests: QueueTestCase {
         "refiner": .text("refiner-model"), "refiner-config": .text("refiner-config"), "high-noise-frac": .number(0.75),
         "refine-after": .flag(true), "refiner-strength": .number(0.45), "lora": .text("style.safetensors:0.7"),
         "embedding": .text("lantern.safetensors:lantern"), "vae-tiling": .flag(true), "precision": .text("bf16"),
-        "watermark": .flag(false),
+        "watermark": .flag(false), "eta": .number(0.3),
     ]
 
     /// A request with `nonDefault` applied, parameter by parameter.

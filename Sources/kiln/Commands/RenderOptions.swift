@@ -20,6 +20,7 @@ struct RenderOptions: ParsableArguments {
     @Option(name: .customLong("guidance-rescale"), help: parameterHelp("guidance-rescale")) var guidanceRescale: String?
     @Option(help: parameterHelp("seed")) var seed: String?
     @Option(help: parameterHelp("scheduler")) var scheduler: String?
+    @Option(help: parameterHelp("eta")) var eta: String?
     @Option(name: .customLong("clip-skip"), help: parameterHelp("clip-skip")) var clipSkip: String?
     @Option(name: .customLong("original-size"), help: parameterHelp("original-size")) var originalSize: String?
     @Option(name: .customLong("crop-top-left"), help: parameterHelp("crop-top-left")) var cropTopLeft: String?
@@ -54,7 +55,7 @@ struct RenderOptions: ParsableArguments {
         let texts: [(String, String?)] = [
             ("prompt-2", prompt2), ("negative-prompt", negativePrompt), ("negative-prompt-2", negativePrompt2),
             ("width", width), ("height", height), ("steps", steps), ("guidance", guidance), ("guidance-rescale", guidanceRescale),
-            ("seed", seed), ("scheduler", scheduler), ("clip-skip", clipSkip), ("original-size", originalSize),
+            ("seed", seed), ("scheduler", scheduler), ("eta", eta), ("clip-skip", clipSkip), ("original-size", originalSize),
             ("crop-top-left", cropTopLeft), ("target-size", targetSize), ("negative-original-size", negativeOriginalSize),
             ("negative-crop-top-left", negativeCropTopLeft), ("negative-target-size", negativeTargetSize), ("images", images),
             ("image", image.map(absolute)), ("strength", strength), ("mask", mask.map(absolute)), ("padding-mask-crop", paddingMaskCrop),
