@@ -85,7 +85,8 @@ struct WorkCommand: ParsableCommand {
             let live = isatty(STDOUT_FILENO) == 1
             var jobStart = Date(), lastSteps = 0
             // The queue's ETA reads every job's step times, so it is asked for only when the live
-            // line shows it, and at most every 30 s: the cost per job must not grow with the queue.
+            // line shows it: before each job until there is one, then at most every 30 s, so the
+            // cost per job does not grow with the queue.
             var eta = live ? try store.progress().eta : nil
             var etaRead = Date()
             worker.onStep = { job, step, steps in
@@ -99,7 +100,7 @@ struct WorkCommand: ParsableCommand {
             while !stop.isRequested, maxJobs.map({ done < $0 }) ?? true {
                 jobStart = Date()
                 lastSteps = 0
-                if live, Date().timeIntervalSince(etaRead) >= 30 {
+                if live, eta == nil || Date().timeIntervalSince(etaRead) >= 30 {
                     eta = try waited { try store.progress().eta } ?? eta
                     etaRead = Date()
                 }
