@@ -25,6 +25,25 @@ public struct HubCache: Sendable {
 
     /// The snapshot `id` names, checked to hold every file Kiln reads from a diffusers pipeline.
     public func snapshot(_ id: HubModelID) throws -> HubSnapshot {
+        let snapshot = try resolve(id)
+        let missing = try HubCache.missingPipelineFiles(in: snapshot.path)
+        guard missing.isEmpty else { throw HubCacheError.missingFiles(id: id, files: missing, folder: snapshot.path) }
+        return snapshot
+    }
+
+    /// The absolute path of `file` (a path inside the repo, such as a LoRA's
+    /// `pytorch_lora_weights.safetensors`) in the snapshot `id` names, checked to exist.
+    public func file(_ file: String, of id: HubModelID) throws -> String {
+        let snapshot = try resolve(id)
+        let path = (snapshot.path as NSString).appendingPathComponent(file)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HubCacheError.missingFiles(id: id, files: [file], folder: snapshot.path)
+        }
+        return path
+    }
+
+    /// The snapshot folder `id` names, through `refs/REVISION` (default `main`) or a 40-hex commit.
+    func resolve(_ id: HubModelID) throws -> HubSnapshot {
         let fm = FileManager.default
         let repoFolder = (root as NSString).appendingPathComponent(id.folderName)
         var isDir: ObjCBool = false
@@ -47,8 +66,6 @@ public struct HubCache: Sendable {
         guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             throw HubCacheError.missingFiles(id: id, files: ["snapshot \(commit)"], folder: path)
         }
-        let missing = try HubCache.missingPipelineFiles(in: path)
-        guard missing.isEmpty else { throw HubCacheError.missingFiles(id: id, files: missing, folder: path) }
         return HubSnapshot(repo: id.repo, commit: commit, path: path)
     }
 
@@ -135,7 +152,7 @@ public enum HubCacheError: Error, CustomStringConvertible, LocalizedError, Equat
     public var description: String {
         switch self {
         case let .notCached(id, cache):
-            return "\(id): no such folder, and not in the Hugging Face cache \(cache) (Kiln downloads nothing); fetch it with `\(id.downloadCommand)`, or give the path of a model folder"
+            return "\(id): no such folder, and not in the Hugging Face cache \(cache) (Kiln downloads nothing); fetch it with `\(id.downloadCommand)`, or give a path that exists"
         case let .unknownRevision(id, revision, folder):
             return "\(id): revision '\(revision)' is not in the cache (\(folder)/refs has no '\(revision)'); fetch it with `\(id.downloadCommand)`"
         case let .badRef(path, id):

@@ -17,4 +17,18 @@ public enum ModelLocation {
         guard !argument.hasPrefix("."), !argument.hasPrefix("~"), let id = HubModelID(argument) else { return path }
         return try cache.snapshot(id).path
     }
+
+    /// The absolute path of a file argument (`--lora`): an existing path, or `org/name[@revision]:FILE`
+    /// (FILE a path inside the repo, no `..`), the file in that repo's snapshot in the cache.
+    public static func resolveFile(_ argument: String, relativeTo folder: String,
+                                   cache: HubCache = HubCache()) throws -> String {
+        let path = argument.hasPrefix("/") ? argument : (folder as NSString).appendingPathComponent(argument)
+        if FileManager.default.fileExists(atPath: path) { return path }
+        guard !argument.hasPrefix("."), !argument.hasPrefix("~"), let colon = argument.firstIndex(of: ":"),
+              let id = HubModelID(String(argument[..<colon])) else { return path }
+        let file = String(argument[argument.index(after: colon)...])
+        let parts = file.split(separator: "/", omittingEmptySubsequences: false)
+        guard !file.hasPrefix("/"), parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { return path }
+        return try cache.file(file, of: id)
+    }
 }

@@ -38,6 +38,31 @@ final class HubModelCommandTests: QueueTestCase {
         XCTAssertTrue(try XCTUnwrap(hub.text["parameters"]).contains("Model: kiln-test/tiny-sdxl"))
     }
 
+    /// `--lora org/name:FILE:SCALE` reads FILE from the repo's snapshot: the image is the path's.
+    func testLoRAFromTheCacheRendersAsItsPath() throws {
+        let (fixture, env) = try makeCache()
+        let loras = dir + "/lora-repo"
+        try FileManager.default.createDirectory(atPath: loras, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Fixtures.path("loras/lantern-peft.safetensors"), toPath: loras + "/pytorch_lora_weights.safetensors")
+        try fixture.add(repo: "kiln-test/lantern", commit: commitA, from: loras)
+        let a = try KilnProcess.run(["render", "--model", "kiln-test/tiny-sdxl", "--lora", "kiln-test/lantern:pytorch_lora_weights.safetensors:0.8",
+                                     "--output", dir + "/hub.png"] + common, environment: env)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let b = try KilnProcess.run(["render", "--model", Fixtures.model("tiny-sdxl-base"), "--lora", Fixtures.path("loras/lantern-peft.safetensors") + ":0.8",
+                                     "--output", dir + "/path.png"] + common)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let c = try KilnProcess.run(["render", "--model", Fixtures.model("tiny-sdxl-base"), "--output", dir + "/none.png"] + common)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let (x, y, z) = (try PNGFile.read(dir + "/hub.png").image, try PNGFile.read(dir + "/path.png").image, try PNGFile.read(dir + "/none.png").image)
+        XCTAssertTrue(x.pixels == y.pixels, "the cached LoRA renders as its path")
+        XCTAssertFalse(x.pixels == z.pixels, "the LoRA changed the image")
+        let r = try KilnProcess.run(["render", "--model", "kiln-test/tiny-sdxl", "--lora", "kiln-test/lantern@v3:lora.safetensors",
+                                     "--output", dir + "/x.png"] + common, environment: env)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--lora kiln-test/lantern@v3: revision 'v3'") && r.stderr.contains("`hf download kiln-test/lantern --revision v3`"), r.stderr)
+    }
+
     func testMissingModelOrFilesSayWhatAndHowInOneLine() throws {
         let (fixture, env) = try makeCache()
         func refused(_ model: String, _ expected: [String], extra: [String] = []) throws {

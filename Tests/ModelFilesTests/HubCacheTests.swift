@@ -124,4 +124,18 @@ final class HubCacheTests: XCTestCase {
         XCTAssertEqual(try ModelLocation.resolve("models/base/unet", relativeTo: dir, cache: env), dir + "/models/base/unet")
         XCTAssertThrowsError(try ModelLocation.resolve("org/absent", relativeTo: dir, cache: env))
     }
+
+    func testFileInARepoResolvesOrNamesTheMissingFile() throws {
+        let env = HubCache(root: cache.root)
+        try cache.add(repo: "org/tiny", commit: commitA, from: tiny)
+        let snapshot = cache.repoFolder("org/tiny") + "/snapshots/" + commitA
+        XCTAssertEqual(try ModelLocation.resolveFile("org/tiny:vae/config.json", relativeTo: dir, cache: env), snapshot + "/vae/config.json")
+        XCTAssertEqual(try ModelLocation.resolveFile("org/tiny@\(commitA):vae/config.json", relativeTo: dir, cache: env), snapshot + "/vae/config.json")
+        XCTAssertThrowsError(try ModelLocation.resolveFile("org/tiny:lora.safetensors", relativeTo: dir, cache: env)) { error in
+            XCTAssertTrue("\(error)".contains("lacks lora.safetensors") && "\(error)".hasSuffix("`hf download org/tiny`"), "\(error)")
+        }
+        // Leaving the snapshot, or not id-shaped: a path.
+        XCTAssertEqual(try ModelLocation.resolveFile("org/tiny:../x", relativeTo: dir, cache: env), dir + "/org/tiny:../x")
+        XCTAssertEqual(try ModelLocation.resolveFile("style.safetensors", relativeTo: dir, cache: env), dir + "/style.safetensors")
+    }
 }

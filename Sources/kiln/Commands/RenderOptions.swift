@@ -66,7 +66,7 @@ struct RenderOptions: ParsableArguments {
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
         if refineAfter { out.append(("refine-after", .flag(true))) }
-        for entry in lora { out.append(("lora", .text(absolute(entry)))) }
+        for entry in lora { out.append(("lora", .text(try loraLocation(entry)))) }
         for entry in embedding { out.append(("embedding", .text(absolute(entry)))) }
         if vaeTiling { out.append(("vae-tiling", .flag(true))) }
         if noWatermark { out.append(("watermark", .flag(false))) }
@@ -99,6 +99,18 @@ struct RenderOptions: ParsableArguments {
 func modelLocation(_ argument: String, option: String) throws -> String {
     do { return try ModelLocation.resolve(argument, relativeTo: FileManager.default.currentDirectoryPath) } catch let error as HubCacheError {
         throw ValidationError("--\(option) \(error)")
+    }
+}
+
+/// A `--lora FILE[:SCALE]` entry with FILE made absolute, or `org/name[@revision]:FILE[:SCALE]`
+/// with FILE found in that repo's snapshot in the Hugging Face cache.
+func loraLocation(_ entry: String) throws -> String {
+    var file = entry, scale = ""
+    if let colon = entry.lastIndex(of: ":"), Double(entry[entry.index(after: colon)...]) != nil {
+        file = String(entry[..<colon]); scale = String(entry[colon...])
+    }
+    do { return try ModelLocation.resolveFile(file, relativeTo: FileManager.default.currentDirectoryPath) + scale } catch let error as HubCacheError {
+        throw ValidationError("--lora \(error)")
     }
 }
 

@@ -54,7 +54,11 @@ struct SweepCommand: ParsableCommand {
                 if let f = r.mask?.file { r.mask?.file = resolve(f) }
                 if let f = r.latents?.file { r.latents?.file = resolve(f) }
                 r.refiner = try r.refiner.map { try locate($0, key: "refiner") }
-                for i in r.loras.indices { r.loras[i].file = resolve(r.loras[i].file) }
+                for i in r.loras.indices {
+                    do { r.loras[i].file = try ModelLocation.resolveFile(r.loras[i].file, relativeTo: specFolder) } catch let error as HubCacheError {
+                        throw QueueError.invalidSpec(key: "lora", reason: "\(error)")
+                    }
+                }
                 for i in r.embeddings.indices { r.embeddings[i].file = resolve(r.embeddings[i].file) }
                 r.refinerConfig = r.refinerConfig.map(resolve)
                 let resolved = try InputFiles.resolve(r, cache: cache)
