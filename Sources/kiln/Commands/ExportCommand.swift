@@ -13,7 +13,7 @@ struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export",
         abstract: "Write the PNGs kept in the queue as job-<id>-<index>.png files (skipping identical ones already there, and keeping different ones unless --force).")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "Only this sweep's images.") var sweep: Int64?
     @Option(name: .customLong("job"), help: "Only these jobs' images (repeatable).") var jobs: [Int64] = []
     @Option(name: .customLong("output-folder"), help: "Where to write the files (must exist).") var outputFolder: String
@@ -26,7 +26,7 @@ struct ExportCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: outputFolder, isDirectory: &isDir), isDir.boolValue else {
                 throw ValidationError("--output-folder: \(outputFolder) is not an existing folder")
             }
-            let reader = try Queues.openReader(db)
+            let reader = try queue.openReader()
             // An id that names nothing is a typo, not an empty export.
             if let sweep, try reader.sweep(sweep) == nil {
                 throw ValidationError("--sweep \(sweep): no such sweep in \(reader.displayName)")

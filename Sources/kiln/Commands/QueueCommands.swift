@@ -8,7 +8,7 @@ import RenderQueue
 struct EnqueueCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Add one render job to the queue and print its id.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A diffusers model folder, a single-file .safetensors checkpoint, or a Hugging Face Hub id org/name[@revision] in the local cache (the job keeps the snapshot it resolved to).") var model: String
     @Option(help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).") var config: String?
     @Option(help: "Higher runs first.") var priority: Int = 0
@@ -19,7 +19,7 @@ struct EnqueueCommand: ParsableCommand {
         try failing {
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
             let resolved = try options.resolved()
-            let store = try Queues.open(db)
+            let store = try queue.open(create: true)
             let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), request: resolved.request,
                                        blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)
             print(id)
@@ -33,7 +33,7 @@ struct EnqueueCommand: ParsableCommand {
 struct WorkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "work", abstract: "Claim and render queued jobs, checkpointing as it goes.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Flag(name: .customLong("until-empty"), help: "Stop when no job is queued, running or waiting for a retry (otherwise wait for more).") var untilEmpty = false
     @Option(name: .customLong("max-jobs"), help: "Stop after this many jobs.") var maxJobs: Int?
     @Option(name: .customLong("checkpoint-every"), help: "Save latents and scheduler state every N steps.") var checkpointEvery: Int = 1
@@ -66,7 +66,7 @@ struct WorkCommand: ParsableCommand {
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             // Tests make output writes fail as a full disk does (see Worker.Options.failingOutputWrites).
             options.failingOutputWrites = Int(ProcessInfo.processInfo.environment["KILN_TEST_ENOSPC_WRITES"] ?? "") ?? 0
-            let store = try Queues.open(db, create: false)
+            let store = try queue.open(create: false)
             BusErrorNotice.install(queue: store.displayName)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
@@ -146,7 +146,7 @@ func say(_ line: String) {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Query the queue with SQL (read-only). Views: v_jobs, v_outputs.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A read-only SQL query.") var sql: String = "SELECT job_id, seed, scheduler, steps, guidance, width, height, output_sha256, render_seconds FROM v_outputs ORDER BY job_id"
     @Option(help: "table, csv or json (csv and json are written row by row as they are read; a table waits for the last row).") var format: String = "table"
     @Option(help: "Seconds before the query is stopped (it runs in a read-only transaction).") var timeout: Double = 60
@@ -159,7 +159,7 @@ struct ReportCommand: ParsableCommand {
             }
             // CSV and JSON rows are written as they are read, never all held (a table is
             // formatted at the end: its widths need every row).
-            let reader = try Queues.openReader(db), output = StandardOutput()
+            let reader = try queue.openReader(), output = StandardOutput()
             defer { output.flush() }
             let report = Report.Stream(format: f) { output.write($0) }
             try reader.forEachRow(sql: sql, timeout: timeout, header: { report.begin(columns: $0) }, row: { report.add($0) })
@@ -172,11 +172,11 @@ struct ReportCommand: ParsableCommand {
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Job counts by state and running jobs with step/steps and ETA.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
 
     func run() throws {
         try failing {
-            print(Report.format(try Queues.openReader(db).status(), as: .table))
+            print(Report.format(try queue.openReader().status(), as: .table))
         }
     }
 }

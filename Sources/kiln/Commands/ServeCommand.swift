@@ -11,7 +11,7 @@ struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve a web gallery of the queue: grids of sweeps, images with provenance, the live queue.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "Address to listen on; anything but loopback (127.0.0.1, ::1, localhost) needs --token.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free port, printed at start).") var port = 8080
     @Option(help: "A secret every request must carry (Authorization: Bearer TOKEN, ?token=TOKEN, or the cookie it sets); default: $KILN_TOKEN.")
@@ -37,8 +37,8 @@ struct ServeCommand: ParsableCommand {
             options.requestTimeout = requestTimeout
             if let maxConnections { options.maxConnections = maxConnections }
             try options.validate()
-            let reader = try Queues.openReader(db)
-            let writer = allowActions ? try Queues.open(db) : nil
+            let reader = try queue.openReader()
+            let writer = allowActions ? try queue.open(create: true) : nil
             let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
             let mode = (allowActions ? "actions on" : "read-only") + (token == nil ? "" : ", token required")
             let app = try Gallery.application(reader: reader, writer: writer, options: options) { port in

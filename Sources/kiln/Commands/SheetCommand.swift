@@ -9,7 +9,7 @@ import RenderQueue
 struct SheetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sheet", abstract: "Draw a labelled contact sheet of a sweep.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A sweep id.") var sweep: Int64
     @Option(help: "Parameter across: any render parameter (e.g. scheduler, seed, guidance, strength, high-noise-frac).") var x: String
     @Option(help: "Parameter down.") var y: String
@@ -31,7 +31,7 @@ struct SheetCommand: ParsableCommand {
         try failing {
             guard cellSize >= 32, cellSize <= 2048 else { throw ValidationError("--cell-size must be between 32 and 2048") }
             let across = try SheetCommand.parameter(x, "x"), down = try SheetCommand.parameter(y, "y")
-            let rows = try Queues.openReader(db).sweepOutputs(sweep)
+            let rows = try queue.openReader().sweepOutputs(sweep)
             guard !rows.isEmpty else { throw ValidationError("sweep \(sweep) has no finished images") }
             // Labels first, so the sheet's size is checked before any image is decoded.
             let labelled = try rows.map { row -> (x: String, y: String, output: StoredOutput) in

@@ -9,7 +9,7 @@ import RenderQueue
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sweep", abstract: "Expand a YAML or JSON sweep spec into jobs; print the sweep id and job count.")
 
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Argument(help: "SPEC.yaml or SPEC.json") var spec: String
     @Flag(name: .customLong("dry-run"), help: "Print the count, each prompt template's expansions and the first jobs; write nothing.") var dryRun = false
     @Option(help: "Refuse specs that expand to more jobs than this.") var limit: Int = 1_000_000
@@ -50,9 +50,9 @@ struct SweepCommand: ParsableCommand {
             var blobs: [String: Data] = [:]
             let requests = try (0..<parsed.count).map { index -> RenderRequest in
                 var r = try parsed.request(at: index)
-                if let f = r.image?.file { r.image?.file = resolve(f) }
-                if let f = r.mask?.file { r.mask?.file = resolve(f) }
-                if let f = r.latents?.file { r.latents?.file = resolve(f) }
+                for input in StoredInput.allCases {
+                    if let f = r[keyPath: input.reference]?.file { r[keyPath: input.reference]?.file = resolve(f) }
+                }
                 r.refiner = try r.refiner.map { try locate($0, key: "refiner") }
                 for i in r.loras.indices {
                     do { r.loras[i].file = try ModelLocation.resolveFile(r.loras[i].file, relativeTo: specFolder) } catch let error as HubCacheError {
@@ -77,7 +77,7 @@ struct SweepCommand: ParsableCommand {
                 }
                 return
             }
-            let store = try Queues.open(db)
+            let store = try queue.open(create: true)
             let (id, count) = try store.enqueue(sweep: parsed, model: model, config: config, requests: requests, blobs: blobs)
             print("sweep \(id): \(count) jobs")
         }
@@ -86,7 +86,7 @@ struct SweepCommand: ParsableCommand {
 
 /// Job selection shared by cancel and retry.
 struct JobSelectionOptions: ParsableArguments {
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A sweep id.") var sweep: Int64?
     @Argument(help: "Job ids (none: all jobs, or the sweep's).") var jobs: [Int64] = []
 }
@@ -96,7 +96,7 @@ struct CancelCommand: ParsableCommand {
     @OptionGroup var selection: JobSelectionOptions
     func run() throws {
         try failing {
-            let n = try Queues.open(selection.db, create: false).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
+            let n = try selection.queue.open(create: false).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs cancelled or stopping")
         }
     }
@@ -107,7 +107,7 @@ struct RetryCommand: ParsableCommand {
     @OptionGroup var selection: JobSelectionOptions
     func run() throws {
         try failing {
-            let n = try Queues.open(selection.db, create: false).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
+            let n = try selection.queue.open(create: false).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs queued again")
         }
     }
@@ -115,20 +115,20 @@ struct RetryCommand: ParsableCommand {
 
 struct PauseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming new jobs (the whole queue or one sweep).")
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try Queues.open(db, create: false).setPaused(true, sweep: sweep); print("paused") } }
+    func run() throws { try failing { try queue.open(create: false).setPaused(true, sweep: sweep); print("paused") } }
 }
 
 struct ResumeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs again after a pause.")
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+    @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try Queues.open(db, create: false).setPaused(false, sweep: sweep); print("resumed") } }
+    func run() throws { try failing { try queue.open(create: false).setPaused(false, sweep: sweep); print("resumed") } }
 }
 
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete the checkpoints of finished jobs.")
-    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
-    func run() throws { try failing { print("\(try Queues.open(db, create: false).pruneCheckpoints()) checkpoints deleted") } }
+    @OptionGroup var queue: QueueLocationOptions
+    func run() throws { try failing { print("\(try queue.open(create: false).pruneCheckpoints()) checkpoints deleted") } }
 }

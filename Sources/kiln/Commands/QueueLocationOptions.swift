@@ -1,0 +1,16 @@
+import ArgumentParser
+import QueueBackends
+import RenderQueue
+
+/// `--db`, the queue every queue command works on: a SQLite file or a `postgresql://` URL,
+/// `KILN_DB` when absent (`Queues.location`). One option group, so its help and meaning are the
+/// same in every command.
+struct QueueLocationOptions: ParsableArguments {
+    @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
+
+    /// The queue to write to; only `create` (enqueue, sweep, serve's actions) may make a new one.
+    func open(create: Bool) throws -> any JobQueue { try Queues.open(db, create: create) }
+
+    /// The queue read only: never created, never migrated.
+    func openReader() throws -> any QueueReader { try Queues.openReader(db) }
+}
