@@ -13,33 +13,60 @@ public enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
+    /// Hashes `data` in place: whole 64-byte blocks are read straight from its bytes (no copy of
+    /// a LoRA file's hundreds of megabytes), and only the padded tail is built apart. The block
+    /// loop runs over raw pointers, so it costs the same in checked and unchecked builds.
     public static func hex(_ data: Data) -> String {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var message = [UInt8](data)
-        let bitLength = UInt64(message.count) * 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for i in (0..<8).reversed() { message.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: message.count, by: 64) {
-            for i in 0..<16 {
-                let j = chunk + 4 * i
-                w[i] = UInt32(message[j]) << 24 | UInt32(message[j + 1]) << 16 | UInt32(message[j + 2]) << 8 | UInt32(message[j + 3])
+        let whole = data.count / 64 * 64
+        // The tail: the bytes after the last whole block, 0x80, zeros, and the bit length.
+        var tail = [UInt8](data.suffix(data.count - whole))
+        tail.append(0x80)
+        while tail.count % 64 != 56 { tail.append(0) }
+        let bitLength = UInt64(data.count) &* 8
+        for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+        h.withUnsafeMutableBufferPointer { state in
+            k.withUnsafeBufferPointer { k in
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                    data.withUnsafeBytes { bytes in
+                        var offset = 0
+                        while offset < whole {
+                            compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]), state, k, w)
+                            offset += 64
+                        }
+                    }
+                    tail.withUnsafeBytes { bytes in
+                        var offset = 0
+                        while offset < bytes.count {
+                            compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]), state, k, w)
+                            offset += 64
+                        }
+                    }
+                }
             }
-            for i in 16..<64 {
-                let s0 = w[i - 15].rotated(7) ^ w[i - 15].rotated(18) ^ (w[i - 15] >> 3)
-                let s1 = w[i - 2].rotated(17) ^ w[i - 2].rotated(19) ^ (w[i - 2] >> 10)
-                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-            for i in 0..<64 {
-                let t1 = hh &+ (e.rotated(6) ^ e.rotated(11) ^ e.rotated(25)) &+ ((e & f) ^ (~e & g)) &+ k[i] &+ w[i]
-                let t2 = (a.rotated(2) ^ a.rotated(13) ^ a.rotated(22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-                (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-            }
-            for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
         }
         return h.map { String(format: "%08x", $0) }.joined()
+    }
+
+    /// One block of FIPS 180-4's compression function into `state`; `w` is the message schedule.
+    @inline(__always)
+    private static func compress(_ block: UnsafeRawBufferPointer, _ state: UnsafeMutableBufferPointer<UInt32>,
+                                 _ k: UnsafeBufferPointer<UInt32>, _ w: UnsafeMutableBufferPointer<UInt32>) {
+        guard let p = block.baseAddress, let s = state.baseAddress, let kp = k.baseAddress, let wp = w.baseAddress else { return }
+        for i in 0..<16 { wp[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+        for i in 16..<64 {
+            let s0 = wp[i - 15].rotated(7) ^ wp[i - 15].rotated(18) ^ (wp[i - 15] >> 3)
+            let s1 = wp[i - 2].rotated(17) ^ wp[i - 2].rotated(19) ^ (wp[i - 2] >> 10)
+            wp[i] = wp[i - 16] &+ s0 &+ wp[i - 7] &+ s1
+        }
+        var (a, b, c, d, e, f, g, hh) = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+        for i in 0..<64 {
+            let t1 = hh &+ (e.rotated(6) ^ e.rotated(11) ^ e.rotated(25)) &+ ((e & f) ^ (~e & g)) &+ kp[i] &+ wp[i]
+            let t2 = (a.rotated(2) ^ a.rotated(13) ^ a.rotated(22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+            (hh, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
+        }
+        s[0] = s[0] &+ a; s[1] = s[1] &+ b; s[2] = s[2] &+ c; s[3] = s[3] &+ d
+        s[4] = s[4] &+ e; s[5] = s[5] &+ f; s[6] = s[6] &+ g; s[7] = s[7] &+ hh
     }
 }
 
