@@ -13,8 +13,9 @@ public final class WildcardFolder {
 
     /// Largest wildcard file read, checked before reading.
     public static let maxFileBytes = 4 << 20
-    /// Most wildcard files, and deepest folder, walked.
+    /// Most wildcard files, folder entries and deepest folder walked (a link to `/` is refused, not walked).
     public static let maxFiles = 10_000
+    public static let maxEntries = 100_000
     public static let maxFolderDepth = 16
 
     public init(root: URL) { self.root = root }
@@ -67,7 +68,15 @@ public final class WildcardFolder {
     static func lines(of url: URL, what: String, maxBytes: Int = maxFileBytes) throws -> [String] {
         let size: Int
         do {
-            size = try (FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+            // Of the file a link points to (a linked .txt is read, as dynamicprompts reads it).
+            let attributes = try FileManager.default.attributesOfItem(atPath: url.resolvingSymlinksInPath().path)
+            // A FIFO or device (/dev/stdin, /dev/zero) could block or never end.
+            guard attributes[.type] as? FileAttributeType == .typeRegular else {
+                throw PromptTemplateError("\(what) \(url.path) is not a regular file; name a text file")
+            }
+            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        } catch let error as PromptTemplateError {
+            throw error
         } catch {
             throw PromptTemplateError("\(what) \(url.path) cannot be read; check the path")
         }
@@ -100,11 +109,16 @@ public final class WildcardFolder {
             throw PromptTemplateError("wildcards folder \(root.path) does not exist; fix 'wildcards:' in the spec (it is relative to the spec)")
         }
         var found: [String: URL] = [:]
+        var entries = 0
         func walk(_ folder: URL, _ prefix: String, _ depth: Int) throws {
             guard depth <= WildcardFolder.maxFolderDepth else {
                 throw PromptTemplateError("wildcards folder \(root.path) is nested more than \(WildcardFolder.maxFolderDepth) folders deep (a link loop?)")
             }
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            entries += names.count
+            guard entries <= WildcardFolder.maxEntries else {
+                throw PromptTemplateError("wildcards folder \(root.path) holds more than \(WildcardFolder.maxEntries) files and folders; name a smaller folder")
+            }
             for name in names.sorted() {
                 let url = folder.appendingPathComponent(name)
                 var dir: ObjCBool = false

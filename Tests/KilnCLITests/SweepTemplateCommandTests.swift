@@ -59,3 +59,28 @@ final class SweepTemplateCommandTests: XCTestCase {
                           mentioning: "over the limit of 1000 jobs")
     }
 }
+
+/// The example template sweep queues, renders and reports alike on SQLite and PostgreSQL.
+final class ExampleTemplateSweepTests: QueueTestCase {
+    func testExampleTemplateSweepAndReport() throws {
+        let examples = Fixtures.root + "/../../Examples"
+        var reports: [[String]] = []
+        try onEachBackend { _ in
+            let db = try queue("t")
+            let r = try KilnProcess.run(["sweep", "--db", db, examples + "/tiny-template-sweep.yaml"])
+            XCTAssertEqual(r.stdout, "sweep 1: 20 jobs\n", r.stderr)
+            XCTAssertEqual(try KilnProcess.run(["work", "--db", db, "--max-jobs", "2"]).status, 0)
+            let sql = try String(contentsOfFile: examples + "/reports/by-template.sql", encoding: .utf8)
+            let report = try KilnProcess.run(["report", "--db", db, "--sql", sql, "--format", "csv"])
+            XCTAssertEqual(report.status, 0, report.stderr)
+            // Timings aside: the first two jobs are the first expansion at seeds 1 and 2.
+            let rows = report.stdout.split(separator: "\n").map { $0.split(separator: ",").dropLast().joined(separator: ",") }
+            let template = "a {red|blue} __animal__ at __light/time__"
+            XCTAssertEqual(rows.count, 3, report.stdout)
+            XCTAssertTrue(rows[1].contains("1,1,1"), report.stdout)
+            XCTAssertTrue(report.stdout.contains(template), report.stdout)
+            reports.append(rows)
+        }
+        XCTAssertEqual(Set(reports.map { "\($0)" }).count, 1, "the same report on both databases")
+    }
+}

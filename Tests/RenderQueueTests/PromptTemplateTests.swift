@@ -81,6 +81,17 @@ final class PromptTemplateTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(start), 1)
     }
 
+    /// A link back to the folder's own parent is walked a bounded number of levels, then refused.
+    func testLinkLoopInTheWildcardFolderIsRefused() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/wc", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/wc/loop", withDestinationPath: dir + "/wc")
+        let start = Date()
+        assertRefused("__nothing__", "nested more than \(WildcardFolder.maxFolderDepth) folders deep", folder: dir + "/wc")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 2)
+    }
+
     func testRandomDrawsAreDeterministicForTheSeed() throws {
         let template = "a {0.1::red|9::blue} __colors*__ {1-2$$ and $$x|y|z}"
         let a = try expander().random(template, count: 200, seed: 42)

@@ -88,6 +88,8 @@ final class SweepTemplateTests: XCTestCase {
         assertRefused("model: m\naxes: {prompt: {random: '{a|b}', count: 2}}", ["axes.prompt.seed", "required"])
         assertRefused("model: m\naxes: {prompt: {random: '{a|b}', count: 0, seed: 1}}", ["axes.prompt.count"])
         assertRefused("model: m\naxes: {prompt: {file: missing.txt}}", ["axes.prompt", "missing.txt", "cannot be read"])
+        assertRefused("model: m\naxes: {prompt: {file: /dev/stdin}}", ["axes.prompt", "/dev/stdin", "not a regular file"])
+        assertRefused("model: m\naxes: {prompt: {file: /dev/zero}}", ["axes.prompt", "not a regular file"])
         assertRefused("model: m\naxes: {prompt: {combinatorial: '{a|b|c|d|e|f|g|h}{a|b|c|d|e|f|g|h}'}}", ["axes.prompt", "64 prompts, over the limit of 50"])
         // Each object fits, together they do not.
         assertRefused("model: m\naxes: {prompt: [{combinatorial: '{a|b|c|d|e|f}{a|b|c|d|e}'}, {combinatorial: '{a|b|c|d|e|f}{a|b|c|d|e}'}]}", ["axes.prompt", "over the limit of 50"])
