@@ -28,20 +28,14 @@ public enum SHA256 {
         h.withUnsafeMutableBufferPointer { state in
             k.withUnsafeBufferPointer { k in
                 withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-                    data.withUnsafeBytes { bytes in
-                        var offset = 0
-                        while offset < whole {
+                    /// The first `count` bytes (a multiple of 64), block by block.
+                    func blocks(_ bytes: UnsafeRawBufferPointer, _ count: Int) {
+                        for offset in stride(from: 0, to: count, by: 64) {
                             compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]), state, k, w)
-                            offset += 64
                         }
                     }
-                    tail.withUnsafeBytes { bytes in
-                        var offset = 0
-                        while offset < bytes.count {
-                            compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]), state, k, w)
-                            offset += 64
-                        }
-                    }
+                    data.withUnsafeBytes { blocks($0, whole) }
+                    tail.withUnsafeBytes { blocks($0, $0.count) }
                 }
             }
         }
