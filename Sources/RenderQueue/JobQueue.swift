@@ -186,10 +186,7 @@ extension JobQueue {
     public func retry(jobs: [Int64] = [], sweep: Int64? = nil) throws -> Int { try retry(JobSelection(jobs: jobs, sweep: sweep)) }
 
     /// Polling: sleeps in short naps, returning early when a stop is requested.
-    public func pollForWork(seconds: Double, unless stop: StopRequest) {
-        let end = Date().addingTimeInterval(seconds)
-        while !stop.isRequested, Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(end.timeIntervalSinceNow, 0))) }
-    }
+    public func pollForWork(seconds: Double, unless stop: StopRequest) { stop.wait(seconds: seconds) }
 }
 
 /// How requests are stored and checked, the same for every database.

@@ -67,9 +67,7 @@ extension Worker {
                 onWarning?("\(what): the disk is full (\(message)); waiting for space and trying again, "
                            + String(format: "%g s apart at first, at most %g s", delay, cap) + ", without using an attempt")
             }
-            let pause = min(delay, lease.map { $0.secondsLeft } ?? delay)
-            let end = Date().addingTimeInterval(pause)
-            while !stop.isRequested, Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(end.timeIntervalSinceNow, 0))) }
+            stop.wait(seconds: min(delay, lease.map { $0.secondsLeft } ?? delay))
             if stop.isRequested { throw FullDiskHoldEnded.stopRequested(message) }
             delay = min(delay * 2, cap)
         }

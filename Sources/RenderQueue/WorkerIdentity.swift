@@ -53,4 +53,10 @@ public final class StopRequest: @unchecked Sendable {
 
     /// Whether a stop was requested.
     public var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
+
+    /// Sleeps up to `seconds` in short naps, returning early when a stop is requested.
+    public func wait(seconds: Double) {
+        let end = Date().addingTimeInterval(seconds)
+        while !isRequested, Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(end.timeIntervalSinceNow, 0))) }
+    }
 }
