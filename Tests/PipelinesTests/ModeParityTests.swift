@@ -104,7 +104,8 @@ final class RenderParameterTableTests: XCTestCase {
     func testEveryParameterIsNamedOnceAndRoundTripsThroughItsText() throws {
         let names = RenderParameters.all.map(\.name)
         XCTAssertEqual(Set(names).count, names.count)
-        XCTAssertEqual(names.count, 39)  // eta joined in issue 17
+        // Parameters are added by several hands at once; none may disappear (39 with eta, issue 17).
+        XCTAssertGreaterThanOrEqual(names.count, 39)
         for p in RenderParameters.all {
             XCTAssertEqual(RenderParameters.named(p.name)?.name, p.name)
             XCTAssertEqual(RenderParameters.named(p.column)?.name, p.name)
