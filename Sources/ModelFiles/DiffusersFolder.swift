@@ -67,7 +67,7 @@ public struct DiffusersFolder: Sendable {
         return try DiffusersFolder.openWeights(folder: folder, stem: stem, variant: variant)
     }
 
-    static func openWeights(folder: String, stem: String, variant: WeightVariant) throws -> any WeightSource {
+    public static func openWeights(folder: String, stem: String, variant: WeightVariant) throws -> any WeightSource {
         let fm = FileManager.default
         func at(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         let plainSingle = at("\(stem).safetensors"), plainIndex = at("\(stem).safetensors.index.json")

@@ -146,8 +146,18 @@ public struct SingleFileCheckpoint: Sendable {
     }
 
     /// Original VAE names to diffusers names; the decoder's `up` blocks run in reverse order.
-    func vaeEntries() throws -> [String: MappedWeights.Entry] {
-        let prefix = SingleFileCheckpoint.vaePrefix
+    func vaeEntries() throws -> [String: MappedWeights.Entry] { SingleFileCheckpoint.vaeEntries(file, prefix: SingleFileCheckpoint.vaePrefix) }
+
+    /// The same for the tensors under `prefix` of any file (`""`: a VAE file of its own, as
+    /// sdxl-vae-fp16-fix's `sdxl.vae.safetensors`).
+    static func vaeEntries(_ file: SafetensorsFile, prefix: String) -> [String: MappedWeights.Entry] {
+        func prefixed(_ prefix: String, _ rename: (String) -> String?) -> [String: MappedWeights.Entry] {
+            var out: [String: MappedWeights.Entry] = [:]
+            for key in file.tensors.keys where key.hasPrefix(prefix) {
+                if let name = rename(String(key.dropFirst(prefix.count))) { out[name] = .init(key: key, transform: .identity) }
+            }
+            return out
+        }
         let ups = Set(file.tensors.keys.compactMap { key -> Int? in
             guard key.hasPrefix(prefix + "decoder.up.") else { return nil }
             return Int(key.dropFirst((prefix + "decoder.up.").count).split(separator: ".").first ?? "")

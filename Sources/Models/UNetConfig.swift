@@ -33,7 +33,11 @@ public struct UNetConfig: Sendable, Equatable {
     /// embedding of width `pooledDim` (6 for base: sizes and crop; 5 for refiner: aesthetic score).
     public func timeIDCount(pooledDim: Int) -> Int { (projectionClassEmbeddingsInputDim - pooledDim) / additionTimeEmbedDim }
 
-    public init(_ c: ConfigFile) throws {
+    public init(_ c: ConfigFile) throws { try self.init(c, encoderOnly: false) }
+
+    /// - Parameter encoderOnly: the config of a network with the UNet's encoder and no decoder
+    ///   (a ControlNet's): `up_block_types` may be absent and then mirrors `down_block_types`.
+    init(_ c: ConfigFile, encoderOnly: Bool) throws {
         inChannels = try c.int("in_channels", default: 4, in: 1...64)
         outChannels = try c.int("out_channels", default: 4, in: 1...64)
         sampleSize = try c.int("sample_size", default: 128, in: 1...4096)
@@ -47,7 +51,8 @@ public struct UNetConfig: Sendable, Equatable {
         let n = downBlocks.count
         guard n > 0 else { throw configError(c, "down_block_types", "is empty") }
         guard n <= UNetConfig.maxBlocks else { throw configError(c, "down_block_types", "has \(n) blocks; at most \(UNetConfig.maxBlocks) are supported") }
-        let up = try c.stringList("up_block_types")
+        let mirrored = downBlocks.reversed().map { $0 == .crossAttention ? UpBlock.crossAttention.rawValue : UpBlock.plain.rawValue }
+        let up = try c.stringList("up_block_types", default: encoderOnly ? mirrored : nil)
         upBlocks = try up.enumerated().map { i, s in
             guard let b = UpBlock(rawValue: s) else {
                 throw configError(c, "up_block_types", "[\(i)] = \"\(s)\" is not supported (supported: UpBlock2D, CrossAttnUpBlock2D)")

@@ -1698,6 +1698,14 @@ def dynamic_prompt_fixtures():
 
 
 @part
+def controlnet_fixtures():
+    """Tiny ControlNets, their forward and whole ControlNet renders (controlnet_fixtures.py)."""
+    sys.path.insert(0, HERE)
+    import controlnet_fixtures as c
+    c.main(save)
+
+
+@part
 def hub_cache_check():
     """Checks the Hugging Face cache layout Kiln's tests build (Tests/KilnTestSupport/
     HubCacheFixture.swift: blobs named by ETag, relative symlinks from snapshots, refs without a
