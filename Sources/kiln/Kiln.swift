@@ -11,7 +11,7 @@ struct Kiln: ParsableCommand {
         subcommands: [InspectCommand.self, RenderCommand.self, WatermarkCommand.self,
                       EnqueueCommand.self, SweepCommand.self, WorkCommand.self, StatusCommand.self, ReportCommand.self,
                       CancelCommand.self, RetryCommand.self, PauseCommand.self, ResumeCommand.self, PruneCommand.self,
-                      SheetCommand.self, ExportCommand.self, ServeCommand.self]
+                      SheetCommand.self, ExportCommand.self, ServeCommand.self, ControlCommand.self]
     )
 
     /// Reads the environment's settings (`ProcessSettings`), then parses and runs the command.

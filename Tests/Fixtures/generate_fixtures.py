@@ -1784,6 +1784,14 @@ def hub_cache_check():
     print("hub cache layout: huggingface_hub and diffusers read Kiln's test cache")
 
 
+@part
+def canny_fixtures():
+    """OpenCV's Canny as diffusers' ControlNet docs use it, for `kiln control canny` (canny_fixtures.py)."""
+    sys.path.insert(0, HERE)
+    import canny_fixtures as canny
+    canny.main()
+
+
 def main():
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1:]
