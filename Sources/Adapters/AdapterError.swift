@@ -8,6 +8,8 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
     case otherModel(path: String, reason: String)
     case changed(path: String, expected: String, found: String)
     case badScale(path: String, scale: Double)
+    /// A key in no layout diffusers reads, or one it would drop from this file.
+    case unreadKey(path: String, key: String, reason: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum AdapterError: Error, CustomStringConvertible, Equatable {
         case let .changed(path, expected, found):
             return "\(path) changed since the job was queued (SHA-256 \(found.prefix(12)), expected \(expected.prefix(12))); queue the job again"
         case let .badScale(path, scale): return "\(path): LoRA scale \(scale) must be a finite number between -10 and 10"
+        case let .unreadKey(path, key, reason): return "\(path): LoRA key '\(key)' \(reason); the file was not applied"
         }
     }
 }

@@ -8,7 +8,7 @@ import Numerics
 public struct LoRAModule: Sendable {
     /// "unet", "text_encoder" or "text_encoder_2".
     public let component: String
-    /// The module as the file names it (diffusers dotted path, or kohya's underscored one).
+    /// The module: a diffusers dotted path (older forms normalised), or kohya's underscored name.
     public let name: String
     public let key: String
     let down: String
@@ -18,10 +18,11 @@ public struct LoRAModule: Sendable {
     public let kohya: Bool
 }
 
-/// A LoRA file in diffusers/PEFT layout (`unet.<module>.lora_A.weight`, `text_encoder.…`,
-/// `text_encoder_2.…`, alphas from the `lora_adapter_metadata` diffusers writes) or kohya's
-/// (`lora_unet_…`, `lora_te1_…`, `lora_te2_…` with `lora_down`/`lora_up`/`alpha`), read as
-/// diffusers' `load_lora_weights` and `_convert_non_diffusers_lora_to_diffusers` read them.
+/// A LoRA file in one of the layouts diffusers' `load_lora_weights` reads for SDXL
+/// (`LoRALayout`): diffusers/PEFT (`unet.<module>.lora_A.weight`, `text_encoder.…`,
+/// `text_encoder_2.…`, alphas from the `lora_adapter_metadata` diffusers writes), diffusers'
+/// older `lora.down`/`to_q_lora`/`lora_linear_layer` forms, or kohya's (`lora_unet_…`,
+/// `lora_te1_…`, `lora_te2_…` with `lora_down`/`lora_up`/`alpha`, diffusers or SGM block names).
 public final class LoRAFile: @unchecked Sendable {
     public let path: String
     public let modules: [LoRAModule]
@@ -39,68 +40,35 @@ public final class LoRAFile: @unchecked Sendable {
                                     || $0.hasPrefix("lora_unet_input_blocks_1_1_") }) {
             throw AdapterError.otherModel(path: path, reason: "this LoRA is for Stable Diffusion 1.x/2.x (it changes attention layers of the first down block, which SDXL's UNet does not have)")
         }
-        if names.contains(where: { $0.hasPrefix("lora_unet_") || $0.hasPrefix("lora_te") }) {
-            modules = try LoRAFile.kohyaModules(file, path: path)
-        } else {
-            modules = try LoRAFile.peftModules(file, path: path)
+        guard names.contains(where: { $0.contains("lora") }) else {
+            throw AdapterError.notLoRA(path: path, reason: "no lora_A/lora_B or lora_down/lora_up pairs")
         }
+        modules = try LoRAFile.modules(LoRALayout.pairs(file, path: path), file: file, path: path)
         guard !modules.isEmpty else { throw AdapterError.notLoRA(path: path, reason: "no lora_A/lora_B or lora_down/lora_up pairs") }
     }
 
-    static func kohyaModules(_ file: SafetensorsFile, path: String) throws -> [LoRAModule] {
-        var out: [LoRAModule] = []
-        for key in file.tensorNames where key.hasSuffix(".lora_down.weight") {
-            let name = String(key.dropLast(".lora_down.weight".count))
-            let component: String
-            if name.hasPrefix("lora_unet_") { component = "unet" }
-            else if name.hasPrefix("lora_te1_") || name.hasPrefix("lora_te_") { component = "text_encoder" }
-            else if name.hasPrefix("lora_te2_") { component = "text_encoder_2" }
-            else { throw AdapterError.unknownModule(path: path, key: key, component: "unet or text encoders") }
-            let up = name + ".lora_up.weight"
-            guard file.info(up) != nil else { throw AdapterError.shapeMismatch(path: path, key: key, reason: "has no \(up)") }
-            let rank = try LoRAFile.rank(file, down: key, path: path)
-            var alpha = Float(rank)
-            if file.info(name + ".alpha") != nil {
-                let a = try file.load(name + ".alpha")
-                guard a.count == 1, a[flat: 0].isFinite else { throw AdapterError.shapeMismatch(path: path, key: name + ".alpha", reason: "is not one finite number") }
-                alpha = a[flat: 0]
-            }
-            out.append(LoRAModule(component: component, name: name, key: key, down: key, up: up, factor: alpha / Float(rank), kohya: true))
-        }
-        return out
-    }
-
-    static func peftModules(_ file: SafetensorsFile, path: String) throws -> [LoRAModule] {
-        // diffusers writes {"unet.lora_alpha": 8, "unet.r": 4, ...} as JSON in the metadata.
+    /// Each pair with its alpha / rank: kohya's `alpha` tensor, else diffusers' adapter metadata
+    /// (`{"unet.lora_alpha": 8, "unet.alpha_pattern": {...}}`), else the rank (a factor of 1).
+    static func modules(_ pairs: [LoRAPair], file: SafetensorsFile, path: String) throws -> [LoRAModule] {
         var config: [String: Any] = [:]
         if let text = file.metadata["lora_adapter_metadata"], let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
             config = object
         }
-        let pairs: [(down: String, up: String)] = [(".lora_A.weight", ".lora_B.weight"), (".lora.down.weight", ".lora.up.weight"),
-                                                   (".lora_linear_layer.down.weight", ".lora_linear_layer.up.weight")]
-        var out: [LoRAModule] = []
-        for key in file.tensorNames {
-            guard let pair = pairs.first(where: { key.hasSuffix($0.down) }) else { continue }
-            let name = String(key.dropLast(pair.down.count))
-            guard let dot = name.firstIndex(of: "."), ["unet", "text_encoder", "text_encoder_2"].contains(String(name[..<dot])) else {
-                throw AdapterError.unknownModule(path: path, key: key, component: "pipeline (keys start with unet., text_encoder. or text_encoder_2.)")
-            }
-            let component = String(name[..<dot])
-            let module = String(name[name.index(after: dot)...])
-            let up = name + pair.up
-            guard file.info(up) != nil else { throw AdapterError.shapeMismatch(path: path, key: key, reason: "has no \(up)") }
-            let rank = try LoRAFile.rank(file, down: key, path: path)
+        return try pairs.map { pair in
+            let rank = try LoRAFile.rank(file, down: pair.down, path: path)
             var alpha = Float(rank)
-            if file.info(name + ".alpha") != nil {
-                alpha = try file.load(name + ".alpha")[flat: 0]
-            } else if let a = LoRAFile.number(config["\(component).lora_alpha"]) {
-                let pattern = (config["\(component).alpha_pattern"] as? [String: Any]) ?? [:]
-                alpha = pattern.first(where: { module == $0.key || module.hasSuffix("." + $0.key) }).flatMap { LoRAFile.number($0.value) } ?? a
+            if let key = pair.alpha {
+                let a = try file.load(key)
+                guard a.count == 1, a[flat: 0].isFinite else { throw AdapterError.shapeMismatch(path: path, key: key, reason: "is not one finite number") }
+                alpha = a[flat: 0]
+            } else if !pair.kohya, let a = LoRAFile.number(config["\(pair.component).lora_alpha"]) {
+                let pattern = (config["\(pair.component).alpha_pattern"] as? [String: Any]) ?? [:]
+                alpha = pattern.first(where: { pair.module == $0.key || pair.module.hasSuffix("." + $0.key) }).flatMap { LoRAFile.number($0.value) } ?? a
             }
-            guard alpha.isFinite else { throw AdapterError.shapeMismatch(path: path, key: key, reason: "alpha is not finite") }
-            out.append(LoRAModule(component: component, name: module, key: key, down: key, up: up, factor: alpha / Float(rank), kohya: false))
+            guard alpha.isFinite else { throw AdapterError.shapeMismatch(path: path, key: pair.down, reason: "alpha is not finite") }
+            return LoRAModule(component: pair.component, name: pair.module, key: pair.down, down: pair.down, up: pair.up,
+                              factor: alpha / Float(rank), kohya: pair.kohya)
         }
-        return out
     }
 
     static func number(_ v: Any?) -> Float? { (v as? NSNumber).map { Float(truncating: $0) } }

@@ -1610,6 +1610,15 @@ def lora_fixtures():
         json.dump(records, f, indent=1, sort_keys=True)
 
 
+@part
+def lora_layout_fixtures():
+    """LoRA files in the key layouts few-step LoRAs ship in, loaded and rendered by diffusers
+    (lora_layout_fixtures.py)."""
+    sys.path.insert(0, HERE)
+    import lora_layout_fixtures
+    lora_layout_fixtures.main(HERE, MODELS, EXPECTED, save, sgm_unet_name)
+
+
 TF5_RENDER = {"name": "tf5", "scheduler": "euler", "seed": 3, "watermark": False,
               "args": {"prompt": "a red fox jumping!! over a fence, (snow:1.2)", "negative_prompt": "blurry, dark",
                        "num_inference_steps": 4, "guidance_scale": 6.0, "width": 96, "height": 64}}
