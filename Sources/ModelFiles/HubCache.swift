@@ -42,6 +42,9 @@ public struct HubCache: Sendable {
         return path
     }
 
+    /// The snapshot folder `id` names, whatever it holds (a repo of one component has no pipeline files).
+    public func repoSnapshot(_ id: HubModelID) throws -> HubSnapshot { try resolve(id) }
+
     /// The snapshot folder `id` names, through `refs/REVISION` (default `main`) or a 40-hex commit.
     func resolve(_ id: HubModelID) throws -> HubSnapshot {
         let fm = FileManager.default

@@ -31,4 +31,17 @@ public enum ModelLocation {
         guard !file.hasPrefix("/"), parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { return path }
         return try cache.file(file, of: id)
     }
+
+    /// The absolute path of one component (`--unet`): an existing file or folder, `org/name[@revision]:PATH`
+    /// (a file or folder inside the repo), or `org/name[@revision]`, the repo's snapshot folder itself
+    /// (a repo holding one component, as latent-consistency/lcm-sdxl's UNet).
+    public static func resolveComponent(_ argument: String, relativeTo folder: String,
+                                        cache: HubCache = HubCache()) throws -> String {
+        let path = argument.hasPrefix("/") ? argument : (folder as NSString).appendingPathComponent(argument)
+        if FileManager.default.fileExists(atPath: path) { return path }
+        if !argument.hasPrefix("."), !argument.hasPrefix("~"), !argument.contains(":"), let id = HubModelID(argument) {
+            return try cache.repoSnapshot(id).path
+        }
+        return try resolveFile(argument, relativeTo: folder, cache: cache)
+    }
 }

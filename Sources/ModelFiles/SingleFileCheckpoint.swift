@@ -88,6 +88,10 @@ public struct SingleFileCheckpoint: Sendable {
     }
 
     private func prefixed(_ prefix: String, _ rename: (String) -> String?) -> [String: MappedWeights.Entry] {
+        SingleFileCheckpoint.prefixed(in: file, prefix, rename)
+    }
+
+    private static func prefixed(in file: SafetensorsFile, _ prefix: String, _ rename: (String) -> String?) -> [String: MappedWeights.Entry] {
         var out: [String: MappedWeights.Entry] = [:]
         for key in file.tensors.keys where key.hasPrefix(prefix) {
             if let name = rename(String(key.dropFirst(prefix.count))) {
@@ -110,13 +114,19 @@ public struct SingleFileCheckpoint: Sendable {
     /// Original UNet names to diffusers names (`input_blocks`/`middle_block`/`output_blocks`
     /// to `down_blocks`/`mid_block`/`up_blocks`).
     func unetEntries(layersPerBlock: Int) -> [String: MappedWeights.Entry] {
+        SingleFileCheckpoint.unetEntries(in: file, layersPerBlock: layersPerBlock)
+    }
+
+    /// The same for any file holding `model.diffusion_model.*` tensors: a whole checkpoint, or a
+    /// UNet alone (`--unet`).
+    public static func unetEntries(in file: SafetensorsFile, layersPerBlock: Int) -> [String: MappedWeights.Entry] {
         let per = layersPerBlock + 1
         let fixed: [(String, String)] = [
             ("time_embed.0.", "time_embedding.linear_1."), ("time_embed.2.", "time_embedding.linear_2."),
             ("label_emb.0.0.", "add_embedding.linear_1."), ("label_emb.0.2.", "add_embedding.linear_2."),
             ("input_blocks.0.0.", "conv_in."), ("out.0.", "conv_norm_out."), ("out.2.", "conv_out."),
         ]
-        return prefixed(SingleFileCheckpoint.unetPrefix) { key in
+        return prefixed(in: file, unetPrefix) { key in
             for (old, new) in fixed where key.hasPrefix(old) { return new + key.dropFirst(old.count) }
             if key.hasPrefix("middle_block.") {
                 let parts = key.split(separator: ".", maxSplits: 2).map(String.init)

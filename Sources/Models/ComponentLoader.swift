@@ -30,6 +30,9 @@ public struct SDXLModelFiles: Sendable {
     public var precision: Precision = .fp32
     /// Applied to every component's weights as they are opened (LoRAs merge here).
     public var weightTransform: (@Sendable (_ component: String, _ weights: any WeightSource) throws -> any WeightSource)?
+    /// A UNet that replaces the model's own (`--unet`): its config when it brings one (else the
+    /// model's) and its weights.
+    public var unetOverride: UNetFile?
 
     public init(path: String, variant: WeightVariant = .automatic, configFolder: String? = nil) throws {
         var isDir: ObjCBool = false
@@ -65,6 +68,7 @@ public struct SDXLModelFiles: Sendable {
 
     /// The component's config.json (from the folder, the config folder, or the published SDXL config).
     public func config(_ name: String) throws -> ConfigFile {
+        if name == "unet", let own = unetOverride?.config { return own }
         switch layout {
         case .folder(let f): return try f.config(name)
         case .singleFile(_, let configs?): return try configs.config(name)
@@ -75,17 +79,22 @@ public struct SDXLModelFiles: Sendable {
     /// The weights of a component in diffusers naming.
     public func weights(_ name: String) throws -> any WeightSource {
         let source: any WeightSource
-        switch layout {
-        case .folder(let f): source = try f.weights(name, variant: variant)
-        case .singleFile(let c, _):
-            let layers = name == "unet" ? try UNetConfig(try config("unet")).layersPerBlock : 2
-            source = try c.weights(name, layersPerBlock: layers)
+        if name == "unet", let unetOverride {
+            source = unetOverride.weights(layersPerBlock: try UNetConfig(try config("unet")).layersPerBlock)
+        } else {
+            switch layout {
+            case .folder(let f): source = try f.weights(name, variant: variant)
+            case .singleFile(let c, _):
+                let layers = name == "unet" ? try UNetConfig(try config("unet")).layersPerBlock : 2
+                source = try c.weights(name, layersPerBlock: layers)
+            }
         }
         return try weightTransform?(name, source) ?? source
     }
 
     func reader(_ name: String) throws -> WeightReader {
-        WeightReader(source: try weights(name), component: "\(path) \(name)").with(precision: precision)
+        let component = name == "unet" && unetOverride != nil ? "\(unetOverride?.path ?? path) (--unet)" : "\(path) \(name)"
+        return WeightReader(source: try weights(name), component: component).with(precision: precision)
     }
 
     public func textEncoder(_ name: String) throws -> CLIPTextModel {

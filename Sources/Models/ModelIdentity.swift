@@ -18,6 +18,7 @@ extension SDXLModelFiles {
     /// refiner and base usually share text_encoder_2 and the VAE). A single file's components
     /// are told apart by the file's hash and their name.
     public func componentHash(_ name: String) -> String {
+        if name == "unet", let unetOverride { return SDXLModelFiles.hash(files: unetOverride.files.filter { $0.hasSuffix(".safetensors") }) + ":unet" }
         switch layout {
         case .singleFile(let c, _): return SDXLModelFiles.hash(files: [c.path]) + ":" + name
         case .folder(let f): return SDXLModelFiles.hash(files: componentFiles(f, name).filter { $0.hasSuffix(".safetensors") }) + ":" + name

@@ -82,8 +82,8 @@ extension InputFiles {
             r.loras[i].shortHash = file.shortHash
             _ = try LoRAFile(path: r.loras[i].file)
         }
-        if let vae = r.vae, vae.sha256.isEmpty {
-            r.vae?.sha256 = try cache.vaeHash(vae, tiling: r.vaeTiling)
+        if let unet = r.unet, unet.sha256.isEmpty {
+            r.unet?.sha256 = try cache.unetHash(unet)
         }
         return ResolvedInputs(request: r, blobs: blobs, inputs: inputs)
     }
@@ -110,7 +110,7 @@ extension InputFiles {
 public final class InputFileCache: @unchecked Sendable {
     var files: [String: (data: Data, sha256: String, shortHash: String)] = [:]
     var images: [String: RGBImage] = [:]
-    var vaeHashes: [String: String] = [:]
+    var unetHashes: [String: String] = [:]
 
     public init() {}
 
@@ -123,11 +123,11 @@ public final class InputFileCache: @unchecked Sendable {
         return f
     }
 
-    /// A `--vae`'s SHA-256, checked to be a VAE SDXL can take first; hashed once per path.
-    func vaeHash(_ vae: VAEReference, tiling: Bool) throws -> String {
-        if let known = vaeHashes[vae.file] { return known }
-        let hash = try vae.resolvedHash(tiling: tiling)
-        vaeHashes[vae.file] = hash
+    /// A `--unet`'s SHA-256, its layout checked (a pickle refused) first; hashed once per path.
+    func unetHash(_ unet: UNetReference) throws -> String {
+        if let known = unetHashes[unet.file] { return known }
+        let hash = try unet.open().sha256()
+        unetHashes[unet.file] = hash
         return hash
     }
 

@@ -46,8 +46,8 @@ public final class ModelCache: @unchecked Sendable {
         // The next model's size is not known before it loads; take this one's as the estimate.
         guard heldBytes + held.componentBytes.values.reduce(0, +) > limit else { return }
         let nextHashes: Set<String>
-        if let files = try? SDXLModelFiles(path: next.path, configFolder: next.config) {
-            nextHashes = Set(files.components.map { files.componentHash($0.name) } + [next.vae?.componentKey(precision: next.precision)].compactMap { $0 })
+        if let files = try? next.files() {
+            nextHashes = Set(files.components.map { files.componentHash($0.name) })
         } else {
             nextHashes = []
         }

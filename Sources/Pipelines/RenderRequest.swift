@@ -145,8 +145,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var loras: [LoRAReference] = []
     /// Textual-inversion embeddings, each with the token that calls it.
     public var embeddings: [EmbeddingReference] = []
-    /// A VAE that replaces the models' own for decoding and encoding images (`--vae`).
-    public var vae: VAEReference?
+    /// A UNet that replaces the (base) model's own (`--unet`).
+    public var unet: UNetReference?
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -162,7 +162,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
         case promptTemplate = "prompt_template", eta
-        case vae
+        case unet
     }
 
     /// The names version 1 stored (Swift property names).
@@ -223,7 +223,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
         eta = try c.decodeIfPresent(Double.self, forKey: .eta)
-        vae = try c.decodeIfPresent(VAEReference.self, forKey: .vae)
+        unet = try c.decodeIfPresent(UNetReference.self, forKey: .unet)
     }
 
     init(version1 decoder: Decoder) throws {
@@ -302,7 +302,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         // Only when set, likewise.
         try c.encodeIfPresent(eta, forKey: .eta)
         // Only when set, likewise.
-        try c.encodeIfPresent(vae, forKey: .vae)
+        try c.encodeIfPresent(unet, forKey: .unet)
     }
 }
 

@@ -24,8 +24,7 @@ final class ViewColumnTests: QueueTestCase {
         "refiner": .text("refiner-model"), "refiner-config": .text("refiner-config"), "high-noise-frac": .number(0.75),
         "refine-after": .flag(true), "refiner-strength": .number(0.45), "lora": .text("style.safetensors:0.7"),
         "embedding": .text("lantern.safetensors:lantern"), "vae-tiling": .flag(true), "precision": .text("bf16"),
-        "watermark": .flag(false), "eta": .number(0.3),
-        "vae": .text("sdxl-vae-fp16-fix"),
+        "watermark": .flag(false), "eta": .number(0.3), "unet": .text("lcm-unet"),
     ]
 
     /// A request with `nonDefault` applied, parameter by parameter.

@@ -45,6 +45,7 @@ struct RenderOptions: ParsableArguments {
     @Option(name: .customLong("refiner-strength"), help: parameterHelp("refiner-strength")) var refinerStrength: String?
     @Option(help: parameterHelp("lora")) var lora: [String] = []
     @Option(help: parameterHelp("embedding")) var embedding: [String] = []
+    @Option(help: parameterHelp("unet")) var unet: String?
     @Flag(name: .customLong("vae-tiling"), help: parameterHelp("vae-tiling")) var vaeTiling = false
     @Option(help: parameterHelp("precision")) var precision: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
@@ -63,6 +64,7 @@ struct RenderOptions: ParsableArguments {
             ("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore),
             ("refiner", try refiner.map { try modelLocation($0, option: "refiner") }), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
             ("refiner-strength", refinerStrength), ("precision", precision),
+            ("unet", try unet.map { try componentLocation($0, option: "unet") }),
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
         if refineAfter { out.append(("refine-after", .flag(true))) }
@@ -98,6 +100,14 @@ struct RenderOptions: ParsableArguments {
 /// (`ModelLocation` has the rule). Errors name the option.
 func modelLocation(_ argument: String, option: String) throws -> String {
     do { return try ModelLocation.resolve(argument, relativeTo: FileManager.default.currentDirectoryPath) } catch let error as HubCacheError {
+        throw ValidationError("--\(option) \(error)")
+    }
+}
+
+/// The absolute path a component option (`--unet`) names: an existing file or folder, or
+/// `org/name[@revision][:PATH]` in the Hugging Face cache (`ModelLocation.resolveComponent`).
+func componentLocation(_ argument: String, option: String) throws -> String {
+    do { return try ModelLocation.resolveComponent(argument, relativeTo: FileManager.default.currentDirectoryPath) } catch let error as HubCacheError {
         throw ValidationError("--\(option) \(error)")
     }
 }

@@ -60,6 +60,11 @@ struct SweepCommand: ParsableCommand {
                     }
                 }
                 for i in r.embeddings.indices { r.embeddings[i].file = resolve(r.embeddings[i].file) }
+                if let unet = r.unet {
+                    do { r.unet?.file = try ModelLocation.resolveComponent(unet.file, relativeTo: specFolder) } catch let error as HubCacheError {
+                        throw QueueError.invalidSpec(key: "unet", reason: "\(error)")
+                    }
+                }
                 r.refinerConfig = r.refinerConfig.map(resolve)
                 let resolved = try InputFiles.resolve(r, cache: cache)
                 blobs.merge(resolved.blobs) { a, _ in a }
