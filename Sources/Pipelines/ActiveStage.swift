@@ -134,7 +134,7 @@ struct ActiveStage {
         let model = try models.model(plan.model), n = request.images
         var generator = handover?.generator ?? TorchGenerator(seed: request.seed)
         let scheduler = setup.schedule.scheduler
-        let latentShape = [n, setup.size.height / model.vaeScale, setup.size.width / model.vaeScale, model.vae.config.latentChannels]
+        let latentShape = [n, setup.size.height / model.vaeScale, setup.size.width / model.vaeScale, model.vae.latentChannels]
         func draw() -> Tensor { generator.randn(NCHWShape.of(latentShape)).nchwToNHWC() }
         func startLatents() throws -> Tensor {
             guard let given else { throw RenderError.invalid(parameter: "latents", reason: "no latents to start from") }
@@ -188,7 +188,7 @@ struct ActiveStage {
                     let encoded = try ImageConditioning.encode(masked, vae: model.vae, tiled: request.vaeTiling, generator: &generator).repeatedBatch(n)
                     maskedImageLatents = setup.guidance ? Tensor.concatenateBatch([encoded, encoded]) : encoded
                 } else {
-                    ImageConditioning.skipEncodeDraw(latentShape: [1] + latentShape.dropFirst(), generator: &generator)
+                    ImageConditioning.skipEncodeDraw(latentShape: [1] + latentShape.dropFirst(), vae: model.vae, generator: &generator)
                 }
             }
             if model.isInpaintingModel {

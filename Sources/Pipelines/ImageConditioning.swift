@@ -69,13 +69,21 @@ enum ImageConditioning {
         return out
     }
 
-    /// The VAE's latent sample (`latent_dist.sample(generator)`: mean + std * randn, drawn in
-    /// torch's NCHW order) times the scaling factor.
-    static func encode(_ image: Tensor, vae: AutoencoderKL, tiled: Bool, generator: inout TorchGenerator) throws -> Tensor {
-        let distribution = try vae.encode(image, tiled: tiled)
+    /// `retrieve_latents(vae.encode(image), generator)` times the scaling factor: an
+    /// AutoencoderKL's latent sample (`latent_dist.sample(generator)`: mean + std * randn, drawn
+    /// in torch's NCHW order); an AutoencoderTiny's `latents`, drawing nothing.
+    static func encode(_ image: Tensor, vae: ImageAutoencoder, tiled: Bool, generator: inout TorchGenerator) throws -> Tensor {
+        let kl: AutoencoderKL
+        switch vae {
+        case .kl(let v): kl = v
+        case .tiny(let v):
+            guard !tiled else { throw VAEError.tiledTiny }
+            return v.encode(image).scaled(by: v.config.scalingFactor)
+        }
+        let distribution = try kl.encode(image, tiled: tiled)
         let eps = generator.randn(NCHWShape.of(distribution.mean.shape)).nchwToNHWC()
         let std = distribution.standardDeviation
-        let factor = vae.config.scalingFactor
+        let factor = kl.config.scalingFactor
         let out = Tensor(uninitialized: distribution.mean.shape)
         let m = distribution.mean.unsafePointer, s = std.unsafePointer, e = eps.unsafePointer, o = out.unsafePointer
         for i in 0..<out.count { o[i] = factor * (m[i] + s[i] * e[i]) }
@@ -83,8 +91,10 @@ enum ImageConditioning {
     }
 
     /// The draw `encode` makes, without the encoder: diffusers encodes the masked image for
-    /// 4-channel UNets too and never uses it, but its draw moves the generator on.
-    static func skipEncodeDraw(latentShape: [Int], generator: inout TorchGenerator) {
+    /// 4-channel UNets too and never uses it, but its draw moves the generator on (an
+    /// AutoencoderTiny's encoding draws nothing).
+    static func skipEncodeDraw(latentShape: [Int], vae: ImageAutoencoder, generator: inout TorchGenerator) {
+        guard case .kl = vae else { return }
         _ = generator.randn(NCHWShape.of(latentShape))
     }
 }

@@ -82,6 +82,9 @@ extension InputFiles {
             r.loras[i].shortHash = file.shortHash
             _ = try LoRAFile(path: r.loras[i].file)
         }
+        if let vae = r.vae, vae.sha256.isEmpty {
+            r.vae?.sha256 = try cache.vaeHash(vae, tiling: r.vaeTiling)
+        }
         if let unet = r.unet, unet.sha256.isEmpty {
             r.unet?.sha256 = try cache.unetHash(unet)
         }
@@ -111,6 +114,7 @@ public final class InputFileCache: @unchecked Sendable {
     var files: [String: (data: Data, sha256: String, shortHash: String)] = [:]
     var images: [String: RGBImage] = [:]
     var unetHashes: [String: String] = [:]
+    var vaeHashes: [String: String] = [:]
 
     public init() {}
 
@@ -121,6 +125,14 @@ public final class InputFileCache: @unchecked Sendable {
         let f = (data, SHA256.hex(data), lora ? LoRAFile.shortHash(data: data) : "")
         files[path] = lora ? (Data(), f.1, f.2) : f  // LoRA bytes are not kept
         return f
+    }
+
+    /// A `--vae`'s SHA-256, checked to be a VAE SDXL can take first; hashed once per path.
+    func vaeHash(_ vae: VAEReference, tiling: Bool) throws -> String {
+        if let known = vaeHashes[vae.file] { return known }
+        let hash = try vae.resolvedHash(tiling: tiling)
+        vaeHashes[vae.file] = hash
+        return hash
     }
 
     /// A `--unet`'s SHA-256, its layout checked (a pickle refused) first; hashed once per path.

@@ -47,7 +47,7 @@ public final class ModelCache: @unchecked Sendable {
         guard heldBytes + held.componentBytes.values.reduce(0, +) > limit else { return }
         let nextHashes: Set<String>
         if let files = try? next.files() {
-            nextHashes = Set(files.components.map { files.componentHash($0.name) })
+            nextHashes = Set(files.components.map { files.componentHash($0.name) } + [next.vae?.componentKey(precision: next.precision)].compactMap { $0 })
         } else {
             nextHashes = []
         }

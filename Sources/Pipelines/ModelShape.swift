@@ -30,6 +30,16 @@ struct ModelShape {
         let first = names.contains("text_encoder") ? try CLIPTextConfig(try files.config("text_encoder")) : nil
         latentChannels = vae.latentChannels
         vaeScale = vae.downscaleFactor
+        if let replacement = reference.vae {
+            // diffusers keeps the pipeline's vae_scale_factor when `pipe.vae` is replaced.
+            let given = try replacement.open().shape(pipelineConfig: try files.config("vae"))
+            guard given.latentChannels == unet.outChannels else {
+                throw RenderError.invalid(parameter: "vae", reason: "\(replacement.file) codes \(given.latentChannels) latent channels but \(reference.path)'s UNet takes \(unet.outChannels); give a VAE made for this model")
+            }
+            guard given.downscaleFactor == vae.downscaleFactor else {
+                throw RenderError.invalid(parameter: "vae", reason: "\(replacement.file) scales images by 1/\(given.downscaleFactor) but \(reference.path)'s VAE by 1/\(vae.downscaleFactor); give a VAE made for this model")
+            }
+        }
         unetInChannels = unet.inChannels
         unetOutChannels = unet.outChannels
         crossAttentionDim = unet.crossAttentionDim

@@ -111,6 +111,7 @@ public struct Provenance: Sendable, Codable {
         }
         if let m = mode, m != "text-to-image" { fields.append("Mode: \(m)") }
         if !request.loras.isEmpty { fields.append("Lora hashes: \"\(request.loras.map(\.infotext).joined(separator: ", "))\"") }
+        if let vae = request.vae { fields.append("VAE: \(vae.name)"); fields.append("VAE hash: \(vae.sha256.prefix(10))") }
         if let unet = request.unet { fields.append("UNet: \(unet.infotext)") }
         if !request.embeddings.isEmpty { fields.append("TI hashes: \"\(request.embeddings.map(\.infotext).joined(separator: ", "))\"") }
         fields.append("Version: kiln \(kilnVersion)")

@@ -199,6 +199,13 @@ public enum RenderParameters {
                       r.embeddings.append(try EmbeddingReference(spec: part.trimmingCharacters(in: .whitespaces)))
                   }
               }, get: { r in r.embeddings.isEmpty ? nil : r.embeddings.map(\.token).joined(separator: ";") }),
+        entry("vae", "vae", .model,
+              "A VAE that replaces the model's for decoding and for encoding input images: an AutoencoderKL or AutoencoderTiny diffusers folder (sdxl-vae-fp16-fix, taesdxl), or an AutoencoderKL .safetensors file in diffusers' or the original key layout, read with the model's VAE config; also org/name or org/name:FILE from the Hugging Face cache.",
+              set: { r, v in
+                  let file = text(v)
+                  guard !file.isEmpty else { throw fail("vae", "give a VAE folder or .safetensors file") }
+                  r.vae = VAEReference(file: file)
+              }, get: { $0.vae?.file }),
         entry("unet", "unet", .model,
               "A UNet that replaces the model's own: a diffusers UNet folder, or one .safetensors file in diffusers' or the original (SGM) key layout, read with the model's UNet config; also org/name or org/name:FILE from the Hugging Face cache.",
               set: { r, v in

@@ -41,6 +41,7 @@ public struct StagePlan: Sendable, Equatable {
         // Both stages run in the precision this machine gives the request (float32 without AVX512-BF16).
         let precision = Precision.effective(request.precision).precision
         model.precision = precision
+        model.vae = request.vae
         let start: Start = request.image != nil ? .image : (request.latents != nil ? .latents : .noise)
         let inpaint = request.mask != nil
         let strength = request.effectiveStrength
@@ -48,7 +49,9 @@ public struct StagePlan: Sendable, Equatable {
             return [StagePlan(role: .base, model: model, start: start, strength: strength,
                               denoisingStart: request.denoisingStart, denoisingEnd: request.denoisingEnd, inpaint: inpaint)]
         }
-        let refiner = ModelReference(path: refinerPath, config: request.refinerConfig, precision: precision)
+        var refiner = ModelReference(path: refinerPath, config: request.refinerConfig, precision: precision)
+        // A --vae replaces every stage's VAE: the refiner decodes (and encodes) with it too.
+        refiner.vae = request.vae
         if let fraction = request.highNoiseFrac {
             // Ensemble of experts: the base runs the high-noise part, the refiner continues.
             return [StagePlan(role: .base, model: model, start: start, strength: strength,

@@ -147,6 +147,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var embeddings: [EmbeddingReference] = []
     /// A UNet that replaces the (base) model's own (`--unet`).
     public var unet: UNetReference?
+    /// A VAE that replaces the models' own for decoding and encoding images (`--vae`).
+    public var vae: VAEReference?
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -163,6 +165,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
         case promptTemplate = "prompt_template", eta
         case unet
+        case vae
     }
 
     /// The names version 1 stored (Swift property names).
@@ -224,6 +227,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
         eta = try c.decodeIfPresent(Double.self, forKey: .eta)
         unet = try c.decodeIfPresent(UNetReference.self, forKey: .unet)
+        vae = try c.decodeIfPresent(VAEReference.self, forKey: .vae)
     }
 
     init(version1 decoder: Decoder) throws {
@@ -303,6 +307,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encodeIfPresent(eta, forKey: .eta)
         // Only when set, likewise.
         try c.encodeIfPresent(unet, forKey: .unet)
+        // Only when set, likewise.
+        try c.encodeIfPresent(vae, forKey: .vae)
     }
 }
 

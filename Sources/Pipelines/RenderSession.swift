@@ -136,7 +136,7 @@ public final class RenderSession: @unchecked Sendable {
         }
         if active.plan.denoisingEnd != nil { return .latents(active.latents) }
         let vae = try active.model().vae
-        let decoded = try vae.decode(active.latents.divided(by: vae.config.scalingFactor), tiled: request.vaeTiling)
+        let decoded = try vae.decode(active.latents.divided(by: vae.scalingFactor), tiled: request.vaeTiling)
         guard RenderSession.isFinite(decoded) else {
             throw RenderError.model("\(model): its VAE decoded NaN or infinite pixels; the vae weights hold NaN/Inf values"
                                     + " (or overflow in float32): check or re-download its files")

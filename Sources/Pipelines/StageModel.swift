@@ -10,6 +10,8 @@ import Schedulers
 public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertible {
     public var path: String
     public var config: String?
+    /// A VAE that replaces the model's own (`--vae`; a model with another VAE is another model to the cache).
+    public var vae: VAEReference? = nil
     /// LoRAs merged into its weights (a model with other LoRAs is another model to the cache).
     public var loras: [LoRAReference]
     /// Textual inversions added to its tokenizers and text encoders.
@@ -34,7 +36,8 @@ public final class StageModel: @unchecked Sendable {
     public let files: SDXLModelFiles
     public let prompts: PromptEncoder
     public let unet: UNet2DConditionModel
-    public let vae: AutoencoderKL
+    /// The model's own AutoencoderKL, or the `--vae` that replaces it.
+    public let vae: ImageAutoencoder
     public let schedulerConfig: ConfigFile
     public let defaultScheduler: SchedulerKind
     /// The content hash of all weight files (provenance).
@@ -92,7 +95,15 @@ public final class StageModel: @unchecked Sendable {
         }
         prompts = PromptEncoder(pairs: try PromptEncoder.adding(reference.embeddings, to: pairs), forceZerosForEmptyPrompt: force)
         unet = try load("unet") { try files.unet() }
-        vae = try load("vae") { try files.vae() }
+        if let replacement = reference.vae {
+            let given = try replacement.verified()
+            let key = replacement.componentKey(precision: reference.precision)
+            let size = given.weights.parameterCount * (reference.precision == .bf16 ? 2 : 4)
+            bytes[key] = size
+            vae = try shared.component(key, bytes: size) { try given.autoencoder(pipelineConfig: try files.config("vae"), precision: reference.precision) }
+        } else {
+            vae = .kl(try load("vae") { try files.vae() })
+        }
         schedulerConfig = try files.config("scheduler")
         let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
         defaultScheduler = SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
@@ -112,7 +123,7 @@ public final class StageModel: @unchecked Sendable {
     public var timeIDCount: Int { unet.config.timeIDCount(pooledDim: projectionDim) }
     public var usesAestheticScore: Bool { timeIDCount == 5 }
     public var isInpaintingModel: Bool { unet.config.inChannels == 9 }
-    public var vaeScale: Int { vae.config.downscaleFactor }
+    public var vaeScale: Int { vae.downscaleFactor }
     public var defaultSize: PixelSize { PixelSize(width: unet.config.sampleSize * vaeScale, height: unet.config.sampleSize * vaeScale) }
     /// Width of the cross-attention input: the concatenated text encoder hidden sizes.
     public var crossAttentionDim: Int { unet.config.crossAttentionDim }

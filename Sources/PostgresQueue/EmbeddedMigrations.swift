@@ -445,6 +445,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        p ->> 'modelRepo' AS model_repo,
        p ->> 'modelCommit' AS model_commit,
        r ->> 'prompt_template' AS prompt_template,
+       r -> 'vae' ->> 'file' AS vae,
+       r -> 'vae' ->> 'sha256' AS vae_sha256,
        r -> 'unet' ->> 'file' AS unet,
        r -> 'unet' ->> 'sha256' AS unet_sha256
 FROM outputs o JOIN jobs j USING (job_id),

@@ -427,6 +427,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.modelRepo') AS model_repo,
        json_extract(o.provenance, '$.modelCommit') AS model_commit,
        json_extract(o.provenance, '$.request.prompt_template') AS prompt_template,
+       json_extract(o.provenance, '$.request.vae.file') AS vae,
+       json_extract(o.provenance, '$.request.vae.sha256') AS vae_sha256,
        json_extract(o.provenance, '$.request.unet.file') AS unet,
        json_extract(o.provenance, '$.request.unet.sha256') AS unet_sha256
 FROM outputs o JOIN jobs j USING (job_id);

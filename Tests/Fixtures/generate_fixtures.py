@@ -622,6 +622,15 @@ def few_step_render_fixtures():
         json.dump(cases, f, indent=1, sort_keys=True)
 
 
+@part
+def unet_swap_fixtures():
+    """--unet: a replacement UNet (folder, diffusers-layout file, SGM names) and an LCM UNet with
+    time_cond_proj_dim, rendered by diffusers with pipe.unet swapped (unet_swap_fixtures.py)."""
+    sys.path.insert(0, HERE)
+    import unet_swap_fixtures
+    unet_swap_fixtures.main(sys.modules[__name__])
+
+
 def png_fixtures():
     """Small PNGs in other colour types, written by PIL, and PIL's RGB reading of them."""
     from PIL import Image

@@ -25,6 +25,7 @@ final class ViewColumnTests: QueueTestCase {
         "refine-after": .flag(true), "refiner-strength": .number(0.45), "lora": .text("style.safetensors:0.7"),
         "embedding": .text("lantern.safetensors:lantern"), "vae-tiling": .flag(true), "precision": .text("bf16"),
         "watermark": .flag(false), "eta": .number(0.3), "unet": .text("lcm-unet"),
+        "vae": .text("sdxl-vae-fp16-fix"),
     ]
 
     /// A request with `nonDefault` applied, parameter by parameter.
