@@ -82,6 +82,7 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        r -> 'vae' ->> 'file' AS vae,
        r -> 'vae' ->> 'sha256' AS vae_sha256,
        r -> 'unet' ->> 'file' AS unet,
-       r -> 'unet' ->> 'sha256' AS unet_sha256
+       r -> 'unet' ->> 'sha256' AS unet_sha256,
+       COALESCE(r ->> 'prompt_weighting', 'none') AS prompt_weighting
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

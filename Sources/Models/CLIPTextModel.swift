@@ -125,7 +125,9 @@ public struct CLIPTextModel: Sendable {
     }
 
     /// Runs the encoder on `ids` (`batch` sequences of equal length, at most `maxPositions`).
-    public func callAsFunction(_ ids: [[Int32]]) -> CLIPTextOutput {
+    /// `attentionMask` (transformers' `attention_mask`, false = 0) hides tokens from the others
+    /// as keys, on top of the causal mask; their own outputs are still computed.
+    public func callAsFunction(_ ids: [[Int32]], attentionMask: [[Bool]]? = nil) -> CLIPTextOutput {
         let batch = ids.count, tokens = ids[0].count, h = config.hiddenSize
         precondition(ids.allSatisfy { $0.count == tokens } && tokens <= config.maxPositions)
         var x = Tensor(uninitialized: [batch, tokens, h])
@@ -141,7 +143,7 @@ public struct CLIPTextModel: Sendable {
         for layer in layers {
             let n = layer.norm1(x)
             let attended = multiHeadAttention(q: layer.q(n), k: layer.k(n), v: layer.v(n), heads: config.heads, causal: true,
-                                              precision: layer.q.precision)
+                                              keyMask: attentionMask, precision: layer.q.precision)
             x.add(layer.out(attended))
             let mlp = layer.fc2(config.activation(layer.fc1(layer.norm2(x))))
             x.add(mlp)

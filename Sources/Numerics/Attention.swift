@@ -5,19 +5,21 @@ import Foundation
 /// `scaled_dot_product_attention` semantics (optionally causal).
 ///
 /// `q` is `[batch, queries, heads * d]`, `k` and `v` are `[batch, keys, heads * d]`; the result is
-/// `[batch, queries, heads * d]`. Scores are computed per head for a block of queries at a time,
+/// `[batch, queries, heads * d]`. `keyMask` (one row of `keys` flags per batch entry, false =
+/// masked) leaves keys out of every query's softmax, as a padding attention mask does. Scores are computed per head for a block of queries at a time,
 /// so at most one `block x keys` score matrix per task exists: never the full attention matrix.
 ///
 /// In bf16 both products take bfloat16 operands with float32 accumulation: each head's K and V
 /// are packed once, Q and the probabilities are rounded as they enter the kernel; the scores,
 /// their scaling and the softmax stay float32.
 public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false,
-                               precision: Precision = .fp32) -> Tensor {
+                               keyMask: [[Bool]]? = nil, precision: Precision = .fp32) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3)
     let (batch, nq, width) = (q.shape[0], q.shape[1], q.shape[2])
     let nk = k.shape[1]
     precondition(k.shape[0] == batch && v.shape[0] == batch && k.shape[2] == width && v.shape[2] == width && v.shape[1] == nk)
     precondition(width % heads == 0)
+    precondition(keyMask.map { $0.count == batch && $0.allSatisfy { $0.count == nk } } ?? true)
     let d = width / heads
     let scale = 1 / Float(d).squareRoot()
     let out = Tensor(uninitialized: q.shape)
@@ -70,6 +72,7 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
         for i in 0..<rows {
             let row = scores + i * nk
             let limit = causal ? min(nk, q0 + i + 1) : nk
+            if let keyMask { for j in 0..<limit where !keyMask[b][j] { row[j] = -.infinity } }
             softmaxRow(row, count: limit, scale: packedK == nil ? 1 : scale)
             if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
         }

@@ -6,7 +6,7 @@ import Tokenizer
 /// Text conditioning for one prompt: cross-attention embeddings and pooled embeddings, with
 /// their negative counterparts when classifier-free guidance is on.
 public struct PromptEmbeddings: Sendable {
-    /// `[1, 77, sum of hidden sizes]`.
+    /// `[1, 77, sum of hidden sizes]`; with prompt weighting, `[1, 77 * chunks, ...]`.
     public var positive: Tensor
     /// `[1, projection]` from the last text encoder.
     public var pooled: Tensor
@@ -63,6 +63,9 @@ public struct PromptEncoder: Sendable {
     }
 
     public func encode(_ request: RenderRequest, guidance: Bool) throws -> PromptEmbeddings {
+        if request.promptWeighting != .none {
+            return try encodeWeighted(request, syntax: request.promptWeighting, guidance: guidance)
+        }
         let prompt2 = (request.prompt2?.isEmpty ?? true) ? request.prompt : request.prompt2!
         let texts = pairs.count == 2 ? [request.prompt, prompt2] : [request.prompt]
         let (positive, pooled) = try encode(texts, hiddenIndexFromEnd: (request.clipSkip ?? 0) + 2)

@@ -103,6 +103,7 @@ public struct Provenance: Sendable, Codable {
         if let s = strength { fields.append("Denoising strength: \(s)") }
         if request.guidanceRescale > 0 { fields.append("Guidance rescale: \(request.guidanceRescale)") }
         if let c = request.clipSkip { fields.append("Clip skip: \(c)") }
+        if request.promptWeighting != .none { fields.append("Prompt weighting: \(request.promptWeighting.rawValue)") }
         if request.images > 1 { fields.append("Batch index: \(imageIndex)") }
         if let r = refiner {
             fields.append("Refiner: \((r as NSString).lastPathComponent)" + (refinerHash.map { " [\($0)]" } ?? ""))

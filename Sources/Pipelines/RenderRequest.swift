@@ -138,6 +138,9 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var precision: Precision = .fp32
     /// diffusers' `eta`, for the schedulers whose step takes it (TCD, DDIM); nil: the pipeline's default, 0.
     public var eta: Double?
+    /// How the prompts are read: as they are (diffusers, 77 tokens), or with A1111's or compel's
+    /// weights and without the 77-token limit (`--prompt-weighting`).
+    public var promptWeighting: PromptWeighting = .none
     /// The sweep's prompt template this prompt was expanded from (`{combinatorial: ...}`,
     /// `{random: ...}`); nil for a prompt given as it is. Not a render parameter: kept for the record.
     public var promptTemplate: String?
@@ -164,6 +167,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
         case promptTemplate = "prompt_template", eta
+        case promptWeighting = "prompt_weighting"
         case unet
         case vae
     }
@@ -226,6 +230,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
         eta = try c.decodeIfPresent(Double.self, forKey: .eta)
+        promptWeighting = try c.decodeIfPresent(PromptWeighting.self, forKey: .promptWeighting) ?? .none
         unet = try c.decodeIfPresent(UNetReference.self, forKey: .unet)
         vae = try c.decodeIfPresent(VAEReference.self, forKey: .vae)
     }
@@ -305,6 +310,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encodeIfPresent(promptTemplate, forKey: .promptTemplate)
         // Only when set, likewise.
         try c.encodeIfPresent(eta, forKey: .eta)
+        // Only when weighting, likewise.
+        if promptWeighting != .none { try c.encode(promptWeighting, forKey: .promptWeighting) }
         // Only when set, likewise.
         try c.encodeIfPresent(unet, forKey: .unet)
         // Only when set, likewise.
@@ -364,6 +371,12 @@ extension RenderRequest {
         }
         if let s = strength, !(s > 0 && s <= 1) { throw bad("strength", "must be in (0, 1], not \(s)") }
         if let e = eta, !(e >= 0 && e <= 1) { throw bad("eta", "must be between 0 and 1, not \(e)") }
+        if promptWeighting != .none {
+            if clipSkip != nil { throw bad("clip-skip", "cannot be combined with --prompt-weighting \(promptWeighting.rawValue) (compel reads the penultimate layer)") }
+            for (name, text) in [("prompt", prompt), ("prompt-2", prompt2), ("negative-prompt", negativePrompt), ("negative-prompt-2", negativePrompt2)] {
+                if let text { _ = try promptWeighting.fragments(text, parameter: name) }
+            }
+        }
         if eta != nil, let s = scheduler, !SchedulerKind.takingEta.contains(s) {
             throw bad("eta", "scheduler \(s.rawValue) does not take it (schedulers that do: \(SchedulerKind.takingEta.map(\.rawValue).joined(separator: ", ")))")
         }

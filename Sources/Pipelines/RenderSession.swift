@@ -26,8 +26,8 @@ public final class RenderSession: @unchecked Sendable {
     /// The kinds of machine that have run this render's steps (this one last), each once.
     public let platforms: [PlatformRecord]
     /// What the caller should tell the user before the render starts (one line each), e.g. that
-    /// bf16 runs as float32 on this CPU.
-    public let notices: [String]
+    /// bf16 runs as float32 on this CPU, or that a prompt was cut at 77 tokens.
+    public private(set) var notices: [String]
 
     /// Prepares the render and its first stage (or, with `state`, the stage it was saved in).
     public init(request: RenderRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
@@ -79,6 +79,7 @@ public final class RenderSession: @unchecked Sendable {
             active = try ActiveStage(index: 0, plan: stages[0], request: request, inputs: inputs, handover: nil, models: models)
         }
         records.append(StageRecord(active: active))
+        notices += try active.model().prompts.truncationNotices(request)
     }
 
     /// The stage running now.

@@ -1715,6 +1715,22 @@ def dynamic_prompt_fixtures():
     dynamic_prompts_fixtures.main()
 
 
+# compel is pinned on its own too (it adds only pyparsing), installed when first needed.
+COMPEL = "compel==2.5.1"
+
+
+@part
+def weighted_prompt_fixtures():
+    """compel's parser and CompelForSDXL on the tiny pipelines, for --prompt-weighting (weighted_prompt_fixtures.py)."""
+    try:
+        import compel  # noqa: F401
+    except ImportError:
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", COMPEL])
+    sys.path.insert(0, HERE)
+    import weighted_prompt_fixtures
+    weighted_prompt_fixtures.main()
+
+
 @part
 def controlnet_fixtures():
     """Tiny ControlNets, their forward and whole ControlNet renders (controlnet_fixtures.py)."""

@@ -26,6 +26,7 @@ final class ViewColumnTests: QueueTestCase {
         "embedding": .text("lantern.safetensors:lantern"), "vae-tiling": .flag(true), "precision": .text("bf16"),
         "watermark": .flag(false), "eta": .number(0.3), "unet": .text("lcm-unet"),
         "vae": .text("sdxl-vae-fp16-fix"),
+        "prompt-weighting": .text("compel"),
     ]
 
     /// A request with `nonDefault` applied, parameter by parameter.

@@ -22,6 +22,7 @@ struct RenderOptions: ParsableArguments {
     @Option(help: parameterHelp("scheduler")) var scheduler: String?
     @Option(help: parameterHelp("eta")) var eta: String?
     @Option(name: .customLong("clip-skip"), help: parameterHelp("clip-skip")) var clipSkip: String?
+    @Option(name: .customLong("prompt-weighting"), help: parameterHelp("prompt-weighting")) var promptWeighting: String?
     @Option(name: .customLong("original-size"), help: parameterHelp("original-size")) var originalSize: String?
     @Option(name: .customLong("crop-top-left"), help: parameterHelp("crop-top-left")) var cropTopLeft: String?
     @Option(name: .customLong("target-size"), help: parameterHelp("target-size")) var targetSize: String?
@@ -56,7 +57,7 @@ struct RenderOptions: ParsableArguments {
         let texts: [(String, String?)] = [
             ("prompt-2", prompt2), ("negative-prompt", negativePrompt), ("negative-prompt-2", negativePrompt2),
             ("width", width), ("height", height), ("steps", steps), ("guidance", guidance), ("guidance-rescale", guidanceRescale),
-            ("seed", seed), ("scheduler", scheduler), ("eta", eta), ("clip-skip", clipSkip), ("original-size", originalSize),
+            ("seed", seed), ("scheduler", scheduler), ("eta", eta), ("clip-skip", clipSkip), ("prompt-weighting", promptWeighting), ("original-size", originalSize),
             ("crop-top-left", cropTopLeft), ("target-size", targetSize), ("negative-original-size", negativeOriginalSize),
             ("negative-crop-top-left", negativeCropTopLeft), ("negative-target-size", negativeTargetSize), ("images", images),
             ("image", image.map(absolute)), ("strength", strength), ("mask", mask.map(absolute)), ("padding-mask-crop", paddingMaskCrop),

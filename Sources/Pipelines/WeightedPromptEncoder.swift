@@ -1,0 +1,238 @@
+import Foundation
+import Models
+import Numerics
+import Tokenizer
+
+/// compel 2.5.1's `EmbeddingsProvider` for one tokenizer and text encoder, set as `CompelForSDXL`
+/// sets it: no truncation (75-token chunks, split at the last sentence end, else phrase end, else
+/// word end, as `SplitLongTextMode.SENTENCES`), penultimate hidden states, weights above 1 as
+/// `empty + (z - empty) * w`, and weights below 1 by blending in the prompt encoded with that
+/// fragment masked out (`DownweightMode.MASK`), by `tan((1 - w) * pi / 2)`.
+struct CompelEmbedder {
+    let pair: PromptEncoder.Pair
+    let emptyZ: Tensor
+
+    init(_ pair: PromptEncoder.Pair) {
+        self.pair = pair
+        let t = pair.tokenizer
+        let ids = [t.startID, t.endID] + Array(repeating: t.padID, count: max(0, t.maxLength - 2))
+        emptyZ = CompelEmbedder.penultimate(pair.encoder, ids, mask: nil)
+    }
+
+    var chunk: Int { pair.tokenizer.maxLength }
+
+    static func penultimate(_ encoder: CLIPTextModel, _ ids: [Int32], mask: [Bool]?) -> Tensor {
+        let out = encoder([ids], attentionMask: mask.flatMap { $0.allSatisfy { $0 } ? nil : [$0] })
+        return out.hiddenStates[out.hiddenStates.count - 2]
+    }
+
+    func tokens(_ text: String) -> [Int32] { pair.tokenizer.tokenIDs(pair.converted(text)) }
+
+    /// `get_pooled_embeddings`: the raw text (syntax and all), cut at 77 tokens, through the
+    /// projection.
+    func pooled(_ rawText: String) throws -> Tensor {
+        guard let embeds = pair.encoder([pair.tokenizer.encode(pair.converted(rawText))]).textEmbeds else {
+            throw RenderError.model("the last text encoder has no text projection (CLIPTextModelWithProjection is needed)")
+        }
+        return embeds
+    }
+
+    /// `[1, 77 * chunks, hidden]` for the fragments; each `BREAK` closes the chunks so far.
+    func embed(_ fragments: [WeightedFragment], parameter: String) throws -> Tensor {
+        let texts = fragments.filter { !$0.isBreak }
+        let fragmentIDs = texts.map { tokens($0.text) }
+        var segments: [[(ids: [Int32], weight: Double)]] = [[]]
+        var k = 0
+        for f in fragments {
+            if f.isBreak { segments.append([]); continue }
+            segments[segments.count - 1].append((fragmentIDs[k], f.weight)); k += 1
+        }
+        // A1111 adds no chunk for an empty last segment after a BREAK.
+        if segments.count > 1, segments.last!.allSatisfy({ $0.ids.isEmpty }) { segments.removeLast() }
+        var ids: [Int32] = [], weights: [Double] = [], mask: [Bool] = []
+        for segment in segments {
+            let c = chunked(segment.flatMap(\.ids), segment.flatMap { Array(repeating: $0.weight, count: $0.ids.count) })
+            ids += c.ids; weights += c.weights; mask += c.mask
+        }
+        let base = weighted(ids, weights, mask)
+        var embeddings = [base], lerp: [Float] = [1]
+        let ranges = try tokenRanges(ids, fragmentIDs, texts: texts.map(\.text), parameter: parameter)
+        for (fragment, range) in zip(texts, ranges) where fragment.weight < 1 {
+            // compel fails on a down-weighted fragment with no tokens; masking nothing changes nothing.
+            guard let range else { continue }
+            var without = mask
+            for i in range { without[i] = false }
+            for i in stride(from: 0, to: without.count, by: chunk) { without[i] = true; without[i + chunk - 1] = true }
+            embeddings.append(weighted(ids, weights, without))
+            lerp.append(Float(tan((1.0 - max(1e-5, fragment.weight)) * Double.pi / 2)))
+        }
+        guard embeddings.count > 1 else { return base }
+        let total = lerp.reduce(0, +)
+        let out = Tensor(zeros: base.shape)
+        for (e, w) in zip(embeddings, lerp) {
+            let n = w / total
+            let o = out.unsafePointer, src = e.unsafePointer
+            for i in 0..<out.count { o[i] += src[i] * n }
+        }
+        return out
+    }
+
+    /// `_chunk_and_pad_token_ids`: chunks of start, up to 75 tokens, end, padding.
+    func chunked(_ ids: [Int32], _ weights: [Double]) -> (ids: [Int32], weights: [Double], mask: [Bool]) {
+        let t = pair.tokenizer, room = chunk - 2
+        var rest = ids[...], restWeights = weights[...]
+        var out: (ids: [Int32], weights: [Double], mask: [Bool]) = ([], [], [])
+        repeat {
+            let split = splitPoint(Array(rest), room)
+            var c = [t.startID] + rest.prefix(split) + [t.endID]
+            var w = [1.0] + restWeights.prefix(split) + [1.0]
+            rest = rest.dropFirst(split); restWeights = restWeights.dropFirst(split)
+            let pad = chunk - c.count
+            c += Array(repeating: t.padID, count: pad); w += Array(repeating: 1.0, count: pad)
+            out.ids += c; out.weights += w; out.mask += Array(repeating: true, count: chunk)
+        } while !rest.isEmpty
+        return out
+    }
+
+    /// `_find_next_best_split_point` in SENTENCES mode, falling back to phrases, then words.
+    func splitPoint(_ ids: [Int32], _ room: Int) -> Int {
+        guard ids.count > room else { return room }
+        let names = pair.tokenizer.tokenStrings(Array(ids.prefix(room)))
+        let sentences: Set<String> = [".</w>"], phrases: Set<String> = [".</w>", ",</w>", ";</w>", ":</w>"]
+        if let i = names.lastIndex(where: sentences.contains) { return i + 1 }
+        if let i = names.lastIndex(where: phrases.contains) { return i + 1 }
+        if let i = names.lastIndex(where: { $0.hasSuffix("</w>") }) { return i + 1 }
+        return room
+    }
+
+    /// `build_weighted_embedding_tensor`: each chunk encoded (with its mask), tokens whose
+    /// weight is not 1 moved from the empty prompt's embedding by their weight.
+    func weighted(_ ids: [Int32], _ weights: [Double], _ mask: [Bool]) -> Tensor {
+        var chunks: [Tensor] = []
+        for start in stride(from: 0, to: ids.count, by: chunk) {
+            let range = start..<(start + chunk)
+            let z = CompelEmbedder.penultimate(pair.encoder, Array(ids[range]), mask: Array(mask[range]))
+            let w = weights[range].map { Float($0) }
+            if !w.allSatisfy({ $0 == 1 }) {
+                let h = z.shape[2], zp = z.unsafePointer, ep = emptyZ.unsafePointer
+                for (t, wt) in w.enumerated() where wt != 1 {
+                    for j in 0..<h { zp[t * h + j] = ep[t * h + j] + (zp[t * h + j] - ep[t * h + j]) * wt }
+                }
+            }
+            chunks.append(z)
+        }
+        return chunks.count == 1 ? chunks[0] : concatenateTokens(chunks)
+    }
+
+    /// `_get_token_ranges_for_fragments`: where each fragment's tokens sit among the chunks
+    /// (start, end, padding between chunks skipped), nil for a fragment with no tokens.
+    func tokenRanges(_ ids: [Int32], _ fragments: [[Int32]], texts: [String], parameter: String) throws -> [ClosedRange<Int>?] {
+        let t = pair.tokenizer
+        var start = 0, ranges: [ClosedRange<Int>?] = []
+        func lost(_ i: Int) -> RenderError {
+            .invalid(parameter: parameter, reason: "the tokens of '\(texts[i])' were not found in the prompt's tokens (compel fails on it too); reword it")
+        }
+        for (i, f) in fragments.enumerated() {
+            guard let first = f.first else { ranges.append(nil); continue }
+            while true {
+                guard start < ids.count - 1 else { throw lost(i) }
+                if ids[start] == first { break }
+                start += 1
+            }
+            var end = start, matched = 0
+            while true {
+                guard end < ids.count - 1 else { throw lost(i) }
+                if ids[end] == f[matched] {
+                    matched += 1
+                    if matched == f.count { break }
+                    end += 1
+                } else if [t.endID, t.padID, t.startID].contains(ids[end]) {
+                    end += 1
+                } else {
+                    throw lost(i)
+                }
+            }
+            ranges.append(start...end)
+            start = end + 1
+        }
+        return ranges
+    }
+}
+
+/// `[1, a, h]` tensors joined on the token axis.
+func concatenateTokens(_ parts: [Tensor]) -> Tensor {
+    let h = parts[0].shape[2], total = parts.reduce(0) { $0 + $1.shape[1] }
+    let out = Tensor(uninitialized: [1, total, h])
+    var offset = 0
+    for p in parts {
+        (out.unsafePointer + offset).update(from: p.unsafePointer, count: p.count)
+        offset += p.count
+    }
+    return out
+}
+
+extension PromptEncoder {
+    /// `CompelForSDXL` (or, for a refiner's one encoder, one `Compel` with the pooled output):
+    /// each encoder's prompt and negative prompt padded to the same number of chunks with the
+    /// empty prompt's embedding, then the encoders' embeddings padded alike and joined; the
+    /// pooled embeddings from the last encoder's raw texts.
+    func encodeWeighted(_ request: RenderRequest, syntax: PromptWeighting, guidance: Bool) throws -> PromptEmbeddings {
+        func second(_ a: String?, _ b: String) -> String { (a?.isEmpty ?? true) ? b : a! }
+        let positives = pairs.count == 2 ? [(request.prompt, "prompt"), (second(request.prompt2, request.prompt), request.prompt2?.isEmpty ?? true ? "prompt" : "prompt-2")]
+                                         : [(request.prompt, "prompt")]
+        let zeros = request.negativePrompt == nil && forceZerosForEmptyPrompt
+        let negative = request.negativePrompt ?? ""
+        let negatives = pairs.count == 2 ? [(negative, "negative-prompt"), (second(request.negativePrompt2, negative), request.negativePrompt2?.isEmpty ?? true ? "negative-prompt" : "negative-prompt-2")]
+                                         : [(negative, "negative-prompt")]
+        let embedders = pairs.map(CompelEmbedder.init)
+        var pos: [Tensor] = [], neg: [Tensor] = []
+        for (i, e) in embedders.enumerated() {
+            guard let fragments = try syntax.fragments(positives[i].0, parameter: positives[i].1) else { continue }
+            let p = try e.embed(fragments, parameter: positives[i].1)
+            if guidance && !zeros, let nf = try syntax.fragments(negatives[i].0, parameter: negatives[i].1) {
+                let n = try e.embed(nf, parameter: negatives[i].1)
+                let length = max(p.shape[1], n.shape[1])
+                pos.append(padded(p, to: length, with: e.emptyZ)); neg.append(padded(n, to: length, with: e.emptyZ))
+            } else {
+                pos.append(p)
+            }
+        }
+        let length = pos.map { $0.shape[1] }.max() ?? 0
+        pos = zip(pos, embedders).map { padded($0, to: length, with: $1.emptyZ) }
+        neg = zip(neg, embedders).map { padded($0, to: length, with: $1.emptyZ) }
+        guard let last = embedders.last else { throw RenderError.model("the model has no text encoder") }
+        let positive = concatenateLastAxis(pos)
+        var result = PromptEmbeddings(positive: positive, pooled: try last.pooled(positives[positives.count - 1].0))
+        guard guidance else { return result }
+        if zeros {
+            result.negative = Tensor(zeros: positive.shape)
+            result.negativePooled = Tensor(zeros: result.pooled.shape)
+        } else {
+            result.negative = concatenateLastAxis(neg)
+            result.negativePooled = try last.pooled(negatives[negatives.count - 1].0)
+        }
+        return result
+    }
+
+    /// `t` with copies of the empty prompt's chunk appended up to `length` tokens.
+    func padded(_ t: Tensor, to length: Int, with empty: Tensor) -> Tensor {
+        guard t.shape[1] < length else { return t }
+        return concatenateTokens([t] + Array(repeating: empty, count: (length - t.shape[1]) / empty.shape[1]))
+    }
+
+    /// diffusers' warning for a prompt longer than the tokenizer keeps (`--prompt-weighting none`),
+    /// once per distinct text cut off.
+    public func truncationNotices(_ request: RenderRequest) -> [String] {
+        guard request.promptWeighting == .none else { return [] }
+        let prompt2 = (request.prompt2?.isEmpty ?? true) ? request.prompt : request.prompt2!
+        var notices: [String] = []
+        for (pair, text) in zip(pairs, pairs.count == 2 ? [request.prompt, prompt2] : [request.prompt]) {
+            let ids = pair.tokenizer.tokenIDs(pair.converted(text)), keep = pair.tokenizer.maxLength - 2
+            guard ids.count > keep else { continue }
+            let removed = pair.tokenizer.decode(Array(ids[keep...]))
+            let notice = "The following part of your input was truncated because CLIP can only handle sequences up to \(pair.tokenizer.maxLength) tokens: ['\(removed)'] (--prompt-weighting compel or a1111 keeps long prompts)"
+            if !notices.contains(notice) { notices.append(notice) }
+        }
+        return notices
+    }
+}

@@ -1,0 +1,142 @@
+"""compel 2.5.1's prompt parser and CompelForSDXL on the committed tiny pipelines, for Kiln's
+--prompt-weighting (Tests/PipelinesTests/WeightedPromptParityTests.swift):
+
+  expected/weighted-prompts.json          the cases, and compel's parse of each parser case
+                                          (fragments as [text, weight], or the error it raises)
+  expected/weighted-prompts.safetensors   per case: embeds, pooled, negative_embeds, negative_pooled;
+                                          and one render given the long case's embeddings
+
+Runs inside generate_fixtures.py's venv (torch, diffusers, transformers) with compel installed:
+generate_fixtures.py --only weighted_prompt_fixtures.
+"""
+import json
+import os
+
+import torch
+from safetensors.torch import save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VERSION = "2.5.1"
+
+# About 100 tokens on the tiny vocabulary (words it lacks split into letters): a sentence ends
+# inside the first 75 tokens, so compel's SENTENCES split applies; `(great time)1.4` falls in the
+# second chunk and `(dusty road)0.6` is down-weighted.
+LONG = ("a red barn with love and art in the day, the new man is here today. "
+        "the red sun was great, and it is more than just art for you and me, "
+        "the old mill by the river is so quiet at dawn, we are out on the road with all "
+        "our love, this is the (great time)1.4 of the day, and the (dusty road)0.6 is long, "
+        "what a day to be here with the ones we love")
+
+# name, syntax, prompt, prompt_2, negative_prompt, negative_prompt_2, the compel prompts that
+# give the same fragments (for a1111 cases: prompt, prompt_2, negative, negative_2)
+CASES = [
+    ("short", "compel", "a red barn++ at (dawn light)1.3, the love of art-", None, "blurry, (ugly)0.5", None, None),
+    ("long", "compel", LONG, None, "(ugly)- and blurry", None, None),
+    ("prompt2", "compel", "a (red barn)1.2 by the river", "an oil painting+, (soft light)0.7",
+     "fog", "(dark)1.5 noise", None),
+    ("down-only", "compel", "(the man)0 in the (red)0.25 day", None, None, None, None),
+    ("a1111", "a1111", "masterpiece, (red hair:1.3), [blurry], ((art)) and \\(this\\)", "(the day:0.8) [[ice]]",
+     "[ugly], (bad", None,
+     ("masterpiece, (red hair)1.3, (blurry)0.9090909090909091, (art)1.2100000000000002 and \\(this\\)",
+      "(the day)0.8 (ice)0.8264462809917354", "(ugly)0.9090909090909091, (bad)1.1", None)),
+]
+
+# A1111's BREAK: each segment is compel-encoded alone and the chunks follow each other.
+BREAK_PROMPT = "a (red:1.2) barn BREAK the [night] sky"
+BREAK_SEGMENTS = ["a (red)1.2 barn", "the (night)0.9090909090909091 sky"]
+
+# Parser cases: compel's flattened fragments, or the error it raises.
+PARSER_CASES = [
+    "a cat", "", "   ", "a cat+", "a cat++", "a cat+++", "a cat-", "a cat--", "cat+ dog-",
+    "(a cat)1.3", "(a cat)-", "(a cat)+", "(a cat)++", "(a cat)0.5", "(a cat)2", "(a cat)-1", "(a cat).5",
+    "(a (cat)1.5)0.5", "((a cat)) dog", "(a cat) dog", "a (cat)", "a-b", "a+b", "a - b", "cat- - dog",
+    "\\(a cat\\)", "a \\+ b", "a\\-", "\\\"quoted\\\"", "\"a cat\"1.2", "\"a, cat.\"-", "(a, b. c)1.1",
+    "a,b", "a,  b", "a.b", "hello, world.", "(a cat) 1.3", "(a cat)1.3.swap(dog)", "(a cat)1.3 dog++",
+    "a (b", "a b)", "a (b)c", "(a)(b)", "a cat.blend(0.5)", "(\"a cat\", \"a dog\").blend(1, 1)",
+    "(\"a cat\", \"a dog\").and()", "(\"a cat\", \"a dog\").and(1, 0.5)", "a cat.and()", "withLora(x, 0.5) a cat",
+    "a cat.swap(dog)", "(a cat).attend(1.2)", "cat.attend(0.8)", "a 1.5", "a -1", "red-haired girl",
+    "a cat 2+2", "(red)++ barn", "(red)1e2", "(red)-0.5", "a\tb", "a   b", "(a cat)1.", "a ++", "++",
+    "-", "(", ")", "a ()", "()1.2", "a +b", "50% off", "a=b", "(a=b)1.2", "ünïcödé++", "(日本)1.2",
+]
+
+
+def fragments(prompt):
+    from compel import Compel
+    from compel.prompt_parser import Blend, Conjunction, FlattenedPrompt
+    try:
+        conjunction = Compel.parse_prompt_string(prompt)
+    except Exception as e:  # what compel raises for it
+        return {"error": type(e).__name__}
+    parts = []
+    for p in conjunction.prompts:
+        if type(p) is Blend:
+            return {"unsupported": "blend"}
+        if type(p) is not FlattenedPrompt:
+            return {"unsupported": type(p).__name__}
+        if p.wants_cross_attention_control:
+            return {"unsupported": "swap"}
+        parts.append([[f.text, f.weight] for f in p.children])
+    if len(conjunction.prompts) > 1 or conjunction.weights != [1.0]:
+        return {"unsupported": "and", "parts": parts}
+    if conjunction.lora_weights:
+        return {"unsupported": "lora"}
+    return {"fragments": parts[0] if parts else []}
+
+
+@torch.no_grad()
+def main():
+    import compel
+    from compel import Compel, CompelForSDXL, ReturnedEmbeddingsType
+    from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+    from importlib.metadata import version
+    assert version("compel") == VERSION, f"compel {version('compel')}, not {VERSION}"
+    models = os.path.join(HERE, "models")
+    expected = os.path.join(HERE, "expected")
+    pipe = StableDiffusionXLPipeline.from_pretrained(os.path.join(models, "tiny-sdxl-base"), dtype=torch.float32,
+                                                     add_watermarker=False)
+    pipe.set_progress_bar_config(disable=True)
+    sdxl = CompelForSDXL(pipe)
+    tensors, cases = {}, []
+    for name, syntax, prompt, prompt_2, negative, negative_2, equivalent in CASES:
+        c = equivalent or (prompt, prompt_2, negative, negative_2)
+        # Kiln encodes "" when a model does not force zeros and there is no negative prompt.
+        out = sdxl(main_prompt=c[0], style_prompt=c[1], negative_prompt=c[2] if c[2] is not None else "",
+                   negative_style_prompt=c[3])
+        for key in ("embeds", "pooled_embeds", "negative_embeds", "negative_pooled_embeds"):
+            tensors[f"{name}.{key}"] = getattr(out, key).contiguous()
+        if syntax == "a1111":
+            # compel pools the raw prompt text; for A1111 prompts that is the A1111 text.
+            provider = sdxl.compel_2.conditioning_provider
+            tensors[f"{name}.pooled_embeds"] = provider.get_pooled_embeddings([prompt_2 or prompt]).contiguous()
+            tensors[f"{name}.negative_pooled_embeds"] = provider.get_pooled_embeddings([negative_2 or negative]).contiguous()
+        tokens = [len(pipe.tokenizer(t).input_ids) - 2 for t in (prompt, prompt_2) if t]
+        cases.append({"name": name, "syntax": syntax, "prompt": prompt, "prompt_2": prompt_2, "negative_prompt": negative,
+                      "negative_prompt_2": negative_2, "tokens": tokens, "length": out.embeds.shape[1]})
+    # BREAK: the segments' embeddings, chunk after chunk, and the pooled raw text.
+    chunks = [sdxl(main_prompt=s).embeds for s in BREAK_SEGMENTS]
+    tensors["break.embeds"] = torch.cat(chunks, dim=1).contiguous()
+    tensors["break.pooled_embeds"] = sdxl.compel_2.conditioning_provider.get_pooled_embeddings([BREAK_PROMPT]).contiguous()
+    # A whole render given the long case's embeddings.
+    long_case = next(c for c in CASES if c[0] == "long")
+    out = sdxl(main_prompt=long_case[2], negative_prompt=long_case[4])
+    render = {"steps": 3, "width": 64, "height": 64, "seed": 23, "guidance": 5.0}
+    image = pipe(prompt_embeds=out.embeds, pooled_prompt_embeds=out.pooled_embeds, negative_prompt_embeds=out.negative_embeds,
+                 negative_pooled_prompt_embeds=out.negative_pooled_embeds, num_inference_steps=render["steps"],
+                 width=render["width"], height=render["height"], guidance_scale=render["guidance"],
+                 generator=torch.Generator("cpu").manual_seed(render["seed"]), output_type="np").images
+    tensors["render.pixels"] = torch.from_numpy((image * 255).round().astype("uint8")).contiguous()
+    # The refiner has text_encoder_2 only: one Compel on it, as compel's docs set it up.
+    refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained(os.path.join(models, "tiny-sdxl-refiner"), dtype=torch.float32)
+    one = Compel(tokenizer=refiner.tokenizer_2, text_encoder=refiner.text_encoder_2,
+                 returned_embeddings_type=ReturnedEmbeddingsType.PENULTIMATE_HIDDEN_STATES_NON_NORMALIZED,
+                 requires_pooled=True, truncate_long_prompts=False)
+    embeds, pooled = one([LONG, "(ugly)- and blurry"])
+    tensors["refiner.embeds"], tensors["refiner.negative_embeds"] = embeds[0:1].contiguous(), embeds[1:2].contiguous()
+    tensors["refiner.pooled_embeds"], tensors["refiner.negative_pooled_embeds"] = pooled[0:1].contiguous(), pooled[1:2].contiguous()
+    save_file(tensors, os.path.join(expected, "weighted-prompts.safetensors"))
+    parser = [{"prompt": p, **fragments(p)} for p in PARSER_CASES]
+    with open(os.path.join(expected, "weighted-prompts.json"), "w", encoding="utf-8") as f:
+        json.dump({"compel": compel.__name__ and VERSION, "cases": cases, "render": render,
+                   "break": {"prompt": BREAK_PROMPT, "segments": BREAK_SEGMENTS}, "refiner": {"prompt": LONG, "negative_prompt": "(ugly)- and blurry"},
+                   "parser": parser}, f, indent=1, ensure_ascii=False)
+        f.write("\n")

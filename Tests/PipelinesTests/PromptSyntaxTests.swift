@@ -1,0 +1,134 @@
+import Foundation
+import KilnTestSupport
+@testable import Pipelines
+import XCTest
+
+/// The two prompt syntaxes of `--prompt-weighting`: A1111's against a table derived from its
+/// `parse_prompt_attention` (its doctests and the rules of its source), compel's against what
+/// compel 2.5.1 itself parses (Tests/Fixtures/expected/weighted-prompts.json).
+final class PromptSyntaxTests: XCTestCase {
+    static func f(_ t: String, _ w: Double) -> WeightedFragment { WeightedFragment(text: t, weight: w) }
+    static let brk = WeightedFragment.breakMarker
+
+    static let a1111: [(String, [WeightedFragment])] = [
+        ("normal text", [f("normal text", 1)]),
+        ("an (important) word", [f("an ", 1), f("important", 1.1), f(" word", 1)]),
+        ("(unbalanced", [f("unbalanced", 1.1)]),
+        ("\\(literal\\]", [f("(literal]", 1)]),
+        ("(unnecessary)(parens)", [f("unnecessaryparens", 1.1)]),
+        ("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).",
+         [f("a ", 1), f("house", 1.5730000000000004), f(" ", 1.1), f("on", 1.0), f(" a ", 1.1), f("hill", 0.55),
+          f(", sun, ", 1.1), f("sky", 1.4641000000000006), f(".", 1.1)]),
+        ("[x]", [f("x", 1 / 1.1)]),
+        ("[[x]]", [f("x", 0.8264462809917354)]),
+        ("((x))", [f("x", 1.2100000000000002)]),
+        ("(x:1.3)", [f("x", 1.3)]),
+        ("(a:-0.5) b", [f("a", -0.5), f(" b", 1)]),
+        ("a (b:.5)", [f("a ", 1), f("b", 0.5)]),
+        ("((a:1.5) b)", [f("a", 1.6500000000000001), f(" b", 1.1)]),
+        ("a:b", [f("a:b", 1)]),
+        ("(a: 1.3)", [f("a: 1.3", 1.1)]),
+        ("a:1.3)", [f("a:1.3)", 1)]),
+        ("a ]b[ c", [f("a ]b", 1), f(" c", 1 / 1.1)]),
+        ("a\\b", [f("ab", 1)]),
+        ("a\\\\b", [f("a\\b", 1)]),
+        ("", [f("", 1)]),
+        ("()", [f("", 1)]),
+        ("a BREAK b", [f("a", 1), brk, f("b", 1)]),
+        ("a  BREAK\n b", [f("a", 1), brk, f("b", 1)]),
+        ("BREAK a", [f("", 1), brk, f("a", 1)]),
+        ("a BREAK", [f("a", 1), brk, f("", 1)]),
+        ("aBREAK b, BREAKING", [f("aBREAK b, BREAKING", 1)]),
+        ("a,BREAK,b", [f("a,", 1), brk, f(",b", 1)]),
+        ("(BREAK)", [f("", 1.1), f("BREAK", -1.1), f("", 1.1)]),
+        ("(a BREAK b:1.2)", [f("a", 1.2), f("BREAK", -1.2), f("b", 1.2)]),
+    ]
+
+    func testA1111ParsesAsParsePromptAttention() throws {
+        for (prompt, expected) in PromptSyntaxTests.a1111 {
+            let got = try A1111Prompt.parse(prompt)
+            XCTAssertEqual(got, expected, prompt.debugDescription)
+            XCTAssertEqual(got.map(\.isBreak), expected.map(\.isBreak), prompt.debugDescription)
+        }
+    }
+
+    func testA1111BadWeightIsOneLine() {
+        XCTAssertThrowsError(try A1111Prompt.parse("(red:1.2.3) hair")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("1.2.3") && !text.contains("\n"), text)
+        }
+    }
+
+    struct ParserCase: Decodable {
+        let prompt: String
+        let fragments: [[Frag]]?
+        let error: String?, unsupported: String?
+        enum Frag: Decodable {
+            case text(String), weight(Double)
+            init(from decoder: Decoder) throws {
+                let c = try decoder.singleValueContainer()
+                if let s = try? c.decode(String.self) { self = .text(s) } else { self = .weight(try c.decode(Double.self)) }
+            }
+        }
+    }
+
+    func testCompelParsesAsCompel() throws {
+        struct File: Decodable { let parser: [ParserCase] }
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("weighted-prompts.json"))))
+        XCTAssertGreaterThan(file.parser.count, 60)
+        XCTAssertTrue(file.parser.contains { $0.unsupported == "blend" } && file.parser.contains { $0.unsupported == "and" })
+        for c in file.parser {
+            if let fragments = c.fragments {
+                let expected = fragments.map { pair -> WeightedFragment in
+                    guard case .text(let t) = pair[0], case .weight(let w) = pair[1] else { return PromptSyntaxTests.f("?", .nan) }
+                    return PromptSyntaxTests.f(t, w)
+                }
+                XCTAssertEqual(try CompelPrompt.parse(c.prompt), expected, c.prompt.debugDescription)
+            } else {
+                // compel raises, or gives what Kiln does not build (.blend, .and, .swap, withLora).
+                XCTAssertThrowsError(try CompelPrompt.parse(c.prompt), c.prompt.debugDescription) { error in
+                    let text = "\(error)"
+                    XCTAssertTrue(!text.contains("\n") && text.contains("prompt"), text)
+                    if let kind = c.unsupported, kind != "and" || !c.prompt.hasPrefix("()") {
+                        XCTAssertTrue(text.contains("not supported"), "\(c.prompt): \(text)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testRefusedCompelOperatorsNameThemselves() {
+        for (prompt, name) in [("(\"a cat\", \"a dog\").blend(0.7, 0.3)", ".blend()"), ("(\"a cat\", \"a dog\").and()", ".and()"),
+                               ("a cat.swap(dog)", ".swap()"), ("withLora(style, 0.5) a cat", "withLora()")] {
+            XCTAssertThrowsError(try CompelPrompt.parse(prompt), prompt) { error in
+                XCTAssertTrue("\(error)".contains(name), "\(prompt): \(error)")
+            }
+        }
+    }
+
+    /// Bad syntax is refused when the job is made (validate), one line naming the prompt.
+    func testBadSyntaxRefusedAtValidation() {
+        var r = RenderRequest(prompt: "fine")
+        r.negativePrompt2 = "(\"a\", \"b\").blend(1, 1)"
+        r.promptWeighting = .compel
+        XCTAssertThrowsError(try r.validate()) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("negative-prompt-2") && text.contains(".blend()") && !text.contains("\n"), text)
+        }
+        r.negativePrompt2 = nil
+        r.prompt = "a (red:x) barn \u{0B}"
+        XCTAssertThrowsError(try r.validate(), "a vertical tab is outside compel's grammar")
+        r.promptWeighting = .none
+        XCTAssertNoThrow(try r.validate())
+    }
+
+    /// Deep nesting parses in linear time (each bracket read once), not once per alternative.
+    func testDeepNestingIsQuick() throws {
+        let prompt = String(repeating: "(", count: 300) + "cat" + String(repeating: ")1.01", count: 300)
+        let start = Date()
+        let fragments = try CompelPrompt.parse(prompt)
+        XCTAssertEqual(fragments.count, 1)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertEqual(try A1111Prompt.parse(String(repeating: "(", count: 300) + "cat").first?.text, "cat")
+    }
+}
