@@ -47,6 +47,7 @@ struct RenderOptions: ParsableArguments {
     @Option(help: parameterHelp("lora")) var lora: [String] = []
     @Option(help: parameterHelp("embedding")) var embedding: [String] = []
     @Option(help: parameterHelp("unet")) var unet: String?
+    @Option(help: parameterHelp("vae")) var vae: String?
     @Flag(name: .customLong("vae-tiling"), help: parameterHelp("vae-tiling")) var vaeTiling = false
     @Option(help: parameterHelp("precision")) var precision: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
@@ -66,6 +67,7 @@ struct RenderOptions: ParsableArguments {
             ("refiner", try refiner.map { try modelLocation($0, option: "refiner") }), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
             ("refiner-strength", refinerStrength), ("precision", precision),
             ("unet", try unet.map { try componentLocation($0, option: "unet") }),
+            ("vae", try vae.map { try componentLocation($0, option: "vae") }),
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
         if refineAfter { out.append(("refine-after", .flag(true))) }

@@ -65,6 +65,11 @@ struct SweepCommand: ParsableCommand {
                         throw QueueError.invalidSpec(key: "unet", reason: "\(error)")
                     }
                 }
+                if let vae = r.vae {
+                    do { r.vae?.file = try ModelLocation.resolveComponent(vae.file, relativeTo: specFolder) } catch let error as HubCacheError {
+                        throw QueueError.invalidSpec(key: "vae", reason: "\(error)")
+                    }
+                }
                 r.refinerConfig = r.refinerConfig.map(resolve)
                 let resolved = try InputFiles.resolve(r, cache: cache)
                 blobs.merge(resolved.blobs) { a, _ in a }
