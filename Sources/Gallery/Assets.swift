@@ -40,6 +40,7 @@ enum Assets {
         table.grid th.y-label { text-align: right; }
         table.grid td { border: 0; padding: 0; width: var(--cell); min-width: var(--cell); height: var(--cell); background: rgba(127,127,127,.12); }
         table.grid td a { display: block; } table.grid td.many a { display: inline-block; }
+        table.grid .expansion { display: block; font-size: 0.8em; overflow-wrap: anywhere; }
         table.grid td img { display: block; width: var(--cell); height: var(--cell); object-fit: contain; }
         table.grid td.many img { width: calc(var(--cell) / 2 - 2px); height: calc(var(--cell) / 2 - 2px); }
         .thumbs { display: flex; flex-wrap: wrap; gap: 10px; }

@@ -51,12 +51,17 @@ extension GalleryServer {
         let per = Int(min(max(form.integer("per") ?? Int64(options.gridPageSize), 1), Int64(PageRequest.maxLimit)))
         let (number, request) = GalleryServer.page(form, size: per)
         let (x, y) = (form["x"], form["y"])
+        guard [nil, "none", "prompt_template"].contains(form["group"]) else {
+            throw PageError.badRequest("group takes prompt_template or none")
+        }
+        let byTemplate = form["group"] == "prompt_template"
         let found = try await queue.read { reader -> (SweepSummary, [SweepAxis], QueuePage<OutputCard>, GridModel)? in
             guard let sweep = try reader.sweep(id) else { return nil }
             let axes = try reader.sweepAxes(id)
             let chosen = GridModel.axes(axes, x: x, y: y)
-            let cards = try reader.sweepPage(id, orderedBy: GridModel.order(x: chosen.x, y: chosen.y, z: chosen.z), page: request)
-            return (sweep, axes, cards, GridModel(cards: cards.items, x: chosen.x, y: chosen.y, z: chosen.z))
+            let order = GridModel.order(x: chosen.x, y: chosen.y, z: chosen.z, byTemplate: byTemplate)
+            let cards = try reader.sweepPage(id, orderedBy: order, page: request)
+            return (sweep, axes, cards, GridModel(cards: cards.items, x: chosen.x, y: chosen.y, z: chosen.z, byTemplate: byTemplate))
         }
         guard let (sweep, axes, cards, model) = found else { throw PageError.notFound("sweep \(id) does not exist") }
         return Responses.html(SweepPage.render(sweep, axes: axes, model: model, cards: cards,

@@ -10,6 +10,9 @@ import RenderQueue
 /// `RenderParameter.label(in:)` and laid out by `LabelledGrid`, as `kiln sheet` does.
 struct GridModel {
     struct Group {
+        /// The prompt template of this grid's images when the page groups by template (nil:
+        /// not grouped, or prompts given as they are).
+        let template: String?
         /// The Z parameters' values shared by this grid's images, as (name, value).
         let title: [(String, String)]
         let grid: LabelledGrid<OutputCard>
@@ -18,6 +21,8 @@ struct GridModel {
     let x: RenderParameter?
     let y: RenderParameter?
     let z: [RenderParameter]
+    /// Whether images are grouped by their prompt template first (`?group=prompt_template`).
+    let byTemplate: Bool
     let groups: [Group]
 
     /// X and Y as asked for (any render parameter, or "none"), else the sweep's two axes with
@@ -35,17 +40,19 @@ struct GridModel {
         return (across, down, z)
     }
 
-    /// The parameter names to sort a page by: Z, then Y, then X.
-    static func order(x: RenderParameter?, y: RenderParameter?, z: [RenderParameter]) -> [String] {
-        z.map(\.name) + [y, x].compactMap { $0?.name }
+    /// The `v_outputs` columns to sort a page by: the prompt template when grouping by it, then
+    /// Z, then Y, then X.
+    static func order(x: RenderParameter?, y: RenderParameter?, z: [RenderParameter], byTemplate: Bool = false) -> [String] {
+        (byTemplate ? ["prompt_template"] : []) + z.map(\.name) + [y, x].compactMap { $0?.name }
     }
 
-    init(cards: [OutputCard], x: RenderParameter?, y: RenderParameter?, z: [RenderParameter]) {
+    init(cards: [OutputCard], x: RenderParameter?, y: RenderParameter?, z: [RenderParameter], byTemplate: Bool = false) {
         self.x = x
         self.y = y
         self.z = z
+        self.byTemplate = byTemplate
         let decoder = JSONDecoder()
-        var groups: [(key: [String], items: [(x: String, y: String, item: OutputCard)])] = []
+        var groups: [(template: String?, key: [String], items: [(x: String, y: String, item: OutputCard)])] = []
         for card in cards {
             let record = try? decoder.decode(Provenance.self, from: Data(card.provenance.utf8))
             func label(_ p: RenderParameter?) -> String {
@@ -53,11 +60,16 @@ struct GridModel {
                 return record.map { p.label(in: $0) } ?? "?"
             }
             let key = z.map { label($0) }
+            let template = byTemplate ? record?.request.promptTemplate : nil
             let item = (x: label(x), y: label(y), item: card)
-            if groups.last?.key == key { groups[groups.count - 1].items.append(item) } else { groups.append((key, [item])) }
+            if let last = groups.last, last.key == key, last.template == template {
+                groups[groups.count - 1].items.append(item)
+            } else {
+                groups.append((template, key, [item]))
+            }
         }
         self.groups = groups.map { group in
-            Group(title: zip(z.map(\.name), group.key).map { ($0, $1) }, grid: LabelledGrid(group.items))
+            Group(template: group.template, title: zip(z.map(\.name), group.key).map { ($0, $1) }, grid: LabelledGrid(group.items))
         }
     }
 }

@@ -32,8 +32,12 @@ extension SweepAxis {
 }
 
 /// The columns of `v_outputs` a reader may sort or group by: only render parameters' columns
-/// from `RenderParameters`, so no text from a request ever becomes part of a statement.
+/// from `RenderParameters`, and `prompt_template`, so no text from a request ever becomes part
+/// of a statement.
 public enum OutputColumns {
-    /// The `v_outputs` column of the parameter called `name`, nil for anything else.
-    public static func column(for name: String) -> String? { RenderParameters.named(name)?.column }
+    /// The `v_outputs` column of the parameter called `name` (or `prompt_template`), nil for
+    /// anything else.
+    public static func column(for name: String) -> String? {
+        name == "prompt_template" ? "prompt_template" : RenderParameters.named(name)?.column
+    }
 }
