@@ -54,6 +54,8 @@ enum Assets {
         .compare img { width: 100%; max-width: 640px; height: auto; }
         tr.differs td { background: rgba(240,138,75,.18); }
         .command { display: flex; gap: .5em; align-items: flex-start; }
+        img.preview { height: 64px; width: auto; image-rendering: pixelated; vertical-align: middle; }
+        #job-preview img.preview { height: 256px; }
         """
 
     static let javascript = """
@@ -73,6 +75,9 @@ enum Assets {
               var bar = document.createElement("progress"); bar.max = Math.max(r.steps, 1); bar.value = r.step;
               td = document.createElement("td"); td.appendChild(bar); td.appendChild(document.createTextNode(" " + r.step + "/" + r.steps)); tr.appendChild(td);
               [r.worker || "", r.eta].forEach(function (v) { var c = document.createElement("td"); c.textContent = v; tr.appendChild(c); });
+              var img = document.createElement("img"); img.className = "preview"; img.alt = "";
+              img.onerror = function () { img.hidden = true; }; img.src = "/jobs/" + r.job + "/preview.png?step=" + r.step;
+              td = document.createElement("td"); td.appendChild(img); tr.appendChild(td);
               body.appendChild(tr);
             });
             text("live-state", "updated " + new Date().toLocaleTimeString());
@@ -81,6 +86,11 @@ enum Assets {
             fetch("/events?poll=1", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(update)
               .catch(function () { text("live-state", "not updating (server unreachable)"); });
           }
+          // A running job without a preview (its worker makes none) shows no broken image.
+          Array.prototype.forEach.call(document.querySelectorAll("img.preview"), function (img) {
+            if (img.complete && !img.naturalWidth) { img.hidden = true; }
+            img.addEventListener("error", function () { img.hidden = true; });
+          });
           var live = document.getElementById("live");
           if (live) {
             var failures = 0;

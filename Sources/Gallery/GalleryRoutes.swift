@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import RenderQueue
 
-/// The pages: /, /events, /sweeps, /sweeps/ID, /outputs, /outputs/ID, /jobs, /jobs/ID, /compare.
+/// The pages: /, /events, /sweeps, /sweeps/ID, /outputs, /outputs/ID, /jobs, /jobs/ID,
+/// /jobs/ID/preview.png, /compare.
 extension GalleryServer {
     func addPages(to router: Router<BasicRequestContext>) {
         router.get("/") { _, _ -> Response in
@@ -31,7 +32,15 @@ extension GalleryServer {
         router.get("/jobs/:id") { _, context -> Response in
             let id = try GalleryServer.id(context, "job")
             guard let job = try await self.queue.read({ try $0.job(id) }) else { throw PageError.notFound("job \(id) does not exist") }
-            return Responses.html(JobPages.job(job, self.page))
+            let preview = job.summary.state == "running" ? try await self.queue.read({ try $0.jobPreview(id) }) : nil
+            return Responses.html(JobPages.job(job, preview: preview?.step, self.page))
+        }
+        router.get("/jobs/:id/preview.png") { _, context -> Response in
+            let id = try GalleryServer.id(context, "job")
+            guard let preview = try await self.queue.read({ try $0.jobPreview(id) }) else {
+                throw PageError.notFound("job \(id) has no preview: start its worker with kiln work --preview-every N")
+            }
+            return Responses.bytes(preview.png, contentType: "image/png", cacheControl: "no-store")
         }
         router.get("/compare") { request, _ -> Response in
             let form = FormData(request.uri.query)

@@ -3,7 +3,8 @@ import RenderQueue
 
 /// A job's page (/jobs/ID) with its actions, and the filtered list of jobs (/jobs?state=...).
 enum JobPages {
-    static func job(_ j: JobDetail, _ context: PageContext) -> HTML {
+    /// `preview`: the step of the running job's latest preview, if it has one.
+    static func job(_ j: JobDetail, preview: Int? = nil, _ context: PageContext) -> HTML {
         let s = j.summary
         let rows = zip(j.columns, j.values).map { column, value -> HTML in
             "<tr data-column=\"\(column)\"><th>\(column)</th><td class=\"value\">\(value ?? "")</td></tr>"
@@ -17,6 +18,7 @@ enum JobPages {
         let body: HTML = """
             <p>\(sweep)<strong id="job-state">\(s.state)</strong> · step \(s.step)/\(s.steps) \(HTML.join(actions))</p>
             \(s.error.map { "<p class=\"failed\" id=\"job-error\">\($0)</p>" as HTML } ?? "")
+            \(preview.map { "<figure id=\"job-preview\"><img class=\"preview\" src=\"/jobs/\(s.jobID)/preview.png?step=\($0)\" alt=\"preview of job \(s.jobID)\"><figcaption>preview at step \($0)</figcaption></figure>" as HTML } ?? "")
             <div class="thumbs">\(thumbs)</div>
             <table id="job"><tbody>\(rows)</tbody></table>
             <details><summary>Stored request (JSON)</summary><pre>\(OutputPages.pretty(j.request))</pre></details>

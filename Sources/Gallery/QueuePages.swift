@@ -32,7 +32,8 @@ enum QueuePages {
         let running = o.running.map { r -> HTML in
             """
             <tr><td><a href="/jobs/\(r.jobID)">job \(r.jobID)</a></td><td><progress value="\(r.step)" max="\(max(r.steps, 1))"></progress> \
-            \(r.step)/\(r.steps)</td><td>\(r.worker)</td><td>\(Layout.duration(r.etaSeconds))</td></tr>
+            \(r.step)/\(r.steps)</td><td>\(r.worker)</td><td>\(Layout.duration(r.etaSeconds))</td>\
+            <td><img class="preview" src="/jobs/\(r.jobID)/preview.png?step=\(r.step)" alt=""></td></tr>
             """
         }
         let body: HTML = """
@@ -41,7 +42,7 @@ enum QueuePages {
             <table class="counts"><tbody>\(states)</tbody></table>
             <p>Steps left: <strong id="steps-left">\(o.stepsLeft)</strong> · queue ETA <strong id="queue-eta">\(Layout.duration(o.etaSeconds))</strong></p>
             <h2>Running</h2>
-            <table><thead><tr><th>job</th><th>step</th><th>worker</th><th>ETA</th></tr></thead><tbody id="running-jobs">\(running)</tbody></table>
+            <table><thead><tr><th>job</th><th>step</th><th>worker</th><th>ETA</th><th>preview</th></tr></thead><tbody id="running-jobs">\(running)</tbody></table>
             """
         return Layout.page("Queue", context, current: "/", body)
     }

@@ -63,11 +63,11 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
     /// the check and the write. While the server is away (see `ServerQueue`) the checkpoint is
     /// skipped and the render goes on, until the lease runs out (then `.leaseLost`).
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                               stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+                               preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
         let outcome: CheckpointOutcome
         do {
             outcome = try checkpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
-                                     stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
+                                     preview: preview, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
         } catch is ServerAway {
             return .keepGoing
         } catch let f as PostgresQueueFailure where f.mayHaveCommitted && session.waits.isEnabled {
@@ -79,7 +79,7 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
         return outcome
     }
 
-    func checkpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
+    func checkpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data, preview: Data?,
                     stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
         try session.transaction(patience: .skip) { s in
             guard let row = try s.first("SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = \(jobID) FOR UPDATE") else {
@@ -89,8 +89,11 @@ public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
             guard owner == worker, jobState == "running" else { return .leaseLost }
             if cancel == 1 { return .cancelled }
             try s.execute("""
-                INSERT INTO checkpoints (job_id, stage, step, state) VALUES (\(jobID), \(stage), \(step), \(state))
+                INSERT INTO checkpoints (job_id, stage, step, state, preview, preview_step)
+                VALUES (\(jobID), \(stage), \(step), \(state), \(preview), \(preview == nil ? nil : step))
                 ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, step = excluded.step, state = excluded.state,
+                    preview = coalesce(excluded.preview, checkpoints.preview),
+                    preview_step = coalesce(excluded.preview_step, checkpoints.preview_step),
                     updated_at = kiln_now()
                 """)
             // step_seconds grows as SQLite's json_insert(step_seconds, '$[#]', x) writes it.

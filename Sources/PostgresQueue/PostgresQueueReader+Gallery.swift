@@ -109,6 +109,20 @@ extension PostgresQueueReader {
         }
     }
 
+    public func jobPreview(_ id: Int64) throws -> JobPreview? {
+        try read { s in
+            // A queue last opened by a writer older than schema 7 has no preview columns.
+            guard try s.first("""
+                      SELECT 1 FROM information_schema.columns
+                      WHERE table_schema = current_schema() AND table_name = 'checkpoints' AND column_name = 'preview'
+                      """) != nil,
+                  let row = try s.first("SELECT preview_step, preview FROM checkpoints WHERE job_id = \(id) AND preview IS NOT NULL")
+            else { return nil }
+            let (step, png) = try row.decode((Int, Data).self)
+            return JobPreview(step: step, png: png)
+        }
+    }
+
     static let jobColumns = """
         job_id, sweep_id, state, step, steps, prompt, seed, model, error, updated_at,
         (SELECT min(o.output_id) FROM outputs o WHERE o.job_id = v_jobs.job_id)

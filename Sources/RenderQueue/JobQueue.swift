@@ -27,9 +27,10 @@ public protocol JobQueue: AnyObject, Sendable {
     func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob?
     /// Extends the lease; false when the job is no longer this worker's (expired and reclaimed).
     func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool
-    /// Replaces the job's checkpoint and records progress, in one transaction.
+    /// Replaces the job's checkpoint and records progress, in one transaction. A `preview`
+    /// (PNG bytes, showing step `step`) replaces the stored one; nil keeps it.
     func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                        stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome
+                        preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome
     /// Stores the outputs and marks the job done in the same transaction; false if the lease was lost.
     func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool
     /// Records a failed render (see `JobQueue.fail(jobID:worker:error:kind:backoff:untilDone:now:)`);
@@ -65,6 +66,15 @@ public protocol JobQueue: AnyObject, Sendable {
     func imageCount(jobID: Int64) throws -> Int
     /// Steps left and the mean measured step time.
     func progress() throws -> QueueProgress
+}
+
+extension JobQueue {
+    /// `saveCheckpoint` without a new preview (the stored one, if any, is kept).
+    public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
+                               stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+        try saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
+                           preview: nil, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
+    }
 }
 
 /// Read-only access to a queue, for the commands that only look (`status`, `report`, `sheet`,
@@ -104,6 +114,8 @@ public protocol QueueReader: AnyObject {
     func outputImage(_ id: Int64) throws -> StoredOutput?
     /// One job, nil when there is none with that id.
     func job(_ id: Int64) throws -> JobDetail?
+    /// The last preview a worker stored for a job (`kiln work --preview-every`), nil when none.
+    func jobPreview(_ id: Int64) throws -> JobPreview?
     /// A page of jobs matching `filter`, newest first.
     func jobs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<JobSummary>
     /// A page of images matching `filter` (the state is their job's), newest first.
@@ -119,6 +131,16 @@ public struct JobSelection: Sendable, Equatable {
         self.sweep = sweep
     }
     public static let all = JobSelection()
+}
+
+/// A running job's preview: a small PNG of its latents at step `step` (over all stages).
+public struct JobPreview: Sendable, Equatable {
+    public var step: Int
+    public var png: Data
+    public init(step: Int, png: Data) {
+        self.step = step
+        self.png = png
+    }
 }
 
 /// What a worker learns when it saves a checkpoint.

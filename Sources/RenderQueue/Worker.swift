@@ -17,6 +17,9 @@ public final class Worker: @unchecked Sendable {
         public var name: String
         public var leaseSeconds: Double = 120
         public var checkpointEvery: Int = 1
+        /// Store a small preview of the latents with the checkpoint every N steps (0: never);
+        /// a step that makes a preview also saves a checkpoint.
+        public var previewEvery: Int = 0
         /// Write PNGs here (and their paths in the database) instead of into the database.
         public var outputFolder: String?
         /// Parameter bytes of models to hold at once (nil: no limit).
@@ -155,12 +158,14 @@ public final class Worker: @unchecked Sendable {
             onStep?(job.jobID, session.completedSteps, session.totalSteps)
             stepTimes.append(Date().timeIntervalSince(stepStart))
             let stopping = stop.isRequested && !session.isFinished
-            if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished || stopping {
+            let previewDue = options.previewEvery > 0 && session.completedSteps % options.previewEvery == 0 && !session.isFinished
+            if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished || stopping || previewDue {
                 let state = try JSONEncoder().encode(session.snapshot()), seconds = Date().timeIntervalSince(stepStart)
+                let preview = try previewDue ? session.preview().map { try PNGFile.encode($0) } : nil
                 let outcome = try holdingForSpace("job \(job.jobID), saving its checkpoint", lease: lease) {
                     try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
                                              step: session.completedSteps, steps: session.totalSteps, state: state,
-                                             stepSeconds: seconds, leaseSeconds: options.leaseSeconds)
+                                             preview: preview, stepSeconds: seconds, leaseSeconds: options.leaseSeconds)
                 }
                 switch outcome {
                 case .keepGoing: lease.renewed(true)

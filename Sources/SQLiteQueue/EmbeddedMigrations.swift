@@ -348,6 +348,14 @@ FROM outputs o JOIN jobs j USING (job_id);
 -- Done, failed and cancelled jobs, the bulk of an old queue, are not in it.
 CREATE INDEX jobs_claim_order ON jobs (priority DESC, job_id) WHERE state IN ('queued', 'running');
 """#),
+        ("0007_previews.sql", #"""
+-- Kiln render queue, schema version 7: a running job's preview (`kiln work --preview-every N`),
+-- a small PNG of its latents kept with its checkpoint, and the step it shows (counted over all
+-- stages). Both NULL until a worker that makes previews saves one; a checkpoint saved without
+-- a preview keeps the last one.
+ALTER TABLE checkpoints ADD COLUMN preview BLOB;
+ALTER TABLE checkpoints ADD COLUMN preview_step INTEGER;
+"""#),
     ]
     /// The public views (views.sql), recreated after the numbered migrations when they differ.
     static let views = #"""

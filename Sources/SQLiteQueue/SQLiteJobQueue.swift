@@ -114,17 +114,19 @@ public final class SQLiteJobQueue: JobQueue {
 
     /// Replaces the job's checkpoint and records progress, in one transaction.
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                               stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+                               preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
         try pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = ?",
                                              arguments: [jobID]),
                   (row["lease_owner"] as String?) == worker, (row["state"] as String) == "running" else { return .leaseLost }
             if (row["cancel_requested"] as Int) == 1 { return .cancelled }
             try db.execute(sql: """
-                INSERT INTO checkpoints (job_id, stage, step, state) VALUES (?, ?, ?, ?)
+                INSERT INTO checkpoints (job_id, stage, step, state, preview, preview_step) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, step = excluded.step, state = excluded.state,
+                    preview = coalesce(excluded.preview, checkpoints.preview),
+                    preview_step = coalesce(excluded.preview_step, checkpoints.preview_step),
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                """, arguments: [jobID, stage, step, state])
+                """, arguments: [jobID, stage, step, state, preview, preview == nil ? nil : step])
             try db.execute(sql: """
                 UPDATE jobs SET step = ?, steps = ?, step_seconds = json_insert(step_seconds, '$[#]', ?), lease_expires = ?,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')

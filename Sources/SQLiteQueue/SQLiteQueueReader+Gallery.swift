@@ -115,6 +115,17 @@ extension SQLiteQueueReader {
         }
     }
 
+    public func jobPreview(_ id: Int64) throws -> JobPreview? {
+        try queue.read { db in
+            // A queue last opened by a writer older than schema 7 has no preview columns.
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM pragma_table_info('checkpoints') WHERE name = 'preview'") == true,
+                  let row = try Row.fetchOne(db, sql: """
+                      SELECT preview_step, preview FROM checkpoints WHERE job_id = ? AND preview IS NOT NULL
+                      """, arguments: [id]) else { return nil }
+            return JobPreview(step: row["preview_step"], png: row["preview"])
+        }
+    }
+
     static let firstOutput = "(SELECT MIN(o.output_id) FROM outputs o WHERE o.job_id = v_jobs.job_id) AS first_output"
 
     static func jobSummary(_ row: Row) -> JobSummary {

@@ -12,7 +12,7 @@ final class WorkOptionTests: XCTestCase {
                                      "--width", "64", "--height", "64", "--steps", "2"])
         XCTAssertEqual(e.status, 0, e.stderr)
         for (option, value) in [("--lease", "1e300"), ("--lease", "nan"), ("--lease", "0.5"), ("--checkpoint-every", "0"),
-                                ("--checkpoint-every", "9223372036854775807")] {
+                                ("--checkpoint-every", "9223372036854775807"), ("--preview-every", "0"), ("--preview-every", "100001")] {
             let r = try KilnProcess.run(["work", "--db", db, "--until-empty", option, value])
             XCTAssertNotEqual(r.status, 0, "\(option) \(value)")
             XCTAssertEqual(r.stderrLines.count, 1, r.stderr)

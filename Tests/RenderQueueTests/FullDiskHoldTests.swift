@@ -63,10 +63,10 @@ final class FullDiskQueue: JobQueue, @unchecked Sendable {
         return try inner.renewLease(jobID: jobID, worker: worker, leaseSeconds: leaseSeconds, now: now)
     }
     func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                        stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+                        preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
         try check(.saveCheckpoint)
         return try inner.saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
-                                        stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
+                                        preview: preview, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
     }
     func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
         try check(.finish)

@@ -38,6 +38,8 @@ struct WorkCommand: ParsableCommand {
     @Option(name: .customLong("max-jobs"), help: "Stop after this many jobs.") var maxJobs: Int?
     @Option(name: .customLong("checkpoint-every"), help: "Save latents and scheduler state every N steps.") var checkpointEvery: Int = 1
     @Option(name: .customLong("output-folder"), help: "Write PNGs here instead of into the database.") var outputFolder: String?
+    @Option(name: .customLong("preview-every"), help: "Store a small preview of a running job's latents (1/8 of the image a side) with its checkpoint every N steps; the gallery's job pages show it live (default: none).")
+    var previewEvery: Int?
     @Option(help: "Lease length in seconds; a job whose worker stops renewing it is claimed again.") var lease: Double = 120
     @Option(help: "Worker name recorded with outputs (default: host and process id).") var name: String?
     @Option(name: .customLong("retry-backoff"), help: "Seconds before the first retry of a transient failure (doubling after each).")
@@ -62,6 +64,7 @@ struct WorkCommand: ParsableCommand {
             options.retryBackoff = retryBackoff
             options.leaseSeconds = lease
             options.checkpointEvery = checkpointEvery
+            options.previewEvery = previewEvery ?? 0
             options.outputFolder = outputFolder.map(absolute)
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             // Tests make output writes fail as a full disk does (see Worker.Options.failingOutputWrites).

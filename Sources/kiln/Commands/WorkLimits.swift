@@ -15,6 +15,9 @@ extension WorkCommand {
             guard WorkCommand.checkpointRange.contains(checkpointEvery) else {
                 throw ValidationError("--checkpoint-every must be between 1 and 100000 steps, not \(checkpointEvery)")
             }
+            if let previewEvery, !WorkCommand.checkpointRange.contains(previewEvery) {
+                throw ValidationError("--preview-every must be between 1 and 100000 steps, not \(previewEvery)")
+            }
         }
     }
 }
