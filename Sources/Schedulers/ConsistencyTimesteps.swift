@@ -5,8 +5,17 @@ import Foundation
 /// which `steps` are taken at evenly spaced indices from the noisiest down.
 enum ConsistencyTimesteps {
     /// `original` nil (TCD with `original_inference_steps: null`): every training timestep.
-    static func make(trainTimesteps n: Int, original: Int?, steps: Int, strength: Double, scheduler: String) throws -> [Int] {
+    /// `custom`: `set_timesteps(timesteps=)`, checked, then cut by `strength` as diffusers does.
+    static func make(trainTimesteps n: Int, original: Int?, steps: Int, strength: Double, scheduler: String, custom: [Int]? = nil) throws -> [Int] {
         func fail(_ why: String) -> SchedulerError { .invalidSchedule("\(scheduler): \(why)") }
+        if let custom {
+            guard strength > 0, strength <= 1 else { throw fail("strength must be in (0, 1], not \(strength)") }
+            if let original, original > n { throw fail("original_inference_steps \(original) is more than the \(n) training timesteps") }
+            try CustomSchedule.checkTimesteps(custom, trainTimesteps: n)
+            let count = custom.count
+            let initial = min(Int(Double(count) * strength), count)
+            return Array(custom[max(count - initial, 0)...])
+        }
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         guard strength > 0, strength <= 1 else { throw fail("strength must be in (0, 1], not \(strength)") }
         guard steps <= n else { throw fail("\(steps) steps is more than the \(n) training timesteps") }

@@ -48,11 +48,15 @@ public struct DDIMScheduler: DiffusionScheduler {
         let variance = ((1 - aPrev) / b) * (1 - a / aPrev)
         let std = Float(eta) * variance.squareRoot()
         let direction = (1 - aPrev - std * std).squareRoot()
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let clip = config.clipSample ?? true, range = Float(config.clipSampleRange)
         let out = Elementwise.zip(modelOutput, sample) { m, s in
             var x0: Float, eps: Float
-            if v { x0 = sqrtA * s - sqrtB * m; eps = sqrtA * m + sqrtB * s } else { x0 = (s - sqrtB * m) / sqrtA; eps = m }
+            switch prediction {
+            case .epsilon: x0 = (s - sqrtB * m) / sqrtA; eps = m
+            case .vPrediction: x0 = sqrtA * s - sqrtB * m; eps = sqrtA * m + sqrtB * s
+            case .sample: x0 = m; eps = (s - sqrtA * x0) / sqrtB
+            }
             if clip { x0 = min(max(x0, -range), range) }
             return sqrtAPrev * x0 + direction * eps
         }

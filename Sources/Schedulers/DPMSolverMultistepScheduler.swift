@@ -15,11 +15,12 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
     var previousPrediction: Tensor?
     var lowerOrderCount = 0
 
-    public init(config: SchedulerConfig, steps: Int, karras: Bool, name: String) throws {
+    /// `customTimesteps`: `set_timesteps(timesteps=)` (`steps` is then ignored; never with Karras sigmas).
+    public init(config: SchedulerConfig, steps: Int, karras: Bool, name: String, customTimesteps: [Int]? = nil) throws {
         guard steps >= 1, steps <= config.trainTimesteps else { throw SchedulerError.invalidSteps(steps) }
         self.name = name
         self.config = config
-        (timesteps, sigmas) = SigmaSchedule.multistep(config, steps: steps, karras: karras)
+        (timesteps, sigmas) = SigmaSchedule.multistep(config, steps: customTimesteps?.count ?? steps, karras: karras, custom: customTimesteps)
     }
 
     public var initNoiseSigma: Float { 1 }
@@ -37,13 +38,19 @@ public struct DPMSolverMultistepScheduler: DiffusionScheduler {
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let n = timesteps.count
-        // With order 2 at most, diffusers' lower_order_second changes nothing; the final step
-        // (sigma zero) is first order.
-        let lowerOrderFinal = stepIndex == n - 1
+        // With order 2 at most, diffusers' lower_order_second changes nothing; the final step is
+        // first order when its sigma is zero, or (lower_order_final) with fewer than 15 steps.
+        let lowerOrderFinal = stepIndex == n - 1 && (n < 15 || config.finalSigmas == .zero)
         // Convert to the data prediction x0.
         let (alphaS0, sigmaS0) = DPMSolverMultistepScheduler.alphaSigma(sigmas[stepIndex])
-        let v = config.prediction == .vPrediction
-        let x0 = Elementwise.zip(modelOutput, sample) { m, s in v ? alphaS0 * s - sigmaS0 * m : (s - sigmaS0 * m) / alphaS0 }
+        let prediction = config.prediction
+        let x0 = Elementwise.zip(modelOutput, sample) { m, s in
+            switch prediction {
+            case .epsilon: return (s - sigmaS0 * m) / alphaS0
+            case .vPrediction: return alphaS0 * s - sigmaS0 * m
+            case .sample: return m
+            }
+        }
 
         let (alphaT, sigmaT) = DPMSolverMultistepScheduler.alphaSigma(sigmas[stepIndex + 1])
         let lambdaT = logf(alphaT) - logf(sigmaT)

@@ -11,12 +11,22 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
     public let sigmas: [Float]
     public var stepIndex = 0
 
-    public init(config: SchedulerConfig, steps: Int, name: String = "euler") throws {
+    /// `customTimesteps` and `customSigmas` are `set_timesteps(timesteps=)` and `sigmas=` (at most
+    /// one; `steps` is then ignored): sigmas interpolated at the given timesteps, or the given
+    /// sigmas (the last is the final one) with timesteps mapped back from them.
+    public init(config: SchedulerConfig, steps: Int, name: String = "euler", customTimesteps: [Int]? = nil, customSigmas: [Double]? = nil) throws {
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         self.name = name
         self.config = config
-        let (times, sig) = SigmaSchedule.discrete(config, steps: steps, karras: config.useKarrasSigmas)
-        sigmas = sig.map { Float($0) } + [0]
+        if let customSigmas {
+            let given = customSigmas.map { Float($0) }
+            let logSigmas = NoiseSchedule(config).sigmas.map { Float(log(Double($0))) }
+            sigmas = given
+            timesteps = given.dropLast().map { Float(SigmaSchedule.sigmaToT(Double($0), logSigmas: logSigmas)) }
+            return
+        }
+        let (times, sig) = SigmaSchedule.discrete(config, steps: steps, karras: config.useKarrasSigmas, custom: customTimesteps)
+        sigmas = sig.map { Float($0) } + [SigmaSchedule.finalSigma(config)]
         timesteps = times.map { Float($0) }
     }
 
@@ -29,10 +39,15 @@ public struct EulerDiscreteScheduler: DiffusionScheduler {
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex], next = sigmas[stepIndex + 1]
         let dt = next - sigma
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let c1 = -sigma / (sigma * sigma + 1).squareRoot(), c2 = sigma * sigma + 1
         let out = Elementwise.zip(modelOutput, sample) { m, s in
-            let predicted = v ? m * c1 + s / c2 : s - sigma * m
+            let predicted: Float
+            switch prediction {
+            case .epsilon: predicted = s - sigma * m
+            case .vPrediction: predicted = m * c1 + s / c2
+            case .sample: predicted = m
+            }
             let derivative = (s - predicted) / sigma
             return s + derivative * dt
         }

@@ -16,10 +16,11 @@ public struct HeunDiscreteScheduler: DiffusionScheduler {
     var firstSample: Tensor?
     var stepSize: Float?
 
-    public init(config: SchedulerConfig, steps: Int) throws {
+    /// `customTimesteps`: `set_timesteps(timesteps=)`, one per step (`steps` is then ignored).
+    public init(config: SchedulerConfig, steps: Int, customTimesteps: [Int]? = nil) throws {
         guard steps >= 1 else { throw SchedulerError.invalidSteps(steps) }
         self.config = config
-        let (ts, sig) = SigmaSchedule.discrete(config, steps: steps, karras: config.useKarrasSigmas)
+        let (ts, sig) = SigmaSchedule.discrete(config, steps: customTimesteps?.count ?? steps, karras: config.useKarrasSigmas, custom: customTimesteps)
         let s = sig.map { Float($0) } + [0]
         sigmas = [s[0]] + s[1..<(s.count - 1)].flatMap { [$0, $0] } + [s[s.count - 1]]
         timesteps = [Float(ts[0])] + ts.dropFirst().flatMap { [Float($0), Float($0)] }
@@ -36,11 +37,16 @@ public struct HeunDiscreteScheduler: DiffusionScheduler {
         let sigma = firstOrder ? sigmas[stepIndex] : sigmas[stepIndex - 1]
         let next = firstOrder ? sigmas[stepIndex + 1] : sigmas[stepIndex]
         let input = firstOrder ? sigma : next
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let clip = config.clipSample ?? false, range = Float(config.clipSampleRange)
         let c1 = -input / (input * input + 1).squareRoot(), c2 = input * input + 1
         let predicted = Elementwise.zip(modelOutput, sample) { m, s in
-            let p = v ? m * c1 + s / c2 : s - input * m
+            let p: Float
+            switch prediction {
+            case .epsilon: p = s - input * m
+            case .vPrediction: p = m * c1 + s / c2
+            case .sample: p = m
+            }
             return clip ? min(max(p, -range), range) : p
         }
         let out: Tensor

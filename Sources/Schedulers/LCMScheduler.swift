@@ -13,14 +13,15 @@ public struct LCMScheduler: DiffusionScheduler {
 
     /// `strength` is `set_timesteps(strength=)`: the schedule of an image-to-image start
     /// (LCM's own pipelines; the SDXL pipelines cut the full schedule with a begin index instead).
-    public init(config: SchedulerConfig, steps: Int, strength: Double = 1) throws {
+    /// `customTimesteps`: `set_timesteps(timesteps=)` (`steps` is then ignored).
+    public init(config: SchedulerConfig, steps: Int, strength: Double = 1, customTimesteps: [Int]? = nil) throws {
         guard let original = config.originalInferenceSteps else {
             throw SchedulerError.invalidSchedule("lcm: original_inference_steps must be a number, not null")
         }
         self.config = config
         alphasCumprod = NoiseSchedule(config).alphasCumprod
         timesteps = try ConsistencyTimesteps.make(trainTimesteps: config.trainTimesteps, original: original, steps: steps,
-                                                  strength: strength, scheduler: name).map { Float($0) }
+                                                  strength: strength, scheduler: name, custom: customTimesteps).map { Float($0) }
     }
 
     public var initNoiseSigma: Float { 1 }
@@ -42,10 +43,15 @@ public struct LCMScheduler: DiffusionScheduler {
         let scaled = Float(t) * Float(config.timestepScaling)
         let cSkip = 0.25 / (scaled * scaled + 0.25)
         let cOut = scaled / (scaled * scaled + 0.25).squareRoot()
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let clip = config.clipSample ?? false, range = Float(config.clipSampleRange)
         let denoised = Elementwise.zip(modelOutput, sample) { m, s in
-            var x0 = v ? sqrtA * s - sqrtB * m : (s - sqrtB * m) / sqrtA
+            var x0: Float
+            switch prediction {
+            case .epsilon: x0 = (s - sqrtB * m) / sqrtA
+            case .vPrediction: x0 = sqrtA * s - sqrtB * m
+            case .sample: x0 = m
+            }
             if clip { x0 = min(max(x0, -range), range) }
             return cOut * x0 + cSkip * s
         }

@@ -53,10 +53,15 @@ public struct LMSDiscreteScheduler: DiffusionScheduler {
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex]
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let c1 = -sigma / (sigma * sigma + 1).squareRoot(), c2 = sigma * sigma + 1
         let derivative = Elementwise.zip(modelOutput, sample) { m, s in
-            let predicted = v ? m * c1 + s / c2 : s - sigma * m
+            let predicted: Float
+            switch prediction {
+            case .epsilon: predicted = s - sigma * m
+            case .vPrediction: predicted = m * c1 + s / c2
+            case .sample: predicted = m
+            }
             return (s - predicted) / sigma
         }
         derivatives.append(derivative)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The training noise schedule as diffusers builds it in float32: betas, alphas and their
-/// cumulative product (`torch.cumprod` in float32), plus the timestep spacings of `set_timesteps`.
+/// cumulative product (`torch.cumprod`), plus the timestep spacings of `set_timesteps`.
 public struct NoiseSchedule: Sendable {
     public let betas: [Float]
     public let alphasCumprod: [Float]
@@ -22,9 +22,38 @@ public struct NoiseSchedule: Sendable {
                 return Float(min(1 - alphaBar(t2) / alphaBar(t1), 0.999))
             }
         }
+        if config.rescaleBetasZeroSNR { betas = NoiseSchedule.rescaledToZeroTerminalSNR(betas) }
         self.betas = betas
-        var product: Float = 1
-        alphasCumprod = betas.map { b in product *= (1 - b); return product }
+        if config.rescaleBetasZeroSNR {
+            alphasCumprod = NoiseSchedule.cumulativeProduct(betas.map { 1 - $0 })
+        } else {
+            // A float32 running product, within an ulp of torch's: what Kiln has always used, so
+            // stored requests keep rendering their images bit for bit.
+            var product: Float = 1
+            alphasCumprod = betas.map { b in product *= (1 - b); return product }
+        }
+        rescaled = config.rescaleBetasZeroSNR
+    }
+
+    /// Whether the betas were rescaled to zero terminal SNR (the last cumulative alpha is 0).
+    let rescaled: Bool
+
+    /// diffusers' `rescale_zero_terminal_snr` in float32: the square roots of the cumulative
+    /// alphas shifted to end at 0 and scaled to keep the first, then back to betas.
+    static func rescaledToZeroTerminalSNR(_ betas: [Float]) -> [Float] {
+        var root = cumulativeProduct(betas.map { 1 - $0 }).map { $0.squareRoot() }
+        let first = root[0], last = root[root.count - 1]
+        let scale = first / (first - last)
+        root = root.map { ($0 - last) * scale }
+        let bar = root.map { $0 * $0 }
+        return (0..<bar.count).map { i in 1 - (i == 0 ? bar[0] : bar[i] / bar[i - 1]) }
+    }
+
+    /// `torch.cumprod` of float32 values on the CPU: accumulated in float64, each product rounded
+    /// to float32.
+    static func cumulativeProduct(_ values: [Float]) -> [Float] {
+        var product = 1.0
+        return values.map { product *= Double($0); return Float(product) }
     }
 
     /// `torch.linspace(start, end, steps, dtype=float32)`: the first half counts up from `start`,
@@ -38,7 +67,13 @@ public struct NoiseSchedule: Sendable {
 
     /// `sqrt((1 - ᾱ) / ᾱ)` per training timestep, in float32 (torch), as the Karras-style
     /// schedulers use them.
-    public var sigmas: [Float] { alphasCumprod.map { ((1 - $0) / $0).squareRoot() } }
+    /// With zero terminal SNR the last cumulative alpha is taken as 2^-24, as diffusers' sigma-based
+    /// schedulers (Euler, Euler ancestral, DPM-Solver, UniPC) do, so the first sigma is finite.
+    public var sigmas: [Float] {
+        var a = alphasCumprod
+        if rescaled { a[a.count - 1] = 0x1p-24 }
+        return a.map { ((1 - $0) / $0).squareRoot() }
+    }
 
     /// The inference timesteps of `set_timesteps` for `count` steps (descending), as float64
     /// values before any scheduler-specific conversion.

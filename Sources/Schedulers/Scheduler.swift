@@ -44,6 +44,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
     case invalidSchedule(String)
     /// An option given to a scheduler that would ignore it.
     case optionNotTaken(option: String, scheduler: String, takenBy: [String])
+    /// A `--scheduler-config` key the scheduler's diffusers class does not read.
+    case unknownConfigKey(key: String, scheduler: String, className: String, keys: [String])
 
     public var description: String {
         switch self {
@@ -55,6 +57,8 @@ public enum SchedulerError: Error, CustomStringConvertible, Equatable {
         case let .invalidSchedule(why): return why
         case let .optionNotTaken(option, scheduler, takenBy):
             return "scheduler '\(scheduler)' does not take \(option) (schedulers that do: \(takenBy.joined(separator: ", "))); drop it or choose one of those"
+        case let .unknownConfigKey(key, scheduler, className, keys):
+            return "scheduler '\(scheduler)' (\(className)) has no config key '\(key)' (its keys: \(keys.joined(separator: ", ")))"
         }
     }
 }

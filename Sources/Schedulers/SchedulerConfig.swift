@@ -5,8 +5,10 @@ import ModelFiles
 /// defaults. Unsupported values are refused with the key named.
 public struct SchedulerConfig: Sendable, Equatable, Codable {
     public enum BetaSchedule: String, Sendable, Codable { case linear, scaledLinear = "scaled_linear", squaredCosine = "squaredcos_cap_v2" }
-    public enum Prediction: String, Sendable, Codable { case epsilon, vPrediction = "v_prediction" }
+    public enum Prediction: String, Sendable, Codable { case epsilon, vPrediction = "v_prediction", sample }
     public enum Spacing: String, Sendable, Codable { case linspace, leading, trailing }
+    /// `final_sigmas_type`: the noise level after the last step.
+    public enum FinalSigmas: String, Sendable, Codable { case zero, sigmaMin = "sigma_min" }
 
     public var trainTimesteps: Int = 1000
     public var betaStart: Double = 0.0001
@@ -16,6 +18,10 @@ public struct SchedulerConfig: Sendable, Equatable, Codable {
     public var spacing: Spacing = .linspace
     public var stepsOffset: Int = 0
     public var useKarrasSigmas: Bool = false
+    /// `rescale_betas_zero_snr`: betas rescaled to zero terminal SNR (the schedulers that read it).
+    public var rescaleBetasZeroSNR: Bool = false
+    /// Euler, DPM-Solver and UniPC: `final_sigmas_type`.
+    public var finalSigmas: FinalSigmas = .zero
     /// DDIM: `set_alpha_to_one`, `clip_sample`, `clip_sample_range`.
     public var setAlphaToOne: Bool = true
     /// nil: the scheduler class default (DDIM clips, Heun does not).
@@ -39,9 +45,9 @@ public struct SchedulerConfig: Sendable, Equatable, Codable {
         betaEnd = try c.double("beta_end", default: 0.02)
         let schedule = try c.choice("beta_schedule", default: "linear", allowed: ["linear", "scaled_linear", "squaredcos_cap_v2"])
         betaSchedule = BetaSchedule(rawValue: schedule)!
-        prediction = Prediction(rawValue: try c.choice("prediction_type", default: "epsilon", allowed: ["epsilon", "v_prediction"]))!
+        prediction = Prediction(rawValue: try c.choice("prediction_type", default: "epsilon", allowed: ["epsilon", "v_prediction", "sample"]))!
         spacing = Spacing(rawValue: try c.choice("timestep_spacing", default: "linspace", allowed: ["linspace", "leading", "trailing"]))!
-        stepsOffset = try c.int("steps_offset", default: 0)
+        stepsOffset = try c.int("steps_offset", default: 0, in: 0...100_000)
         useKarrasSigmas = try c.bool("use_karras_sigmas", default: false)
         try c.choice("interpolation_type", default: "linear", allowed: ["linear"])
         setAlphaToOne = try c.bool("set_alpha_to_one", default: true)
@@ -51,7 +57,15 @@ public struct SchedulerConfig: Sendable, Equatable, Codable {
         originalInferenceSteps = explicitNull ? nil : try c.int("original_inference_steps", default: 50, in: 1...100_000)
         timestepScaling = try c.double("timestep_scaling", default: 10, in: 0...1e6)
         try c.require("trained_betas", in: [nil])
-        try c.require("rescale_betas_zero_snr", in: ["false", nil])
+        rescaleBetasZeroSNR = try c.bool("rescale_betas_zero_snr", default: false)
+        finalSigmas = FinalSigmas(rawValue: try c.choice("final_sigmas_type", default: "zero", allowed: ["zero", "sigma_min"]))!
+        try c.require("sigma_min", in: [nil])
+        try c.require("sigma_max", in: [nil])
+        try c.require("use_flow_sigmas", in: ["false", nil])
+        try c.require("use_dynamic_shifting", in: ["false", nil])
+        try c.require("variance_type", in: [nil])
+        try c.require("shift_terminal", in: [nil])
+        try c.require("solver_p", in: [nil])
         try c.require("use_exponential_sigmas", in: ["false", nil])
         try c.require("use_beta_sigmas", in: ["false", nil])
         try c.require("timestep_type", in: ["discrete", nil])

@@ -42,10 +42,15 @@ enum SigmaSchedule {
 
     /// Timesteps and sigmas of diffusers' multistep solvers (DPM-Solver, UniPC): N + 1 points with
     /// the last dropped, integer timesteps, optional Karras sigmas, and a final sigma of zero.
-    static func multistep(_ config: SchedulerConfig, steps: Int, karras: Bool) -> (timesteps: [Float], sigmas: [Float]) {
+    /// `custom`: `set_timesteps(timesteps=)` (DPM-Solver), used as given. The final sigma follows
+    /// `final_sigmas_type`: zero, or the first training sigma (UniPC with Karras sigmas: the last
+    /// Karras sigma, `karrasFinalSigma`).
+    static func multistep(_ config: SchedulerConfig, steps: Int, karras: Bool, custom: [Int]? = nil,
+                          karrasFinalSigma: Bool = false) -> (timesteps: [Float], sigmas: [Float]) {
         let trainSigmas = NoiseSchedule(config).sigmas
         let last = config.trainTimesteps
         var ts: [Double]
+        if let custom { ts = custom.map { Double($0) } } else {
         switch config.spacing {
         case .linspace:
             let step = Double(last - 1) / Double(steps)
@@ -58,6 +63,7 @@ enum SigmaSchedule {
             let count = Int((Double(last) / ratio).rounded(.up))
             ts = (0..<count).map { (Double(last) - Double($0) * ratio).rounded(.toNearestOrEven) - 1 }
         }
+        }
         var sig: [Double]
         if karras {
             sig = SigmaSchedule.karras(from: trainSigmas.reversed().map { Double($0) }, count: steps)
@@ -66,17 +72,25 @@ enum SigmaSchedule {
         } else {
             sig = ts.map { interpolate($0, trainSigmas) }
         }
-        return (ts.map { Float($0) }, sig.map { Float($0) } + [0])
+        var final: Float = 0
+        if config.finalSigmas == .sigmaMin { final = karras && karrasFinalSigma ? Float(sig[sig.count - 1]) : trainSigmas[0] }
+        return (ts.map { Float($0) }, sig.map { Float($0) } + [final])
+    }
+
+    /// The sigma after the last step of the Euler-type schedulers with `final_sigmas_type` (Euler).
+    static func finalSigma(_ config: SchedulerConfig) -> Float {
+        config.finalSigmas == .sigmaMin ? NoiseSchedule(config).sigmas[0] : 0
     }
 
     /// Timesteps and sigmas (without the final zero) of the Euler-type schedulers (Euler, Euler
     /// ancestral, Heun, LMS): sigmas interpolated at the spaced timesteps, or Karras sigmas with
     /// the timesteps mapped back from them.
-    static func discrete(_ config: SchedulerConfig, steps: Int, karras: Bool) -> (timesteps: [Double], sigmas: [Double]) {
+    /// `custom`: `set_timesteps(timesteps=)` (Euler, Heun), used as given (never with Karras sigmas).
+    static func discrete(_ config: SchedulerConfig, steps: Int, karras: Bool, custom: [Int]? = nil) -> (timesteps: [Double], sigmas: [Double]) {
         let trainSigmas = NoiseSchedule(config).sigmas
-        var ts = NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
+        var ts = custom.map { $0.map { Double(Float($0)) } } ?? NoiseSchedule.timesteps(config, count: steps).map { Double(Float($0)) }
         var sig = ts.map { interpolate($0, trainSigmas) }
-        if karras {
+        if karras && custom == nil {
             sig = SigmaSchedule.karras(from: sig, count: steps)
             let logSigmas = trainSigmas.map { Float(log(Double($0))) }
             ts = sig.map { sigmaToT($0, logSigmas: logSigmas) }

@@ -14,13 +14,14 @@ public struct TCDScheduler: DiffusionScheduler {
     let alphasCumprod: [Float]
 
     /// `strength` is `set_timesteps(strength=)`, as in `LCMScheduler`.
-    public init(config: SchedulerConfig, steps: Int, eta: Double, strength: Double = 1) throws {
+    /// `customTimesteps`: `set_timesteps(timesteps=)` (`steps` is then ignored).
+    public init(config: SchedulerConfig, steps: Int, eta: Double, strength: Double = 1, customTimesteps: [Int]? = nil) throws {
         guard eta >= 0, eta <= 1 else { throw SchedulerError.invalidSchedule("tcd: eta must be between 0 and 1, not \(eta)") }
         self.config = config
         self.eta = eta
         alphasCumprod = NoiseSchedule(config).alphasCumprod
         timesteps = try ConsistencyTimesteps.make(trainTimesteps: config.trainTimesteps, original: config.originalInferenceSteps,
-                                                  steps: steps, strength: strength, scheduler: name).map { Float($0) }
+                                                  steps: steps, strength: strength, scheduler: name, custom: customTimesteps).map { Float($0) }
     }
 
     public var initNoiseSigma: Float { 1 }
@@ -41,10 +42,14 @@ public struct TCDScheduler: DiffusionScheduler {
         let a = alphasCumprod[t], aPrev = alphasCumprod[prev], aS = alphasCumprod[s]
         let sqrtA = a.squareRoot(), sqrtB = (1 - a).squareRoot()
         let sqrtAS = aS.squareRoot(), sqrtBS = (1 - aS).squareRoot()
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let noised = Elementwise.zip(modelOutput, sample) { m, x in
-            let x0 = v ? sqrtA * x - sqrtB * m : (x - sqrtB * m) / sqrtA
-            let eps = v ? sqrtA * m + sqrtB * x : m
+            let x0: Float, eps: Float
+            switch prediction {
+            case .epsilon: x0 = (x - sqrtB * m) / sqrtA; eps = m
+            case .vPrediction: x0 = sqrtA * x - sqrtB * m; eps = sqrtA * m + sqrtB * x
+            case .sample: x0 = m; eps = (x - sqrtA * x0) / sqrtB
+            }
             return sqrtAS * x0 + sqrtBS * eps
         }
         stepIndex += 1

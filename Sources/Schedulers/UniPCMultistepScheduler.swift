@@ -19,7 +19,7 @@ public struct UniPCMultistepScheduler: DiffusionScheduler {
     public init(config: SchedulerConfig, steps: Int) throws {
         guard steps >= 1, steps <= config.trainTimesteps else { throw SchedulerError.invalidSteps(steps) }
         self.config = config
-        (timesteps, sigmas) = SigmaSchedule.multistep(config, steps: steps, karras: config.useKarrasSigmas)
+        (timesteps, sigmas) = SigmaSchedule.multistep(config, steps: steps, karras: config.useKarrasSigmas, karrasFinalSigma: true)
     }
 
     public var initNoiseSigma: Float { 1 }
@@ -66,9 +66,15 @@ public struct UniPCMultistepScheduler: DiffusionScheduler {
 
     public mutating func step(modelOutput: Tensor, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let k = stepIndex
-        let v = config.prediction == .vPrediction
+        let prediction = config.prediction
         let (a0, s0, _) = UniPCMultistepScheduler.lambda(sigmas[k])
-        let converted = Elementwise.zip(modelOutput, sample) { m, x in v ? a0 * x - s0 * m : (x - s0 * m) / a0 }
+        let converted = Elementwise.zip(modelOutput, sample) { m, x in
+            switch prediction {
+            case .epsilon: return (x - s0 * m) / a0
+            case .vPrediction: return a0 * x - s0 * m
+            case .sample: return m
+            }
+        }
         var current = sample
         if k > 0, let last = lastSample, let m0 = outputs[1] {
             // UniC: correct the sample predicted last step with the new model output.

@@ -631,6 +631,14 @@ def unet_swap_fixtures():
     unet_swap_fixtures.main(sys.modules[__name__])
 
 
+@part
+def scheduler_config_fixtures():
+    """--scheduler-config, --timesteps and --sigmas: scheduler_config_fixtures.py has the cases."""
+    import scheduler_config_fixtures as cases
+    cases.schedulers(EXPECTED, SDXL_SCHEDULER_CONFIG, synthetic_model, save)
+    cases.renders(MODELS, EXPECTED, save)
+
+
 def png_fixtures():
     """Small PNGs in other colour types, written by PIL, and PIL's RGB reading of them."""
     from PIL import Image
