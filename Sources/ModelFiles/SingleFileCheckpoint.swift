@@ -161,13 +161,6 @@ public struct SingleFileCheckpoint: Sendable {
     /// The same for the tensors under `prefix` of any file (`""`: a VAE file of its own, as
     /// sdxl-vae-fp16-fix's `sdxl.vae.safetensors`).
     static func vaeEntries(_ file: SafetensorsFile, prefix: String) -> [String: MappedWeights.Entry] {
-        func prefixed(_ prefix: String, _ rename: (String) -> String?) -> [String: MappedWeights.Entry] {
-            var out: [String: MappedWeights.Entry] = [:]
-            for key in file.tensors.keys where key.hasPrefix(prefix) {
-                if let name = rename(String(key.dropFirst(prefix.count))) { out[name] = .init(key: key, transform: .identity) }
-            }
-            return out
-        }
         let ups = Set(file.tensors.keys.compactMap { key -> Int? in
             guard key.hasPrefix(prefix + "decoder.up.") else { return nil }
             return Int(key.dropFirst((prefix + "decoder.up.").count).split(separator: ".").first ?? "")
@@ -175,7 +168,7 @@ public struct SingleFileCheckpoint: Sendable {
         let count = (ups.max() ?? -1) + 1
         let attention: [(String, String)] = [("norm.", "group_norm."), ("q.", "to_q."), ("k.", "to_k."),
                                              ("v.", "to_v."), ("proj_out.", "to_out.0.")]
-        return prefixed(prefix) { key in
+        return prefixed(in: file, prefix) { key in
             let parts = key.split(separator: ".").map(String.init)
             guard parts.count >= 3 else { return key }
             let side = parts[0]

@@ -4,7 +4,8 @@ import Foundation
 /// `AutoencoderKL` (madebyollin/sdxl-vae-fp16-fix) or `AutoencoderTiny` (madebyollin/taesdxl)
 /// beside its weights, or one AutoencoderKL `.safetensors` file in diffusers' key layout or the
 /// original `encoder.down.*`/`decoder.up.*`/`quant_conv` layout (`sdxl.vae.safetensors`), built
-/// with the pipeline VAE's config. Only headers are read here; pickled files are refused.
+/// with the pipeline VAE's config. Only headers are read here; pickled files are refused (as
+/// `--unet` refuses them, with the command that converts them).
 public struct VAEFiles: Sendable {
     public enum ClassName: String, Sendable { case autoencoderKL = "AutoencoderKL", autoencoderTiny = "AutoencoderTiny" }
 
@@ -40,12 +41,7 @@ public struct VAEFiles: Sendable {
             files = [configPath] + VAEFiles.paths(of: source)
             return
         }
-        let pickled = SingleFileCheckpoint.pickledContainer(path)
-        if let kind = pickled ?? (["ckpt", "pt", "pth", "bin"].contains((path as NSString).pathExtension.lowercased()) ? "file" : nil) {
-            let name = (path as NSString).lastPathComponent, stem = (name as NSString).deletingPathExtension
-            throw ModelFileError.unsupportedFormat(path: path,
-                reason: "is a pickled PyTorch file (\(kind)), which Kiln does not read (pickles can run code); convert it: python -c \"import torch; from safetensors.torch import save_file; sd = torch.load('\(name)', map_location='cpu', weights_only=True); save_file({k: v.contiguous() for k, v in sd.get('state_dict', sd).items()}, '\(stem).safetensors')\" and pass \(stem).safetensors")
-        }
+        try UNetFile.refusePickle(path)
         let file = try SafetensorsFile(path: path)
         config = nil
         className = .autoencoderKL
@@ -72,10 +68,15 @@ public struct VAEFiles: Sendable {
     }
 
     static func paths(of source: any WeightSource) -> [String] {
-        if let file = source as? SafetensorsFile { return [file.path] }
-        if let sharded = source as? ShardedWeights {
-            return [sharded.indexPath] + Set(sharded.tensorNames.map { sharded.location(of: $0) }).sorted()
-        }
-        return []
+        if let sharded = source as? ShardedWeights { return [sharded.indexPath] + UNetFile.weightFiles(sharded) }
+        return UNetFile.weightFiles(source)
+    }
+
+    /// One hash of the VAE's bytes, as `UNetFile.sha256()` makes one: the file's SHA-256, or for a
+    /// folder the SHA-256 of the lines `SHA-256  file name` of its config.json and weight files.
+    public func sha256() throws -> String {
+        if config == nil, files.count == 1 { return try SHA256.hex(file: files[0]) }
+        let lines = try files.map { "\(try SHA256.hex(file: $0))  \(($0 as NSString).lastPathComponent)\n" }
+        return SHA256.hex(Data(lines.joined().utf8))
     }
 }

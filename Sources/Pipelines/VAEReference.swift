@@ -34,14 +34,7 @@ public struct VAEReference: Sendable, Hashable, Codable {
     }
 
     static func hash(_ files: VAEFiles) throws -> String {
-        func hex(_ path: String) throws -> String {
-            do { return SHA256.hex(try RegularFile.read(path)) } catch let error as ModelFileError {
-                throw RenderError.invalid(parameter: "vae", reason: "\(error)")
-            }
-        }
-        if files.config == nil, files.files.count == 1 { return try hex(files.files[0]) }
-        let lines = try files.files.map { "\(try hex($0))  \(($0 as NSString).lastPathComponent)\n" }
-        return SHA256.hex(Data(lines.joined().utf8))
+        do { return try files.sha256() } catch let error as ModelFileError { throw RenderError.invalid(parameter: "vae", reason: "\(error)") }
     }
 
     /// Opens the VAE and checks its bytes against the recorded hash (a VAE changed since the job
