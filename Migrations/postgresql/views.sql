@@ -83,6 +83,9 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        r -> 'vae' ->> 'sha256' AS vae_sha256,
        r -> 'unet' ->> 'file' AS unet,
        r -> 'unet' ->> 'sha256' AS unet_sha256,
-       COALESCE(r ->> 'prompt_weighting', 'none') AS prompt_weighting
+       COALESCE(r ->> 'prompt_weighting', 'none') AS prompt_weighting,
+       NULLIF((pj -> 'request' -> 'scheduler_config')::text, 'null') AS scheduler_overrides,
+       NULLIF((pj -> 'request' -> 'timesteps')::text, 'null') AS timesteps,
+       NULLIF((pj -> 'request' -> 'sigmas')::text, 'null') AS sigmas
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

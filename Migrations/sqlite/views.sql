@@ -78,5 +78,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.request.vae.sha256') AS vae_sha256,
        json_extract(o.provenance, '$.request.unet.file') AS unet,
        json_extract(o.provenance, '$.request.unet.sha256') AS unet_sha256,
-       COALESCE(json_extract(o.provenance, '$.request.prompt_weighting'), 'none') AS prompt_weighting
+       COALESCE(json_extract(o.provenance, '$.request.prompt_weighting'), 'none') AS prompt_weighting,
+       json_extract(o.provenance, '$.request.scheduler_config') AS scheduler_overrides,
+       json_extract(o.provenance, '$.request.timesteps') AS timesteps,
+       json_extract(o.provenance, '$.request.sigmas') AS sigmas
 FROM outputs o JOIN jobs j USING (job_id);

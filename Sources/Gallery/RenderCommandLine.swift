@@ -21,6 +21,8 @@ enum RenderCommandLine {
         let special: Set<String> = ["prompt", "seed", "lora", "embedding", "watermark", "refine-after", "vae-tiling"]
         for p in RenderParameters.all where !special.contains(p.name) {
             guard let value = p.value(in: request), value != p.value(in: baseline) else { continue }
+            // --timesteps and --sigmas give the step count (kiln refuses --steps with them).
+            if p.name == "steps" && (request.timesteps != nil || request.sigmas != nil) { continue }
             words.append(option(p.name, value))
         }
         if request.refineAfter { words.append("--refine-after") }

@@ -100,6 +100,9 @@ public struct Provenance: Sendable, Codable {
         var fields = ["Steps: \(request.steps)", "Sampler: \(scheduler)", "CFG scale: \(request.effectiveGuidance)",
                       "Seed: \(seed)", "Size: \(width)x\(height)", "Model hash: \(modelHash)", "Model: \(modelRepo ?? model)"]
         if let e = request.eta { fields.append("Eta: \(e)") }
+        if let c = SchedulerOverrides.text(request.schedulerConfig) { fields.append("Scheduler config: \"\(c)\"") }
+        if let t = request.timesteps { fields.append("Timesteps: \"\(t.map(String.init).joined(separator: ","))\"") }
+        if let s = request.sigmas { fields.append("Sigmas: \"\(s.map { ParameterValue.number($0).description }.joined(separator: ","))\"") }
         if let s = strength { fields.append("Denoising strength: \(s)") }
         if request.guidanceRescale > 0 { fields.append("Guidance rescale: \(request.guidanceRescale)") }
         if let c = request.clipSkip { fields.append("Clip skip: \(c)") }

@@ -98,6 +98,24 @@ public enum RenderParameters {
     }
 
     static func format(_ d: Double?) -> String? { d.map { ParameterValue.number($0).description } }
+
+    /// A comma-separated list of integers (`--timesteps 999,759,499,259`).
+    static func integers(_ name: String, _ v: ParameterValue) throws -> [Int] {
+        let parts = v.description.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try parts.map { p in
+            guard let n = Int(p) else { throw fail(name, "must be integers separated by commas, like 999,759,499,259, not '\(v)'") }
+            return n
+        }
+    }
+
+    /// A comma-separated list of finite numbers (`--sigmas 14.6,4.2,1.1,0`).
+    static func numbers(_ name: String, _ v: ParameterValue) throws -> [Double] {
+        let parts = v.description.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try parts.map { p in
+            guard let n = Double(p), n.isFinite else { throw fail(name, "must be numbers separated by commas, like 14.6,4.2,1.1,0, not '\(v)'") }
+            return n
+        }
+    }
     static func format(_ f: Float) -> String { ParameterValue.number(Double(f)).description }
 
     static func entry(_ name: String, _ key: String, _ kind: RenderParameter.Kind, _ help: String, column: String? = nil,
@@ -140,6 +158,23 @@ public enum RenderParameters {
         entry("eta", "eta", .number,
               "diffusers' eta, 0...1, for \(SchedulerKind.takingEta.map(\.rawValue).joined(separator: ", ")): the share of fresh noise each step adds (default 0; TCD's recipe uses 0.3).",
               set: { $0.eta = try number("eta", $1) }, get: { format($0.eta) }),
+        entry("scheduler-config", "scheduler_config", .text,
+              "KEY=VALUE over the model's scheduler config, as diffusers' from_config(config, KEY=VALUE): timestep_spacing=trailing, prediction_type=sample, use_karras_sigmas=true, steps_offset, original_inference_steps, rescale_betas_zero_snr, final_sigmas_type, timestep_scaling, ... (any key the scheduler's class reads); repeat, or join with ';'.",
+              column: "scheduler_overrides", set: { r, v in
+                  do { r.schedulerConfig.merge(try SchedulerOverrides.parse(v.description)) { $1 } } catch { throw fail("scheduler-config", "\(error)") }
+              }, get: { SchedulerOverrides.text($0.schedulerConfig) }),
+        entry("timesteps", "timesteps", .text,
+              "Custom timesteps, descending, like 999,759,499,259 (diffusers' timesteps=; the step count follows, so no --steps) for \(SchedulerKind.takingTimesteps.map(\.rawValue).joined(separator: ", ")).",
+              set: { r, v in
+                  let ts = try integers("timesteps", v)
+                  r.timesteps = ts; r.steps = ts.count
+              }, get: { $0.timesteps.map { $0.map(String.init).joined(separator: ",") } }),
+        entry("sigmas", "sigmas", .text,
+              "Custom sigmas, descending, the last the final one, like 14.6,4.2,1.1,0 (diffusers' sigmas=; steps: one fewer, so no --steps) for \(SchedulerKind.takingSigmas.map(\.rawValue).joined(separator: ", ")).",
+              set: { r, v in
+                  let sigmas = try numbers("sigmas", v)
+                  r.sigmas = sigmas; r.steps = max(sigmas.count - 1, 1)
+              }, get: { $0.sigmas.map { $0.map { ParameterValue.number($0).description }.joined(separator: ",") } }),
         entry("prompt-weighting", "prompt_weighting", .text,
               "How prompts are read: none (as they are, cut at 77 tokens), a1111 ((word:1.3), [word], BREAK) or compel (word+, (a b)1.3); both weigh as compel does and keep long prompts.",
               set: { $0.promptWeighting = try PromptWeighting(name: text($1)) },

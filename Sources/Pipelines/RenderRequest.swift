@@ -138,6 +138,13 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var precision: Precision = .fp32
     /// diffusers' `eta`, for the schedulers whose step takes it (TCD, DDIM); nil: the pipeline's default, 0.
     public var eta: Double?
+    /// `--scheduler-config KEY=VALUE`: diffusers' `from_config(config, KEY=VALUE)` over the model's
+    /// scheduler config, for every stage; empty: the config as it is.
+    public var schedulerConfig: [String: SchedulerConfigValue] = [:]
+    /// `--timesteps`: diffusers' `timesteps=` (`set_timesteps(timesteps=)`); `steps` is their count.
+    public var timesteps: [Int]?
+    /// `--sigmas`: diffusers' `sigmas=`, the last the final noise level; `steps` is one fewer.
+    public var sigmas: [Double]?
     /// How the prompts are read: as they are (diffusers, 77 tokens), or with A1111's or compel's
     /// weights and without the 77-token limit (`--prompt-weighting`).
     public var promptWeighting: PromptWeighting = .none
@@ -167,6 +174,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
         case promptTemplate = "prompt_template", eta
+        case schedulerConfig = "scheduler_config", timesteps, sigmas
         case promptWeighting = "prompt_weighting"
         case unet
         case vae
@@ -230,6 +238,9 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
         eta = try c.decodeIfPresent(Double.self, forKey: .eta)
+        schedulerConfig = try c.decodeIfPresent([String: SchedulerConfigValue].self, forKey: .schedulerConfig) ?? [:]
+        timesteps = try c.decodeIfPresent([Int].self, forKey: .timesteps)
+        sigmas = try c.decodeIfPresent([Double].self, forKey: .sigmas)
         promptWeighting = try c.decodeIfPresent(PromptWeighting.self, forKey: .promptWeighting) ?? .none
         unet = try c.decodeIfPresent(UNetReference.self, forKey: .unet)
         vae = try c.decodeIfPresent(VAEReference.self, forKey: .vae)
@@ -310,6 +321,10 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encodeIfPresent(promptTemplate, forKey: .promptTemplate)
         // Only when set, likewise.
         try c.encodeIfPresent(eta, forKey: .eta)
+        // Only when set, likewise.
+        if !schedulerConfig.isEmpty { try c.encode(schedulerConfig, forKey: .schedulerConfig) }
+        try c.encodeIfPresent(timesteps, forKey: .timesteps)
+        try c.encodeIfPresent(sigmas, forKey: .sigmas)
         // Only when weighting, likewise.
         if promptWeighting != .none { try c.encode(promptWeighting, forKey: .promptWeighting) }
         // Only when set, likewise.
@@ -380,6 +395,7 @@ extension RenderRequest {
         if eta != nil, let s = scheduler, !SchedulerKind.takingEta.contains(s) {
             throw bad("eta", "scheduler \(s.rawValue) does not take it (schedulers that do: \(SchedulerKind.takingEta.map(\.rawValue).joined(separator: ", ")))")
         }
+        try validateSchedule()
         guard refinerStrength > 0, refinerStrength <= 1 else { throw bad("refiner-strength", "must be in (0, 1], not \(refinerStrength)") }
         if let f = highNoiseFrac, !(f > 0 && f < 1) { throw bad("high-noise-frac", "must be strictly between 0 and 1, not \(f)") }
         for (name, score) in [("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore)]

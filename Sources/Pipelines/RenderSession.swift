@@ -197,9 +197,13 @@ struct StageSchedule {
     init(plan: StagePlan, request: RenderRequest, schedulerConfig: ConfigFile) throws {
         let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
         kind = request.scheduler ?? SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
-        var scheduler = try kind.make(config: schedulerConfig, steps: request.steps, eta: request.eta)
+        var scheduler = try kind.make(config: schedulerConfig, steps: request.steps, eta: request.eta, overrides: request.schedulerConfig,
+                                      timesteps: request.timesteps, sigmas: request.sigmas)
         let train = (try? schedulerConfig.int("num_train_timesteps", default: 1000)) ?? 1000
-        (timesteps, begin) = plan.timesteps(scheduler: scheduler, steps: request.steps, trainTimesteps: train)
+        // With custom timesteps or sigmas, diffusers' retrieve_timesteps makes num_inference_steps
+        // the scheduler's own count (Heun's 2n - 1), which image-to-image's get_timesteps cuts.
+        let steps = request.timesteps != nil || request.sigmas != nil ? scheduler.timesteps.count : request.steps
+        (timesteps, begin) = plan.timesteps(scheduler: scheduler, steps: steps, trainTimesteps: train)
         if !plan.isTextToImage { scheduler.setBeginIndex(begin) }
         self.scheduler = scheduler
     }

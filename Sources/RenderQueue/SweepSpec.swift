@@ -244,6 +244,11 @@ public struct SweepSpec: Sendable {
             }
         }
         for (k, v) in chosen { values[k] = v }
+        // --timesteps and --sigmas give the step count; with steps too, one would silently win.
+        if let given = ["steps", "num_inference_steps"].first(where: { values[$0] != nil }),
+           let custom = ["timesteps", "sigmas"].first(where: { values[$0] != nil }) {
+            throw SweepSpec.fail(given, "drop it; \(custom) gives the step count")
+        }
         guard let prompt = values["prompt"] else { throw SweepSpec.fail("prompt", "is required in base, axes or zip") }
         var r = RenderRequest(prompt: prompt.description)
         r.promptTemplate = promptTemplate ?? nil

@@ -24,6 +24,8 @@ final class ViewColumnTests: QueueTestCase {
         "refiner": .text("refiner-model"), "refiner-config": .text("refiner-config"), "high-noise-frac": .number(0.75),
         "refine-after": .flag(true), "refiner-strength": .number(0.45), "lora": .text("style.safetensors:0.7"),
         "embedding": .text("lantern.safetensors:lantern"), "vae-tiling": .flag(true), "precision": .text("bf16"),
+        "scheduler-config": .text("timestep_spacing=trailing;use_karras_sigmas=true"), "timesteps": .text("999,759,499,259"),
+        "sigmas": .text("14.6,4.2,1.1,0"),
         "watermark": .flag(false), "eta": .number(0.3), "unet": .text("lcm-unet"),
         "vae": .text("sdxl-vae-fp16-fix"),
         "prompt-weighting": .text("compel"),

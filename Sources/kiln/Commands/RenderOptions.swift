@@ -21,6 +21,9 @@ struct RenderOptions: ParsableArguments {
     @Option(help: parameterHelp("seed")) var seed: String?
     @Option(help: parameterHelp("scheduler")) var scheduler: String?
     @Option(help: parameterHelp("eta")) var eta: String?
+    @Option(name: .customLong("scheduler-config"), help: parameterHelp("scheduler-config")) var schedulerConfig: [String] = []
+    @Option(help: parameterHelp("timesteps")) var timesteps: String?
+    @Option(help: parameterHelp("sigmas")) var sigmas: String?
     @Option(name: .customLong("clip-skip"), help: parameterHelp("clip-skip")) var clipSkip: String?
     @Option(name: .customLong("prompt-weighting"), help: parameterHelp("prompt-weighting")) var promptWeighting: String?
     @Option(name: .customLong("original-size"), help: parameterHelp("original-size")) var originalSize: String?
@@ -70,6 +73,12 @@ struct RenderOptions: ParsableArguments {
             ("vae", try vae.map { try componentLocation($0, option: "vae") }),
         ]
         var out = texts.compactMap { name, value in value.map { (name, ParameterValue.text($0)) } }
+        // A custom schedule gives the step count itself.
+        for (name, value) in [("timesteps", timesteps), ("sigmas", sigmas)] where value != nil {
+            if steps != nil { throw ValidationError("--steps: drop it; --\(name) gives the step count") }
+            out.append((name, .text(value!)))
+        }
+        for entry in schedulerConfig { out.append(("scheduler-config", .text(entry))) }
         if refineAfter { out.append(("refine-after", .flag(true))) }
         for entry in lora { out.append(("lora", .text(try loraLocation(entry)))) }
         for entry in embedding { out.append(("embedding", .text(absolute(entry)))) }

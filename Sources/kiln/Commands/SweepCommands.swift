@@ -75,6 +75,8 @@ struct SweepCommand: ParsableCommand {
                 blobs.merge(resolved.blobs) { a, _ in a }
                 return resolved.request
             }
+            // The scheduler options against the model's scheduler config, before anything is enqueued.
+            for r in requests { try r.checkSchedule(model: ModelReference(path: model, config: config)) }
             if dryRun {
                 print("\(requests.count) jobs")
                 for t in parsed.templateExpansions {
