@@ -9,9 +9,13 @@ public struct UNetConditioning: Sendable {
     public var textEmbeds: Tensor
     /// Micro-conditioning values, `batch` rows of 6 (base) or 5 (refiner) (`added_cond_kwargs["time_ids"]`).
     public var timeIDs: [[Float]]
+    /// The guidance-scale embedding, `[batch, time_cond_proj_dim]`, for UNets that take one
+    /// (diffusers' `timestep_cond`); nil otherwise.
+    public var timestepCond: Tensor?
 
-    public init(encoderHiddenStates: Tensor, textEmbeds: Tensor, timeIDs: [[Float]]) {
+    public init(encoderHiddenStates: Tensor, textEmbeds: Tensor, timeIDs: [[Float]], timestepCond: Tensor? = nil) {
         self.encoderHiddenStates = encoderHiddenStates; self.textEmbeds = textEmbeds; self.timeIDs = timeIDs
+        self.timestepCond = timestepCond
     }
 }
 

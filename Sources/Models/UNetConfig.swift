@@ -28,6 +28,9 @@ public struct UNetConfig: Sendable, Equatable {
     public var convInKernel: Int
     public var convOutKernel: Int
     public var downsamplePadding: Int
+    /// Width of the guidance-scale embedding the time embedding takes (`time_cond_proj_dim`, as
+    /// LCM-SDXL's UNet has); nil for the usual UNet.
+    public var timeCondProjDim: Int?
 
     /// Number of micro-conditioning values the add-embedding expects after the pooled text
     /// embedding of width `pooledDim` (6 for base: sizes and crop; 5 for refiner: aesthetic score).
@@ -92,7 +95,7 @@ public struct UNetConfig: Sendable, Equatable {
         try c.require("encoder_hid_dim_type", in: [nil])
         try c.require("time_embedding_type", in: ["positional", nil])
         try c.require("resnet_time_scale_shift", in: ["default", nil])
-        try c.require("time_cond_proj_dim", in: [nil])
+        timeCondProjDim = c.has("time_cond_proj_dim") ? try c.int("time_cond_proj_dim", in: 1...UNetConfig.maxChannels) : nil
         try c.require("timestep_post_act", in: [nil])
         try c.require("time_embedding_act_fn", in: [nil])
         try c.require("only_cross_attention", in: ["false", nil])

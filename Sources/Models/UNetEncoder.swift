@@ -8,6 +8,8 @@ struct UNetEncoder: Sendable {
     let config: UNetConfig
     let convIn: Conv2D
     let timeLinear1: Linear, timeLinear2: Linear
+    /// `time_embedding.cond_proj` (no bias): the guidance-scale embedding into the sinusoidal one.
+    let condProj: Linear?
     let addLinear1: Linear, addLinear2: Linear
     let down: [DownLevel]
     let mid: MidLevel
@@ -20,6 +22,14 @@ struct UNetEncoder: Sendable {
         convIn = try w.conv("conv_in", in: config.inChannels, out: ch[0], kernel: config.convInKernel, padding: config.convInKernel / 2)
         timeLinear1 = try w.linear("time_embedding.linear_1", in: ch[0], out: temb)
         timeLinear2 = try w.linear("time_embedding.linear_2", in: temb, out: temb)
+        if let dim = config.timeCondProjDim {
+            condProj = try w.linear("time_embedding.cond_proj", in: dim, out: ch[0], bias: false)
+        } else if w.has("time_embedding.cond_proj.weight") {
+            throw ModelFileError.invalidConfig(path: w.source.location(of: w.key("time_embedding.cond_proj.weight")), key: "time_cond_proj_dim",
+                reason: "is not in the UNet's config, but its weights hold time_embedding.cond_proj (a guidance embedding, as LCM-SDXL's UNet has); give the UNet's folder with its own config.json")
+        } else {
+            condProj = nil
+        }
         addLinear1 = try w.linear("add_embedding.linear_1", in: config.projectionClassEmbeddingsInputDim, out: temb)
         addLinear2 = try w.linear("add_embedding.linear_2", in: temb, out: temb)
 
@@ -55,8 +65,10 @@ struct UNetEncoder: Sendable {
     /// The combined time + added-condition embedding, already passed through SiLU as every
     /// resnet's `time_emb_proj` consumes it: `[batch, time_embedding_dim]`.
     func timeEmbedding(timestep: Float, batch: Int, conditioning c: UNetConditioning) -> Tensor {
-        let t = timestepEmbedding(Array(repeating: timestep, count: batch), dim: config.blockOutChannels[0],
+        var t = timestepEmbedding(Array(repeating: timestep, count: batch), dim: config.blockOutChannels[0],
                                   flipSinToCos: config.flipSinToCos, downscaleFreqShift: config.freqShift)
+        // TimestepEmbedding(cond_proj_dim=...): `sample + cond_proj(condition)` before linear_1.
+        if let condProj, let cond = c.timestepCond { t.add(condProj(cond)) }
         var emb = timeLinear2(Activation.silu(timeLinear1(t)))
         let ids = c.timeIDs.flatMap { $0 }
         let idEmb = timestepEmbedding(ids, dim: config.additionTimeEmbedDim, flipSinToCos: config.flipSinToCos,
@@ -81,6 +93,9 @@ struct UNetEncoder: Sendable {
               c.timeIDs.allSatisfy({ $0.count == c.timeIDs[0].count }),
               pooled + c.timeIDs[0].count * config.additionTimeEmbedDim == config.projectionClassEmbeddingsInputDim
         else { throw bad("text_embeds \(c.textEmbeds.shape) with \(c.timeIDs.first?.count ?? 0) time ids") }
+        if let cond = c.timestepCond {
+            guard let dim = config.timeCondProjDim, cond.shape == [batch, dim] else { throw bad("timestep_cond \(cond.shape)") }
+        }
     }
 
     /// Runs `conv_in` (adding `inputAddition`, a ControlNet's embedded condition, to its output),

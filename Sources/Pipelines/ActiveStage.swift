@@ -82,7 +82,9 @@ struct ActiveStage {
             if !plan.inpaint && model.isInpaintingModel {
                 throw RenderError.invalid(parameter: "mask", reason: "\(plan.model.path) is a 9-channel inpainting model; give it --image and --mask")
             }
-            guidance = request.effectiveGuidance > 1
+            // diffusers' do_classifier_free_guidance: off for a UNet that embeds the guidance scale (LCM-SDXL).
+            let guidanceEmbedding = model.unet.config.timeCondProjDim
+            guidance = request.effectiveGuidance > 1 && guidanceEmbedding == nil
             let embeds = try model.prompts.encode(request, guidance: guidance)
             guard embeds.positive.shape[2] == model.crossAttentionDim else {
                 throw RenderError.model("\(plan.model.path): its text encoders give \(embeds.positive.shape[2])-wide embeddings but its UNet takes \(model.crossAttentionDim)")
@@ -99,7 +101,8 @@ struct ActiveStage {
             let hidden = Tensor.concatenateBatch(negatives + repeated(embeds.positive))
             let pooled = Tensor.concatenateBatch(negativePools + repeated(embeds.pooled))
             let rows = TimeIDs.rows(for: request, size: size, textToImage: plan.isTextToImage, aesthetic: model.usesAestheticScore, guidance: guidance)
-            conditioning = UNetConditioning(encoderHiddenStates: hidden, textEmbeds: pooled, timeIDs: rows)
+            conditioning = UNetConditioning(encoderHiddenStates: hidden, textEmbeds: pooled, timeIDs: rows,
+                                            timestepCond: guidanceEmbedding.map { guidanceScaleEmbedding(request.effectiveGuidance - 1, dim: $0, count: n) })
             schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: model.schedulerConfig)
             if plan.inpaint, let pad = request.paddingMaskCrop, plan.start == .image, let mask = inputs.mask {
                 crop = try CropRegion(mask: mask, width: size.width, height: size.height, pad: pad)

@@ -3,13 +3,31 @@ import Imaging
 import KilnTestSupport
 import XCTest
 
-/// `--unet` through real `kiln` processes: its hash in `v_outputs`, and bad UNets refused in one
-/// line before anything is queued.
+/// `--unet` through real `kiln` processes: an LCM UNet rendered as diffusers renders it with its
+/// hash in the PNG, the hash in `v_outputs`, and bad UNets refused in one line before anything is queued.
 final class UNetCommandTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
     let base = Fixtures.model("tiny-sdxl-base")
+    let lcm = Fixtures.model("unets/lcm-unet")
+
+    /// The fixture's `lcm-unet-guidance-8` case (unet-swap.json) as options.
+    var lcmOptions: [String] {
+        ["--prompt", "a red fox in the snow", "--negative-prompt", "ignored without guidance batches", "--steps", "4", "--guidance", "8",
+         "--width", "88", "--height", "56", "--seed", "5", "--scheduler", "lcm", "--no-watermark", "--unet", lcm]
+    }
+
+    func testRenderWithAnLCMUNetEqualsDiffusersAndRecordsIt() throws {
+        let out = dir + "/out.png"
+        let r = try KilnProcess.run(["render", "--model", base] + lcmOptions + ["--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let picture = try PNGFile.read(out)
+        let result = PixelComparison([(picture.image.width, picture.image.height, picture.image.pixels)],
+                                     try Expected("unet-swap-lcm-unet-guidance-8").tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
+        XCTAssertTrue(picture.text["parameters"]?.contains("UNet: lcm-unet [") ?? false, picture.text["parameters"] ?? "")
+    }
 
     func testQueuedJobRecordsTheUNetAndItsHash() throws {
         let db = dir + "/q.db"
@@ -21,6 +39,25 @@ final class UNetCommandTests: XCTestCase {
         XCTAssertEqual(work.status, 0, work.stderr)
         let rows = try KilnProcess.query(db, "SELECT unet, length(unet_sha256) FROM v_outputs")
         XCTAssertEqual(rows, ["\(swap),64"])
+    }
+
+    /// A sweep over UNets (paths relative to the spec): one model built per UNet.
+    func testSweepOverUNets() throws {
+        try FileManager.default.createSymbolicLink(atPath: dir + "/unets", withDestinationPath: Fixtures.model("unets"))
+        let db = dir + "/q.db", spec = dir + "/spec.yaml"
+        try """
+        model: \(base)
+        base: {prompt: a lighthouse, steps: 2, width: 64, height: 48, guidance: 2, watermark: false}
+        axes:
+          unet: [unets/swap-unet, unets/lcm-unet]
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let sweep = try KilnProcess.run(["sweep", "--db", db, spec])
+        XCTAssertEqual(sweep.status, 0, sweep.stderr)
+        let r = try KilnProcess.run(["work", "--db", db, "--until-empty"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("models built: 2"), r.stdout)
+        let rows = try KilnProcess.query(db, "SELECT unet FROM v_outputs ORDER BY unet")
+        XCTAssertEqual(rows, [dir + "/unets/lcm-unet", dir + "/unets/swap-unet"])
     }
 
     func testBadUNetsFailInOneLineAndQueueNothing() throws {
