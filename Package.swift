@@ -53,14 +53,14 @@ let package = Package(
 
         // Hand-written C kernels (the bf16 GEMM around AVX512-BF16), chosen at run time from the CPU flags.
         .target(name: "CKilnKernels", path: "Sources/CKilnKernels", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Numerics", dependencies: ["CBLAS", "CKilnKernels"], exclude: ["README.md"], swiftSettings: kernels),
-        .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: checked),
+        .target(name: "Numerics", dependencies: ["CBLAS", "CKilnKernels"], exclude: ["README.md"], swiftSettings: kernels + [.swiftLanguageMode(.v6)]),
+        .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
         // The CLIP merges list ships with the product: single-file checkpoints need no tokenizer folder.
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"],
                 resources: [.copy("Resources/clip-merges.txt.gz"), .copy("Resources/LICENSE-open_clip.txt")],
-                swiftSettings: checked),
+                swiftSettings: checked + [.swiftLanguageMode(.v6)]),
         .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: checked),
-        .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CPNGShim", "CJPEG", "CJPEGShim", "CZlib"], exclude: ["README.md"], swiftSettings: checked),
+        .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CPNGShim", "CJPEG", "CJPEGShim", "CZlib"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
         .target(name: "Adapters", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: checked),
         .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters"],
                 exclude: ["README.md"], swiftSettings: checked),

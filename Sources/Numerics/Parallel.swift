@@ -55,6 +55,9 @@ func runTasks(_ tasks: Int, workers: Int, _ body: (Int) -> Void) {
     }
     let next = Atomic<Int>(0)
     withoutActuallyEscaping(body) { body in
+        // The tasks run at once by design: each caller hands disjoint work to each index (see
+        // `ChunkPartition`), which the compiler cannot see through a closure.
+        nonisolated(unsafe) let body = body
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             while true {
                 let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
