@@ -121,6 +121,10 @@ final class WeightedPromptParityTests: XCTestCase {
         r.promptWeighting = .compel
         XCTAssertTrue(model.prompts.truncationNotices(r).isEmpty)
         XCTAssertTrue(model.prompts.truncationNotices(RenderRequest(prompt: "a red barn")).isEmpty)
+        // What transformers 5's batch_decode gives for these ids on the tiny tokenizer.
+        let tokenizer = model.prompts.pairs[0].tokenizer
+        let text = "a day, the (great time)1.3 at dawn. hello: world \\ x <|endoftext|> é"
+        XCTAssertEqual(tokenizer.decode(tokenizer.tokenIDs(text)), "a day , the ( great time ) 1 . 3 at dawn . hello : world \\ x <|endoftext|>é")
     }
 
     func testClipSkipWithWeightingIsOneLine() throws {
