@@ -5,9 +5,20 @@ import Foundation
 /// 0.9 per sign), `(a b)1.3`, `(a b)++`, `"a b"-`, `x.attend(0.8)`, nesting multiplies,
 /// escapes `\(` `\)` `\"`. `.blend()`, `.and()`, `.swap()` and `withLora()` are refused.
 public enum CompelPrompt {
+    /// Brackets nested deeper than this are refused (the parser recurses on each).
+    public static let maxNesting = 100
+
     public static func parse(_ text: String) throws -> [WeightedFragment] {
         let prepared = spacedAfterCommas(text)
         if prepared.unicodeScalars.allSatisfy(isPythonSpace) { return [WeightedFragment(text: "", weight: 1)] }
+        // The parser recurses once per bracket; compel itself stops at Python's recursion limit.
+        var depth = 0, deepest = 0
+        for c in prepared.unicodeScalars {
+            if c == "(" { depth += 1; deepest = max(deepest, depth) } else if c == ")" { depth = max(0, depth - 1) }
+        }
+        guard deepest <= maxNesting else {
+            throw RenderError.invalid(parameter: "prompt", reason: "nests brackets \(deepest) deep, over the limit of \(maxNesting); flatten them")
+        }
         var parser = CompelParser(Array(prepared.unicodeScalars))
         let nodes = try parser.parseAll()
         var flat: [WeightedFragment] = []

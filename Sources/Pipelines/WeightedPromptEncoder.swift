@@ -20,6 +20,9 @@ struct CompelEmbedder {
     }
 
     var chunk: Int { pair.tokenizer.maxLength }
+    /// A prompt's chunks (3000 tokens), and its encoder passes (chunks times one plus the
+    /// down-weighted fragments), so one job cannot hold a worker for hours on its text.
+    static let maxChunks = 40, maxPasses = 400
 
     static func penultimate(_ encoder: CLIPTextModel, _ ids: [Int32], mask: [Bool]?) -> Tensor {
         let out = encoder([ids], attentionMask: mask.flatMap { $0.allSatisfy { $0 } ? nil : [$0] })
@@ -54,9 +57,14 @@ struct CompelEmbedder {
             let c = chunked(segment.flatMap(\.ids), segment.flatMap { Array(repeating: $0.weight, count: $0.ids.count) })
             ids += c.ids; weights += c.weights; mask += c.mask
         }
+        let ranges = try tokenRanges(ids, fragmentIDs, texts: texts.map(\.text), parameter: parameter)
+        let chunks = ids.count / chunk
+        let passes = chunks * (1 + zip(texts, ranges).filter { $0.0.weight < 1 && $0.1 != nil }.count)
+        guard chunks <= CompelEmbedder.maxChunks, passes <= CompelEmbedder.maxPasses else {
+            throw RenderError.invalid(parameter: parameter, reason: "needs \(chunks) chunks of \(chunk) tokens and \(passes) text-encoder passes (each down-weighted fragment encodes the prompt again); the limits are \(CompelEmbedder.maxChunks) and \(CompelEmbedder.maxPasses): shorten it or down-weight fewer fragments")
+        }
         let base = weighted(ids, weights, mask)
         var embeddings = [base], lerp: [Float] = [1]
-        let ranges = try tokenRanges(ids, fragmentIDs, texts: texts.map(\.text), parameter: parameter)
         for (fragment, range) in zip(texts, ranges) where fragment.weight < 1 {
             // compel fails on a down-weighted fragment with no tokens; masking nothing changes nothing.
             guard let range else { continue }

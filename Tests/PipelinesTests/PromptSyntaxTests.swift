@@ -123,12 +123,17 @@ final class PromptSyntaxTests: XCTestCase {
     }
 
     /// Deep nesting parses in linear time (each bracket read once), not once per alternative.
+    /// and brackets nested past the limit are one line, not a stack overflow.
     func testDeepNestingIsQuick() throws {
-        let prompt = String(repeating: "(", count: 300) + "cat" + String(repeating: ")1.01", count: 300)
+        let n = CompelPrompt.maxNesting
+        let prompt = String(repeating: "(", count: n) + "cat" + String(repeating: ")1.01", count: n)
         let start = Date()
         let fragments = try CompelPrompt.parse(prompt)
         XCTAssertEqual(fragments.count, 1)
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        XCTAssertThrowsError(try CompelPrompt.parse(String(repeating: "(", count: 50_000) + "cat")) { error in
+            XCTAssertTrue("\(error)".contains("nests brackets 50000 deep"), "\(error)")
+        }
         XCTAssertEqual(try A1111Prompt.parse(String(repeating: "(", count: 300) + "cat").first?.text, "cat")
     }
 }

@@ -127,6 +127,21 @@ final class WeightedPromptParityTests: XCTestCase {
         XCTAssertEqual(tokenizer.decode(tokenizer.tokenIDs(text)), "a day , the ( great time ) 1 . 3 at dawn . hello : world \\ x <|endoftext|>é")
     }
 
+    /// A prompt that would take too many text-encoder passes fails in one line, before encoding.
+    func testEncodingBudgetIsOneLine() throws {
+        let model = try WeightedPromptParityTests.models.model(WeightedPromptParityTests.base)
+        var r = RenderRequest(prompt: String(repeating: "the red barn, ", count: 1200))
+        r.promptWeighting = .compel
+        XCTAssertThrowsError(try model.prompts.encode(r, guidance: false)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("prompt") && text.contains("chunks") && !text.contains("\n"), text)
+        }
+        r.prompt = String(repeating: "(red)0.5 barn ", count: 120)
+        XCTAssertThrowsError(try model.prompts.encode(r, guidance: false)) { error in
+            XCTAssertTrue("\(error)".contains("down-weight fewer fragments"), "\(error)")
+        }
+    }
+
     func testClipSkipWithWeightingIsOneLine() throws {
         var r = RenderRequest(prompt: "a cat+")
         r.promptWeighting = .compel
