@@ -86,6 +86,12 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        COALESCE(r ->> 'prompt_weighting', 'none') AS prompt_weighting,
        NULLIF((pj -> 'request' -> 'scheduler_config')::text, 'null') AS scheduler_overrides,
        NULLIF((pj -> 'request' -> 'timesteps')::text, 'null') AS timesteps,
-       NULLIF((pj -> 'request' -> 'sigmas')::text, 'null') AS sigmas
+       NULLIF((pj -> 'request' -> 'sigmas')::text, 'null') AS sigmas,
+       NULLIF((pj -> 'request' -> 'controlnet' -> 'controlnet')::text, 'null') AS controlnet,
+       NULLIF((pj -> 'request' -> 'controlnet' -> 'image')::text, 'null') AS control_image,
+       NULLIF((pj -> 'request' -> 'controlnet' -> 'controlnet_conditioning_scale')::text, 'null') AS control_scale,
+       NULLIF((pj -> 'request' -> 'controlnet' -> 'control_guidance_start')::text, 'null') AS control_start,
+       NULLIF((pj -> 'request' -> 'controlnet' -> 'control_guidance_end')::text, 'null') AS control_end,
+       COALESCE((r -> 'controlnet' ->> 'guess_mode')::boolean::integer, 0) AS guess_mode
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

@@ -31,6 +31,13 @@ public struct ControlNetFiles: Sendable {
         try DiffusersFolder.openWeights(folder: path, stem: "diffusion_pytorch_model", variant: variant)
     }
 
+    /// A short content hash of its config and weight files (as `SDXLModelFiles.componentHash`).
+    public var contentHash: String {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+            .filter { $0.hasSuffix(".safetensors") || $0 == "config.json" || $0.hasSuffix(".index.json") }
+        return SDXLModelFiles.hash(files: names.map { (path as NSString).appendingPathComponent($0) })
+    }
+
     public func load() throws -> ControlNetModel {
         try ControlNetModel(config: config, weights: WeightReader(source: try weights(), component: "\(path) controlnet")
             .with(precision: precision))

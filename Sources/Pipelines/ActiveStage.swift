@@ -48,6 +48,8 @@ struct ActiveStage {
         let blendMask: Tensor?
         /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
         let unetMask: Tensor?
+        /// ControlNet's images and residuals (`StableDiffusionXLControlNetPipeline`), nil without it.
+        let control: ControlStage?
 
         init(plan: StagePlan, request: RenderRequest, inputs: RenderInputs, latentSize: (height: Int, width: Int)?,
              models: ModelCache) throws {
@@ -66,7 +68,9 @@ struct ActiveStage {
                 guard !model.usesAestheticScore else {
                     throw RenderError.invalid(parameter: "model", reason: "\(plan.model.path) is a refiner-style model (aesthetic score conditioning); give it an --image or --latents to work on")
                 }
-                let d = model.defaultSize
+                // With ControlNet the size defaults to the first control image's, as the ControlNet pipeline's does.
+                let d = inputs.controlImages.first.map { PixelSize(width: $0.width - $0.width % scale, height: $0.height - $0.height % scale) }
+                    ?? model.defaultSize
                 size = try sized("the requested size", request.width ?? d.width, request.height ?? d.height)
             case .image:
                 guard let image = inputs.image else { throw RenderError.invalid(parameter: "image", reason: "the input image was not provided") }
@@ -104,6 +108,11 @@ struct ActiveStage {
             conditioning = UNetConditioning(encoderHiddenStates: hidden, textEmbeds: pooled, timeIDs: rows,
                                             timestepCond: guidanceEmbedding.map { guidanceScaleEmbedding(request.effectiveGuidance - 1, dim: $0, count: n) })
             schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: model.schedulerConfig)
+            control = plan.role == .base && !request.controlnet.isEmpty
+                ? try ControlStage(settings: request.controlnet, images: inputs.controlImages, size: size, imagesPerPrompt: n,
+                                   guidance: guidance, conditioning: conditioning, stepCount: schedule.scheduler.timesteps.count,
+                                   precision: plan.model.precision, models: models)
+                : nil
             if plan.inpaint, let pad = request.paddingMaskCrop, plan.start == .image, let mask = inputs.mask {
                 crop = try CropRegion(mask: mask, width: size.width, height: size.height, pad: pad)
             } else {
@@ -226,10 +235,11 @@ struct ActiveStage {
         let t = timesteps[step]
         let input = setup.guidance ? Tensor.concatenateBatch([latents, latents]) : latents
         var scaled = scheduler.scaleModelInput(input)
+        let residuals = try setup.control?.residuals(step: step, timestep: t, input: scaled, models: models)
         if let unetMask = setup.unetMask, let maskedImageLatents {
             scaled = concatenateLastAxis([scaled, unetMask, maskedImageLatents])
         }
-        var prediction = model.unet(scaled, timestep: t, conditioning: setup.conditioning)
+        var prediction = model.unet(scaled, timestep: t, conditioning: setup.conditioning, residuals: residuals)
         if setup.guidance { prediction = applyGuidance(prediction, scale: guidanceScale, rescale: guidanceRescale) }
         latents = scheduler.step(modelOutput: prediction, sample: latents, generator: &generator)
         if let blendMask = setup.blendMask, let imageLatents, let noise {

@@ -61,8 +61,10 @@ public struct RenderInputs: Sendable {
     public var mask: RGBImage?
     /// Channels-last latents `[n, h, w, 4]`, as `--denoising-end` writes them (NCHW in the file).
     public var latents: Tensor?
-    public init(image: RGBImage? = nil, mask: RGBImage? = nil, latents: Tensor? = nil) {
-        self.image = image; self.mask = mask; self.latents = latents
+    /// The control images, one per ControlNet, in the request's order.
+    public var controlImages: [RGBImage] = []
+    public init(image: RGBImage? = nil, mask: RGBImage? = nil, latents: Tensor? = nil, controlImages: [RGBImage] = []) {
+        self.image = image; self.mask = mask; self.latents = latents; self.controlImages = controlImages
     }
 }
 

@@ -70,6 +70,14 @@ extension InputFiles {
             case .latents: try input.decode(file.data, name: path, into: &inputs)
             }
         }
+        // Control images, stored by hash like the image and the mask, one per ControlNet in order.
+        for i in r.controlnet.images.indices {
+            guard let path = r.controlnet.images[i].file, r.controlnet.images[i].sha256.isEmpty else { continue }
+            let file = try cache.file(path, parameter: "control-image")
+            r.controlnet.images[i].sha256 = file.sha256
+            blobs[file.sha256] = file.data
+            inputs.controlImages.append(try cache.image(path))
+        }
         // Adapter files are hashed (the job renders only with the same bytes) and parsed now, so a
         // file that is no LoRA or embedding is refused when the job is added, not overnight.
         for i in r.embeddings.indices where r.embeddings[i].sha256.isEmpty {

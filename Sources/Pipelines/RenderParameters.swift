@@ -263,7 +263,7 @@ public enum RenderParameters {
               }, get: { $0.precision.rawValue }),
         entry("watermark", "watermark", .flag, "Apply the invisible watermark (--no-watermark turns it off).",
               set: { $0.watermark = try flag("watermark", $1) }, get: { String($0.watermark) }),
-    ]
+    ] + controlNet
 
     static let byName: [String: RenderParameter] = {
         var out: [String: RenderParameter] = [:]

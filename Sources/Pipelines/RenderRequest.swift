@@ -155,6 +155,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var loras: [LoRAReference] = []
     /// Textual-inversion embeddings, each with the token that calls it.
     public var embeddings: [EmbeddingReference] = []
+    /// ControlNets with their control images, scales and windows (`ControlNetSettings`).
+    public var controlnet = ControlNetSettings()
     /// A UNet that replaces the (base) model's own (`--unet`).
     public var unet: UNetReference?
     /// A VAE that replaces the models' own for decoding and encoding images (`--vae`).
@@ -174,6 +176,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
         case promptTemplate = "prompt_template", eta
+        case controlnet
         case schedulerConfig = "scheduler_config", timesteps, sigmas
         case promptWeighting = "prompt_weighting"
         case unet
@@ -234,6 +237,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         watermark = try c.decodeIfPresent(Bool.self, forKey: .watermark) ?? true
         loras = try c.decodeIfPresent([LoRAReference].self, forKey: .loras) ?? []
         embeddings = try c.decodeIfPresent([EmbeddingReference].self, forKey: .embeddings) ?? []
+        controlnet = try c.decodeIfPresent(ControlNetSettings.self, forKey: .controlnet) ?? ControlNetSettings()
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? false
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
@@ -313,6 +317,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encode(watermark, forKey: .watermark)
         if !loras.isEmpty { try c.encode(loras, forKey: .loras) }
         if !embeddings.isEmpty { try c.encode(embeddings, forKey: .embeddings) }
+        if !controlnet.isEmpty { try c.encode(controlnet, forKey: .controlnet) }
         // Only when on: requests (and their hashes) from before tiling stay as they were.
         if vaeTiling { try c.encode(vaeTiling, forKey: .vaeTiling) }
         // Likewise only when not float32.
@@ -404,6 +409,7 @@ extension RenderRequest {
         }
         guard embeddings.count <= 16 else { throw bad("embedding", "at most 16 embeddings, not \(embeddings.count)") }
         guard loras.count <= 16 else { throw bad("lora", "at most 16 LoRAs, not \(loras.count)") }
+        try controlnet.validate(in: self)
         for l in loras where !(l.scale.isFinite && abs(l.scale) <= 10) { throw bad("lora", "\(l.file): scale \(l.scale) must be between -10 and 10") }
         if let p = paddingMaskCrop, p < 0 || p > 8192 { throw bad("padding-mask-crop", "must be between 0 and 8192 pixels, not \(p)") }
         if mask != nil && image == nil && latents == nil { throw bad("mask", "needs an --image to inpaint") }

@@ -48,6 +48,10 @@ public final class RenderSession: @unchecked Sendable {
             shapes.append(shape)
         }
         self.shapes = shapes
+        try ControlStage.checkFits(request.controlnet, base: stages[0].model)
+        if inputs.controlImages.count != request.controlnet.images.count {
+            throw RenderError.invalid(parameter: "control-image", reason: "the control images were not provided")
+        }
         var counts: [Int] = []
         for (plan, shape) in zip(stages, shapes) {
             let steps = try StageSchedule(plan: plan, request: request, schedulerConfig: shape.schedulerConfig).timesteps.count

@@ -237,6 +237,9 @@ public enum JobRequests {
                 throw QueueError.invalidSpec(key: input.parameter, reason: "\(ref.file ?? ref.sha256) was not read; inputs are stored with the job")
             }
         }
+        for ref in request.controlnet.images where ref.sha256.count != 64 || blobs[ref.sha256] == nil {
+            throw QueueError.invalidSpec(key: "control-image", reason: "\(ref.file ?? ref.sha256) was not read; inputs are stored with the job")
+        }
     }
 
     /// The most undecodable jobs one claim fails before giving up for this round, so a flood of

@@ -132,7 +132,14 @@ public final class Worker: @unchecked Sendable {
             }
             files[input] = (data, ref.file ?? ref.sha256)
         }
-        return try InputFiles.decode(files)
+        var inputs = try InputFiles.decode(files)
+        inputs.controlImages = try InputFiles.decodeControlImages(request.controlnet.images.map { ref in
+            guard let data = try store.blob(ref.sha256) else {
+                throw RenderError.invalid(parameter: "control-image", reason: "blob \(ref.sha256) (\(ref.file ?? "?")) is missing from the queue database")
+            }
+            return (data, ref.file ?? ref.sha256)
+        })
+        return inputs
     }
 
     func render(_ job: ClaimedJob, lease: LeaseWatch) throws -> Outcome {

@@ -442,7 +442,13 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        COALESCE(json_extract(o.provenance, '$.request.prompt_weighting'), 'none') AS prompt_weighting,
        json_extract(o.provenance, '$.request.scheduler_config') AS scheduler_overrides,
        json_extract(o.provenance, '$.request.timesteps') AS timesteps,
-       json_extract(o.provenance, '$.request.sigmas') AS sigmas
+       json_extract(o.provenance, '$.request.sigmas') AS sigmas,
+       json_extract(o.provenance, '$.request.controlnet.controlnet') AS controlnet,
+       json_extract(o.provenance, '$.request.controlnet.image') AS control_image,
+       json_extract(o.provenance, '$.request.controlnet.controlnet_conditioning_scale') AS control_scale,
+       json_extract(o.provenance, '$.request.controlnet.control_guidance_start') AS control_start,
+       json_extract(o.provenance, '$.request.controlnet.control_guidance_end') AS control_end,
+       COALESCE(json_extract(o.provenance, '$.request.controlnet.guess_mode'), 0) AS guess_mode
 FROM outputs o JOIN jobs j USING (job_id);
 """#
 }

@@ -9,6 +9,10 @@ Writes:
                                bgr channel order, saved as the fp16 variant only
   expected/controlnet-forward.safetensors  down and mid residuals (plain, guess mode, pooled) and the
                                UNet's prediction taking them
+  images/control-*.png         odd-sized control images
+  expected/controlnet-*.safetensors, controlnet-renders.json  StableDiffusionXLControlNetPipeline's
+                               images on the tiny base (one and two ControlNets, windows, guess mode,
+                               a control image resized to another output size) and Kiln's request
 """
 import os
 
@@ -38,6 +42,7 @@ def randomize(controlnet, seed):
 
 def build_controlnets():
     unet = UNet2DConditionModel.from_pretrained(os.path.join(MODELS, "tiny-sdxl-base", "unet")).eval()
+    torch.manual_seed(30)  # the conditioning embedding's first convolutions are initialised, not copied
     first = randomize(ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=EMBEDDING_CHANNELS), 31).eval()
     first.save_pretrained(os.path.join(MODELS, "tiny-controlnet"), safe_serialization=True)
 
@@ -99,3 +104,92 @@ def forward_fixture(save):
 
 def main(save):
     forward_fixture(save)
+    render_fixtures(save)
+
+
+# ---------------------------------------------------------------- whole renders
+PROMPT = "a lighthouse on a cliff at dusk"
+IMAGES = os.path.join(HERE, "images")
+RENDER_CASES = [
+    # name, seed, diffusers call arguments besides prompt (controlnet names the models, image the files)
+    ("one", 51, {"controlnet": ["tiny-controlnet"], "image": ["control-edges-75x61.png"], "controlnet_conditioning_scale": 0.8,
+                 "num_inference_steps": 6}),
+    ("two", 52, {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"],
+                 "image": ["control-edges-75x61.png", "control-shapes-75x61.png"],
+                 "controlnet_conditioning_scale": [0.6, 1.1], "num_inference_steps": 5}),
+    ("window", 53, {"controlnet": ["tiny-controlnet"], "image": ["control-shapes-75x61.png"], "control_guidance_start": 0.25,
+                    "control_guidance_end": 0.7, "num_inference_steps": 8}),
+    ("two-windows", 54, {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"],
+                         "image": ["control-shapes-75x61.png", "control-edges-75x61.png"], "controlnet_conditioning_scale": 0.9,
+                         "control_guidance_start": [0.0, 0.5], "control_guidance_end": [0.3, 1.0], "num_inference_steps": 6}),
+    ("guess", 55, {"controlnet": ["tiny-controlnet"], "image": ["control-edges-75x61.png"], "guess_mode": True,
+                   "guidance_scale": 4.0, "num_inference_steps": 5}),
+    ("resized", 56, {"controlnet": ["tiny-controlnet-2"], "image": ["control-edges-75x61.png"], "width": 56, "height": 88,
+                     "num_inference_steps": 5, "negative_prompt": "fog"}),
+]
+
+
+def control_images():
+    """Odd-sized control images, as an edge detector and a segmentation map would give them:
+    white edges on black (grayscale PNG) and flat-colored shapes (RGB PNG)."""
+    from PIL import Image, ImageDraw
+    edges = Image.new("L", (75, 61), 0)
+    d = ImageDraw.Draw(edges)
+    d.line([(5, 50), (37, 8), (70, 50)], fill=255, width=1)
+    d.rectangle([24, 30, 50, 58], outline=255)
+    d.ellipse([55, 5, 70, 20], outline=255)
+    edges.save(os.path.join(IMAGES, "control-edges-75x61.png"))
+    shapes = Image.new("RGB", (75, 61), (20, 40, 90))
+    d = ImageDraw.Draw(shapes)
+    d.rectangle([0, 40, 74, 60], fill=(120, 200, 60))
+    d.polygon([(10, 40), (30, 12), (52, 40)], fill=(230, 90, 30))
+    d.ellipse([50, 6, 68, 24], fill=(250, 240, 120))
+    shapes.save(os.path.join(IMAGES, "control-shapes-75x61.png"))
+
+
+def kiln_request(seed, args):
+    """The Kiln request of a case (RenderRequest's coding), control images by SHA-256."""
+    import hashlib
+
+    def listed(v):
+        return v if isinstance(v, list) else [v]
+
+    def reference(file):
+        with open(os.path.join(IMAGES, file), "rb") as f:
+            return {"sha256": hashlib.sha256(f.read()).hexdigest(), "file": file}
+
+    control = {"controlnet": args["controlnet"], "image": [reference(f) for f in args["image"]]}
+    for key in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
+        if key in args:
+            control[key] = listed(args[key])
+    if args.get("guess_mode"):
+        control["guess_mode"] = True
+    request = {"version": 3, "prompt": PROMPT, "seed": seed, "watermark": False, "controlnet": control}
+    for key in ("num_inference_steps", "guidance_scale", "width", "height", "negative_prompt"):
+        if key in args:
+            request[key] = args[key]
+    return request
+
+
+@torch.no_grad()
+def render_fixtures(save):
+    import json
+    from diffusers import StableDiffusionXLControlNetPipeline
+    from diffusers.utils import load_image
+    control_images()
+    cases = []
+    for name, seed, args in RENDER_CASES:
+        nets = [ControlNetModel.from_pretrained(os.path.join(MODELS, n), dtype=torch.float32,
+                                                **({"variant": "fp16"} if n.endswith("-2") else {})) for n in args["controlnet"]]
+        pipe = StableDiffusionXLControlNetPipeline.from_pretrained(
+            os.path.join(MODELS, "tiny-sdxl-base"), controlnet=nets[0] if len(nets) == 1 else nets,
+            dtype=torch.float32, add_watermarker=False)
+        pipe.set_progress_bar_config(disable=True)
+        call = {k: v for k, v in args.items() if k != "controlnet"}
+        images = [load_image(os.path.join(IMAGES, f)) for f in args["image"]]
+        call["image"] = images[0] if len(images) == 1 else images
+        out = pipe(prompt=PROMPT, **call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        save("controlnet-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+        cases.append({"name": name, "request": kiln_request(seed, args)})
+    with open(os.path.join(EXPECTED, "controlnet-renders.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)

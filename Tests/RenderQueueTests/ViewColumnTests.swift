@@ -28,6 +28,8 @@ final class ViewColumnTests: QueueTestCase {
         "sigmas": .text("14.6,4.2,1.1,0"),
         "watermark": .flag(false), "eta": .number(0.3), "unet": .text("lcm-unet"),
         "vae": .text("sdxl-vae-fp16-fix"),
+        "controlnet": .text("/models/controlnet-canny-sdxl-1.0"), "control-image": .text("edges.png"), "control-scale": .number(0.6),
+        "control-start": .number(0.1), "control-end": .number(0.9), "guess-mode": .flag(true),
         "prompt-weighting": .text("compel"),
     ]
 

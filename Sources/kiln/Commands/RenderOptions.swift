@@ -54,6 +54,12 @@ struct RenderOptions: ParsableArguments {
     @Flag(name: .customLong("vae-tiling"), help: parameterHelp("vae-tiling")) var vaeTiling = false
     @Option(help: parameterHelp("precision")) var precision: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
+    @Option(help: parameterHelp("controlnet")) var controlnet: [String] = []
+    @Option(name: .customLong("control-image"), help: parameterHelp("control-image")) var controlImage: [String] = []
+    @Option(name: .customLong("control-scale"), help: parameterHelp("control-scale")) var controlScale: [String] = []
+    @Option(name: .customLong("control-start"), help: parameterHelp("control-start")) var controlStart: [String] = []
+    @Option(name: .customLong("control-end"), help: parameterHelp("control-end")) var controlEnd: [String] = []
+    @Flag(name: .customLong("guess-mode"), help: parameterHelp("guess-mode")) var guessMode = false
 
     /// Option name to the value given, for every option that was given (a Hub id refiner
     /// resolved to its snapshot folder in the cache).
@@ -84,6 +90,13 @@ struct RenderOptions: ParsableArguments {
         for entry in embedding { out.append(("embedding", .text(absolute(entry)))) }
         if vaeTiling { out.append(("vae-tiling", .flag(true))) }
         if noWatermark { out.append(("watermark", .flag(false))) }
+        // ControlNets and their images, scales and windows, each repeatable and paired in order.
+        for entry in controlnet { out.append(("controlnet", .text(try componentLocation(entry, option: "controlnet")))) }
+        for entry in controlImage { out.append(("control-image", .text(absolute(entry)))) }
+        for (name, values) in [("control-scale", controlScale), ("control-start", controlStart), ("control-end", controlEnd)] {
+            for value in values { out.append((name, .text(value))) }
+        }
+        if guessMode { out.append(("guess-mode", .flag(true))) }
         return out
     } }
 

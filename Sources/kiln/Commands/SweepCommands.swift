@@ -71,12 +71,19 @@ struct SweepCommand: ParsableCommand {
                     }
                 }
                 r.refinerConfig = r.refinerConfig.map(resolve)
+                for i in r.controlnet.images.indices { r.controlnet.images[i].file = r.controlnet.images[i].file.map(resolve) }
+                r.controlnet.models = try r.controlnet.models.map { path in
+                    do { return try ModelLocation.resolveComponent(path, relativeTo: specFolder) } catch let error as HubCacheError {
+                        throw QueueError.invalidSpec(key: "controlnet", reason: "\(error)")
+                    }
+                }
                 let resolved = try InputFiles.resolve(r, cache: cache)
                 blobs.merge(resolved.blobs) { a, _ in a }
                 return resolved.request
             }
             // The scheduler options against the model's scheduler config, before anything is enqueued.
             for r in requests { try r.checkSchedule(model: ModelReference(path: model, config: config)) }
+            for r in requests { try r.checkControlNets(model: ModelReference(path: model, config: config)) }
             if dryRun {
                 print("\(requests.count) jobs")
                 for t in parsed.templateExpansions {

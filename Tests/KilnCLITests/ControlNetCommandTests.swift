@@ -1,0 +1,112 @@
+import Foundation
+import Imaging
+import KilnTestSupport
+import XCTest
+
+/// `--controlnet` through real `kiln` processes: a render equal to diffusers', and bad input
+/// refused in one line with a non-zero exit, before anything loads or is queued.
+final class ControlNetCommandTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    let base = Fixtures.model("tiny-sdxl-base")
+    let controlnet = Fixtures.model("tiny-controlnet"), second = Fixtures.model("tiny-controlnet-2")
+    let edges = Fixtures.path("images/control-edges-75x61.png"), shapes = Fixtures.path("images/control-shapes-75x61.png")
+
+    /// The tiny ControlNet's config with `edit` applied, in a folder with no weights: a refusal
+    /// from it happened before anything loaded.
+    func controlNetConfig(_ name: String, _ edit: (inout [String: Any]) -> Void) throws -> String {
+        let source = controlnet + "/config.json"
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source))) as? [String: Any])
+        edit(&object)
+        let folder = dir + "/" + name
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        return folder
+    }
+
+    /// diffusers' "two" case (controlnet_fixtures.py) from the command line: the options paired in
+    /// order, the output sized by the control images.
+    func testTwoControlNetsFromTheCommandLineEqualDiffusers() throws {
+        let out = dir + "/two.png"
+        let r = try KilnProcess.run(["render", "--model", base, "--prompt", "a lighthouse on a cliff at dusk", "--seed", "52", "--steps", "5",
+                                     "--controlnet", controlnet, "--control-image", edges, "--control-scale", "0.6",
+                                     "--controlnet", second, "--control-image", shapes, "--control-scale", "1.1",
+                                     "--no-watermark", "--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let image = try ImageFile.read(data: Data(contentsOf: URL(fileURLWithPath: out)), name: out)
+        let result = PixelComparison([(image.width, image.height, image.pixels)], try Expected("controlnet-two").tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
+    }
+
+    /// Queued: the control images stored by hash with the job, the worker's image equal to
+    /// diffusers' (the window case).
+    func testAQueuedControlNetJobRendersFromItsStoredImages() throws {
+        let db = dir + "/q.db", out = dir + "/out"
+        let copy = dir + "/shapes.png"
+        try FileManager.default.copyItem(atPath: shapes, toPath: copy)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let enqueue = try KilnProcess.run(["enqueue", "--db", db, "--model", base, "--prompt", "a lighthouse on a cliff at dusk", "--seed", "53",
+                                           "--steps", "8", "--controlnet", controlnet, "--control-image", copy, "--control-start", "0.25",
+                                           "--control-end", "0.7", "--no-watermark"])
+        XCTAssertEqual(enqueue.status, 0, enqueue.stderr)
+        try FileManager.default.removeItem(atPath: copy)  // the job has its bytes
+        let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out])
+        XCTAssertEqual(work.status, 0, work.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasSuffix(".png") }
+        XCTAssertEqual(files.count, 1)
+        let path = out + "/" + (files.first ?? "")
+        let image = try ImageFile.read(data: Data(contentsOf: URL(fileURLWithPath: path)), name: path)
+        let result = PixelComparison([(image.width, image.height, image.pixels)], try Expected("controlnet-window").tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
+    }
+
+    func render(_ extra: [String]) -> [String] {
+        ["render", "--model", base, "--prompt", "x", "--steps", "2", "--output", dir + "/o.png"] + extra
+    }
+
+    func testControlNetsThatDoNotFitTheBaseAreRefusedFromTheirConfigs() throws {
+        let wide = try controlNetConfig("wide") { $0["cross_attention_dim"] = 2048 }
+        try assertOneLineFailure(render(["--controlnet", wide, "--control-image", edges]), mentions: ["controlnet", "cross_attention_dim", "2048", "base"])
+        let added = try controlNetConfig("added") { $0["projection_class_embeddings_input_dim"] = 2816 }
+        try assertOneLineFailure(render(["--controlnet", added, "--control-image", edges]),
+                                 mentions: ["projection_class_embeddings_input_dim", "2816"])
+        let sd15 = try controlNetConfig("sd15") {
+            $0["addition_embed_type"] = NSNull(); $0["projection_class_embeddings_input_dim"] = NSNull(); $0["cross_attention_dim"] = 768
+        }
+        try assertOneLineFailure(render(["--controlnet", sd15, "--control-image", edges]), mentions: ["SD 1.5", "SDXL"])
+        let db = dir + "/q.db"
+        try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--controlnet", sd15, "--control-image", edges],
+                                 mentions: ["SD 1.5"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing queued")
+    }
+
+    func testUnequalCountsAndBadWindowsAreRefused() throws {
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--controlnet", second, "--control-image", edges]),
+                                 mentions: ["--control-image", "1 control image(s) for 2 ControlNet(s)"])
+        try assertOneLineFailure(render(["--control-image", edges]), mentions: ["--control-image", "needs --controlnet"])
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--control-end", "1.5"]),
+                                 mentions: ["--control-end", "between 0 and 1"])
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--control-start=-0.1"]),
+                                 mentions: ["--control-start", "between 0 and 1"])
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--control-start", "0.6", "--control-end", "0.4"]),
+                                 mentions: ["--control-start", "below control-end"])
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--control-scale", "1", "--control-scale", "2",
+                                         "--control-scale", "3"]), mentions: ["--control-scale", "3 values for 1 ControlNet"])
+        let db = dir + "/q.db"
+        try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--controlnet", controlnet,
+                                  "--control-image", edges, "--control-start", "0.5", "--control-end", "0.5"], mentions: ["--control-start"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing queued")
+    }
+
+    func testControlImagesThatAreNoImageOrTooLargeAreRefused() throws {
+        let text = dir + "/edges.png"
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: text))
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", text]), mentions: ["edges.png"])
+        let bomb = dir + "/bomb.png"
+        try HostileImageTests.bombPNG(width: 30000, height: 30000).write(to: URL(fileURLWithPath: bomb))
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", bomb]), mentions: ["bomb.png", "30000x30000"])
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", dir + "/missing.png"]), mentions: ["missing.png"])
+        try assertOneLineFailure(render(["--controlnet", dir + "/no-such-controlnet", "--control-image", edges]), mentions: ["no-such-controlnet"])
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Imaging
+import KilnTestSupport
+import ModelFiles
+import Numerics
+import Pipelines
+import XCTest
+
+/// Whole text-to-image renders with ControlNet against diffusers' StableDiffusionXLControlNetPipeline
+/// on the tiny base (Tests/Fixtures/expected/controlnet-renders.json: Kiln's request and the
+/// fixture names; controlnet_fixtures.py made the images).
+final class ControlNetRenderParityTests: XCTestCase {
+    struct Case: Decodable {
+        let name: String
+        let request: RenderRequest
+    }
+
+    static let cases: Result<[Case], Error> = Result {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("controlnet-renders.json")))
+        return try JSONDecoder().decode([Case].self, from: data)
+    }
+
+    /// The case's request with fixture names made paths, and its control images read.
+    static func prepared(_ name: String) throws -> (RenderRequest, RenderInputs) {
+        let c = try XCTUnwrap(try cases.get().first { $0.name == name }, "no case \(name)")
+        var r = c.request
+        r.controlnet.models = r.controlnet.models.map(Fixtures.model)
+        var inputs = RenderInputs()
+        for ref in r.controlnet.images {
+            let path = Fixtures.path("images/\(ref.file ?? "")")
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            XCTAssertEqual(SHA256.hex(data), ref.sha256, "\(path): fixture bytes changed")
+            inputs.controlImages.append(try ImageFile.read(data: data, name: path))
+        }
+        return (r, inputs)
+    }
+
+    func render(_ name: String) throws {
+        let (request, inputs) = try Self.prepared(name)
+        let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model("tiny-sdxl-base")),
+                                        inputs: inputs, models: ModelCache())
+        guard case .images(let images) = try session.run() else { return XCTFail("\(name): no images") }
+        let result = PixelComparison(images.map { ($0.width, $0.height, $0.pixels) }, try Expected("controlnet-" + name).tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(name): \(result)")
+        print("controlnet-\(name): \(result)")
+    }
+
+    func testOneControlNetSizedByItsOddControlImage() throws { try render("one") }
+    func testTwoControlNetsWithAScaleEach() throws { try render("two") }
+    func testAGuidanceWindow() throws { try render("window") }
+    func testTwoControlNetsWithAWindowEach() throws { try render("two-windows") }
+    func testGuessMode() throws { try render("guess") }
+    func testAControlImageResizedToAnotherOddSize() throws { try render("resized") }
+
+    /// The ControlNet changes the image: the same request without it differs (so the cases above
+    /// cannot pass with ControlNet ignored).
+    func testControlNetIsNotIgnored() throws {
+        var (request, inputs) = try Self.prepared("one")
+        request.width = 72; request.height = 56
+        let expected = try Expected("controlnet-one").tensor("pixels")
+        request.controlnet = ControlNetSettings()
+        inputs.controlImages = []
+        let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model("tiny-sdxl-base")),
+                                        inputs: inputs, models: ModelCache())
+        guard case .images(let images) = try session.run() else { return XCTFail("no images") }
+        let result = PixelComparison(images.map { ($0.width, $0.height, $0.pixels) }, expected)
+        XCTAssertTrue(result.sizesMatch && result.worst > 8, "without ControlNet: \(result)")
+    }
+}
