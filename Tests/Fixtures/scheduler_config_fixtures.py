@@ -133,6 +133,10 @@ RENDER_CASES = [
      {"prompt": "a bowl of fruit", "guidance_scale": 3.0, "num_inference_steps": 3, "width": 56, "height": 72},
      "dpmpp-2m", {"rescale_betas_zero_snr": True, "prediction_type": "v_prediction", "timestep_spacing": "trailing",
                   "final_sigmas_type": "sigma_min"}, 5),
+    # Image-to-image: get_timesteps cuts the custom schedule by strength (num_inference_steps = its length).
+    ("img2img-lightning-timesteps-strength-0.5",
+     {"prompt": "a cat", "guidance_scale": 0.0, "timesteps": [999, 759, 499, 259], "image": "input-photo-88x72.jpg", "strength": 0.5},
+     "euler", {"timestep_spacing": "trailing"}, 9),
 ]
 
 
@@ -140,16 +144,22 @@ RENDER_CASES = [
 def renders(models, expected, save):
     """Whole renders on the tiny base: pixels (output_type np) and final latents (output_type latent)."""
     import diffusers
-    from diffusers import StableDiffusionXLPipeline
+    from diffusers import StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline
+    from diffusers.utils import load_image
     base_dir = os.path.join(models, "tiny-sdxl-base")
+    images = os.path.join(os.path.dirname(os.path.abspath(__file__)), "images")
     out = []
     for name, args, kiln, overrides, seed in RENDER_CASES:
         results = {}
+        cls = StableDiffusionXLImg2ImgPipeline if "image" in args else StableDiffusionXLPipeline
+        call = dict(args)
+        if "image" in call:
+            call["image"] = load_image(os.path.join(images, call["image"]))
         for output_type in ["np", "latent"]:
-            pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
+            pipe = cls.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
             pipe.scheduler = getattr(diffusers, KILN_CLASSES[kiln]).from_config(pipe.scheduler.config, **overrides)
             pipe.set_progress_bar_config(disable=True)
-            results[output_type] = pipe(**args, generator=torch.Generator("cpu").manual_seed(seed), output_type=output_type).images
+            results[output_type] = pipe(**call, generator=torch.Generator("cpu").manual_seed(seed), output_type=output_type).images
         pixels = torch.from_numpy((results["np"] * 255).round().astype("uint8"))
         save("render-config-" + name, {"pixels": pixels, "latents": results["latent"].to(torch.float32)})
         out.append({"name": name, "scheduler": kiln, "seed": seed, "args": args, "scheduler_config": kiln_text(overrides)})

@@ -49,7 +49,7 @@ final class ScheduleOptionsRenderTests: XCTestCase {
         var r = RenderRequest(prompt: "")
         var values: [(String, ParameterValue)] = [("scheduler", .text(c.scheduler)), ("seed", .number(Double(c.seed))), ("watermark", .flag(false))]
         if !c.schedulerConfig.isEmpty { values.append(("scheduler-config", .text(c.schedulerConfig))) }
-        for (key, arg) in c.args { values.append((key, arg.parameter)) }
+        for (key, arg) in c.args { values.append((key, key == "image" ? .text(Fixtures.path("images/\(arg.parameter)")) : arg.parameter)) }
         for (key, value) in values {
             try XCTUnwrap(RenderParameters.named(key), key).apply(value, to: &r)
         }
@@ -57,12 +57,20 @@ final class ScheduleOptionsRenderTests: XCTestCase {
         return r
     }
 
+    /// The input image of an image-to-image case, read as `kiln render --image` reads it.
+    static func inputs(_ r: RenderRequest) throws -> RenderInputs {
+        guard let path = r.image?.file else { return RenderInputs() }
+        return try InputFiles.decode(image: (try Data(contentsOf: URL(fileURLWithPath: path)), path), mask: nil, latents: nil)
+    }
+
     func testRendersMatchDiffusersWithinOneLevelAndTheirLatents() throws {
         let cases = try Self.cases()
         XCTAssertGreaterThanOrEqual(cases.count, 4)
         XCTAssertTrue(cases.contains { $0.args["timesteps"] != nil } && cases.contains { $0.args["sigmas"] != nil })
+        XCTAssertTrue(cases.contains { $0.args["image"] != nil }, "an image-to-image case")
         for c in cases {
-            let session = try RenderSession(request: try Self.request(c), model: Self.base, models: Self.models)
+            let r = try Self.request(c)
+            let session = try RenderSession(request: r, model: Self.base, inputs: try Self.inputs(r), models: Self.models)
             while !session.isFinished { try session.advance() }
             let e = try Expected("render-config-" + c.name)
             let latents = try session.snapshot().latents.tensor()
@@ -79,7 +87,7 @@ final class ScheduleOptionsRenderTests: XCTestCase {
     func testResumedRendersAreBitIdentical() throws {
         for c in try Self.cases() {
             let r = try Self.request(c)
-            guard r.steps >= 3 else { continue }
+            guard r.steps >= 3, r.image == nil else { continue }
             guard case .images(let straight) = try RenderSession(request: r, model: Self.base, models: Self.models).run(progress: { _, _ in true }) else {
                 XCTFail(c.name); continue
             }
