@@ -59,3 +59,15 @@ extension ModelReference {
         return files
     }
 }
+
+extension RenderRequest {
+    /// Refuses, from configs and file headers alone, a `--unet` that cannot replace `model`'s UNet
+    /// (a UNet for other text encoders, added embeddings or channels), before anything is
+    /// enqueued. A model whose own files cannot be read here is left to the worker.
+    public func checkUNet(model: ModelReference) throws {
+        guard let unet, (try? SDXLModelFiles(path: model.path, configFolder: model.config).config("unet")) != nil else { return }
+        var reference = model
+        reference.unet = unet
+        _ = try reference.files()
+    }
+}

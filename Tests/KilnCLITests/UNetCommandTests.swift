@@ -73,5 +73,16 @@ final class UNetCommandTests: XCTestCase {
                                  mentions: ["empty.safetensors", "holds no UNet tensors"])
         try assertOneLineFailure(["render", "--model", base, "--prompt", "x", "--steps", "1", "--unet", dir + "/missing", "--output", dir + "/o.png"],
                                  mentions: ["missing"])
+        // A UNet for other text encoders is refused from its config when the job is added.
+        let other = dir + "/other-unet"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        let config = try String(contentsOfFile: lcm + "/config.json", encoding: .utf8)
+        try config.replacingOccurrences(of: "\"cross_attention_dim\": 48", with: "\"cross_attention_dim\": 32")
+            .write(toFile: other + "/config.json", atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: other + "/diffusion_pytorch_model.safetensors",
+                                                   withDestinationPath: lcm + "/diffusion_pytorch_model.safetensors")
+        try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--unet", other],
+                                 mentions: ["other-unet", "cross_attention_dim is 32", "has 48"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "refused when queued, nothing written")
     }
 }

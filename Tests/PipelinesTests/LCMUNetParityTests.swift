@@ -42,6 +42,22 @@ extension UNetSwapParityTests {
         wide.withUnsafeBufferPointer { p in for (i, v) in ends { XCTAssertEqual(p[i], v, accuracy: 2e-6, "[\(i)]") } }
     }
 
+    /// Stopped after step 2 and resumed in another cache from the saved state, an LCM-UNet render
+    /// is bit-identical to one that ran straight through.
+    func testResumedLCMUNetRenderIsBitIdentical() throws {
+        let c = try XCTUnwrap(try Self.cases()["lcm-unet-guidance-8"])
+        let r = try Self.request(c, unet: Self.unet(c.unet)), base = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
+        guard case .images(let straight) = try RenderSession(request: r, model: base, models: Self.models).run() else { return XCTFail("no images") }
+        let session = try RenderSession(request: r, model: base, models: Self.models)
+        try session.advance()
+        try session.advance()
+        let state = try JSONDecoder().decode(DenoiseState.self, from: try JSONEncoder().encode(session.snapshot()))
+        let resumed = try RenderSession(request: r, model: base, models: ModelCache(), resuming: state)
+        XCTAssertEqual(resumed.completedSteps, 2)
+        guard case .images(let again) = try resumed.run() else { return XCTFail("no images") }
+        XCTAssertTrue(straight == again, "resumed after step 2")
+    }
+
     /// A single file holding a guidance embedding (cond_proj) read with a config that has no
     /// time_cond_proj_dim is refused rather than rendered without it.
     func testGuidanceEmbeddingWithoutItsConfigIsRefused() throws {

@@ -98,6 +98,23 @@ final class UNetSwapParityTests: XCTestCase {
         try check(c.name, try Self.request(c, unet: Self.swapFile), model: model)
     }
 
+    /// A pipeline folder given as `--unet` stands for its `unet/` (here the tiny base's own, sharded
+    /// over four files with an index): the render equals the base's own (renders.json's euler-square).
+    func testPipelineFolderWithAShardedUNet() throws {
+        let base = Fixtures.model("tiny-sdxl-base")
+        let unet = try UNetFile(path: base)
+        XCTAssertEqual(unet.layout, .folder)
+        XCTAssertEqual(unet.files.count, 5, "config.json and four shards: \(unet.files)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("renders.json")))
+        let c = try XCTUnwrap(try JSONDecoder().decode([RenderParityTests.Case].self, from: data).first { $0.name == "euler-square" })
+        var r = try RenderParityTests.request(c)
+        r.unet = UNetReference(file: base)
+        let session = try RenderSession(request: r, model: ModelReference(path: base), models: Self.models)
+        guard case .images(let images) = try session.run() else { return XCTFail("no images") }
+        let result = PixelComparison(images.map { ($0.width, $0.height, $0.pixels) }, try Expected("render-euler-square").tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
+    }
+
     /// The same weights under the original SGM names (`model.diffusion_model.*`, the names the
     /// fixture script took from its own conversion, which diffusers' from_single_file reads back).
     func testSGMLayoutFileMatchesDiffusers() throws {

@@ -20,6 +20,7 @@ struct EnqueueCommand: ParsableCommand {
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
             let resolved = try options.resolved()
             try resolved.request.checkSchedule(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
+            try resolved.request.checkUNet(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkControlNets(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             let store = try queue.open(create: true)
             let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), request: resolved.request,

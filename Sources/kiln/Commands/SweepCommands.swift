@@ -83,6 +83,7 @@ struct SweepCommand: ParsableCommand {
             }
             // The scheduler options against the model's scheduler config, before anything is enqueued.
             for r in requests { try r.checkSchedule(model: ModelReference(path: model, config: config)) }
+            for r in requests { try r.checkUNet(model: ModelReference(path: model, config: config)) }
             for r in requests { try r.checkControlNets(model: ModelReference(path: model, config: config)) }
             if dryRun {
                 print("\(requests.count) jobs")
