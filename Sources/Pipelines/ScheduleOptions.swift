@@ -53,9 +53,19 @@ extension RenderRequest {
     /// range or a schedule its class refuses is one line before anything is enqueued. A model
     /// whose config files cannot be read here is left to the worker.
     public func checkSchedule(model: ModelReference) throws {
-        for plan in StagePlan.stages(for: self, model: model) {
-            guard let shape = try? ModelShape(plan.model) else { continue }
-            _ = try StageSchedule(plan: plan, request: self, schedulerConfig: shape.schedulerConfig)
+        try RenderRequest.checkSchedules([self], model: model)
+    }
+
+    /// `checkSchedule(model:)` for a sweep's requests, each model's scheduler config read once.
+    public static func checkSchedules(_ requests: [RenderRequest], model: ModelReference) throws {
+        var configs: [String: ConfigFile?] = [:]
+        for request in requests {
+            for plan in StagePlan.stages(for: request, model: model) {
+                let key = plan.model.path + "\u{0}" + (plan.model.config ?? "")
+                if configs[key] == nil { configs[key] = .some((try? ModelShape(plan.model))?.schedulerConfig) }
+                guard let config = configs[key] ?? nil else { continue }
+                _ = try StageSchedule(plan: plan, request: request, schedulerConfig: config)
+            }
         }
     }
 }

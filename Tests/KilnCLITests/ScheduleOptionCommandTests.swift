@@ -67,8 +67,13 @@ final class ScheduleOptionCommandTests: QueueTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/o.png"))
     }
 
-    func testSweepWithStepsAndTimestepsIsOneLine() throws {
+    func testSweepOverScheduleOptionsAndItsBadInput() throws {
         let spec = dir + "/spec.yaml"
+        try "model: \(model)\nbase: {prompt: a cat, width: 64, height: 64, scheduler: euler}\naxes:\n  timesteps: ['999,499', '999,759,499,259']\n  scheduler-config: ['timestep_spacing=trailing', 'timestep_spacing=leading;final_sigmas_type=sigma_min']\n"
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let dry = try KilnProcess.run(["sweep", "--dry-run", "--db", dir + "/dry.db", spec])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertTrue(dry.stdout.hasPrefix("4 jobs\n") && dry.stdout.contains("steps=4") && dry.stdout.contains("steps=2"), dry.stdout)
         try "model: \(model)\nbase: {prompt: a cat, steps: 4, width: 64, height: 64}\naxes:\n  timesteps: ['999,499', '999,259']\n"
             .write(toFile: spec, atomically: true, encoding: .utf8)
         let db = dir + "/s.db"

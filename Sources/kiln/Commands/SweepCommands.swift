@@ -82,7 +82,7 @@ struct SweepCommand: ParsableCommand {
                 return resolved.request
             }
             // The scheduler options against the model's scheduler config, before anything is enqueued.
-            for r in requests { try r.checkSchedule(model: ModelReference(path: model, config: config)) }
+            try RenderRequest.checkSchedules(requests, model: ModelReference(path: model, config: config))
             for r in requests { try r.checkUNet(model: ModelReference(path: model, config: config)) }
             for r in requests { try r.checkControlNets(model: ModelReference(path: model, config: config)) }
             if dryRun {
