@@ -3,14 +3,16 @@ import Foundation
 /// compel 2.5.1's prompt syntax, parsed as its pyparsing grammar (`compel/prompt_parser.py`)
 /// parses it, then flattened and fused as `PromptParser.flatten` does: `word+`/`word-` (1.1 or
 /// 0.9 per sign), `(a b)1.3`, `(a b)++`, `"a b"-`, `x.attend(0.8)`, nesting multiplies,
-/// escapes `\(` `\)` `\"`. `.blend()`, `.and()`, `.swap()` and `withLora()` are refused.
+/// escapes `\(` `\)` `\"`; `("a", "b").blend(0.7, 0.3)` (and `no_normalize`) and `("a", "b").and()`
+/// as compel builds them. `.swap()`, `withLora()` and a weighted `.and()` (which
+/// `CompelForSDXL` cannot build) are refused.
 public enum CompelPrompt {
     /// Brackets nested deeper than this are refused (the parser recurses on each).
     public static let maxNesting = 100
 
-    public static func parse(_ text: String) throws -> [WeightedFragment] {
+    public static func parse(_ text: String) throws -> WeightedPrompt {
         let prepared = spacedAfterCommas(text)
-        if prepared.unicodeScalars.allSatisfy(isPythonSpace) { return [WeightedFragment(text: "", weight: 1)] }
+        if prepared.unicodeScalars.allSatisfy(isPythonSpace) { return .fragments([WeightedFragment(text: "", weight: 1)]) }
         // The parser recurses once per bracket; compel itself stops at Python's recursion limit.
         var depth = 0, deepest = 0
         for c in prepared.unicodeScalars {
@@ -20,7 +22,16 @@ public enum CompelPrompt {
             throw RenderError.invalid(parameter: "prompt", reason: "nests brackets \(deepest) deep, over the limit of \(maxNesting); flatten them")
         }
         var parser = CompelParser(Array(prepared.unicodeScalars))
-        let nodes = try parser.parseAll()
+        let prompt = try parser.parseAll()
+        if case .fragments(let f) = prompt, f.isEmpty {
+            throw RenderError.invalid(parameter: "prompt", reason: "'\(text)' leaves no text once compel's syntax is read; write some words")
+        }
+        return prompt
+    }
+
+    /// `flatten` and `fuse_fragments`: weights multiplied down the tree, neighbours of equal weight
+    /// joined with a space.
+    static func fused(_ nodes: [CompelParser.Node]) -> [WeightedFragment] {
         var flat: [WeightedFragment] = []
         flatten(nodes, scale: 1.0, into: &flat)
         var fused: [WeightedFragment] = []
@@ -30,9 +41,6 @@ public enum CompelPrompt {
             } else {
                 fused.append(f)
             }
-        }
-        guard !fused.isEmpty else {
-            throw RenderError.invalid(parameter: "prompt", reason: "'\(text)' leaves no text once compel's syntax is read; write some words")
         }
         return fused
     }
@@ -99,12 +107,26 @@ struct CompelParser {
             .replacingOccurrences(of: "\\\"", with: "\""))
     }
 
-    /// The whole prompt: `implicit_conjunction` (or an explicit `.and()`), to the end.
-    mutating func parseAll() throws -> [Node] {
-        if explicitConjunction(0) != nil { throw refused(".and()") }
+    /// The whole prompt: `implicit_conjunction` (or an explicit `.and()`, whatever follows it).
+    mutating func parseAll() throws -> WeightedPrompt {
+        if let (items, options, _) = operatorList(0, [".and", ".add"]) { return try conjunction(items, options) }
         if lora(0) != nil { throw refused("withLora()/useLora()") }
-        if blend(0) != nil { throw refused(".blend()") }
-        var p = 0, nodes: [Node] = []
+        var nodes: [Node] = [], p = 0
+        let blended = operatorList(0, [".blend"])
+        if let blended { p = blended.end } else { (nodes, p) = promptNodes(0) }
+        while let q = lora(p) { nodes.append(.unsupported("withLora()/useLora()")); p = q }
+        let end = skip(p)
+        guard end == s.count else {
+            throw RenderError.invalid(parameter: "prompt", reason: "compel cannot read it at character \(end + 1) ('\(text(end, min(s.count, end + 12)))'); check the brackets and quotes")
+        }
+        if let kind = CompelParser.firstUnsupported(nodes) { throw refused(kind) }
+        if let blended { return try blend(blended.items, blended.options) }
+        return .fragments(CompelPrompt.fused(nodes))
+    }
+
+    /// `prompt`: swaps, LoRAs, weights, quoted and bracketed fragments, any other word.
+    func promptNodes(_ p0: Int) -> ([Node], Int) {
+        var p = p0, nodes: [Node] = []
         while true {
             if let (n, q) = casSubstitute(p) { nodes.append(n); p = q; continue }
             if let q = lora(p) { nodes.append(.unsupported("withLora()/useLora()")); p = q; continue }
@@ -116,15 +138,51 @@ struct CompelParser {
             if q > p { nodes.append(CompelParser.fragment(text(p, q))); p = q; continue }
             while q < s.count, CompelParser.skipped.contains(s[q]) { q += 1 }
             if q > p { p = q; continue }
-            break
+            return (nodes, p)
         }
-        while let q = lora(p) { nodes.append(.unsupported("withLora()/useLora()")); p = q }
-        let end = skip(p)
-        guard end == s.count else {
-            throw RenderError.invalid(parameter: "prompt", reason: "compel cannot read it at character \(end + 1) ('\(text(end, min(s.count, end + 12)))'); check the brackets and quotes")
+    }
+
+    /// Each item of a `.blend()`/`.and()` list flattened, refused if it holds what Kiln does not build.
+    func flattenedItems(_ items: [[Node]]) throws -> [[WeightedFragment]] {
+        try items.map { nodes in
+            if let kind = CompelParser.firstUnsupported(nodes) { throw refused(kind) }
+            return CompelPrompt.fused(nodes)
         }
-        if let kind = CompelParser.firstUnsupported(nodes) { throw refused(kind) }
-        return nodes
+    }
+
+    /// compel's `Blend`: weights default to 1 each, a trailing `no_normalize` keeps them as given;
+    /// an item that flattens to nothing or a count that differs is compel's ParsingException.
+    func blend(_ items: [[Node]], _ options: [Option]) throws -> WeightedPrompt {
+        var options = options, normalize = true
+        if case .keyword("no_normalize")? = options.last { normalize = false; options.removeLast() }
+        var weights = try numbers(options, ".blend()")
+        let prompts = try flattenedItems(items)
+        if weights.isEmpty { weights = Array(repeating: 1, count: prompts.count) }
+        guard prompts.allSatisfy({ !$0.isEmpty }), weights.count == prompts.count else {
+            throw RenderError.invalid(parameter: "prompt", reason: ".blend() has \(prompts.filter { !$0.isEmpty }.count) prompts with text and \(weights.count) weights; give one weight per prompt")
+        }
+        return .blend(prompts, weights: weights, normalize: normalize)
+    }
+
+    /// compel's explicit `Conjunction`: parts that flatten to nothing are dropped with their weight.
+    func conjunction(_ items: [[Node]], _ options: [Option]) throws -> WeightedPrompt {
+        let weights = try numbers(options, ".and()")
+        guard weights.isEmpty || weights.count == items.count else {
+            throw RenderError.invalid(parameter: "prompt", reason: ".and() has \(items.count) prompts and \(weights.count) weights; give one weight per prompt, or none")
+        }
+        guard weights.allSatisfy({ $0 == 1 }) else {
+            throw RenderError.invalid(parameter: "prompt", reason: "a weighted .and() is not supported (compel's CompelForSDXL fails on it); use .and() without weights, or .blend()")
+        }
+        let parts = try flattenedItems(items).filter { !$0.isEmpty }
+        guard !parts.isEmpty else { throw RenderError.invalid(parameter: "prompt", reason: ".and() has no prompt with text") }
+        return parts.count == 1 ? .fragments(parts[0]) : .and(parts)
+    }
+
+    func numbers(_ options: [Option], _ what: String) throws -> [Double] {
+        try options.map {
+            guard case .number(let n) = $0 else { throw RenderError.invalid(parameter: "prompt", reason: "\(what) takes numbers as its weights (and no_normalize last for .blend())") }
+            return n
+        }
     }
 
     func refused(_ what: String) -> RenderError {
@@ -319,7 +377,7 @@ struct CompelParser {
     func casSubstitute(_ p: Int) -> (Node, Int)? {
         guard let (_, a) = target(p), let b = literal(".swap", a), let c = literal("(", b) else { return nil }
         var (_, d) = fragmentIncludingCommas(c, commas: false)
-        if let e = literal(",", d) { d = options(e) }
+        if let e = literal(",", d) { d = options(e).1 }
         guard let f = literal(")", d) else { return nil }
         return (.unsupported(".swap()"), f)
     }
@@ -339,30 +397,49 @@ struct CompelParser {
         return q > p ? q : nil
     }
 
+    enum Option: Equatable { case number(Double), keyword(String), pair }
+
     /// An operator's options, `key=value, 0.3, flag` (possibly none).
-    func options(_ p: Int) -> Int {
-        func option(_ p: Int) -> Int? {
-            if let a = keyword(p), let b = literal("=", a) { if let (_, c) = number(b) { return c }; if let c = keyword(b) { return c } }
-            if let (_, a) = number(p) { return a }
-            return keyword(p)
+    func options(_ p: Int) -> ([Option], Int) {
+        func option(_ p: Int) -> (Option, Int)? {
+            if let a = keyword(p), let b = literal("=", a) {
+                if let (_, c) = number(b) { return (.pair, c) }
+                if let c = keyword(b) { return (.pair, c) }
+            }
+            if let (n, a) = number(p) { return (.number(n), a) }
+            if let a = keyword(p) { return (.keyword(text(skip(p), a)), a) }
+            return nil
         }
-        guard var q = option(p) else { return p }
-        while let a = literal(",", q), let b = option(a) { q = b }
-        return q
+        guard let (first, end) = option(p) else { return ([], p) }
+        var values = [first], q = end
+        while let a = literal(",", q), let (o, b) = option(a) { values.append(o); q = b }
+        return (values, q)
     }
 
-    /// `( target, ... ).OPERATOR( options )` for `.blend` and `.and`/`.add`.
-    func operatorList(_ p: Int, _ operators: [String]) -> Int? {
+    /// `( item, ... ).OPERATOR( options )` for `.blend` and `.and`/`.add`: each item a target or
+    /// a quoted prompt.
+    func operatorList(_ p: Int, _ operators: [String]) -> (items: [[Node]], options: [Option], end: Int)? {
         guard var q = literal("(", p) else { return nil }
-        func item(_ p: Int) -> Int? { target(p)?.1 ?? quotedString(p)?.1 }
-        guard let first = item(q) else { return nil }
-        q = first
-        while let a = literal(",", q), let b = item(a) { q = b }
-        guard let r = literal(")", q), let o = operators.lazy.compactMap({ literal($0, r) }).first,
+        func item(_ p: Int) -> ([Node], Int)? { target(p) ?? quotedPrompt(p) }
+        guard let (first, firstEnd) = item(q) else { return nil }
+        var items = [first]
+        q = firstEnd
+        while let a = literal(",", q), let (next, b) = item(a) { items.append(next); q = b }
+        guard let r = literal(")", q), let o = operators.lazy.compactMap({ self.literal($0, r) }).first,
               let t = literal("(", o) else { return nil }
-        return literal(")", options(t))
+        let (values, u) = options(t)
+        guard let end = literal(")", u) else { return nil }
+        return (items, values, end)
     }
 
-    func explicitConjunction(_ p: Int) -> Int? { operatorList(p, [".and", ".add"]) }
-    func blend(_ p: Int) -> Int? { operatorList(p, [".blend"]) }
+    /// `quoted_prompt`: a quoted string read with the whole-prompt grammar.
+    func quotedPrompt(_ p: Int) -> ([Node], Int)? {
+        guard let (content, end) = quotedString(p) else { return nil }
+        if content.unicodeScalars.allSatisfy(CompelPrompt.isPythonSpace) { return ([.fragment("")], end) }
+        let inner = CompelParser(Array(content.replacingOccurrences(of: "\"", with: "\\\"").unicodeScalars))
+        let (nodes, q) = inner.promptNodes(0)
+        guard inner.skip(q) == inner.s.count else { return nil }
+        return (nodes, end)
+    }
+
 }

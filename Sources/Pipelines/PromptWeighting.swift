@@ -16,18 +16,26 @@ public enum PromptWeighting: String, Sendable, Codable, CaseIterable {
         self = kind
     }
 
-    /// The prompt's weighted fragments in this syntax (nil for `none`).
-    func fragments(_ text: String, parameter: String) throws -> [WeightedFragment]? {
+    /// The prompt read in this syntax (nil for `none`).
+    func parse(_ text: String, parameter: String) throws -> WeightedPrompt? {
         do {
             switch self {
             case .none: return nil
-            case .a1111: return try A1111Prompt.parse(text)
+            case .a1111: return .fragments(try A1111Prompt.parse(text))
             case .compel: return try CompelPrompt.parse(text)
             }
         } catch RenderError.invalid(_, let reason) {
             throw RenderError.invalid(parameter: parameter, reason: reason)
         }
     }
+}
+
+/// A prompt as weighting reads it: weighted fragments, or compel's blend (a weighted sum of the
+/// prompts' embeddings) or conjunction (their embeddings one after the other).
+public enum WeightedPrompt: Sendable, Equatable {
+    case fragments([WeightedFragment])
+    case blend([[WeightedFragment]], weights: [Double], normalize: Bool)
+    case and([[WeightedFragment]])
 }
 
 /// A piece of prompt text and its weight; `breakMarker` is A1111's `BREAK` (a new chunk).

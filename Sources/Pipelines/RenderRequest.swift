@@ -394,7 +394,7 @@ extension RenderRequest {
         if promptWeighting != .none {
             if clipSkip != nil { throw bad("clip-skip", "cannot be combined with --prompt-weighting \(promptWeighting.rawValue) (compel reads the penultimate layer)") }
             for (name, text) in [("prompt", prompt), ("prompt-2", prompt2), ("negative-prompt", negativePrompt), ("negative-prompt-2", negativePrompt2)] {
-                if let text { _ = try promptWeighting.fragments(text, parameter: name) }
+                if let text { _ = try promptWeighting.parse(text, parameter: name) }
             }
         }
         if eta != nil, let s = scheduler, !SchedulerKind.takingEta.contains(s) {

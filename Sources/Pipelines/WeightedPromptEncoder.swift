@@ -40,6 +40,36 @@ struct CompelEmbedder {
         return embeds
     }
 
+    /// `[1, 77 * chunks, hidden]` for the prompt: compel's `_get_conditioning_for_blend` (the
+    /// prompts padded to the same chunks, summed by their weights, normalized unless told not to)
+    /// and a conjunction's prompts one after the other.
+    func embed(_ prompt: WeightedPrompt, parameter: String) throws -> Tensor {
+        switch prompt {
+        case .fragments(let f): return try embed(f, parameter: parameter)
+        case .and(let parts): return concatenateTokens(try parts.map { try embed($0, parameter: parameter) })
+        case .blend(let prompts, let weights, let normalize):
+            let embeds = try prompts.map { try embed($0, parameter: parameter) }
+            let length = embeds.map { $0.shape[1] }.max() ?? chunk
+            let w = weights.map { Float($0) }, total = w.reduce(0, +)
+            let out = Tensor(zeros: [1, length, emptyZ.shape[2]])
+            for (e, wi) in zip(embeds, w) {
+                let scaled = normalize ? wi / total : wi
+                let full = padded(e, to: length)
+                withExtendedLifetime(full) {
+                    let src = full.unsafePointer, o = out.unsafePointer
+                    for i in 0..<out.count { o[i] += src[i] * scaled }
+                }
+            }
+            return out
+        }
+    }
+
+    /// `t` with copies of the empty prompt's chunk appended up to `length` tokens.
+    func padded(_ t: Tensor, to length: Int) -> Tensor {
+        guard t.shape[1] < length else { return t }
+        return concatenateTokens([t] + Array(repeating: emptyZ, count: (length - t.shape[1]) / emptyZ.shape[1]))
+    }
+
     /// `[1, 77 * chunks, hidden]` for the fragments; each `BREAK` closes the chunks so far.
     func embed(_ fragments: [WeightedFragment], parameter: String) throws -> Tensor {
         let texts = fragments.filter { !$0.isBreak }
@@ -195,9 +225,9 @@ extension PromptEncoder {
         let embedders = pairs.map(CompelEmbedder.init)
         var pos: [Tensor] = [], neg: [Tensor] = []
         for (i, e) in embedders.enumerated() {
-            guard let fragments = try syntax.fragments(positives[i].0, parameter: positives[i].1) else { continue }
-            let p = try e.embed(fragments, parameter: positives[i].1)
-            if guidance && !zeros, let nf = try syntax.fragments(negatives[i].0, parameter: negatives[i].1) {
+            guard let prompt = try syntax.parse(positives[i].0, parameter: positives[i].1) else { continue }
+            let p = try e.embed(prompt, parameter: positives[i].1)
+            if guidance && !zeros, let nf = try syntax.parse(negatives[i].0, parameter: negatives[i].1) {
                 let n = try e.embed(nf, parameter: negatives[i].1)
                 let length = max(p.shape[1], n.shape[1])
                 pos.append(padded(p, to: length, with: e.emptyZ)); neg.append(padded(n, to: length, with: e.emptyZ))

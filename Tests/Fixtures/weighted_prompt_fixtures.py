@@ -35,6 +35,9 @@ CASES = [
     ("prompt2", "compel", "a (red barn)1.2 by the river", "an oil painting+, (soft light)0.7",
      "fog", "(dark)1.5 noise", None),
     ("down-only", "compel", "(the man)0 in the (red)0.25 day", None, None, None, None),
+    ("blend", "compel", '("' + LONG + '", "a cat++ at night").blend(0.7, 0.3)', None, "blurry", None, None),
+    ("blend-raw", "compel", '("a red barn", "(the sea)1.2")-.blend(1, 2, no_normalize)', None, None, None, None),
+    ("and", "compel", '("a red barn", "(the sea)1.2 at night").and()', "an oil painting", "(ugly)0.5", None, None),
     ("a1111", "a1111", "masterpiece, (red hair:1.3), [blurry], ((art)) and \\(this\\)", "(the day:0.8) [[ice]]",
      "[ugly], (bad", None,
      ("masterpiece, (red hair)1.3, (blurry)0.9090909090909091, (art)1.2100000000000002 and \\(this\\)",
@@ -57,6 +60,10 @@ PARSER_CASES = [
     "a cat.swap(dog)", "(a cat).attend(1.2)", "cat.attend(0.8)", "a 1.5", "a -1", "red-haired girl",
     "a cat 2+2", "(red)++ barn", "(red)1e2", "(red)-0.5", "a\tb", "a   b", "(a cat)1.", "a ++", "++",
     "-", "(", ")", "a ()", "()1.2", "a +b", "50% off", "a=b", "(a=b)1.2", "ünïcödé++", "(日本)1.2",
+    "(\"a red barn\", \"the sea+\").blend(0.7, 0.3)", "(\"a\", \"b\").blend()", "(\"a\", \"b\").blend(1, 2, no_normalize)",
+    "(\"a\", \"b\").and() trailing", "(a, \"b c\", (d e)).blend(1,1,1)", "(\"a\", \"\").blend(1,1)", "(\"a\", \"b\").blend(1)",
+    "(\"a\", \"b\").blend(x=1, 2)", "(\"a\", ()).and()", "(\"a\", \"b\").add()", "( \"x+ y\", z- ).blend(2, 1)",
+    "(\"a\", \"b\").blend(1, 1) tail", "(\"a (b)1.5, c.\", d).blend(1, 1)", "(a, b).blend(1, 1, no_normalize, 2)",
 ]
 
 
@@ -67,20 +74,20 @@ def fragments(prompt):
         conjunction = Compel.parse_prompt_string(prompt)
     except Exception as e:  # what compel raises for it
         return {"error": type(e).__name__}
-    parts = []
-    for p in conjunction.prompts:
-        if type(p) is Blend:
-            return {"unsupported": "blend"}
-        if type(p) is not FlattenedPrompt:
-            return {"unsupported": type(p).__name__}
-        if p.wants_cross_attention_control:
-            return {"unsupported": "swap"}
-        parts.append([[f.text, f.weight] for f in p.children])
-    if len(conjunction.prompts) > 1 or conjunction.weights != [1.0]:
-        return {"unsupported": "and", "parts": parts}
+    def flat(p):
+        return [[f.text, f.weight] for f in p.children]
     if conjunction.lora_weights:
         return {"unsupported": "lora"}
-    return {"fragments": parts[0] if parts else []}
+    if any(type(p) is FlattenedPrompt and p.wants_cross_attention_control for p in conjunction.prompts):
+        return {"unsupported": "swap"}
+    if len(conjunction.prompts) == 1 and type(conjunction.prompts[0]) is Blend:
+        b = conjunction.prompts[0]
+        return {"blend": {"prompts": [flat(p) for p in b.prompts], "weights": b.weights, "normalize": b.normalize_weights}}
+    if len(conjunction.prompts) > 1 or conjunction.weights != [1.0]:
+        if any(w != 1 for w in conjunction.weights) or not conjunction.prompts:
+            return {"unsupported": "weighted and"}  # CompelForSDXL fails on it
+        return {"and": [flat(p) for p in conjunction.prompts]}
+    return {"fragments": flat(conjunction.prompts[0]) if conjunction.prompts else []}
 
 
 @torch.no_grad()

@@ -30,7 +30,7 @@ final class PromptWeightingCommandTests: XCTestCase {
     }
 
     func testRenderRefusesBadSyntaxInOneLine() throws {
-        let r = try KilnProcess.run(["render", "--model", model, "--prompt", "a cat", "--negative-prompt", "(\"a\", \"b\").blend(1, 1)",
+        let r = try KilnProcess.run(["render", "--model", model, "--prompt", "a cat", "--negative-prompt", "(\"a\", \"b\").blend(1)",
                                      "--prompt-weighting", "compel", "--output", dir + "/x.png"] + small)
         XCTAssertEqual(r.status, 1)
         let lines = r.stderr.split(separator: "\n")

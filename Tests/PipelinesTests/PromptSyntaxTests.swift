@@ -60,8 +60,11 @@ final class PromptSyntaxTests: XCTestCase {
     }
 
     struct ParserCase: Decodable {
+        struct Blend: Decodable { let prompts: [[[Frag]]], weights: [Double], normalize: Bool }
         let prompt: String
         let fragments: [[Frag]]?
+        let blend: Blend?
+        let and: [[[Frag]]]?
         let error: String?, unsupported: String?
         enum Frag: Decodable {
             case text(String), weight(Double)
@@ -76,20 +79,27 @@ final class PromptSyntaxTests: XCTestCase {
         struct File: Decodable { let parser: [ParserCase] }
         let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("weighted-prompts.json"))))
         XCTAssertGreaterThan(file.parser.count, 60)
-        XCTAssertTrue(file.parser.contains { $0.unsupported == "blend" } && file.parser.contains { $0.unsupported == "and" })
+        XCTAssertTrue(file.parser.contains { $0.blend != nil } && file.parser.contains { $0.and != nil })
+        func fragments(_ list: [[ParserCase.Frag]]) -> [WeightedFragment] {
+            list.map { pair -> WeightedFragment in
+                guard case .text(let t) = pair[0], case .weight(let w) = pair[1] else { return PromptSyntaxTests.f("?", .nan) }
+                return PromptSyntaxTests.f(t, w)
+            }
+        }
         for c in file.parser {
-            if let fragments = c.fragments {
-                let expected = fragments.map { pair -> WeightedFragment in
-                    guard case .text(let t) = pair[0], case .weight(let w) = pair[1] else { return PromptSyntaxTests.f("?", .nan) }
-                    return PromptSyntaxTests.f(t, w)
-                }
-                XCTAssertEqual(try CompelPrompt.parse(c.prompt), expected, c.prompt.debugDescription)
+            if let list = c.fragments {
+                XCTAssertEqual(try CompelPrompt.parse(c.prompt), .fragments(fragments(list)), c.prompt.debugDescription)
+            } else if let b = c.blend {
+                XCTAssertEqual(try CompelPrompt.parse(c.prompt), .blend(b.prompts.map(fragments), weights: b.weights, normalize: b.normalize),
+                               c.prompt.debugDescription)
+            } else if let parts = c.and {
+                XCTAssertEqual(try CompelPrompt.parse(c.prompt), .and(parts.map(fragments)), c.prompt.debugDescription)
             } else {
-                // compel raises, or gives what Kiln does not build (.blend, .and, .swap, withLora).
+                // compel raises, or gives what Kiln does not build (.swap, withLora, a weighted .and).
                 XCTAssertThrowsError(try CompelPrompt.parse(c.prompt), c.prompt.debugDescription) { error in
                     let text = "\(error)"
                     XCTAssertTrue(!text.contains("\n") && text.contains("prompt"), text)
-                    if let kind = c.unsupported, kind != "and" || !c.prompt.hasPrefix("()") {
+                    if c.unsupported != nil, !c.prompt.hasPrefix("()") {
                         XCTAssertTrue(text.contains("not supported"), "\(c.prompt): \(text)")
                     }
                 }
@@ -98,7 +108,7 @@ final class PromptSyntaxTests: XCTestCase {
     }
 
     func testRefusedCompelOperatorsNameThemselves() {
-        for (prompt, name) in [("(\"a cat\", \"a dog\").blend(0.7, 0.3)", ".blend()"), ("(\"a cat\", \"a dog\").and()", ".and()"),
+        for (prompt, name) in [("(\"a cat\", \"a dog\").and(1, 0.5)", "weighted .and()"),
                                ("a cat.swap(dog)", ".swap()"), ("withLora(style, 0.5) a cat", "withLora()")] {
             XCTAssertThrowsError(try CompelPrompt.parse(prompt), prompt) { error in
                 XCTAssertTrue("\(error)".contains(name), "\(prompt): \(error)")
@@ -109,7 +119,7 @@ final class PromptSyntaxTests: XCTestCase {
     /// Bad syntax is refused when the job is made (validate), one line naming the prompt.
     func testBadSyntaxRefusedAtValidation() {
         var r = RenderRequest(prompt: "fine")
-        r.negativePrompt2 = "(\"a\", \"b\").blend(1, 1)"
+        r.negativePrompt2 = "(\"a\", \"b\").blend(1)"
         r.promptWeighting = .compel
         XCTAssertThrowsError(try r.validate()) { error in
             let text = "\(error)"
@@ -128,7 +138,7 @@ final class PromptSyntaxTests: XCTestCase {
         let n = CompelPrompt.maxNesting
         let prompt = String(repeating: "(", count: n) + "cat" + String(repeating: ")1.01", count: n)
         let start = Date()
-        let fragments = try CompelPrompt.parse(prompt)
+        guard case .fragments(let fragments) = try CompelPrompt.parse(prompt) else { return XCTFail("not fragments") }
         XCTAssertEqual(fragments.count, 1)
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
         XCTAssertThrowsError(try CompelPrompt.parse(String(repeating: "(", count: 50_000) + "cat")) { error in
