@@ -89,6 +89,9 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
             try specific.require("lower_order_final", in: ["true", nil])
             try specific.require("disable_corrector", in: ["[]", nil])
         }
+        if self == .dpmpp2mKarras && overrides["use_karras_sigmas"] == .bool(false) {
+            throw SchedulerError.invalidSchedule("scheduler 'dpmpp-2m-karras' is DPM-Solver with use_karras_sigmas=true; for use_karras_sigmas=false choose dpmpp-2m")
+        }
         if self == .eulerAncestral && config.prediction == .sample {
             throw SchedulerError.invalidSchedule("scheduler 'euler-a' (EulerAncestralDiscreteScheduler) cannot take prediction_type=sample (diffusers has not implemented it); choose one of: \(SchedulerKind.allCases.filter { $0 != .eulerAncestral }.map(\.rawValue).joined(separator: ", "))")
         }

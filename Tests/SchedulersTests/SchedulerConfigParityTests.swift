@@ -145,6 +145,7 @@ final class SchedulerConfigParityTests: XCTestCase {
         XCTAssertContains(make(.euler, sigmas: [1]), "give at least two")
         XCTAssertContains(make(.euler, "use_karras_sigmas=true", timesteps: [999, 499]), "cannot take timesteps with Karras sigmas")
         XCTAssertContains(make(.dpmpp2mKarras, timesteps: [999, 499]), "does not take timesteps")
+        XCTAssertContains(make(.dpmpp2mKarras, "use_karras_sigmas=false"), "for use_karras_sigmas=false choose dpmpp-2m")
     }
 
     /// The overrides' text form is sorted and round-trips; values are typed as from_config's keywords.
