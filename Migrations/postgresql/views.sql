@@ -92,6 +92,7 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        NULLIF((pj -> 'request' -> 'controlnet' -> 'controlnet_conditioning_scale')::text, 'null') AS control_scale,
        NULLIF((pj -> 'request' -> 'controlnet' -> 'control_guidance_start')::text, 'null') AS control_start,
        NULLIF((pj -> 'request' -> 'controlnet' -> 'control_guidance_end')::text, 'null') AS control_end,
-       COALESCE((r -> 'controlnet' ->> 'guess_mode')::boolean::integer, 0) AS guess_mode
+       COALESCE((r -> 'controlnet' ->> 'guess_mode')::boolean::integer, 0) AS guess_mode,
+       NULLIF((pj -> 'controlnetHashes')::text, 'null') AS controlnet_hashes
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

@@ -87,5 +87,6 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.request.controlnet.controlnet_conditioning_scale') AS control_scale,
        json_extract(o.provenance, '$.request.controlnet.control_guidance_start') AS control_start,
        json_extract(o.provenance, '$.request.controlnet.control_guidance_end') AS control_end,
-       COALESCE(json_extract(o.provenance, '$.request.controlnet.guess_mode'), 0) AS guess_mode
+       COALESCE(json_extract(o.provenance, '$.request.controlnet.guess_mode'), 0) AS guess_mode,
+       json_extract(o.provenance, '$.controlnetHashes') AS controlnet_hashes
 FROM outputs o JOIN jobs j USING (job_id);

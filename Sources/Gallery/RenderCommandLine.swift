@@ -18,7 +18,8 @@ enum RenderCommandLine {
         var words = ["kiln", "render", option("model", record.model)]
         if let config { words.append(option("config", config)) }
         words.append(option("prompt", request.prompt))
-        let special: Set<String> = ["prompt", "seed", "lora", "embedding", "watermark", "refine-after", "vae-tiling"]
+        let special: Set<String> = ["prompt", "seed", "lora", "embedding", "watermark", "refine-after", "vae-tiling", "controlnet",
+                                    "control-image", "guess-mode"]
         for p in RenderParameters.all where !special.contains(p.name) {
             guard let value = p.value(in: request), value != p.value(in: baseline) else { continue }
             // --timesteps and --sigmas give the step count (kiln refuses --steps with them).
@@ -29,6 +30,11 @@ enum RenderCommandLine {
         if request.vaeTiling { words.append("--vae-tiling") }
         for lora in request.loras { words.append(option("lora", "\(lora.file):\(ParameterValue.number(lora.scale))")) }
         for embedding in request.embeddings { words.append(option("embedding", "\(embedding.file):\(embedding.token)")) }
+        // Each ControlNet with its control image, in order (the scales and windows are rows above).
+        for (model, image) in zip(request.controlnet.models, request.controlnet.images) {
+            words += [option("controlnet", model), option("control-image", image.file ?? image.sha256)]
+        }
+        if request.controlnet.guessMode { words.append("--guess-mode") }
         if !request.watermark { words.append("--no-watermark") }
         words += [option("seed", String(request.seed)), option("output", output)]
         return words.joined(separator: " ")

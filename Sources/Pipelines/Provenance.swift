@@ -48,6 +48,8 @@ public struct Provenance: Sendable, Codable {
     public var modelCommit: String?
     public var refinerRepo: String?
     public var refinerCommit: String?
+    /// The content hash of each ControlNet (`request.controlnet.models`' order); nil without ControlNet.
+    public var controlnetHashes: [String]?
 
     /// The JSON keys, written out: stored provenance (outputs, PNG "kiln" chunks) and the
     /// queue's views (`$.modelHash`, `$.schedulerConfig`, ...) read these names, so renaming a
@@ -59,6 +61,7 @@ public struct Provenance: Sendable, Codable {
         case refiner = "refiner", refinerHash = "refinerHash", stages = "stages", watermarkBits = "watermarkBits"
         case seconds = "seconds", schedulerConfig = "schedulerConfig", stepSeconds = "stepSeconds", platforms = "platforms"
         case modelRepo = "modelRepo", modelCommit = "modelCommit", refinerRepo = "refinerRepo", refinerCommit = "refinerCommit"
+        case controlnetHashes = "controlnetHashes"
     }
 
     public init(kilnVersion: String, request: RenderRequest, width: Int, height: Int, scheduler: String, schedulerClass: String,
@@ -91,6 +94,7 @@ public struct Provenance: Sendable, Codable {
         let hubModel = first.flatMap { HubSnapshot(path: $0.model) }, hubRefiner = refiner.flatMap { HubSnapshot(path: $0) }
         modelRepo = hubModel?.repo; modelCommit = hubModel?.commit
         refinerRepo = hubRefiner?.repo; refinerCommit = hubRefiner?.commit
+        controlnetHashes = session.controlNetHashes
     }
 
     /// The widely read "parameters" text: prompt, "Negative prompt: ...", then "Steps: ..., Sampler: ...".
@@ -117,6 +121,7 @@ public struct Provenance: Sendable, Codable {
         if !request.loras.isEmpty { fields.append("Lora hashes: \"\(request.loras.map(\.infotext).joined(separator: ", "))\"") }
         if let vae = request.vae { fields.append("VAE: \(vae.name)"); fields.append("VAE hash: \(vae.sha256.prefix(10))") }
         if let unet = request.unet { fields.append("UNet: \(unet.infotext)") }
+        fields += controlNetFields
         if !request.embeddings.isEmpty { fields.append("TI hashes: \"\(request.embeddings.map(\.infotext).joined(separator: ", "))\"") }
         fields.append("Version: kiln \(kilnVersion)")
         lines.append(fields.joined(separator: ", "))

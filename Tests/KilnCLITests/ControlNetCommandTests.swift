@@ -61,6 +61,36 @@ final class ControlNetCommandTests: XCTestCase {
         XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
     }
 
+    /// A sweep over the conditioning scale is one spec: one job per scale on each database, the
+    /// control image (relative to the spec) stored once, the scales, window and ControlNet hash
+    /// in v_outputs.
+    func testSweepOverControlScaleOnBothDatabases() throws {
+        try FileManager.default.copyItem(atPath: edges, toPath: dir + "/edges.png")
+        for backend in QueueBackend.allCases {
+            let db = try TestQueues.location(backend, "control", in: dir), spec = dir + "/\(backend).yaml"
+            try """
+                model: \(base)
+                base: {prompt: "a lighthouse", steps: 3, seed: 5, watermark: false, controlnet: \(controlnet), control_image: edges.png,
+                       control_end: 0.8}
+                axes:
+                  control_scale: [0.3, 1.5]
+                """.write(toFile: spec, atomically: true, encoding: .utf8)
+            let sweep = try KilnProcess.run(["sweep", "--db", db, spec])
+            XCTAssertEqual(sweep.stdout, "sweep 1: 2 jobs\n", "\(backend): \(sweep.stderr)")
+            let out = dir + "/\(backend)"
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out])
+            XCTAssertEqual(work.status, 0, "\(backend): \(work.stderr)")
+            // A hash each: ["0123456789"], 14 characters.
+            let rows = try KilnProcess.query(db, "SELECT control_scale, control_end, guess_mode, width, length(controlnet_hashes) FROM v_outputs ORDER BY job_id")
+            XCTAssertEqual(rows, ["[0.3],[0.8],0,72,14", "[1.5],[0.8],0,72,14"], "\(backend)")
+            let stored = try KilnProcess.query(db, "SELECT control_image FROM v_outputs ORDER BY job_id")
+            XCTAssertTrue(stored.allSatisfy { $0.contains("edges.png") && $0.contains("c650271c05879c4f") }, "\(backend): \(stored)")
+            let images = try (1...2).map { try ImageFile.read(out + "/job-\($0)-0.png").pixels }
+            XCTAssertNotEqual(images[0], images[1], "\(backend): the scale changes the image")
+        }
+    }
+
     func render(_ extra: [String]) -> [String] {
         ["render", "--model", base, "--prompt", "x", "--steps", "2", "--output", dir + "/o.png"] + extra
     }

@@ -52,6 +52,22 @@ final class ControlNetRenderParityTests: XCTestCase {
     func testGuessMode() throws { try render("guess") }
     func testAControlImageResizedToAnotherOddSize() throws { try render("resized") }
 
+    /// Saved after a step inside a guidance window and resumed in a fresh session (its own model
+    /// cache, as another worker would), a two-ControlNet render gives the same bits.
+    func testResumeMidRenderIsBitIdentical() throws {
+        let (request, inputs) = try Self.prepared("two-windows")
+        let model = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
+        guard case .images(let straight) = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache()).run() else {
+            return XCTFail("no images")
+        }
+        let session = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache())
+        for _ in 0..<3 { try session.advance() }
+        let state = try JSONDecoder().decode(DenoiseState.self, from: try JSONEncoder().encode(session.snapshot()))
+        let resumed = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache(), resuming: state)
+        guard case .images(let again) = try resumed.run() else { return XCTFail("no images") }
+        XCTAssertTrue(straight == again, "resumed ControlNet render differs from the straight one")
+    }
+
     /// The ControlNet changes the image: the same request without it differs (so the cases above
     /// cannot pass with ControlNet ignored).
     func testControlNetIsNotIgnored() throws {
