@@ -59,8 +59,11 @@ public struct SchedulerConfig: Sendable, Equatable, Codable {
         try c.require("trained_betas", in: [nil])
         rescaleBetasZeroSNR = try c.bool("rescale_betas_zero_snr", default: false)
         finalSigmas = FinalSigmas(rawValue: try c.choice("final_sigmas_type", default: "zero", allowed: ["zero", "sigma_min"]))!
-        try c.require("sigma_min", in: [nil])
-        try c.require("sigma_max", in: [nil])
+        // They bound the Karras sigmas (Euler, UniPC); without Karras sigmas nothing reads them.
+        if useKarrasSigmas {
+            try c.require("sigma_min", in: [nil])
+            try c.require("sigma_max", in: [nil])
+        }
         try c.require("use_flow_sigmas", in: ["false", nil])
         try c.require("use_dynamic_shifting", in: ["false", nil])
         try c.require("variance_type", in: [nil])

@@ -127,6 +127,8 @@ final class SchedulerConfigParityTests: XCTestCase {
         XCTAssertContains(make(.euler, "final_sigmas_type=one"), "(supported: zero, sigma_min)")
         XCTAssertContains(make(.dpmpp2m, "solver_order=3"), "'solver_order' = 3 is not supported (supported: 2, null)")
         XCTAssertContains(make(.euler, "use_exponential_sigmas=true"), "use_exponential_sigmas")
+        XCTAssertContains(make(.euler, "use_karras_sigmas=true;sigma_min=0.1"), "'sigma_min' = 0.1 is not supported (supported: null)")
+        XCTAssertContains(make(.euler, "sigma_min=0.1"), "no error")
         XCTAssertContains(make(.euler, "steps_offset=-1"), "'steps_offset' must be between 0 and 100000")
         XCTAssertContains(make(.euler, "timestep_spacing=trailing"), "no error")
         XCTAssertThrowsError(try SchedulerOverrides.parse("timestep_spacing")) { XCTAssertTrue("\($0)".contains("must be KEY=VALUE"), "\($0)") }
