@@ -17,8 +17,8 @@ import json
 import os
 
 import torch
-from diffusers import (AutoencoderKL, AutoencoderTiny, StableDiffusionXLImg2ImgPipeline,
-                       StableDiffusionXLPipeline)
+from diffusers import (AutoencoderKL, AutoencoderTiny, EulerAncestralDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
+                       StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline)
 from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
 from diffusers.utils import load_image
 from safetensors.torch import save_file
@@ -40,7 +40,16 @@ CASES = [
     ("tiny-text2img-88x56", "text2img", "tiny", {"width": 88, "height": 56, "num_inference_steps": 3, "guidance_scale": 5.0}, 63),
     ("tiny-img2img-88x72", "img2img", "tiny", {"image": "input-photo-88x72.jpg", "strength": 0.6, "num_inference_steps": 5,
                                                 "guidance_scale": 4.0}, 64),
+    # Inpainting with the 4-channel base: the image and the masked image encoded by the tiny VAE
+    # (no generator draws, which Euler Ancestral's per-step noise would show); the ensemble of
+    # experts: the refiner decodes with the swapped VAE too.
+    ("tiny-inpaint-88x72", "inpaint", "tiny", {"image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png", "width": 88, "height": 72,
+                                               "strength": 0.8, "num_inference_steps": 4, "guidance_scale": 5.0,
+                                               "scheduler": "euler-a"}, 65),
+    ("kl-refiner-96x64", "ensemble", "kl", {"width": 96, "height": 64, "num_inference_steps": 4, "guidance_scale": 5.0,
+                                            "high_noise_frac": 0.5}, 66),
 ]
+REFINER = os.path.join(MODELS, "tiny-sdxl-refiner")
 
 
 def save(name, tensors):
@@ -133,19 +142,39 @@ def tiny_component(tiny):
 @torch.no_grad()
 def renders(vaes):
     pixels, cases = {}, []
-    for name, kind, which, args, seed in CASES:
-        cls = StableDiffusionXLPipeline if kind == "text2img" else StableDiffusionXLImg2ImgPipeline
-        pipe = cls.from_pretrained(BASE, dtype=torch.float32, add_watermarker=False)
-        pipe.vae = vaes[which]
+    classes = {"text2img": StableDiffusionXLPipeline, "ensemble": StableDiffusionXLPipeline,
+               "img2img": StableDiffusionXLImg2ImgPipeline, "inpaint": StableDiffusionXLInpaintPipeline}
+
+    def run(kind, call, seed, vae):
+        pipe = classes[kind].from_pretrained(BASE, dtype=torch.float32, add_watermarker=False)
+        if call.pop("scheduler", None) == "euler-a":
+            pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
-        call = dict(args, prompt=PROMPT)
-        if "image" in call:
-            call["image"] = load_image(os.path.join(HERE, "images", call["image"]))
-        out = pipe(**call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        if vae is not None:
+            pipe.vae = vae
+        g = torch.Generator("cpu").manual_seed(seed)
+        if kind != "ensemble":
+            return pipe(**call, generator=g, output_type="np").images
+        # base then refiner on one generator, both with the swapped VAE (the refiner decodes)
+        frac = call.pop("high_noise_frac")
+        latents = pipe(**call, denoising_end=frac, generator=g, output_type="latent").images
+        refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained(REFINER, dtype=torch.float32, add_watermarker=False)
+        refiner.set_progress_bar_config(disable=True)
+        if vae is not None:
+            refiner.vae = vae
+        return refiner(prompt=call["prompt"], image=latents, num_inference_steps=call["num_inference_steps"],
+                       guidance_scale=call["guidance_scale"], denoising_start=frac, generator=g, output_type="np").images
+
+    for name, kind, which, args, seed in CASES:
+        def call():
+            c = dict(args, prompt=PROMPT)
+            for key in ("image", "mask_image"):
+                if key in c:
+                    c[key] = load_image(os.path.join(HERE, "images", c[key]))
+            return c
+        out = run(kind, call(), seed, vaes[which])
         pixels[name] = torch.from_numpy((out * 255).round().astype("uint8"))
-        own = cls.from_pretrained(BASE, dtype=torch.float32, add_watermarker=False)
-        own.set_progress_bar_config(disable=True)
-        mine = own(**call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        mine = run(kind, call(), seed, None)
         diff = abs(out - mine).max() * 255
         print(f"{name}: differs from the pipeline's own VAE by up to {diff:.0f} levels")
         assert diff > 8, f"{name}: the swapped VAE must change the image"

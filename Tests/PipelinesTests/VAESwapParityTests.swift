@@ -3,12 +3,14 @@ import KilnTestSupport
 import ModelFiles
 import Numerics
 import Pipelines
+import Schedulers
 import XCTest
 
 /// `--vae` against diffusers' SDXL pipelines with `pipe.vae = other_vae` on the tiny base: another
 /// AutoencoderKL (as a folder of fp16 weights, and as one file in the original layout read with
-/// the base VAE's config) and an AutoencoderTiny, text-to-image and image-to-image (the encoder's
-/// path: a sample drawn from the generator for AutoencoderKL, none for AutoencoderTiny).
+/// the base VAE's config) and an AutoencoderTiny, text-to-image, image-to-image and inpainting (the
+/// encoder's path: a sample drawn from the generator for AutoencoderKL, none for AutoencoderTiny),
+/// and base + refiner, where the refiner decodes with the swapped VAE too.
 final class VAESwapParityTests: XCTestCase {
     static let models = ModelCache()
     static let base = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
@@ -32,7 +34,13 @@ final class VAESwapParityTests: XCTestCase {
         r.guidance = c.args["guidance_scale"]?.number.map { Float($0) }
         r.strength = c.args["strength"]?.number
         if let image = c.args["image"]?.text { r.image = InputReference(sha256: "", file: Fixtures.path("images/" + image)) }
+        if let mask = c.args["mask_image"]?.text { r.mask = InputReference(sha256: "", file: Fixtures.path("images/" + mask)) }
+        if let fraction = c.args["high_noise_frac"]?.number {
+            r.refiner = Fixtures.model("tiny-sdxl-refiner")
+            r.highNoiseFrac = fraction
+        }
         r.seed = c.seed
+        r.scheduler = try c.args["scheduler"]?.text.map { try SchedulerKind(name: $0) }
         r.watermark = false
         r.vae = VAEReference(file: path)
         r.vaeTiling = tiling
@@ -46,7 +54,8 @@ final class VAESwapParityTests: XCTestCase {
 
     func testRendersWithASwappedVAEMatchDiffusersWithinOneLevel() throws {
         let cases = try VAESwapParityTests.cases()
-        XCTAssertEqual(Set(cases.map { "\($0.vae) \($0.pipeline)" }), ["kl text2img", "kl img2img", "tiny text2img", "tiny img2img"])
+        XCTAssertEqual(Set(cases.map { "\($0.vae) \($0.pipeline)" }),
+                       ["kl text2img", "kl img2img", "kl ensemble", "tiny text2img", "tiny img2img", "tiny inpaint"])
         for c in cases {
             for path in VAESwapParityTests.paths(c.vae) {
                 let resolved = try VAESwapParityTests.resolved(c, vae: path)
