@@ -124,6 +124,9 @@ RENDER_CASES = [
                          "control_guidance_start": [0.0, 0.5], "control_guidance_end": [0.3, 1.0], "num_inference_steps": 6}),
     ("guess", 55, {"controlnet": ["tiny-controlnet"], "image": ["control-edges-75x61.png"], "guess_mode": True,
                    "guidance_scale": 4.0, "num_inference_steps": 5}),
+    ("guess-two-images", 57, {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"],
+                              "image": ["control-edges-75x61.png", "control-shapes-75x61.png"], "guess_mode": True,
+                              "num_images_per_prompt": 2, "num_inference_steps": 4, "width": 64, "height": 48}),
     ("resized", 56, {"controlnet": ["tiny-controlnet-2"], "image": ["control-edges-75x61.png"], "width": 56, "height": 88,
                      "num_inference_steps": 5, "negative_prompt": "fog"}),
 ]
@@ -165,7 +168,7 @@ def kiln_request(seed, args):
     if args.get("guess_mode"):
         control["guess_mode"] = True
     request = {"version": 3, "prompt": PROMPT, "seed": seed, "watermark": False, "controlnet": control}
-    for key in ("num_inference_steps", "guidance_scale", "width", "height", "negative_prompt"):
+    for key in ("num_inference_steps", "guidance_scale", "width", "height", "negative_prompt", "num_images_per_prompt"):
         if key in args:
             request[key] = args[key]
     return request

@@ -51,6 +51,7 @@ final class ControlNetRenderParityTests: XCTestCase {
     func testTwoControlNetsWithAWindowEach() throws { try render("two-windows") }
     func testGuessMode() throws { try render("guess") }
     func testAControlImageResizedToAnotherOddSize() throws { try render("resized") }
+    func testGuessModeWithTwoControlNetsAndTwoImagesPerPrompt() throws { try render("guess-two-images") }
 
     /// Saved after a step inside a guidance window and resumed in a fresh session (its own model
     /// cache, as another worker would), a two-ControlNet render gives the same bits.
