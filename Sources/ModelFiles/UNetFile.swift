@@ -95,7 +95,10 @@ public struct UNetFile: Sendable {
 }
 
 extension SHA256 {
-    /// The SHA-256 of a whole regular file, mapped rather than read (a UNet is gigabytes).
+    /// The SHA-256 of a whole regular file, mapped rather than read (a UNet is gigabytes; about
+    /// 100 MB/s). Remembered for the process by path and the file's identity (device, inode, size,
+    /// modification and change times), so the hash a job was resolved with is not recomputed when
+    /// the same process loads the model (`kiln render`); a file changed since is hashed again.
     public static func hex(file path: String) throws -> String {
         try RegularFile.check(path)
         let fd = open(path, O_RDONLY)
@@ -103,12 +106,35 @@ extension SHA256 {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ModelFileError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        let identity = [Int(st.st_dev), Int(st.st_ino), Int(st.st_size), Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec),
+                        Int(st.st_ctim.tv_sec), Int(st.st_ctim.tv_nsec)]
+        if let known = FileHashes.shared.hash(path, identity) { return known }
         let size = Int(st.st_size)
         guard size > 0 else { return hex(Data()) }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw ModelFileError.unreadable(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
         let data = Data(bytesNoCopy: map, count: size, deallocator: .custom { pointer, count in munmap(pointer, count) })
-        return hex(data)
+        let hash = hex(data)
+        FileHashes.shared.remember(path, identity, hash)
+        return hash
+    }
+}
+
+/// File hashes computed in this process, by path and file identity.
+final class FileHashes: @unchecked Sendable {
+    static let shared = FileHashes()
+    private let lock = NSLock()
+    private var known: [String: (identity: [Int], hash: String)] = [:]
+
+    func hash(_ path: String, _ identity: [Int]) -> String? {
+        lock.lock(); defer { lock.unlock() }
+        guard let entry = known[path], entry.identity == identity else { return nil }
+        return entry.hash
+    }
+
+    func remember(_ path: String, _ identity: [Int], _ hash: String) {
+        lock.lock(); defer { lock.unlock() }
+        known[path] = (identity, hash)
     }
 }
