@@ -7,10 +7,10 @@ import Schedulers
 import XCTest
 
 /// `--vae` against diffusers' SDXL pipelines with `pipe.vae = other_vae` on the tiny base: another
-/// AutoencoderKL (as a folder of fp16 weights, and as one file in the original layout read with
-/// the base VAE's config) and an AutoencoderTiny, text-to-image, image-to-image and inpainting (the
-/// encoder's path: a sample drawn from the generator for AutoencoderKL, none for AutoencoderTiny),
-/// and base + refiner, where the refiner decodes with the swapped VAE too.
+/// AutoencoderKL (as a folder of fp16 weights, and as one file in the original or in diffusers'
+/// layout read with the base VAE's config) and an AutoencoderTiny; text-to-image, image-to-image
+/// and inpainting (the encoder's path: a sample drawn from the generator for AutoencoderKL, none
+/// for AutoencoderTiny), and base + refiner, where the refiner decodes with the swapped VAE too.
 final class VAESwapParityTests: XCTestCase {
     static let models = ModelCache()
     static let base = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
@@ -49,7 +49,9 @@ final class VAESwapParityTests: XCTestCase {
 
     static func paths(_ kind: String) -> [String] {
         kind == "tiny" ? [Fixtures.model("vae-tiny-taesd")]
-            : [Fixtures.model("vae-kl-tiny"), Fixtures.model("vae-kl-tiny-original.safetensors")]
+            : [Fixtures.model("vae-kl-tiny"), Fixtures.model("vae-kl-tiny-original.safetensors"),
+               // the folder's weights file alone: diffusers' key layout, read with the base VAE's config
+               Fixtures.model("vae-kl-tiny/diffusion_pytorch_model.fp16.safetensors")]
     }
 
     func testRendersWithASwappedVAEMatchDiffusersWithinOneLevel() throws {
