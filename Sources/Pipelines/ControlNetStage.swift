@@ -106,7 +106,9 @@ extension ModelCache {
     /// The ControlNet of `entry`, loaded on first use and held with the models' components (its
     /// bytes count in `heldBytes`; dropped with them when a model needs the room, loaded again when needed).
     func controlNet(_ entry: ControlNetEntry) throws -> ControlNetModel {
-        try components.component(entry.key, bytes: entry.bytes) { try entry.files.load() }
+        let net = try components.component(entry.key, bytes: entry.bytes) { try entry.files.load() }
+        peakBytes = max(peakBytes, heldBytes)
+        return net
     }
 }
 

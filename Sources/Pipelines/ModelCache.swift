@@ -15,7 +15,7 @@ public final class ModelCache: @unchecked Sendable {
     var clock = 0
     let components = ComponentCache()
     /// The most parameter bytes held at once, by this cache's accounting (float32 weights).
-    public private(set) var peakBytes = 0
+    public internal(set) var peakBytes = 0
     /// Models built so far (a model with another LoRA set counts as another model).
     public private(set) var loads = 0
 

@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import KilnTestSupport
 import ModelFiles
+import Models
 import Numerics
 import Pipelines
 import XCTest
@@ -67,6 +68,27 @@ final class ControlNetRenderParityTests: XCTestCase {
         let resumed = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache(), resuming: state)
         guard case .images(let again) = try resumed.run() else { return XCTFail("no images") }
         XCTAssertTrue(straight == again, "resumed ControlNet render differs from the straight one")
+    }
+
+    /// The model cache holds the ControlNets with the model's components: their bytes count in
+    /// `heldBytes` and the peak (what `--max-memory` bounds).
+    func testControlNetsCountInTheModelCache() throws {
+        let (request, inputs) = try Self.prepared("two")
+        let model = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
+        let plain = ModelCache(), controlled = ModelCache()
+        var without = request
+        without.controlnet = ControlNetSettings()
+        _ = try RenderSession(request: without, model: model, inputs: RenderInputs(), models: plain).run()
+        _ = try RenderSession(request: request, model: model, inputs: inputs, models: controlled).run()
+        // float32: 4 bytes a parameter (the fp16 file of the second loads as float32 too).
+        var expected = 0
+        for name in ["tiny-controlnet", "tiny-controlnet-2"] {
+            let files = try ControlNetFiles(path: Fixtures.model(name))
+            expected += try files.weights().parameterCount * 4
+        }
+        XCTAssertEqual(controlled.heldBytes - plain.heldBytes, expected)
+        XCTAssertEqual(controlled.peakBytes - plain.peakBytes, expected)
+        XCTAssertEqual(controlled.loads, 1, "the ControlNets are not models of their own")
     }
 
     /// The ControlNet changes the image: the same request without it differs (so the cases above
