@@ -11,7 +11,7 @@ public struct UNetFile: Sendable {
 
     public let path: String
     public let layout: Layout
-    /// The folder's `config.json`; nil for a single file, which takes the pipeline's.
+    /// The folder's `config.json`; nil for a single file (or a folder without one), which takes the pipeline's.
     public let config: ConfigFile?
     /// The files whose bytes make the UNet (config.json first for a folder, then its weights).
     public let files: [String]
@@ -27,17 +27,20 @@ public struct UNetFile: Sendable {
             if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("model_index.json")) {
                 folder = (path as NSString).appendingPathComponent("unet")
             }
+            // Without a config.json of its own, the folder's weights take the pipeline UNet's config.
             let configPath = (folder as NSString).appendingPathComponent("config.json")
-            guard FileManager.default.fileExists(atPath: configPath) else {
-                throw ModelFileError.missingFile(path: configPath, hint: "a UNet folder holds config.json beside its weights")
-            }
-            let config = try ConfigFile(path: configPath)
-            let cls = try config.string("_class_name", default: "UNet2DConditionModel")
-            guard cls == "UNet2DConditionModel" else {
-                throw ModelFileError.invalidConfig(path: configPath, key: "_class_name", reason: "is \(cls); --unet takes a UNet2DConditionModel")
+            var config: ConfigFile?
+            if FileManager.default.fileExists(atPath: configPath) {
+                let own = try ConfigFile(path: configPath)
+                let cls = try own.string("_class_name", default: "UNet2DConditionModel")
+                guard cls == "UNet2DConditionModel" else {
+                    throw ModelFileError.invalidConfig(path: configPath, key: "_class_name", reason: "is \(cls); --unet takes a UNet2DConditionModel")
+                }
+                config = own
             }
             let source = try DiffusersFolder.openWeights(folder: folder, stem: "diffusion_pytorch_model", variant: .automatic)
-            self.init(path: path, layout: .folder, config: config, files: [configPath] + UNetFile.weightFiles(source), source: source)
+            self.init(path: path, layout: .folder, config: config, files: (config == nil ? [] : [configPath]) + UNetFile.weightFiles(source),
+                      source: source)
             return
         }
         try UNetFile.refusePickle(path)
@@ -69,7 +72,8 @@ public struct UNetFile: Sendable {
     public func hasTensor(_ name: String, layersPerBlock: Int) -> Bool { weights(layersPerBlock: layersPerBlock).info(name) != nil }
 
     /// One hash of the UNet's bytes: the file's SHA-256, or for a folder the SHA-256 of the lines
-    /// `SHA-256  file name` of its config.json and weight files, in that order (`sha256sum`'s format).
+    /// `SHA-256  file name` of its config.json (when it has one) and weight files, in that order
+    /// (`sha256sum`'s format).
     public func sha256() throws -> String {
         if layout != .folder { return try SHA256.hex(file: path) }
         let lines = try files.map { "\(try SHA256.hex(file: $0))  \(($0 as NSString).lastPathComponent)\n" }

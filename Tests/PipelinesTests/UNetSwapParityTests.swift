@@ -115,6 +115,19 @@ final class UNetSwapParityTests: XCTestCase {
         XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
     }
 
+    /// A UNet folder without a config.json of its own takes the pipeline UNet's config, as a single file does.
+    func testFolderWithoutItsConfigTakesThePipelines() throws {
+        let c = try XCTUnwrap(try Self.cases()["swap-euler-trailing-4"])
+        let model = try pipeline("trailing", scheduler: c.schedulerConfig)
+        let folder = (dir as NSString).appendingPathComponent("weights-only")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/diffusion_pytorch_model.fp16.safetensors", withDestinationPath: Self.swapFile)
+        let unet = try UNetFile(path: folder)
+        XCTAssertNil(unet.config)
+        XCTAssertEqual(unet.files, [folder + "/diffusion_pytorch_model.fp16.safetensors"])
+        try check(c.name, try Self.request(c, unet: folder), model: model)
+    }
+
     /// The same weights under the original SGM names (`model.diffusion_model.*`, the names the
     /// fixture script took from its own conversion, which diffusers' from_single_file reads back).
     func testSGMLayoutFileMatchesDiffusers() throws {
