@@ -12,6 +12,8 @@ Layouts (the projects' files are too big for fixtures; these hold the same key f
                           unet.….attn1.processor.to_q_lora.down.weight (to_out_lora), the other
                           UNet modules as unet.….lora.down.weight/lora.up.weight, and text
                           encoders as ….self_attn.to_q_lora.down.weight and ….lora_linear_layer.…
+Each is rendered with its project's recipe: LCM (LCM-LoRA), DDIM trailing (Hyper-SD), Euler
+trailing (SDXL-Lightning), TCD with eta (TCD-LoRA).
 Called by generate_fixtures.py's `lora_layout_fixtures` part; writes loras/layout-*.safetensors,
 expected/lora-layout-*.safetensors and expected/lora-layouts.json.
 """
@@ -30,17 +32,23 @@ UNET_TARGETS = (r"(down_blocks\.1|mid_block|up_blocks\.1)\.(.*\.)?"
 TE_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
 PROMPT = "a lighthouse on a cliff at dawn"
 
-# name, layout, scale, diffusers scheduler class, call arguments, seed
+# name, layout, scale, diffusers scheduler class and its from_config overrides, call arguments, seed
 CASES = [
-    ("kohya-diffusers-names", 1.0, "LCMScheduler",
+    # LCM-LoRA's recipe: LCMScheduler, 4 steps, guidance 1
+    ("kohya-diffusers-names", "kohya-diffusers-names", 1.0, "LCMScheduler", {},
      {"prompt": PROMPT, "num_inference_steps": 4, "guidance_scale": 1.0, "width": 72, "height": 56}, 21),
-    ("kohya-sgm", 0.9, "EulerDiscreteScheduler",
+    # Hyper-SD's: DDIM with trailing timesteps, guidance 0
+    ("kohya-diffusers-names-ddim-trailing", "kohya-diffusers-names", 1.0, "DDIMScheduler", {"timestep_spacing": "trailing"},
+     {"prompt": PROMPT, "num_inference_steps": 4, "guidance_scale": 0.0, "width": 64, "height": 40}, 24),
+    # SDXL-Lightning's: Euler with trailing timesteps, guidance 0
+    ("kohya-sgm", "kohya-sgm", 0.9, "EulerDiscreteScheduler", {"timestep_spacing": "trailing"},
      {"prompt": PROMPT, "num_inference_steps": 4, "guidance_scale": 0.0, "width": 88, "height": 40}, 22),
-    ("diffusers-old", 0.8, "TCDScheduler",
+    # TCD's: TCDScheduler with eta
+    ("diffusers-old", "diffusers-old", 0.8, "TCDScheduler", {},
      {"prompt": PROMPT, "negative_prompt": "fog", "num_inference_steps": 4, "guidance_scale": 1.5, "eta": 0.3,
       "width": 56, "height": 72}, 23),
 ]
-KILN_SCHEDULERS = {"LCMScheduler": "lcm", "TCDScheduler": "tcd", "EulerDiscreteScheduler": "euler"}
+KILN_SCHEDULERS = {"LCMScheduler": "lcm", "TCDScheduler": "tcd", "EulerDiscreteScheduler": "euler", "DDIMScheduler": "ddim"}
 
 
 def sgm_name(module, layers_per_block, sgm_unet_name, up_attention_blocks):
@@ -133,12 +141,12 @@ def main(here, models, expected, save, sgm_unet_name):
         "diffusers-old": diffusers_old(state),
     }
     records = []
-    for name, scale, cls_name, args, seed in CASES:
-        path = os.path.join(folder, f"layout-{name}.safetensors")
-        save_file({k: v.contiguous() for k, v in files[name].items()}, path)
+    for name, layout, scale, cls_name, overrides, args, seed in CASES:
+        path = os.path.join(folder, f"layout-{layout}.safetensors")
+        save_file({k: v.contiguous() for k, v in files[layout].items()}, path)
         written = load_file(path)
         pipe = StableDiffusionXLPipeline.from_pretrained(base_dir, dtype=torch.float32, add_watermarker=False)
-        pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config)
+        pipe.scheduler = getattr(diffusers, cls_name).from_config(pipe.scheduler.config, **overrides)
         pipe.set_progress_bar_config(disable=True)
         pipe.load_lora_weights(path, adapter_name="layout")
         # diffusers loaded every module of the file, with its tensors (up weights nonzero).
@@ -156,7 +164,8 @@ def main(here, models, expected, save, sgm_unet_name):
         plain = pipe(**dict(args, generator=torch.Generator("cpu").manual_seed(seed), output_type="np")).images
         assert (torch.from_numpy((plain * 255).round().astype("uint8")) != pixels).any(), f"{name}: LoRA left the image unchanged"
         save(f"lora-layout-{name}", {"pixels": pixels})
-        records.append({"name": name, "file": f"layout-{name}.safetensors", "scale": scale, "scheduler": KILN_SCHEDULERS[cls_name],
-                        "seed": seed, "watermark": False, "args": args, "tensors": len(written)})
+        records.append({"name": name, "layout": layout, "file": f"layout-{layout}.safetensors", "scale": scale,
+                        "scheduler": KILN_SCHEDULERS[cls_name], "scheduler_config": overrides, "seed": seed, "watermark": False,
+                        "args": args, "tensors": len(written)})
     with open(os.path.join(expected, "lora-layouts.json"), "w") as f:
         json.dump(records, f, indent=1, sort_keys=True)

@@ -4,15 +4,19 @@ import KilnTestSupport
 import ModelFiles
 import Numerics
 import Pipelines
+import Schedulers
 import XCTest
 
 /// LoRA files in the key layouts few-step LoRAs ship in (kohya with diffusers or SGM block
 /// names and alphas, diffusers' older attention-processor form), each loaded by diffusers'
-/// `load_lora_weights` and rendered with its recipe's scheduler (expected/lora-layouts.json).
+/// `load_lora_weights` and rendered with a few-step recipe: LCM, DDIM or Euler with trailing
+/// timesteps, TCD with eta (expected/lora-layouts.json).
 final class LoRALayoutParityTests: XCTestCase {
     struct Layout: Decodable {
         let name: String
+        let layout: String
         let file: String
+        let scheduler_config: [String: String]
         let scale: Double
         let tensors: Int
     }
@@ -26,10 +30,12 @@ final class LoRALayoutParityTests: XCTestCase {
 
     func testEveryLayoutRendersAsDiffusersDoes() throws {
         let layouts = try LoRALayoutParityTests.layouts()
-        XCTAssertEqual(Set(layouts.map(\.0.name)), ["kohya-diffusers-names", "kohya-sgm", "diffusers-old"])
+        XCTAssertEqual(Set(layouts.map(\.0.layout)), ["kohya-diffusers-names", "kohya-sgm", "diffusers-old"])
+        XCTAssertEqual(layouts.filter { $0.0.scheduler_config["timestep_spacing"] == "trailing" }.count, 2, "Lightning's and Hyper-SD's recipes")
         for (layout, c) in layouts {
             var request = try RenderParityTests.request(c)
             request.eta = c.args["eta"]?.number
+            for (key, value) in layout.scheduler_config { request.schedulerConfig[key] = SchedulerConfigValue(text: value) }
             let path = Fixtures.path("loras/" + layout.file)
             request.loras = [LoRAReference(file: path, sha256: SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path))), scale: layout.scale)]
             let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model("tiny-sdxl-base")),
@@ -45,10 +51,10 @@ final class LoRALayoutParityTests: XCTestCase {
     func testEveryPairOfEachLayoutIsAModule() throws {
         for (layout, _) in try LoRALayoutParityTests.layouts() {
             let file = try LoRAFile(path: Fixtures.path("loras/" + layout.file))
-            let kohya = layout.name.hasPrefix("kohya")
+            let kohya = layout.layout.hasPrefix("kohya")
             XCTAssertEqual(file.modules.count, layout.tensors / (kohya ? 3 : 2), layout.name)
             let components = Set(file.modules.map(\.component))
-            XCTAssertEqual(components, layout.name == "kohya-diffusers-names" ? ["unet"] : ["unet", "text_encoder", "text_encoder_2"], layout.name)
+            XCTAssertEqual(components, layout.layout == "kohya-diffusers-names" ? ["unet"] : ["unet", "text_encoder", "text_encoder_2"], layout.name)
             let unet = file.modules.filter { $0.component == "unet" }
             XCTAssertEqual(Set(unet.map(\.factor)), [kohya ? 1.5 : 1], layout.name)
         }
