@@ -1834,6 +1834,14 @@ def canny_fixtures():
     canny.main()
 
 
+@part
+def vae_swap_fixtures():
+    """--vae: another AutoencoderKL (folder, original-layout file) and an AutoencoderTiny (vae_swap_fixtures.py)."""
+    sys.path.insert(0, HERE)
+    import vae_swap_fixtures as swap
+    swap.main()
+
+
 def main():
     if "--only" in sys.argv:
         names = sys.argv[sys.argv.index("--only") + 1:]
