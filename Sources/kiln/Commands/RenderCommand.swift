@@ -63,6 +63,7 @@ struct RenderCommand: ParsableCommand {
 
     func run() throws {
         try failing {
+            let timings = try RenderTimings()
             let resolved = try options.resolved()
             let request = resolved.request
             let latentsOut = request.denoisingEnd != nil
@@ -78,7 +79,12 @@ struct RenderCommand: ParsableCommand {
             defer { withExtendedLifetime(signals) {} }
             let output: RenderOutput
             do {
-                output = try session.run { step, total in progress.update(step: step, of: total); return !stop.isRequested }
+                timings?.beginSteps()
+                output = try session.run { step, total in
+                    timings?.stepDone()
+                    progress.update(step: step, of: total)
+                    return !stop.isRequested
+                }
             } catch RenderError.cancelled where stop.isRequested {
                 progress.finish()
                 FileHandle.standardError.write(Data("kiln: interrupted; no output written\n".utf8))
@@ -100,6 +106,7 @@ struct RenderCommand: ParsableCommand {
                     print("wrote \(paths[i]) (seed \(request.seed))")
                 }
             }
+            try timings?.write()
         }
     }
 }
