@@ -54,7 +54,7 @@ let package = Package(
         // Hand-written C kernels (the bf16 GEMM around AVX512-BF16), chosen at run time from the CPU flags.
         .target(name: "CKilnKernels", path: "Sources/CKilnKernels", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Numerics", dependencies: ["CBLAS", "CKilnKernels"], exclude: ["README.md"], swiftSettings: kernels + [.swiftLanguageMode(.v6)]),
-        .target(name: "ModelFiles", dependencies: ["Numerics"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
+        .target(name: "ModelFiles", dependencies: ["Numerics", "CKilnKernels"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
         // The CLIP merges list ships with the product: single-file checkpoints need no tokenizer folder.
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"],
                 resources: [.copy("Resources/clip-merges.txt.gz"), .copy("Resources/LICENSE-open_clip.txt")],

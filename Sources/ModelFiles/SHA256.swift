@@ -1,3 +1,4 @@
+import CKilnKernels
 import Foundation
 
 /// SHA-256 (FIPS 180-4) of bytes, as lowercase hex.
@@ -13,10 +14,17 @@ public enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
+    /// Whether this CPU compresses blocks with its SHA extensions (`kiln_sha256_blocks_ni`, about
+    /// 15x the portable loop: a 5 GB UNet in seconds rather than a minute).
+    public static let hasHardwareSupport = kiln_cpu_has_sha() != 0
+
     /// Hashes `data` in place: whole 64-byte blocks are read straight from its bytes (no copy of
     /// a LoRA file's hundreds of megabytes), and only the padded tail is built apart. The block
     /// loop runs over raw pointers, so it costs the same in checked and unchecked builds.
-    public static func hex(_ data: Data) -> String {
+    public static func hex(_ data: Data) -> String { hex(data, hardware: hasHardwareSupport) }
+
+    /// `hex` with the SHA extensions or the portable loop (tests compare the two).
+    static func hex(_ data: Data, hardware: Bool) -> String {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
         let whole = data.count / 64 * 64
         // The tail: the bytes after the last whole block, 0x80, zeros, and the bit length.
@@ -30,6 +38,10 @@ public enum SHA256 {
                 withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
                     /// The first `count` bytes (a multiple of 64), block by block.
                     func blocks(_ bytes: UnsafeRawBufferPointer, _ count: Int) {
+                        if hardware, let stateBase = state.baseAddress, let base = bytes.baseAddress {
+                            kiln_sha256_blocks_ni(stateBase, base.assumingMemoryBound(to: UInt8.self), count / 64)
+                            return
+                        }
                         for offset in stride(from: 0, to: count, by: 64) {
                             compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]), state, k, w)
                         }

@@ -1,5 +1,5 @@
 import Foundation
-import ModelFiles
+@testable import ModelFiles
 import XCTest
 
 /// SHA-256 against Python's hashlib, at every length around the padding's block boundaries, and
@@ -25,6 +25,21 @@ final class SHA256Tests: XCTestCase {
             (100_003, "b4bec991fc613fcb4d2a26eb529e493ed4e3152cc00f0a49bd39b3e48b34824e"),
         ]
         for (n, digest) in expected { XCTAssertEqual(SHA256.hex(bytes(n)), digest, "\(n) bytes") }
+    }
+
+    /// The SHA extensions and the portable loop agree on every length from 0 to 300 bytes and on
+    /// a megabyte of varied bytes; the digests above hold for both.
+    func testHardwareAndPortableBlocksAgree() throws {
+        try XCTSkipUnless(SHA256.hasHardwareSupport, "this CPU has no SHA extensions")
+        var generator = SystemRandomNumberGenerator()
+        let noise = Data((0..<(1 << 20) + 77).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        for n in Array(0...300) + [noise.count] {
+            let data = noise.prefix(n)
+            XCTAssertEqual(SHA256.hex(data, hardware: true), SHA256.hex(data, hardware: false), "\(n) bytes")
+        }
+        let expected = "1e9bc38cbf860b9ec31918b065f9b52476c549a782e0e7990bed8ce3868d2371"
+        XCTAssertEqual(SHA256.hex(bytes(1000), hardware: true), expected)
+        XCTAssertEqual(SHA256.hex(bytes(1000), hardware: false), expected)
     }
 
     func testASliceHashesAsItsOwnBytes() {

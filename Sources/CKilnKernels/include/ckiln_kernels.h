@@ -99,6 +99,12 @@ void kiln_bf16_gemm_avx512(int64_t m, int64_t n, int64_t k, const float *a, int6
 /// 1 when the CPU and OS support AVX-512 F/BW/VL and AVX512_BF16 (cpuid + xgetbv), else 0.
 int kiln_cpu_has_avx512_bf16(void);
 
+/// 1 when the CPU has the SHA extensions (and SSSE3, SSE4.1) that kiln_sha256_blocks_ni uses.
+int kiln_cpu_has_sha(void);
+/// SHA-256's compression function over `blocks` whole 64-byte blocks of `data`, into `state`
+/// (FIPS 180-4's a..h in order). Only call it when kiln_cpu_has_sha() (it traps otherwise).
+void kiln_sha256_blocks_ni(uint32_t state[8], const uint8_t *data, size_t blocks);
+
 #ifdef __cplusplus
 }
 #endif
