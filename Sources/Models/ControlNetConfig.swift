@@ -54,7 +54,9 @@ public struct ControlNetConfig: Sendable, Equatable {
 
     /// Refuses a ControlNet whose sizes don't fit `base`, from the configs alone: its residuals
     /// must match the base UNet's skips, and it must take the base's text and micro-conditioning.
-    public func check(fits base: UNetConfig) throws {
+    /// With `vaeScale` (the base VAE's downscale factor), the conditioning embedding must shrink
+    /// the control image by the same factor, or its output would not fit the latents.
+    public func check(fits base: UNetConfig, vaeScale: Int? = nil) throws {
         func refuse(_ key: String, _ mine: Any, _ theirs: Any) -> ModelFileError {
             .invalidConfig(path: path, key: key, reason: "= \(mine) does not fit the base model, whose UNet has \(theirs); use a ControlNet trained for this base")
         }
@@ -66,5 +68,8 @@ public struct ControlNetConfig: Sendable, Equatable {
         if unet.inChannels != 4 { throw refuse("in_channels", unet.inChannels, "4 latent channels to give it") }
         if unet.blockOutChannels != base.blockOutChannels { throw refuse("block_out_channels", unet.blockOutChannels, base.blockOutChannels) }
         if unet.layersPerBlock != base.layersPerBlock { throw refuse("layers_per_block", unet.layersPerBlock, base.layersPerBlock) }
+        if let vaeScale, downscale != vaeScale {
+            throw ModelFileError.invalidConfig(path: path, key: "conditioning_embedding_out_channels", reason: "has \(embeddingChannels.count) widths, which shrink the control image by \(downscale), but the base model's VAE shrinks images by \(vaeScale); use a ControlNet trained for this base")
+        }
     }
 }

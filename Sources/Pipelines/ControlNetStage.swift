@@ -69,10 +69,11 @@ struct ControlStage {
     /// weight loads): each must exist, be an SDXL ControlNet and match the base UNet's sizes.
     static func checkFits(_ settings: ControlNetSettings, base: ModelReference) throws {
         guard !settings.models.isEmpty else { return }
-        let unet = try UNetConfig(try base.files().config("unet"))
+        let files = try base.files()
+        let unet = try UNetConfig(try files.config("unet")), vae = try VAEConfig(try files.config("vae"))
         for path in settings.models {
             do {
-                try ControlNetFiles(path: path).config.check(fits: unet)
+                try ControlNetFiles(path: path).config.check(fits: unet, vaeScale: vae.downscaleFactor)
             } catch let error as ModelFileError {
                 throw RenderError.invalid(parameter: "controlnet", reason: "\(error)")
             }

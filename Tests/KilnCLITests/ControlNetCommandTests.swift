@@ -105,6 +105,9 @@ final class ControlNetCommandTests: XCTestCase {
             $0["addition_embed_type"] = NSNull(); $0["projection_class_embeddings_input_dim"] = NSNull(); $0["cross_attention_dim"] = 768
         }
         try assertOneLineFailure(render(["--controlnet", sd15, "--control-image", edges]), mentions: ["SD 1.5", "SDXL"])
+        let coarse = try controlNetConfig("coarse") { $0["conditioning_embedding_out_channels"] = [4, 8] }
+        try assertOneLineFailure(render(["--controlnet", coarse, "--control-image", edges]),
+                                 mentions: ["conditioning_embedding_out_channels", "by 2", "by 8"])
         let db = dir + "/q.db"
         try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--controlnet", sd15, "--control-image", edges],
                                  mentions: ["SD 1.5"])
