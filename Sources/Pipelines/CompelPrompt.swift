@@ -37,7 +37,8 @@ public enum CompelPrompt {
         var fused: [WeightedFragment] = []
         for f in flat {
             if let last = fused.last, last.weight == f.weight {
-                fused[fused.count - 1].text = last.text + " " + f.text
+                // A new Fragment, so its text is unescaped once more, as every Fragment() is.
+                fused[fused.count - 1].text = CompelParser.unescapedFragment(last.text + " " + f.text)
             } else {
                 fused.append(f)
             }
@@ -48,7 +49,7 @@ public enum CompelPrompt {
     static func flatten(_ nodes: [CompelParser.Node], scale: Double, into out: inout [WeightedFragment]) {
         for node in nodes {
             switch node {
-            case .fragment(let t): out.append(WeightedFragment(text: t, weight: 1.0 * scale))
+            case .fragment(let t): out.append(WeightedFragment(text: CompelParser.unescapedFragment(t), weight: 1.0 * scale))
             case .attention(let w, let children): flatten(children, scale: scale * w, into: &out)
             case .unsupported: break
             }
@@ -102,9 +103,13 @@ struct CompelParser {
     }
 
     /// compel's `Fragment`: `\(` `\)` `\"` become the plain characters.
-    static func fragment(_ t: String) -> Node {
-        .fragment(t.replacingOccurrences(of: "\\(", with: "(").replacingOccurrences(of: "\\)", with: ")")
-            .replacingOccurrences(of: "\\\"", with: "\""))
+    static func fragment(_ t: String) -> Node { .fragment(unescapedFragment(t)) }
+
+    /// What `Fragment.__init__` does to its text, each time one is made (when parsed, again when
+    /// flattened, and again when joined with a neighbour), so `\\(` ends as `(`.
+    static func unescapedFragment(_ t: String) -> String {
+        t.replacingOccurrences(of: "\\(", with: "(").replacingOccurrences(of: "\\)", with: ")")
+            .replacingOccurrences(of: "\\\"", with: "\"")
     }
 
     /// The whole prompt: `implicit_conjunction` (or an explicit `.and()`, whatever follows it).

@@ -67,6 +67,16 @@ PARSER_CASES = [
 ]
 
 
+def random_prompts(count=600, seed=18):
+    """Seeded random prompts over compel's syntax characters, words and numbers."""
+    import random
+    rng = random.Random(seed)
+    pieces = ["a", "cat", "red", "barn", " ", " ", "  ", "(", ")", "(", ")", "+", "++", "-", "--", "1.3", "0.5", "2", ".5",
+              "1.", ",", ".", '"', "\\(", "\\)", '\\"', "\\", "=", ".attend(", ".blend(", ".and(", "no_normalize", "\t",
+              "ü", "x-y", "withLora(", "BREAK", ":", "[", "]"]
+    return [''.join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(count)]
+
+
 def fragments(prompt):
     from compel import Compel
     from compel.prompt_parser import Blend, Conjunction, FlattenedPrompt
@@ -76,6 +86,8 @@ def fragments(prompt):
         return {"error": type(e).__name__}
     def flat(p):
         return [[f.text, f.weight] for f in p.children]
+    if not conjunction.prompts:
+        return {"error": "no prompt"}  # compel fails building it (IndexError)
     if conjunction.lora_weights:
         return {"unsupported": "lora"}
     if any(type(p) is FlattenedPrompt and p.wants_cross_attention_control for p in conjunction.prompts):
@@ -84,7 +96,7 @@ def fragments(prompt):
         b = conjunction.prompts[0]
         return {"blend": {"prompts": [flat(p) for p in b.prompts], "weights": b.weights, "normalize": b.normalize_weights}}
     if len(conjunction.prompts) > 1 or conjunction.weights != [1.0]:
-        if any(w != 1 for w in conjunction.weights) or not conjunction.prompts:
+        if any(w != 1 for w in conjunction.weights):
             return {"unsupported": "weighted and"}  # CompelForSDXL fails on it
         return {"and": [flat(p) for p in conjunction.prompts]}
     return {"fragments": flat(conjunction.prompts[0]) if conjunction.prompts else []}
@@ -141,7 +153,7 @@ def main():
     tensors["refiner.embeds"], tensors["refiner.negative_embeds"] = embeds[0:1].contiguous(), embeds[1:2].contiguous()
     tensors["refiner.pooled_embeds"], tensors["refiner.negative_pooled_embeds"] = pooled[0:1].contiguous(), pooled[1:2].contiguous()
     save_file(tensors, os.path.join(expected, "weighted-prompts.safetensors"))
-    parser = [{"prompt": p, **fragments(p)} for p in PARSER_CASES]
+    parser = [{"prompt": p, **fragments(p)} for p in PARSER_CASES + random_prompts()]
     with open(os.path.join(expected, "weighted-prompts.json"), "w", encoding="utf-8") as f:
         json.dump({"compel": compel.__name__ and VERSION, "cases": cases, "render": render,
                    "break": {"prompt": BREAK_PROMPT, "segments": BREAK_SEGMENTS}, "refiner": {"prompt": LONG, "negative_prompt": "(ugly)- and blurry"},
