@@ -6,32 +6,51 @@ import Numerics
 /// The suite's lines: each SDXL component at its real config with random weights, timed in this
 /// process (a child of the driver, so its peak RSS is its own), and a whole render as a process.
 enum Lines {
-    static let all = ["text-encoder", "text-encoder-2", "unet-512", "unet-1024", "vae-decode-1024", "vae-encode-1024", "render-512"]
+    static let all = ["text-encoder", "text-encoder-2", "unet-512", "unet-1024", "vae-decode-1024", "vae-encode-1024", "taesd-decode-1024",
+                      "render-512", "render-1024-lightning", "render-1024-30"]
 
-    /// Runs one component line `runs` times in this process; the best call counts.
-    static func run(_ line: String, runs: Int, precision: Precision) throws -> LineResult {
+    /// madebyollin/taesdxl's config.json (diffusers' AutoencoderTiny defaults), for the
+    /// taesd-decode-1024 line in Kiln and PyTorch.
+    static let taesdxlConfig = """
+    {"_class_name": "AutoencoderTiny", "act_fn": "relu", "decoder_block_out_channels": [64, 64, 64, 64],
+     "encoder_block_out_channels": [64, 64, 64, 64], "force_upcast": false, "in_channels": 3, "latent_channels": 4,
+     "latent_magnitude": 3, "latent_shift": 0.5, "num_decoder_blocks": [3, 3, 3, 1], "num_encoder_blocks": [1, 3, 3, 3],
+     "out_channels": 3, "scaling_factor": 1.0, "upsampling_scaling_factor": 2}
+    """
+
+    /// A component line's image size in pixels: its name's, or `size` when given (`--size`).
+    static func pixels(_ line: String, size: Int?) -> Int { size ?? (line.hasSuffix("-512") ? 512 : 1024) }
+
+    /// Runs one component line `runs` times in this process; the best call counts. `size`
+    /// replaces the line's image size (a multiple of 8).
+    static func run(_ line: String, runs: Int, precision: Precision, size: Int? = nil) throws -> LineResult {
         var call: () -> Void
+        let px = pixels(line, size: size), n = px / 8
         switch line {
         case "unet-512", "unet-1024":
-            let n = line == "unet-512" ? 64 : 128
             let config = try UNetConfig(try PublishedConfigs.config("unet", kind: .base))
             let unet = try UNet2DConditionModel(config: config, weights: WeightReader.random(seed: 1, component: "unet").with(precision: precision))
             let sample = Tensor(shape: [2, n, n, config.inChannels], scalars: randomValues(2 * n * n * config.inChannels, seed: 2))
             let conditioning = UNetConditioning(
                 encoderHiddenStates: Tensor(shape: [2, 77, config.crossAttentionDim], scalars: randomValues(2 * 77 * config.crossAttentionDim, seed: 3)),
                 textEmbeds: Tensor(shape: [2, 1280], scalars: randomValues(2 * 1280, seed: 4)),
-                timeIDs: Array(repeating: [Float(n * 8), Float(n * 8), 0, 0, Float(n * 8), Float(n * 8)], count: 2))
+                timeIDs: Array(repeating: [Float(px), Float(px), 0, 0, Float(px), Float(px)], count: 2))
             call = { _ = unet(sample, timestep: 500, conditioning: conditioning) }
         case "vae-decode-1024", "vae-encode-1024":
             let vae = try AutoencoderKL(config: try VAEConfig(try PublishedConfigs.config("vae", kind: .base)),
                                         weights: WeightReader.random(seed: 5, component: "vae").with(precision: precision))
             if line == "vae-decode-1024" {
-                let latents = Tensor(shape: [1, 128, 128, 4], scalars: randomValues(128 * 128 * 4, seed: 6))
+                let latents = Tensor(shape: [1, n, n, 4], scalars: randomValues(n * n * 4, seed: 6))
                 call = { _ = vae.decode(latents) }
             } else {
-                let image = Tensor(shape: [1, 1024, 1024, 3], scalars: randomValues(1024 * 1024 * 3, seed: 7))
+                let image = Tensor(shape: [1, px, px, 3], scalars: randomValues(px * px * 3, seed: 7))
                 call = { _ = vae.encode(image) }
             }
+        case "taesd-decode-1024":
+            let config = try TinyVAEConfig(try ConfigFile(path: "taesdxl config", data: Data(taesdxlConfig.utf8)))
+            let vae = try AutoencoderTiny(config: config, weights: WeightReader.random(seed: 9, component: "taesd").with(precision: precision))
+            let latents = Tensor(shape: [1, n, n, config.latentChannels], scalars: randomValues(n * n * config.latentChannels, seed: 6))
+            call = { _ = vae.decode(latents) }
         case "text-encoder", "text-encoder-2":
             let component = line == "text-encoder" ? "text_encoder" : "text_encoder_2"
             let model = try CLIPTextModel(config: try CLIPTextConfig(try PublishedConfigs.config(component, kind: .base)),

@@ -4,8 +4,8 @@ import Glibc
 /// One measured line of the suite, as printed and written to JSON.
 struct LineResult: Codable {
     var line: String
-    var engine: String          // "kiln" or "torch"
-    var precision: String       // "float32" or "bfloat16"
+    var engine: String          // "kiln", "torch" or "openvino"
+    var precision: String       // "float32" or "bfloat16" ("default" for OpenVINO's own choice)
     var seconds: Double?        // best call (whole process for render lines)
     var gflop: Double?          // GEMM work of one call, as Kiln counts it
     var peakRSSGB: Double?      // the measuring process's peak resident set
@@ -15,9 +15,15 @@ struct LineResult: Codable {
     var differenceFrom: String?
     var imageDifference: Int?
     var meanDifference: Double?
+    // Render lines: the process's start to the first step, each step, the last step to the image.
+    var setupSeconds: Double?
+    var stepSeconds: [Double]?
+    var decodeSeconds: Double?
+    var size: Int?              // render lines: the image's width and height
 
     enum CodingKeys: String, CodingKey {
-        case line, engine, precision, seconds, gflop, note
+        case line, engine, precision, seconds, gflop, note, size
+        case setupSeconds = "setup_seconds", stepSeconds = "step_seconds", decodeSeconds = "decode_seconds"
         case peakRSSGB = "peak_rss_gb"
         case differenceFrom = "difference_from"
         case imageDifference = "max_difference"

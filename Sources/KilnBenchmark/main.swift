@@ -1,14 +1,19 @@
-// Kiln's benchmark suite: each SDXL component at its real config with random weights, and a whole
-// render, timed in Kiln and in PyTorch/diffusers in the same run, in float32 and bfloat16, with
-// GFLOP/s and each process's peak RSS; written as JSON to follow over time. Release builds, on an
-// idle machine; never part of the tests.
+// Kiln's benchmark suite: each SDXL component at its real config with random weights, and whole
+// renders, timed in Kiln and in PyTorch/diffusers in the same run, in float32 and bfloat16, with
+// GFLOP/s, each process's peak RSS and, for renders, each step's seconds; written as JSON to
+// follow over time. Release builds, on an idle machine; never part of the tests.
 //
 //   swift build -c release && .build/release/KilnBenchmark [--lines unet-512,vae-decode-1024,...]
-//       [--runs N] [--model DIR (for render-512)] [--json FILE] [--no-torch]
-//   .build/release/KilnBenchmark --line NAME [--runs N]    (one line in this process; JSON to stdout)
+//       [--runs N] [--model DIR (for render-*)] [--json FILE] [--no-torch] [--size PX]
+//       [--openvino WORK_DIR (render-* lines in OpenVINO too)]
+//   .build/release/KilnBenchmark --line NAME [--runs N] [--size PX]   (one line in this process; JSON to stdout)
 //
+// `--size PX` runs every sized line (unet-*, vae-*, taesd-*, render-*) at PX pixels instead of
+// its own size: for trying the lines on a small model, not for measurements.
 // PyTorch runs from KILN_BENCH_PYTHON, else .venv-fixtures/bin/python (made by
 // Tests/Fixtures/generate_fixtures.py), else python3; its lines are Benchmarks/torch_lines.py.
+// OpenVINO runs from .venv-openvino (Benchmarks/openvino/run.sh --export-only makes it and the
+// model's export in WORK_DIR/ir).
 import Foundation
 import Imaging
 import Models
@@ -23,6 +28,7 @@ func fail(_ message: String) -> Never {
 }
 
 var lines = Lines.all, runs = 1, model: String?, jsonPath: String?, torch = true, childLine: String?, childPrecision = Precision.fp32
+var size: Int?, openvinoWork: String?
 var args = Array(CommandLine.arguments.dropFirst())
 while let name = args.first {
     args.removeFirst()
@@ -42,6 +48,11 @@ while let name = args.first {
     case "--model": model = value()
     case "--json": jsonPath = value()
     case "--no-torch": torch = false
+    case "--size":
+        let v = value()
+        guard let n = Int(v), (8...8192).contains(n), n % 8 == 0 else { fail("--size takes pixels, a multiple of 8 from 8 to 8192, not \(v)") }
+        size = n
+    case "--openvino": openvinoWork = value()
     default: fail("unknown option \(name)")
     }
 }
@@ -51,7 +62,7 @@ for l in lines where !Lines.all.contains(l) { fail("unknown line \(l) (use: \(Li
 // Child mode: one line in this process, one JSON line out.
 if let line = childLine {
     do {
-        let result = try Lines.run(line, runs: runs, precision: childPrecision)
+        let result = try Lines.run(line, runs: runs, precision: childPrecision, size: size)
         print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         exit(0)
     } catch {
@@ -69,38 +80,74 @@ do {
     for c in ["unet", "vae", "text_encoder", "text_encoder_2"] {
         try PublishedConfigs.json(c).write(toFile: configs + "/\(c).json", atomically: true, encoding: .utf8)
     }
+    try Lines.taesdxlConfig.write(toFile: configs + "/taesd.json", atomically: true, encoding: .utf8)
 } catch { fail("cannot write configs: \(error)") }
 defer { try? FileManager.default.removeItem(atPath: configs) }
 
-/// A line in a child process (Kiln's or PyTorch's), its peak RSS measured by wait4.
+// OpenVINO: its venv and the model's export, made (or found) once before the lines run.
+let openvinoPython = ".venv-openvino/bin/python"
+var openvinoIR: Result<String, BenchError>?
+if let work = openvinoWork, lines.contains(where: { RenderRecipe.lines[$0] != nil }) {
+    if let model {
+        print("OpenVINO: exporting \(model) into \(work)/ir (reused when it is there)")
+        fflush(stdout)
+        let export = try? runChild("/bin/bash", ["Benchmarks/openvino/run.sh", "--export-only", model, work])
+        openvinoIR = export?.status == 0 ? .success(work + "/ir")
+            : .failure(BenchError("Benchmarks/openvino/run.sh --export-only failed (exit \(export?.status ?? -1))"))
+    } else {
+        openvinoIR = .failure(BenchError("needs --model DIR"))
+    }
+}
+
+/// A line in a child process (Kiln's, PyTorch's or OpenVINO's), its peak RSS measured by wait4.
 func measure(_ line: String, engine: String, precision: String) -> LineResult {
     var result = LineResult(line: line, engine: engine, precision: precision)
     do {
         let run: ChildRun
-        if line == "render-512" {
+        let sizeArguments = size.map { ["--size", "\($0)"] } ?? []
+        var times: RenderTimes?
+        if let recipe = RenderRecipe.lines[line]?.sized(size) {
             guard let model else { result.note = "needs --model DIR"; return result }
-            if engine == "kiln" {
-                let bf16 = precision == "bfloat16"
-                run = try runChild(kiln, ["render", "--model", model, "--prompt", "a lighthouse", "--steps", "2", "--guidance", "5",
-                                          "--width", "512", "--height", "512", "--seed", "1", "--precision", bf16 ? "bf16" : "fp32",
-                                          "--output", configs + (bf16 ? "/render-bf16.png" : "/render.png")])
-            } else {
-                run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model])
+            result.size = recipe.size
+            let image = configs + "/\(line)-\(engine)-\(precision).png"
+            switch engine {
+            case "kiln":
+                let timesFile = configs + "/\(line)-kiln-\(precision).json"
+                run = try runChild(kiln, ["render", "--model", model] + recipe.kilnArguments
+                                   + ["--precision", precision == "bfloat16" ? "bf16" : "fp32", "--output", image],
+                                   environment: ["KILN_TIMINGS": timesFile])
+                times = try? JSONDecoder().decode(RenderTimes.self, from: Data(contentsOf: URL(fileURLWithPath: timesFile)))
+            case "openvino":
+                switch openvinoIR {
+                case .success(let ir)?:
+                    run = try runChild(openvinoPython, ["Benchmarks/openvino/render.py", ir, precision == "float32" ? "f32" : "default", image]
+                                       + recipe.scriptArguments)
+                case .failure(let error)?: result.note = error.description; return result
+                case nil: result.note = "not asked for (--openvino WORK_DIR)"; return result
+                }
+            default:
+                run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model] + recipe.scriptArguments)
             }
         } else if engine == "kiln" {
-            run = try runChild(me, ["--line", line, "--runs", "\(runs)", "--precision", precision == "bfloat16" ? "bf16" : "fp32"])
+            run = try runChild(me, ["--line", line, "--runs", "\(runs)", "--precision", precision == "bfloat16" ? "bf16" : "fp32"] + sizeArguments)
         } else {
-            run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "\(runs)"])
+            run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "\(runs)"] + sizeArguments)
         }
         guard run.status == 0 else { result.note = "exit status \(run.status)"; return result }
-        if line != "render-512", let last = run.stdout.split(separator: "\n").last,
-           let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
+        let last = run.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        if RenderRecipe.lines[line] != nil {
+            // The whole process is timed here; the child reports its notes and step times.
+            if let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
+                result.note = child.note
+                times = times ?? RenderTimes(setupSeconds: child.setupSeconds, stepSeconds: child.stepSeconds, decodeSeconds: child.decodeSeconds)
+            }
+            result.seconds = run.seconds
+            result.setupSeconds = times?.setupSeconds
+            result.stepSeconds = times?.stepSeconds
+            result.decodeSeconds = times?.decodeSeconds
+        } else if let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
             result = child
-        } else if line == "render-512", let last = run.stdout.split(separator: "\n").last,
-                  let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
-            result.note = child.note
         }
-        if line == "render-512" { result.seconds = run.seconds }
         result.peakRSSGB = run.peakRSSGB
     } catch {
         result.note = "\(error)"
@@ -125,40 +172,64 @@ func cell(_ r: LineResult, flop: Double?) -> String {
     return String(format: "%8.2f s%@ %5.1f GB", s, rate, r.peakRSSGB ?? 0)
 }
 
-print("Kiln benchmark: \(parallelWorkerCount) threads, OpenBLAS core \(BLASLibrary.shared.coreName), runs \(runs)")
+func describe(_ r: LineResult) -> String {
+    guard let m = r.imageDifference, let mean = r.meanDifference, let from = r.differenceFrom else { return "" }
+    return String(format: "%@ %@ vs %@: max %d, mean %.2f", r.engine, r.precision, from, m, mean)
+}
+
+print("Kiln benchmark: \(parallelWorkerCount) threads, OpenBLAS core \(BLASLibrary.shared.coreName), runs \(runs)"
+      + (size.map { ", every sized line at \($0) px" } ?? ""))
 var results: [LineResult] = []
 for line in lines {
     let kilnF32 = measure(line, engine: "kiln", precision: "float32")
     let kilnBF16 = measure(line, engine: "kiln", precision: "bfloat16")
-    results += [kilnF32, kilnBF16]
+    var row = [kilnF32, kilnBF16]
     var text = "\(line.padding(toLength: 16, withPad: " ", startingAt: 0)) kiln f32 \(cell(kilnF32, flop: kilnF32.gflop))"
     if torch {
         let torchF32 = measure(line, engine: "torch", precision: "float32")
         let torchBF16 = measure(line, engine: "torch", precision: "bfloat16")
-        results += [torchF32, torchBF16]
+        row += [torchF32, torchBF16]
         text += " | torch f32 \(cell(torchF32, flop: kilnF32.gflop))"
         if let k = kilnF32.seconds, let t = torchF32.seconds { text += String(format: " | ratio %.2f", k / t) }
         text += " | kiln bf16 \(cell(kilnBF16, flop: kilnF32.gflop)) | torch bf16 \(cell(torchBF16, flop: kilnF32.gflop))"
         if let k = kilnBF16.seconds, let t = torchBF16.seconds { text += String(format: " | bf16 ratio %.2f", k / t) }
         for r in [torchF32, torchBF16] where r.seconds == nil { text += " [torch \(r.precision): \(r.note ?? "?")]" }
+    } else {
+        text += " | kiln bf16 \(cell(kilnBF16, flop: kilnF32.gflop))"
+    }
+    let render = RenderRecipe.lines[line] != nil
+    if render, openvinoIR != nil {
+        // OpenVINO with the f32 hint and with its default (bf16 on CPUs with AVX512-BF16 or AMX).
+        let ovF32 = measure(line, engine: "openvino", precision: "float32")
+        let ovDefault = measure(line, engine: "openvino", precision: "default")
+        row += [ovF32, ovDefault]
+        text += " | ov f32 \(cell(ovF32, flop: nil)) | ov default \(cell(ovDefault, flop: nil))"
+        if let k = kilnF32.seconds, let o = ovF32.seconds { text += String(format: " | kiln f32/ov f32 %.2f", k / o) }
+        if let k = kilnBF16.seconds, let o = ovDefault.seconds { text += String(format: " | kiln bf16/ov default %.2f", k / o) }
+        for r in [ovF32, ovDefault] where r.seconds == nil { text += " [openvino \(r.precision): \(r.note ?? "?")]" }
     }
     if kilnF32.seconds == nil { text += " [kiln: \(kilnF32.note ?? "?")]" }
     if kilnBF16.seconds == nil { text += " [kiln bf16: \(kilnBF16.note ?? "?")]" }
-    if line == "render-512", torch {
-        // Kiln float32's and torch bfloat16's images against torch float32's, Kiln bfloat16's
-        // against Kiln float32's, in levels of 255.
-        let torch32 = configs + "/render-torch-float32.png", k = results.count - 4
-        compare(&results[k], configs + "/render.png", torch32, from: "torch float32")
-        compare(&results[k + 1], configs + "/render-bf16.png", configs + "/render.png", from: "kiln float32")
-        compare(&results[k + 3], configs + "/render-torch-bfloat16.png", torch32, from: "torch float32")
-        func describe(_ r: LineResult) -> String {
-            guard let m = r.imageDifference, let mean = r.meanDifference else { return "—" }
-            return String(format: "max %d, mean %.2f", m, mean)
+    if render {
+        // Each image against diffusers float32's (Kiln bfloat16's against Kiln float32's), in
+        // levels of 255; without diffusers, against Kiln float32's.
+        func image(_ r: LineResult) -> String { configs + "/\(line)-\(r.engine)-\(r.precision).png" }
+        let torch32 = configs + "/\(line)-torch-float32.png", kiln32 = image(kilnF32)
+        let reference = FileManager.default.fileExists(atPath: torch32) ? (torch32, "torch float32") : (kiln32, "kiln float32")
+        for i in row.indices where image(row[i]) != reference.0 {
+            let kilnBF16Row = row[i].engine == "kiln" && row[i].precision == "bfloat16"
+            compare(&row[i], image(row[i]), kilnBF16Row ? kiln32 : reference.0, from: kilnBF16Row ? "kiln float32" : reference.1)
         }
-        text += " | kiln f32 vs torch f32: \(describe(results[k])); kiln bf16 vs kiln f32: \(describe(results[k + 1]))"
-            + "; torch bf16 vs torch f32: \(describe(results[k + 3]))"
+        let differences = row.map(describe).filter { !$0.isEmpty }
+        if !differences.isEmpty { text += " | " + differences.joined(separator: "; ") }
     }
     print(text)
+    if render {
+        for r in row where r.seconds != nil {
+            print("    \(r.engine) \(r.precision): " + RenderTimes(setupSeconds: r.setupSeconds, stepSeconds: r.stepSeconds, decodeSeconds: r.decodeSeconds).summary)
+        }
+    }
+    results += row
     fflush(stdout)
 }
 
@@ -166,10 +237,11 @@ struct Report: Codable {
     var date: String
     var threads: Int
     var openblasCore: String
+    var size: Int?
     var results: [LineResult]
 }
 let report = Report(date: ISO8601DateFormatter().string(from: Date()), threads: parallelWorkerCount,
-                    openblasCore: BLASLibrary.shared.coreName, results: results)
+                    openblasCore: BLASLibrary.shared.coreName, size: size, results: results)
 let path = jsonPath ?? "Benchmarks/results/bench-\(Int(Date().timeIntervalSince1970)).json"
 do {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
