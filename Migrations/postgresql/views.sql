@@ -17,7 +17,10 @@ SELECT job_id, sweep_id, state, step, steps, attempts, priority, error, created_
        request::jsonb ->> 'refiner' AS refiner,
        (SELECT stage FROM checkpoints c WHERE c.job_id = jobs.job_id) AS stage,
        error_kind,
-       request::jsonb ->> 'prompt_template' AS prompt_template
+       request::jsonb ->> 'prompt_template' AS prompt_template,
+       request::jsonb ->> 'prompt_2_template' AS prompt_2_template,
+       request::jsonb ->> 'negative_prompt_template' AS negative_prompt_template,
+       request::jsonb ->> 'negative_prompt_2_template' AS negative_prompt_2_template
 FROM jobs;
 
 -- One row per image. Columns are the render parameters' names (RenderParameters: the option
@@ -93,6 +96,9 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        NULLIF((pj -> 'request' -> 'controlnet' -> 'control_guidance_start')::text, 'null') AS control_start,
        NULLIF((pj -> 'request' -> 'controlnet' -> 'control_guidance_end')::text, 'null') AS control_end,
        COALESCE((r -> 'controlnet' ->> 'guess_mode')::boolean::integer, 0) AS guess_mode,
-       NULLIF((pj -> 'controlnetHashes')::text, 'null') AS controlnet_hashes
+       NULLIF((pj -> 'controlnetHashes')::text, 'null') AS controlnet_hashes,
+       r ->> 'prompt_2_template' AS prompt_2_template,
+       r ->> 'negative_prompt_template' AS negative_prompt_template,
+       r ->> 'negative_prompt_2_template' AS negative_prompt_2_template
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;

@@ -12,7 +12,10 @@ SELECT job_id, sweep_id, state, step, steps, attempts, priority, error, created_
        json_extract(request, '$.refiner') AS refiner,
        (SELECT stage FROM checkpoints c WHERE c.job_id = jobs.job_id) AS stage,
        error_kind,
-       json_extract(request, '$.prompt_template') AS prompt_template
+       json_extract(request, '$.prompt_template') AS prompt_template,
+       json_extract(request, '$.prompt_2_template') AS prompt_2_template,
+       json_extract(request, '$.negative_prompt_template') AS negative_prompt_template,
+       json_extract(request, '$.negative_prompt_2_template') AS negative_prompt_2_template
 FROM jobs;
 
 -- One row per image. Columns are the render parameters' names (RenderParameters: the option
@@ -88,5 +91,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.request.controlnet.control_guidance_start') AS control_start,
        json_extract(o.provenance, '$.request.controlnet.control_guidance_end') AS control_end,
        COALESCE(json_extract(o.provenance, '$.request.controlnet.guess_mode'), 0) AS guess_mode,
-       json_extract(o.provenance, '$.controlnetHashes') AS controlnet_hashes
+       json_extract(o.provenance, '$.controlnetHashes') AS controlnet_hashes,
+       json_extract(o.provenance, '$.request.prompt_2_template') AS prompt_2_template,
+       json_extract(o.provenance, '$.request.negative_prompt_template') AS negative_prompt_template,
+       json_extract(o.provenance, '$.request.negative_prompt_2_template') AS negative_prompt_2_template
 FROM outputs o JOIN jobs j USING (job_id);

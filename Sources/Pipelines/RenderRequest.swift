@@ -151,6 +151,11 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     /// The sweep's prompt template this prompt was expanded from (`{combinatorial: ...}`,
     /// `{random: ...}`); nil for a prompt given as it is. Not a render parameter: kept for the record.
     public var promptTemplate: String?
+    /// The templates `prompt_2`, `negative_prompt` and `negative_prompt_2` were expanded from,
+    /// likewise (nil when given as they are).
+    public var prompt2Template: String?
+    public var negativePromptTemplate: String?
+    public var negativePrompt2Template: String?
     /// LoRAs merged into the (base) model's UNet and text encoders.
     public var loras: [LoRAReference] = []
     /// Textual-inversion embeddings, each with the token that calls it.
@@ -176,6 +181,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case refiner, refinerConfig = "refiner_config", highNoiseFrac = "high_noise_frac", refineAfter = "refine_after"
         case refinerStrength = "refiner_strength", watermark, loras, embeddings, vaeTiling = "vae_tiling", precision
         case promptTemplate = "prompt_template", eta
+        case prompt2Template = "prompt_2_template", negativePromptTemplate = "negative_prompt_template"
+        case negativePrompt2Template = "negative_prompt_2_template"
         case controlnet
         case schedulerConfig = "scheduler_config", timesteps, sigmas
         case promptWeighting = "prompt_weighting"
@@ -241,6 +248,9 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         vaeTiling = try c.decodeIfPresent(Bool.self, forKey: .vaeTiling) ?? false
         precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         promptTemplate = try c.decodeIfPresent(String.self, forKey: .promptTemplate)
+        prompt2Template = try c.decodeIfPresent(String.self, forKey: .prompt2Template)
+        negativePromptTemplate = try c.decodeIfPresent(String.self, forKey: .negativePromptTemplate)
+        negativePrompt2Template = try c.decodeIfPresent(String.self, forKey: .negativePrompt2Template)
         eta = try c.decodeIfPresent(Double.self, forKey: .eta)
         schedulerConfig = try c.decodeIfPresent([String: SchedulerConfigValue].self, forKey: .schedulerConfig) ?? [:]
         timesteps = try c.decodeIfPresent([Int].self, forKey: .timesteps)
@@ -324,6 +334,9 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         if precision != .fp32 { try c.encode(precision, forKey: .precision) }
         // Only when a template was used, likewise.
         try c.encodeIfPresent(promptTemplate, forKey: .promptTemplate)
+        try c.encodeIfPresent(prompt2Template, forKey: .prompt2Template)
+        try c.encodeIfPresent(negativePromptTemplate, forKey: .negativePromptTemplate)
+        try c.encodeIfPresent(negativePrompt2Template, forKey: .negativePrompt2Template)
         // Only when set, likewise.
         try c.encodeIfPresent(eta, forKey: .eta)
         // Only when set, likewise.

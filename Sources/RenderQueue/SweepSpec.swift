@@ -229,17 +229,18 @@ public struct SweepSpec: Sendable {
         dims.reverse()
         templates.reverse()
         var chosen: [(String, SpecValue)] = []
-        var promptTemplate: String??
+        // Each prompt parameter's template (prompt, prompt-2, negative-prompt, negative-prompt-2).
+        var promptTemplates: [String: String?] = [:]
         for (d, dim) in dims.enumerated() {
             let n = dim[0].1.count
             let i = rest % n
             rest /= n
             for (j, (key, list)) in dim.enumerated() {
                 chosen.append((key, list[i]))
-                if key == "prompt" {
+                if let name = RenderParameters.named(key)?.name, SweepSpec.promptParameters.contains(name) {
                     let t = templates.indices.contains(d) && templates[d].indices.contains(j) ? templates[d][j] : []
-                    // The last dim naming prompt wins, as in `values` below.
-                    promptTemplate = .some(t.indices.contains(i) ? t[i] : nil)
+                    // The last dim naming the prompt wins, as in `values` below.
+                    promptTemplates[name] = .some(t.indices.contains(i) ? t[i] : nil)
                 }
             }
         }
@@ -251,11 +252,17 @@ public struct SweepSpec: Sendable {
         }
         guard let prompt = values["prompt"] else { throw SweepSpec.fail("prompt", "is required in base, axes or zip") }
         var r = RenderRequest(prompt: prompt.description)
-        r.promptTemplate = promptTemplate ?? nil
+        r.promptTemplate = promptTemplates["prompt"] ?? nil
+        r.prompt2Template = promptTemplates["prompt-2"] ?? nil
+        r.negativePromptTemplate = promptTemplates["negative-prompt"] ?? nil
+        r.negativePrompt2Template = promptTemplates["negative-prompt-2"] ?? nil
         for (key, value) in values where key != "prompt" { try SweepSpec.apply(key, value, to: &r) }
         do { try r.validate() } catch { throw SweepSpec.fail(String(describing: error).components(separatedBy: ":").first ?? "value", "\(error)") }
         return r
     }
+
+    /// The parameters whose sweep values may be templates, each kept with its job.
+    static let promptParameters: Set<String> = ["prompt", "prompt-2", "negative-prompt", "negative-prompt-2"]
 
     static func apply(_ key: String, _ v: SpecValue, to r: inout RenderRequest) throws {
         guard let parameter = RenderParameters.named(key) else { throw fail(key, "is not a render parameter") }
