@@ -44,11 +44,22 @@ struct CompelEmbedder {
     /// prompts padded to the same chunks, summed by their weights, normalized unless told not to)
     /// and a conjunction's prompts one after the other.
     func embed(_ prompt: WeightedPrompt, parameter: String) throws -> Tensor {
+        let parts: [[WeightedFragment]]
         switch prompt {
-        case .fragments(let f): return try embed(f, parameter: parameter)
-        case .and(let parts): return concatenateTokens(try parts.map { try embed($0, parameter: parameter) })
-        case .blend(let prompts, let weights, let normalize):
-            let embeds = try prompts.map { try embed($0, parameter: parameter) }
+        case .fragments(let f): parts = [f]
+        case .and(let p), .blend(let p, _, _): parts = p
+        }
+        // The whole prompt's work is counted before any of it is done.
+        let plans = try parts.map { try plan($0, parameter: parameter) }
+        let chunks = plans.reduce(0) { $0 + $1.chunks }, passes = plans.reduce(0) { $0 + $1.passes }
+        guard chunks <= CompelEmbedder.maxChunks, passes <= CompelEmbedder.maxPasses else {
+            throw RenderError.invalid(parameter: parameter, reason: "needs \(chunks) chunks of \(chunk) tokens and \(passes) text-encoder passes (each down-weighted fragment, blended or joined prompt encodes again); the limits are \(CompelEmbedder.maxChunks) and \(CompelEmbedder.maxPasses): shorten it or down-weight fewer fragments")
+        }
+        switch prompt {
+        case .fragments: return encode(plans[0])
+        case .and: return concatenateTokens(plans.map(encode))
+        case .blend(_, let weights, let normalize):
+            let embeds = plans.map(encode)
             let length = embeds.map { $0.shape[1] }.max() ?? chunk
             let w = weights.map { Float($0) }, total = w.reduce(0, +)
             let out = Tensor(zeros: [1, length, emptyZ.shape[2]])
@@ -70,8 +81,15 @@ struct CompelEmbedder {
         return concatenateTokens([t] + Array(repeating: emptyZ, count: (length - t.shape[1]) / emptyZ.shape[1]))
     }
 
-    /// `[1, 77 * chunks, hidden]` for the fragments; each `BREAK` closes the chunks so far.
-    func embed(_ fragments: [WeightedFragment], parameter: String) throws -> Tensor {
+    /// One weighted prompt's tokens in chunks, where its fragments sit, and the encoder passes it takes.
+    struct Plan {
+        var ids: [Int32], weights: [Double], mask: [Bool]
+        var texts: [WeightedFragment], ranges: [ClosedRange<Int>?]
+        var chunks: Int, passes: Int
+    }
+
+    /// The fragments' chunks (each `BREAK` closes the chunks so far) and token ranges.
+    func plan(_ fragments: [WeightedFragment], parameter: String) throws -> Plan {
         let texts = fragments.filter { !$0.isBreak }
         let fragmentIDs = texts.map { tokens($0.text) }
         var segments: [[(ids: [Int32], weight: Double)]] = [[]]
@@ -90,12 +108,15 @@ struct CompelEmbedder {
         let ranges = try tokenRanges(ids, fragmentIDs, texts: texts.map(\.text), parameter: parameter)
         let chunks = ids.count / chunk
         let passes = chunks * (1 + zip(texts, ranges).filter { $0.0.weight < 1 && $0.1 != nil }.count)
-        guard chunks <= CompelEmbedder.maxChunks, passes <= CompelEmbedder.maxPasses else {
-            throw RenderError.invalid(parameter: parameter, reason: "needs \(chunks) chunks of \(chunk) tokens and \(passes) text-encoder passes (each down-weighted fragment encodes the prompt again); the limits are \(CompelEmbedder.maxChunks) and \(CompelEmbedder.maxPasses): shorten it or down-weight fewer fragments")
-        }
+        return Plan(ids: ids, weights: weights, mask: mask, texts: texts, ranges: ranges, chunks: chunks, passes: passes)
+    }
+
+    /// `get_embeddings_for_weighted_prompt_fragments`: `[1, 77 * chunks, hidden]`.
+    func encode(_ plan: Plan) -> Tensor {
+        let (ids, weights, mask) = (plan.ids, plan.weights, plan.mask)
         let base = weighted(ids, weights, mask)
         var embeddings = [base], lerp: [Float] = [1]
-        for (fragment, range) in zip(texts, ranges) where fragment.weight < 1 {
+        for (fragment, range) in zip(plan.texts, plan.ranges) where fragment.weight < 1 {
             // compel fails on a down-weighted fragment with no tokens; masking nothing changes nothing.
             guard let range else { continue }
             var without = mask

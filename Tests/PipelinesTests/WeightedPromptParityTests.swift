@@ -140,6 +140,11 @@ final class WeightedPromptParityTests: XCTestCase {
         XCTAssertThrowsError(try model.prompts.encode(r, guidance: false)) { error in
             XCTAssertTrue("\(error)".contains("down-weight fewer fragments"), "\(error)")
         }
+        // Blended prompts count together: 41 one-chunk prompts are 41 chunks.
+        r.prompt = "(" + Array(repeating: "\"a cat\"", count: 41).joined(separator: ", ") + ").blend()"
+        XCTAssertThrowsError(try model.prompts.encode(r, guidance: false)) { error in
+            XCTAssertTrue("\(error)".contains("needs 41 chunks"), "\(error)")
+        }
     }
 
     func testClipSkipWithWeightingIsOneLine() throws {
