@@ -2,14 +2,15 @@
 """Writes full-size SDXL base and refiner pipelines with random weights, for measuring speed and
 memory at the real sizes (no real weights can be downloaded here).
 
-    python3 Benchmarks/full_size_models.py OUT_DIR
+    python3 Benchmarks/full_size_models.py OUT_DIR [--base-only]
 
 Uses the fixture virtual environment (.venv-fixtures, made by Tests/Fixtures/generate_fixtures.py)
 and writes OUT_DIR/sdxl-base and OUT_DIR/sdxl-refiner as diffusers saves them: float16 weight
 files (variant "fp16", as users download them), the published SDXL configs, the full CLIP
 tokenizers from Tests/Fixtures/tokenizer-full. The refiner shares text_encoder_2 and the VAE with
 the base (the same files), as the published refiner does. About 13 GB on disk; building them
-needs about 12 GB of memory.
+needs about 12 GB of memory. `--base-only` writes only OUT_DIR/sdxl-base (about 7 GB; all the
+benchmark suite's render lines need), skipping the refiner's 2.3-billion-parameter UNet.
 """
 import gzip
 import json
@@ -101,23 +102,28 @@ def index(folder, refiner):
 
 
 def main():
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    base_only = "--base-only" in args
+    args = [a for a in args if a != "--base-only"]
+    if len(args) != 1 or args[0].startswith("-"):
         sys.exit(__doc__)
-    out = os.path.abspath(sys.argv[1])
+    out = os.path.abspath(args[0])
     base, refiner = os.path.join(out, "sdxl-base"), os.path.join(out, "sdxl-refiner")
-    for folder in (base, refiner):
+    for folder in (base,) if base_only else (base, refiner):
         os.makedirs(folder, exist_ok=True)
     save(small_init(CLIPTextModel(CLIPTextConfig(**CLIP_L)), 1), base, "text_encoder")
     save(small_init(CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_G)), 2), base, "text_encoder_2")
     save(small_init(AutoencoderKL(**VAE), 3), base, "vae")
     save(small_init(UNet2DConditionModel(**BASE_UNET), 4), base, "unet")
+    tokenizer(base, "tokenizer", "<|endoftext|>")
+    tokenizer(base, "tokenizer_2", "!")
+    index(base, refiner=False)
+    if base_only:
+        return
     save(small_init(UNet2DConditionModel(**REFINER_UNET), 5), refiner, "unet")
     for shared in ("text_encoder_2", "vae"):
         shutil.copytree(os.path.join(base, shared), os.path.join(refiner, shared), dirs_exist_ok=True)
-    tokenizer(base, "tokenizer", "<|endoftext|>")
-    tokenizer(base, "tokenizer_2", "!")
     tokenizer(refiner, "tokenizer_2", "!")
-    index(base, refiner=False)
     index(refiner, refiner=True)
 
 
