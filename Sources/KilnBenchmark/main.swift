@@ -136,10 +136,13 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
         guard run.status == 0 else { result.note = "exit status \(run.status)"; return result }
         let last = run.stdout.split(separator: "\n").last.map(String.init) ?? ""
         if RenderRecipe.lines[line] != nil {
-            // The whole process is timed here; the child reports its notes and step times.
-            if let child = try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)) {
-                result.note = child.note
-                times = times ?? RenderTimes(setupSeconds: child.setupSeconds, stepSeconds: child.stepSeconds, decodeSeconds: child.decodeSeconds)
+            // The whole process is timed here; the child reports its notes (torch_lines.py) and
+            // step times (torch_lines.py and openvino/render.py print them as their last line).
+            result.note = (try? JSONDecoder().decode(LineResult.self, from: Data(last.utf8)))?.note
+            times = times ?? (try? JSONDecoder().decode(RenderTimes.self, from: Data(last.utf8)))
+            if engine == "openvino", let o = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any],
+               let load = o["load_seconds"] as? Double, let call = o["render_seconds"] as? Double {
+                result.note = String(format: "load and compile %.1f s, pipeline call %.1f s", load, call)
             }
             result.seconds = run.seconds
             result.setupSeconds = times?.setupSeconds
