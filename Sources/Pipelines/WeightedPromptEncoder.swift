@@ -251,14 +251,14 @@ extension PromptEncoder {
             if guidance && !zeros, let nf = try syntax.parse(negatives[i].0, parameter: negatives[i].1) {
                 let n = try e.embed(nf, parameter: negatives[i].1)
                 let length = max(p.shape[1], n.shape[1])
-                pos.append(padded(p, to: length, with: e.emptyZ)); neg.append(padded(n, to: length, with: e.emptyZ))
+                pos.append(e.padded(p, to: length)); neg.append(e.padded(n, to: length))
             } else {
                 pos.append(p)
             }
         }
         let length = pos.map { $0.shape[1] }.max() ?? 0
-        pos = zip(pos, embedders).map { padded($0, to: length, with: $1.emptyZ) }
-        neg = zip(neg, embedders).map { padded($0, to: length, with: $1.emptyZ) }
+        pos = zip(pos, embedders).map { $1.padded($0, to: length) }
+        neg = zip(neg, embedders).map { $1.padded($0, to: length) }
         guard let last = embedders.last else { throw RenderError.model("the model has no text encoder") }
         let positive = concatenateLastAxis(pos)
         var result = PromptEmbeddings(positive: positive, pooled: try last.pooled(positives[positives.count - 1].0))
@@ -271,12 +271,6 @@ extension PromptEncoder {
             result.negativePooled = try last.pooled(negatives[negatives.count - 1].0)
         }
         return result
-    }
-
-    /// `t` with copies of the empty prompt's chunk appended up to `length` tokens.
-    func padded(_ t: Tensor, to length: Int, with empty: Tensor) -> Tensor {
-        guard t.shape[1] < length else { return t }
-        return concatenateTokens([t] + Array(repeating: empty, count: (length - t.shape[1]) / empty.shape[1]))
     }
 
     /// diffusers' warning for a prompt longer than the tokenizer keeps (`--prompt-weighting none`),
