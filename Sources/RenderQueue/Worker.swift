@@ -20,6 +20,9 @@ public final class Worker: @unchecked Sendable {
         /// Store a small preview of the latents with the checkpoint every N steps (0: never);
         /// a step that makes a preview also saves a checkpoint.
         public var previewEvery: Int = 0
+        /// Make those previews with this AutoencoderTiny instead of the linear approximation
+        /// (loaded once by the caller; held outside `maxModelBytes`).
+        public var previewVAE: TinyVAEPreview?
         /// Write PNGs here (and their paths in the database) instead of into the database.
         public var outputFolder: String?
         /// Parameter bytes of models to hold at once (nil: no limit).
@@ -168,7 +171,7 @@ public final class Worker: @unchecked Sendable {
             let previewDue = options.previewEvery > 0 && session.completedSteps % options.previewEvery == 0 && !session.isFinished
             if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished || stopping || previewDue {
                 let state = try JSONEncoder().encode(session.snapshot()), seconds = Date().timeIntervalSince(stepStart)
-                let preview = try previewDue ? session.preview().map { try PNGFile.encode($0) } : nil
+                let preview = try previewDue ? session.preview(decoder: options.previewVAE).map { try PNGFile.encode($0) } : nil
                 let outcome = try holdingForSpace("job \(job.jobID), saving its checkpoint", lease: lease) {
                     try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
                                              step: session.completedSteps, steps: session.totalSteps, state: state,

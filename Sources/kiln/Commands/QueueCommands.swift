@@ -43,6 +43,8 @@ struct WorkCommand: ParsableCommand {
     @Option(name: .customLong("output-folder"), help: "Write PNGs here instead of into the database.") var outputFolder: String?
     @Option(name: .customLong("preview-every"), help: "Store a small preview of a running job's latents (1/8 of the image a side) with its checkpoint every N steps; the gallery's job pages show it live (default: none).")
     var previewEvery: Int?
+    @Option(name: .customLong("preview-vae"), help: "With --preview-every: make the previews with this AutoencoderTiny folder or Hub id (madebyollin/taesdxl; at most 256 px a side) instead of the linear approximation.")
+    var previewVAE: String?
     @Option(help: "Lease length in seconds; a job whose worker stops renewing it is claimed again.") var lease: Double = 120
     @Option(help: "Worker name recorded with outputs (default: host and process id).") var name: String?
     @Option(name: .customLong("retry-backoff"), help: "Seconds before the first retry of a transient failure (doubling after each).")
@@ -68,6 +70,7 @@ struct WorkCommand: ParsableCommand {
             options.leaseSeconds = lease
             options.checkpointEvery = checkpointEvery
             options.previewEvery = previewEvery ?? 0
+            options.previewVAE = try previewVAE.map { try TinyVAEPreview(path: componentLocation($0, option: "preview-vae")) }
             options.outputFolder = outputFolder.map(absolute)
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             // Tests make output writes fail as a full disk does (see Worker.Options.failingOutputWrites).

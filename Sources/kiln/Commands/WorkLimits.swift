@@ -18,6 +18,9 @@ extension WorkCommand {
             if let previewEvery, !WorkCommand.checkpointRange.contains(previewEvery) {
                 throw ValidationError("--preview-every must be between 1 and 100000 steps, not \(previewEvery)")
             }
+            if previewVAE != nil, previewEvery == nil {
+                throw ValidationError("--preview-vae needs --preview-every N (how often to make a preview)")
+            }
         }
     }
 }
