@@ -110,8 +110,9 @@ struct ActiveStage {
             schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: model.schedulerConfig)
             control = plan.role == .base && !request.controlnet.isEmpty
                 ? try ControlStage(settings: request.controlnet, images: inputs.controlImages, size: size, imagesPerPrompt: n,
-                                   guidance: guidance, conditioning: conditioning, stepCount: schedule.scheduler.timesteps.count,
-                                   precision: plan.model.precision, models: models)
+                                   guidance: guidance, conditioning: conditioning,
+                                   stepCount: plan.isTextToImage ? schedule.scheduler.timesteps.count : schedule.timesteps.count,
+                                   imageToImage: !plan.isTextToImage, precision: plan.model.precision, models: models)
                 : nil
             if plan.inpaint, let pad = request.paddingMaskCrop, plan.start == .image, let mask = inputs.mask {
                 crop = try CropRegion(mask: mask, width: size.width, height: size.height, pad: pad)

@@ -50,7 +50,9 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
 
     /// ControlNet `i`'s value of a list that holds one value for all or one per ControlNet.
     static func value(_ list: [Double], _ i: Int, default d: Double) -> Double { list.isEmpty ? d : list[list.count == 1 ? 0 : i] }
-    public func scale(_ i: Int) -> Double { Self.value(scales, i, default: 1) }
+    /// The conditioning scale of ControlNet `i`: given, or the pipeline's default, 1.0 for
+    /// text-to-image and 0.8 for image-to-image (`StableDiffusionXLControlNetImg2ImgPipeline`).
+    public func scale(_ i: Int, imageToImage: Bool = false) -> Double { Self.value(scales, i, default: imageToImage ? 0.8 : 1) }
     public func start(_ i: Int) -> Double { Self.value(starts, i, default: 0) }
     public func end(_ i: Int) -> Double { Self.value(ends, i, default: 1) }
 
@@ -84,8 +86,15 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
             throw bad("control-start", "\(start(i)) must be below control-end \(end(i))\(n > 1 ? " (ControlNet \(i + 1))" : "")")
         }
         // What this first slice of ControlNet does not run yet is refused rather than run without control.
-        if request.image != nil || request.mask != nil || request.latents != nil {
-            throw bad("controlnet", "runs text-to-image only for now; it cannot be combined with --image, --mask or --latents")
+        if request.mask != nil || request.latents != nil {
+            throw bad("controlnet", "runs text-to-image and image-to-image only for now; it cannot be combined with --mask or --latents")
+        }
+        if request.image != nil {
+            // StableDiffusionXLControlNetImg2ImgPipeline takes neither, so neither is run with it.
+            for (name, given) in [("denoising-start", request.denoisingStart != nil), ("denoising-end", request.denoisingEnd != nil),
+                                  ("timesteps", request.timesteps != nil), ("sigmas", request.sigmas != nil)] where given {
+                throw bad(name, "is not a parameter of diffusers' ControlNet image-to-image pipeline; leave it out with --controlnet and --image")
+            }
         }
         if request.refiner != nil { throw bad("controlnet", "cannot be combined with --refiner yet") }
         if request.guidanceRescale != 0 {
@@ -107,7 +116,7 @@ extension RenderParameters {
     /// The ControlNet rows of the parameter table: repeatable options, paired in order.
     static let controlNet: [RenderParameter] = [
         entry("controlnet", "controlnet", .model,
-              "A ControlNet for SDXL (diffusers folder, or org/name in the Hugging Face cache) guiding a text-to-image render by its --control-image; repeat for several (MultiControlNet), each paired in order with its --control-image.",
+              "A ControlNet for SDXL (diffusers folder, or org/name in the Hugging Face cache) guiding a text-to-image or image-to-image render by its --control-image; repeat for several (MultiControlNet), each paired in order with its --control-image.",
               set: { $0.controlnet.models.append(text($1)) },
               get: { r in r.controlnet.models.isEmpty ? nil : r.controlnet.models.map { ($0 as NSString).lastPathComponent }.joined(separator: ";") }),
         entry("control-image", "control_image", .file,
@@ -115,7 +124,7 @@ extension RenderParameters {
               set: { $0.controlnet.images.append(InputReference(sha256: "", file: text($1))) },
               get: { r in r.controlnet.images.isEmpty ? nil : r.controlnet.images.map { (($0.file ?? $0.sha256) as NSString).lastPathComponent }.joined(separator: ";") }),
         entry("control-scale", "controlnet_conditioning_scale", .number,
-              "ControlNet conditioning scale, 0...10 (default 1.0): one for all ControlNets or one per --controlnet (repeat, or join with ';').",
+              "ControlNet conditioning scale, 0...10 (default 1.0; with --image 0.8, as diffusers' ControlNet image-to-image pipeline): one for all ControlNets or one per --controlnet (repeat, or join with ';').",
               set: { $0.controlnet.scales += try numberList("control-scale", $1) }, get: { listText($0.controlnet.scales) }),
         entry("control-start", "control_guidance_start", .number,
               "Fraction of the steps at which ControlNet starts acting, 0...1 (default 0): one for all or one per --controlnet.",

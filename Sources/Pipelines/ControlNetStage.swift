@@ -15,20 +15,22 @@ struct ControlStage {
     let guessMode: Bool
     let guidance: Bool
     let imagesPerPrompt: Int
-    /// `len(timesteps)`, over which `controlnet_keep` is computed.
+    /// `len(timesteps)`, over which `controlnet_keep` is computed (image-to-image: those after the strength cut).
     let stepCount: Int
+    /// Image-to-image (`StableDiffusionXLControlNetImg2ImgPipeline`): the default scale is 0.8.
+    let imageToImage: Bool
     /// What the ControlNets are given: the UNet's, or its conditional half in guess mode with guidance.
     let conditioning: UNetConditioning
     let nets: [ModelCache.ControlNetEntry]
 
     init(settings: ControlNetSettings, images given: [RGBImage], size: PixelSize, imagesPerPrompt n: Int, guidance: Bool,
-         conditioning: UNetConditioning, stepCount: Int, precision: Precision, models: ModelCache) throws {
+         conditioning: UNetConditioning, stepCount: Int, imageToImage: Bool, precision: Precision, models: ModelCache) throws {
         guard given.count == settings.models.count else {
             throw RenderError.invalid(parameter: "control-image", reason: "the control images were not provided")
         }
         nets = try settings.models.map { try ModelCache.ControlNetEntry(path: $0, precision: precision) }
         guessMode = settings.guessMode || nets[0].files.config.globalPoolConditions
-        self.settings = settings; self.guidance = guidance; imagesPerPrompt = n; self.stepCount = stepCount
+        self.settings = settings; self.guidance = guidance; imagesPerPrompt = n; self.stepCount = stepCount; self.imageToImage = imageToImage
         let doubled = guidance && !guessMode
         images = given.map { image in
             // control_image_processor.preprocess: RGB, resized (LANCZOS) to the output size, in [0, 1]; repeated.
@@ -55,7 +57,7 @@ struct ControlStage {
         var total: ControlNetResiduals?
         for i in settings.models.indices {
             // Outside its window a ControlNet runs at scale 0 in diffusers, adding zeros: skipped here.
-            let scale = settings.keeps(i, step: step, of: stepCount) ? settings.scale(i) : 0
+            let scale = settings.keeps(i, step: step, of: stepCount) ? settings.scale(i, imageToImage: imageToImage) : 0
             guard scale != 0 else { continue }
             let net = try models.controlNet(nets[i])
             let r = net(sample, timestep: timestep, conditioning: conditioning, condition: images[i], scale: Float(scale), guessMode: guessMode)
@@ -129,7 +131,7 @@ extension Provenance {
             let name = (c.models[i] as NSString).lastPathComponent
             let hash = controlnetHashes.flatMap { i < $0.count ? " [\($0[i])]" : nil } ?? ""
             let image = i < c.images.count ? ((c.images[i].file ?? c.images[i].sha256) as NSString).lastPathComponent : "?"
-            var parts = ["Model: \(name)\(hash)", "Image: \(image)", "Weight: \(c.scale(i))", "Guidance Start: \(c.start(i))",
+            var parts = ["Model: \(name)\(hash)", "Image: \(image)", "Weight: \(c.scale(i, imageToImage: mode?.hasPrefix("image-to-image") ?? false))", "Guidance Start: \(c.start(i))",
                          "Guidance End: \(c.end(i))"]
             if c.guessMode { parts.append("Guess Mode: True") }
             return "ControlNet \(i): \"\(parts.joined(separator: ", "))\""

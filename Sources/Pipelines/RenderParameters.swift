@@ -198,7 +198,7 @@ public enum RenderParameters {
               set: { $0.images = try integer("images", $1) }, get: { String($0.images) }),
         entry("image", "image", .file, "Input image (PNG or JPEG) for image-to-image or inpainting.",
               set: { $0.image = InputReference(sha256: "", file: text($1)) }, get: { $0.image?.file }),
-        entry("strength", "strength", .number, "Image-to-image strength in (0, 1] (default 0.3; inpainting 0.9999).",
+        entry("strength", "strength", .number, "Image-to-image strength in (0, 1] (default 0.3; inpainting 0.9999; with --controlnet 0.8).",
               set: { $0.strength = try number("strength", $1) }, get: { format($0.strength) }),
         entry("mask", "mask_image", .file, "Inpainting mask (PNG or JPEG): white is repainted, black kept.",
               set: { $0.mask = InputReference(sha256: "", file: text($1)) }, get: { $0.mask?.file }),

@@ -373,8 +373,9 @@ extension RenderRequest {
     /// with `seed` and keep rendering so.
     public var continuesGenerator: Bool { version >= 3 }
 
-    /// The strength this request runs at: its own, or diffusers' default for the mode.
-    public var effectiveStrength: Double { strength ?? (mask != nil ? 0.9999 : 0.3) }
+    /// The strength this request runs at: its own, or diffusers' default for the mode (the
+    /// ControlNet image-to-image pipeline's is 0.8).
+    public var effectiveStrength: Double { strength ?? (mask != nil ? 0.9999 : (controlnet.models.isEmpty ? 0.3 : 0.8)) }
 
     /// The guidance scale this request runs at: its own, or diffusers' default for the mode
     /// (the inpainting pipeline's is 7.5, the others' 5.0).

@@ -132,6 +132,17 @@ RENDER_CASES = [
 ]
 
 
+IMG2IMG_CASES = [
+    # name, seed, call arguments besides prompt: image is the input image, control_image the control images
+    ("img2img", 61, {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg",
+                     "control_image": ["control-edges-88x72.png"], "num_inference_steps": 6}),
+    ("img2img-two-guess", 62, {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"], "image": "input-photo-88x72.jpg",
+                               "control_image": ["control-edges-88x72.png", "control-shapes-88x72.png"], "guess_mode": True,
+                               "strength": 0.5, "controlnet_conditioning_scale": [0.7, 1.2], "control_guidance_end": 0.6,
+                               "num_inference_steps": 8}),
+]
+
+
 def control_images():
     """Odd-sized control images, as an edge detector and a segmentation map would give them:
     white edges on black (grayscale PNG) and flat-colored shapes (RGB PNG)."""
@@ -148,6 +159,9 @@ def control_images():
     d.polygon([(10, 40), (30, 12), (52, 40)], fill=(230, 90, 30))
     d.ellipse([50, 6, 68, 24], fill=(250, 240, 120))
     shapes.save(os.path.join(IMAGES, "control-shapes-75x61.png"))
+    # The input photo's size, for image-to-image (diffusers takes the output size from the control image).
+    edges.resize((88, 72), Image.NEAREST).save(os.path.join(IMAGES, "control-edges-88x72.png"))
+    shapes.resize((88, 72), Image.NEAREST).save(os.path.join(IMAGES, "control-shapes-88x72.png"))
 
 
 def kiln_request(seed, args):
@@ -161,16 +175,19 @@ def kiln_request(seed, args):
         with open(os.path.join(IMAGES, file), "rb") as f:
             return {"sha256": hashlib.sha256(f.read()).hexdigest(), "file": file}
 
-    control = {"controlnet": args["controlnet"], "image": [reference(f) for f in args["image"]]}
+    controls = args["control_image"] if "control_image" in args else args["image"]
+    control = {"controlnet": args["controlnet"], "image": [reference(f) for f in controls]}
     for key in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
         if key in args:
             control[key] = listed(args[key])
     if args.get("guess_mode"):
         control["guess_mode"] = True
     request = {"version": 3, "prompt": PROMPT, "seed": seed, "watermark": False, "controlnet": control}
-    for key in ("num_inference_steps", "guidance_scale", "width", "height", "negative_prompt", "num_images_per_prompt"):
+    for key in ("num_inference_steps", "guidance_scale", "width", "height", "negative_prompt", "num_images_per_prompt", "strength"):
         if key in args:
             request[key] = args[key]
+    if "control_image" in args:
+        request["image"] = reference(args["image"])
     return request
 
 
@@ -191,6 +208,21 @@ def render_fixtures(save):
         call = {k: v for k, v in args.items() if k != "controlnet"}
         images = [load_image(os.path.join(IMAGES, f)) for f in args["image"]]
         call["image"] = images[0] if len(images) == 1 else images
+        out = pipe(prompt=PROMPT, **call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+        save("controlnet-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+        cases.append({"name": name, "request": kiln_request(seed, args)})
+    from diffusers import StableDiffusionXLControlNetImg2ImgPipeline
+    for name, seed, args in IMG2IMG_CASES:
+        nets = [ControlNetModel.from_pretrained(os.path.join(MODELS, n), dtype=torch.float32,
+                                                **({"variant": "fp16"} if n.endswith("-2") else {})) for n in args["controlnet"]]
+        pipe = StableDiffusionXLControlNetImg2ImgPipeline.from_pretrained(
+            os.path.join(MODELS, "tiny-sdxl-base"), controlnet=nets[0] if len(nets) == 1 else nets,
+            dtype=torch.float32, add_watermarker=False)
+        pipe.set_progress_bar_config(disable=True)
+        call = {k: v for k, v in args.items() if k not in ("controlnet", "image", "control_image")}
+        controls = [load_image(os.path.join(IMAGES, f)) for f in args["control_image"]]
+        call["control_image"] = controls[0] if len(controls) == 1 else controls
+        call["image"] = load_image(os.path.join(IMAGES, args["image"]))
         out = pipe(prompt=PROMPT, **call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
         save("controlnet-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
         cases.append({"name": name, "request": kiln_request(seed, args)})

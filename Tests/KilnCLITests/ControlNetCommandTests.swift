@@ -126,6 +126,11 @@ final class ControlNetCommandTests: XCTestCase {
                                  mentions: ["--control-start", "below control-end"])
         try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--control-scale", "1", "--control-scale", "2",
                                          "--control-scale", "3"]), mentions: ["--control-scale", "3 values for 1 ControlNet"])
+        let photo = Fixtures.path("images/input-photo-88x72.jpg"), mask = Fixtures.path("images/mask-rgb-88x72.png")
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--image", photo, "--mask", mask]),
+                                 mentions: ["--controlnet", "--mask"])
+        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--image", photo, "--denoising-end", "0.5"]),
+                                 mentions: ["--denoising-end", "image-to-image pipeline"])
         let db = dir + "/q.db"
         try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--controlnet", controlnet,
                                   "--control-image", edges, "--control-start", "0.5", "--control-end", "0.5"], mentions: ["--control-start"])

@@ -33,6 +33,12 @@ final class ControlNetRenderParityTests: XCTestCase {
             XCTAssertEqual(SHA256.hex(data), ref.sha256, "\(path): fixture bytes changed")
             inputs.controlImages.append(try ImageFile.read(data: data, name: path))
         }
+        if let ref = r.image {
+            let path = Fixtures.path("images/\(ref.file ?? "")")
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            XCTAssertEqual(SHA256.hex(data), ref.sha256, "\(path): fixture bytes changed")
+            inputs.image = try ImageFile.read(data: data, name: path)
+        }
         return (r, inputs)
     }
 
@@ -53,6 +59,10 @@ final class ControlNetRenderParityTests: XCTestCase {
     func testGuessMode() throws { try render("guess") }
     func testAControlImageResizedToAnotherOddSize() throws { try render("resized") }
     func testGuessModeWithTwoControlNetsAndTwoImagesPerPrompt() throws { try render("guess-two-images") }
+    /// StableDiffusionXLControlNetImg2ImgPipeline: its defaults (strength 0.8, scale 0.8), and
+    /// two ControlNets in guess mode with a window over the steps left after the strength cut.
+    func testImageToImageWithThePipelinesDefaults() throws { try render("img2img") }
+    func testImageToImageWithTwoControlNetsGuessModeAndAWindow() throws { try render("img2img-two-guess") }
 
     /// Saved after a step inside a guidance window and resumed in a fresh session (its own model
     /// cache, as another worker would), a two-ControlNet render gives the same bits.
