@@ -15,7 +15,7 @@
 # trailing). --export-only makes the venv and WORK_DIR/ir and stops (KilnBenchmark --openvino
 # does this, then times OpenVINO itself). The export in WORK_DIR/ir is reused: give each model its
 # own WORK_DIR. Needs a release build (swift build -c release) and network access for pip the
-# first time (the venv is .venv-openvino). Run it on an idle machine.
+# first time (the venv is KILN_OPENVINO_VENV, else .venv-openvino). Run it on an idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 size=512 steps=2 guidance=5 spacing="" export_only=0
@@ -33,7 +33,7 @@ done
 model=${1:?usage: Benchmarks/openvino/run.sh [--size PX] [--steps N] [--guidance G] [--timestep-spacing S] [--export-only] MODEL_DIR [WORK_DIR] [JSON]}
 work=${2:-/tmp/kiln-openvino}
 json=${3:-Benchmarks/results/openvino-$(date +%s).json}
-venv=.venv-openvino
+venv=${KILN_OPENVINO_VENV:-.venv-openvino}
 kiln=.build/release/kiln
 [ -d "$model" ] || { echo "run.sh: $model is not a model folder" >&2; exit 2; }
 mkdir -p "$work"

@@ -12,8 +12,8 @@
 // its own size: for trying the lines on a small model, not for measurements.
 // PyTorch runs from KILN_BENCH_PYTHON, else .venv-fixtures/bin/python (made by
 // Tests/Fixtures/generate_fixtures.py), else python3; its lines are Benchmarks/torch_lines.py.
-// OpenVINO runs from .venv-openvino (Benchmarks/openvino/run.sh --export-only makes it and the
-// model's export in WORK_DIR/ir).
+// OpenVINO runs from KILN_OPENVINO_VENV, else .venv-openvino (Benchmarks/openvino/run.sh
+// --export-only makes it and the model's export in WORK_DIR/ir).
 import Foundation
 import Imaging
 import Models
@@ -85,7 +85,7 @@ do {
 defer { try? FileManager.default.removeItem(atPath: configs) }
 
 // OpenVINO: its venv and the model's export, made (or found) once before the lines run.
-let openvinoPython = ".venv-openvino/bin/python"
+let openvinoPython = (ProcessInfo.processInfo.environment["KILN_OPENVINO_VENV"] ?? ".venv-openvino") + "/bin/python"
 var openvinoIR: Result<String, BenchError>?
 if let work = openvinoWork, lines.contains(where: { RenderRecipe.lines[$0] != nil }) {
     if let model {
