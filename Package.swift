@@ -77,7 +77,7 @@ let package = Package(
         // Opens the queue a `--db` names: a file path (SQLite) or a postgresql:// URL.
         .target(name: "QueueBackends", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue"], exclude: ["README.md"]),
         // `kiln serve`: a web gallery over the queue (QueueReader only; JobQueue for --allow-actions).
-        .target(name: "Gallery", dependencies: ["RenderQueue", "Pipelines", "Imaging",
+        .target(name: "Gallery", dependencies: ["RenderQueue", "Pipelines", "Imaging", "ModelFiles",
                                   .product(name: "Hummingbird", package: "hummingbird"),
                                   // Hummingbird's graph holds swift-numerics, whose target Numerics would clash with
                                   // ours: renamed by depending on it under an alias (nothing imports it).
@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(name: "KilnBenchmark", dependencies: ["Models", "Numerics", "ModelFiles", "Imaging"],
                           swiftSettings: checked),
         // OpenBLAS sgemm against the bf16 kernel at SDXL's GEMM shapes (oneDNN: Benchmarks/bf16).
-        .executableTarget(name: "KilnGEMMBenchmark", dependencies: ["CKilnKernels", "Numerics"], swiftSettings: checked),
+        .executableTarget(name: "KilnGEMMBenchmark", dependencies: ["CKilnKernels", "Numerics", "CBLAS"], swiftSettings: checked),
 
         .target(name: "KilnTestSupport", dependencies: ["ModelFiles", "Numerics"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKilnKernels", "KilnTestSupport"]),
@@ -106,13 +106,16 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Numerics", "KilnTestSupport"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "KilnTestSupport"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "Adapters",
+                                                         "KilnTestSupport"]),
         .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue", "QueueBackends", "Pipelines",
-                                                            "ModelFiles", "KilnTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "GalleryTests", dependencies: ["Gallery", "RenderQueue", "QueueBackends", "Pipelines", "Imaging", "KilnTestSupport",
+                                                            "ModelFiles", "Models", "Imaging", "KilnTestSupport",
+                                                            .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "GalleryTests", dependencies: ["Gallery", "RenderQueue", "QueueBackends", "Pipelines", "Imaging", "ModelFiles",
+                                                       "Schedulers", "KilnTestSupport",
                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "KernelTests", dependencies: ["CKilnKernels"], path: "Tests/KernelTests"),
-        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics", "ModelFiles"]),
+        .testTarget(name: "KilnCLITests", dependencies: ["kiln", "KilnTestSupport", "Imaging", "Numerics", "ModelFiles", "Pipelines", "Gallery"]),
     ],
     swiftLanguageModes: [.v5]
 )
