@@ -96,7 +96,14 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
                 throw bad(name, "is not a parameter of diffusers' ControlNet image-to-image pipeline; leave it out with --controlnet and --image")
             }
         }
-        if request.refiner != nil { throw bad("controlnet", "cannot be combined with --refiner yet") }
+        if request.refiner != nil {
+            // diffusers hands a ControlNet pipeline's latents (output_type="latent") to the refiner,
+            // which runs without control; its ControlNet image-to-image pipeline has no denoising_end.
+            if request.mask != nil { throw bad("refiner", "cannot be combined with --controlnet and --mask yet") }
+            if request.image != nil && request.highNoiseFrac != nil {
+                throw bad("high-noise-frac", "needs denoising_end, which diffusers' ControlNet image-to-image pipeline lacks; use --refine-after with --controlnet and --image")
+            }
+        }
         if request.guidanceRescale != 0 {
             throw bad("guidance-rescale", "is not a parameter of diffusers' ControlNet pipeline; leave it at 0 with --controlnet")
         }

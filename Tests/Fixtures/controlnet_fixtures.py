@@ -13,6 +13,9 @@ Writes:
   expected/controlnet-*.safetensors, controlnet-renders.json  StableDiffusionXLControlNetPipeline's
                                images on the tiny base (one and two ControlNets, windows, guess mode,
                                a control image resized to another output size) and Kiln's request
+  expected/controlnet-refiner-*.safetensors, controlnet-refiner.json  a ControlNet pipeline's latents
+                               (output_type="latent") finished by the tiny refiner without control,
+                               one generator through both calls, and Kiln's request
 """
 import os
 
@@ -105,6 +108,7 @@ def forward_fixture(save):
 def main(save):
     forward_fixture(save)
     render_fixtures(save)
+    refiner_fixtures(save)
 
 
 # ---------------------------------------------------------------- whole renders
@@ -228,3 +232,68 @@ def render_fixtures(save):
         cases.append({"name": name, "request": kiln_request(seed, args)})
     with open(os.path.join(EXPECTED, "controlnet-renders.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
+
+
+# ---------------------------------------------------------------- with the refiner
+# As diffusers' users chain them: the ControlNet pipeline hands its latents (output_type="latent")
+# to StableDiffusionXLImg2ImgPipeline with the refiner, which runs without control; one
+# torch.Generator passed to both calls. The text-to-image ControlNet pipeline takes denoising_end
+# (ensemble of experts); the image-to-image one does not, so it only runs base then refiner.
+REFINER_CASES = [
+    # name, seed, scheduler, ControlNet pipeline ("text2img"/"img2img") and its call arguments,
+    # Kiln's refiner fields, the refiner's call arguments
+    ("refiner-after", 71, "euler-a", "text2img",
+     {"controlnet": ["tiny-controlnet"], "image": ["control-edges-75x61.png"], "controlnet_conditioning_scale": 0.8,
+      "num_inference_steps": 8},
+     {"refine_after": True, "refiner_strength": 0.4}, {"num_inference_steps": 8, "strength": 0.4}),
+    # The windows count over the whole schedule (controlnet_keep is made before the denoising_end cut).
+    ("refiner-ensemble", 72, "euler-a", "text2img",
+     {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"], "image": ["control-edges-75x61.png", "control-shapes-75x61.png"],
+      "controlnet_conditioning_scale": [0.7, 1.2], "control_guidance_start": [0.0, 0.1], "control_guidance_end": [0.6, 1.0],
+      "num_inference_steps": 10, "width": 64, "height": 48, "denoising_end": 0.7},
+     {"high_noise_frac": 0.7}, {"num_inference_steps": 10, "denoising_start": 0.7}),
+    ("img2img-refiner-after", 73, "euler", "img2img",
+     {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "control_image": ["control-edges-88x72.png"],
+      "num_inference_steps": 6, "num_images_per_prompt": 2},
+     {"refine_after": True, "refiner_strength": 0.3}, {"num_inference_steps": 6, "strength": 0.3, "num_images_per_prompt": 2}),
+]
+
+
+@torch.no_grad()
+def refiner_fixtures(save):
+    import json
+    import diffusers
+    from diffusers import (StableDiffusionXLControlNetImg2ImgPipeline, StableDiffusionXLControlNetPipeline,
+                           StableDiffusionXLImg2ImgPipeline)
+    from diffusers.utils import load_image
+    schedulers = {"euler": "EulerDiscreteScheduler", "euler-a": "EulerAncestralDiscreteScheduler"}
+    classes = {"text2img": StableDiffusionXLControlNetPipeline, "img2img": StableDiffusionXLControlNetImg2ImgPipeline}
+    cases = []
+    for name, seed, scheduler, kind, args, fields, refiner_args in REFINER_CASES:
+        nets = [ControlNetModel.from_pretrained(os.path.join(MODELS, n), dtype=torch.float32,
+                                                **({"variant": "fp16"} if n.endswith("-2") else {})) for n in args["controlnet"]]
+        pipe = classes[kind].from_pretrained(os.path.join(MODELS, "tiny-sdxl-base"), controlnet=nets[0] if len(nets) == 1 else nets,
+                                             dtype=torch.float32, add_watermarker=False)
+        refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained(os.path.join(MODELS, "tiny-sdxl-refiner"), dtype=torch.float32,
+                                                                   add_watermarker=False)
+        for p in (pipe, refiner):
+            p.scheduler = getattr(diffusers, schedulers[scheduler]).from_config(p.scheduler.config)
+            p.set_progress_bar_config(disable=True)
+        call = {k: v for k, v in args.items() if k not in ("controlnet", "image", "control_image")}
+        if kind == "img2img":
+            controls = [load_image(os.path.join(IMAGES, f)) for f in args["control_image"]]
+            call["control_image"] = controls[0] if len(controls) == 1 else controls
+            call["image"] = load_image(os.path.join(IMAGES, args["image"]))
+        else:
+            controls = [load_image(os.path.join(IMAGES, f)) for f in args["image"]]
+            call["image"] = controls[0] if len(controls) == 1 else controls
+        g = torch.Generator("cpu").manual_seed(seed)
+        latents = pipe(prompt=PROMPT, **call, generator=g, output_type="latent").images
+        out = refiner(prompt=PROMPT, **refiner_args, image=latents, generator=g, output_type="np").images
+        save("controlnet-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
+        request = kiln_request(seed, {k: v for k, v in args.items() if k != "denoising_end"})
+        request.update(fields, refiner="tiny-sdxl-refiner", scheduler=scheduler)
+        cases.append({"name": name, "request": request})
+    with open(os.path.join(EXPECTED, "controlnet-refiner.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+

@@ -16,9 +16,12 @@ final class ControlNetRenderParityTests: XCTestCase {
         let request: RenderRequest
     }
 
+    /// controlnet-refiner.json: the ControlNet pipeline's latents finished by the tiny refiner.
     static let cases: Result<[Case], Error> = Result {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("controlnet-renders.json")))
-        return try JSONDecoder().decode([Case].self, from: data)
+        try ["controlnet-renders.json", "controlnet-refiner.json"].flatMap { file in
+            let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.expected(file)))
+            return try JSONDecoder().decode([Case].self, from: data)
+        }
     }
 
     /// The case's request with fixture names made paths, and its control images read.
@@ -26,6 +29,7 @@ final class ControlNetRenderParityTests: XCTestCase {
         let c = try XCTUnwrap(try cases.get().first { $0.name == name }, "no case \(name)")
         var r = c.request
         r.controlnet.models = r.controlnet.models.map(Fixtures.model)
+        r.refiner = r.refiner.map(Fixtures.model)
         var inputs = RenderInputs()
         for ref in r.controlnet.images {
             let path = Fixtures.path("images/\(ref.file ?? "")")
@@ -63,6 +67,34 @@ final class ControlNetRenderParityTests: XCTestCase {
     /// two ControlNets in guess mode with a window over the steps left after the strength cut.
     func testImageToImageWithThePipelinesDefaults() throws { try render("img2img") }
     func testImageToImageWithTwoControlNetsGuessModeAndAWindow() throws { try render("img2img-two-guess") }
+
+    /// With the refiner, as diffusers chains them: the ControlNet pipeline's latents
+    /// (`output_type="latent"`) to StableDiffusionXLImg2ImgPipeline with the refiner, without
+    /// control, one generator through both calls (ancestral steps draw from it).
+    func testBaseThenRefinerWithoutControl() throws { try render("refiner-after") }
+    /// The ensemble of experts: `denoising_end` on the ControlNet pipeline, whose windows count over
+    /// the whole schedule, then the refiner from `denoising_start`.
+    func testEnsembleOfExpertsWithTwoControlNetsAndWindows() throws { try render("refiner-ensemble") }
+    func testImageToImageThenRefinerTwoImagesPerPrompt() throws { try render("img2img-refiner-after") }
+
+    /// Saved in the ControlNet stage and resumed in a fresh session, and saved again in the
+    /// refiner's, an ensemble render gives the same bits as a straight one.
+    func testResumeAcrossTheStagesWithTheRefinerIsBitIdentical() throws {
+        let (request, inputs) = try Self.prepared("refiner-ensemble")
+        let model = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
+        guard case .images(let straight) = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache()).run() else {
+            return XCTFail("no images")
+        }
+        var session = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache())
+        for stop in [3, 9] {
+            while session.completedSteps < stop { try session.advance() }
+            let state = try JSONDecoder().decode(DenoiseState.self, from: try JSONEncoder().encode(session.snapshot()))
+            session = try RenderSession(request: request, model: model, inputs: inputs, models: ModelCache(), resuming: state)
+        }
+        XCTAssertEqual(session.stage, 1, "the second save was in the refiner's stage")
+        guard case .images(let again) = try session.run() else { return XCTFail("no images") }
+        XCTAssertTrue(straight == again, "resumed render with the refiner differs from the straight one")
+    }
 
     /// Saved after a step inside a guidance window and resumed in a fresh session (its own model
     /// cache, as another worker would), a two-ControlNet render gives the same bits.
