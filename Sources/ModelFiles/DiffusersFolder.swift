@@ -1,14 +1,5 @@
 import Foundation
 
-/// Which weight files of a component to read: the plain ones only, the `fp16` variant
-/// (`*.fp16.safetensors`; like diffusers' `variant="fp16"`, plain files where a component has
-/// no variant), or whichever is present, plain first.
-public enum WeightVariant: String, Sendable, CaseIterable {
-    case automatic = "auto"
-    case plain = "none"
-    case fp16 = "fp16"
-}
-
 /// A component entry of `model_index.json`: `["diffusers", "UNet2DConditionModel"]`.
 public struct ComponentEntry: Sendable, Equatable {
     public let library: String
@@ -60,35 +51,33 @@ public struct DiffusersFolder: Sendable {
     }
 
     /// Opens the weights of a component: `diffusion_pytorch_model*` for diffusers models,
-    /// `model*` for transformers models; single or sharded; plain or fp16 variant.
+    /// `model*` for transformers models; single or sharded; plain or fp16 variant as `variant` picks.
     public func weights(_ component: String, variant: WeightVariant = .automatic) throws -> any WeightSource {
-        let folder = try componentPath(component)
-        let stem = components[component]?.library == "transformers" ? "model" : "diffusion_pytorch_model"
-        return try DiffusersFolder.openWeights(folder: folder, stem: stem, variant: variant)
+        try weightFiles(component, variant: variant).open()
     }
 
+    /// The weight files `variant` picks for a component, checked for the folder as a whole first
+    /// (`checkVariant`), without opening them.
+    public func weightFiles(_ component: String, variant: WeightVariant = .automatic) throws -> ComponentWeightFiles {
+        try checkVariant(variant)
+        let folder = try componentPath(component)
+        let stem = components[component]?.library == "transformers" ? "model" : "diffusion_pytorch_model"
+        return try ComponentWeightFiles.choose(folder: folder, stem: stem, variant: variant)
+    }
+
+    /// Refuses `fp16` for a folder where no component has fp16-named files, as diffusers'
+    /// `from_pretrained(variant="fp16")` does (it counts every folder model_index.json names).
+    public func checkVariant(_ variant: WeightVariant) throws {
+        guard variant == .fp16 else { return }
+        let named = options.values.keys.filter { !$0.hasPrefix("_") }
+        guard named.contains(where: { WeightVariant.hasFP16Files(folder: (path as NSString).appendingPathComponent($0)) }) else {
+            throw ModelFileError.noFP16Variant(folder: path)
+        }
+    }
+
+    /// The weights of a component folder (a pipeline's, or a ControlNet, VAE or UNet folder)
+    /// as `variant` picks them.
     public static func openWeights(folder: String, stem: String, variant: WeightVariant) throws -> any WeightSource {
-        let fm = FileManager.default
-        func at(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
-        let plainSingle = at("\(stem).safetensors"), plainIndex = at("\(stem).safetensors.index.json")
-        let fp16Single = at("\(stem).fp16.safetensors"), fp16Index = at("\(stem).safetensors.index.fp16.json")
-        var candidates: [(single: String, index: String)] = []
-        switch variant {
-        case .plain: candidates = [(plainSingle, plainIndex)]
-        // Like diffusers' variant="fp16": components without the variant load their plain weights.
-        case .fp16: candidates = [(fp16Single, fp16Index), (plainSingle, plainIndex)]
-        case .automatic: candidates = [(plainSingle, plainIndex), (fp16Single, fp16Index)]
-        }
-        for c in candidates {
-            if fm.fileExists(atPath: c.single) { return try SafetensorsFile(path: c.single) }
-            if fm.fileExists(atPath: c.index) { return try ShardedWeights(indexPath: c.index) }
-        }
-        if fm.fileExists(atPath: at("\(stem).bin")) || fm.fileExists(atPath: at("\(stem).bin.index.json")) {
-            throw ModelFileError.unsupportedFormat(path: at("\(stem).bin"),
-                reason: "pickled PyTorch weights are not read (they can run code); convert the folder to safetensors")
-        }
-        let wanted = variant == .fp16 ? "\(stem).fp16.safetensors" : "\(stem).safetensors"
-        throw ModelFileError.missingFile(path: at(wanted),
-            hint: "no \(variant == .fp16 ? "fp16 variant " : "")safetensors weights in \(folder)")
+        try ComponentWeightFiles.choose(folder: folder, stem: stem, variant: variant).open()
     }
 }

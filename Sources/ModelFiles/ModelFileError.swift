@@ -20,6 +20,10 @@ public enum ModelFileError: Error, CustomStringConvertible, LocalizedError, Equa
     case invalidIndex(path: String, reason: String)
     case missingComponent(folder: String, component: String)
     case unsupportedFormat(path: String, reason: String)
+    /// `--variant none` on a component folder with only fp16 variant weights.
+    case onlyFP16Weights(folder: String, file: String)
+    /// `--variant fp16` on a pipeline folder where no component has fp16 variant files.
+    case noFP16Variant(folder: String)
 
     public var description: String {
         switch self {
@@ -57,6 +61,10 @@ public enum ModelFileError: Error, CustomStringConvertible, LocalizedError, Equa
             return "\(folder): component folder '\(component)' is missing; the model folder is incomplete"
         case let .unsupportedFormat(path, reason):
             return "\(path): \(reason)"
+        case let .onlyFP16Weights(folder, file):
+            return "\(folder): holds only fp16 variant weights (\((file as NSString).lastPathComponent)), which diffusers' variant=None does not load; pass --variant fp16 (or leave --variant unset, which takes them)"
+        case let .noFP16Variant(folder):
+            return "\(folder): no component has fp16 variant weights (*.fp16.safetensors), so diffusers' variant=\"fp16\" refuses the model; pass --variant none or leave --variant unset"
         }
     }
 

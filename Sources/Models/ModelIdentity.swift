@@ -13,7 +13,7 @@ extension SDXLModelFiles {
         }
     }
 
-    /// The same hash over one component's weight files. Two models
+    /// The same hash over the weight files one component loads (those its variant picks). Two models
     /// whose component hashes agree hold the same weights for it, so it is loaded once (the
     /// refiner and base usually share text_encoder_2 and the VAE). A single file's components
     /// are told apart by the file's hash and their name.
@@ -21,7 +21,10 @@ extension SDXLModelFiles {
         if name == "unet", let unetOverride { return SDXLModelFiles.hash(files: unetOverride.files.filter { $0.hasSuffix(".safetensors") }) + ":unet" }
         switch layout {
         case .singleFile(let c, _): return SDXLModelFiles.hash(files: [c.path]) + ":" + name
-        case .folder(let f): return SDXLModelFiles.hash(files: componentFiles(f, name).filter { $0.hasSuffix(".safetensors") }) + ":" + name
+        case .folder(let f):
+            // The fp16 and plain weights of one folder are different weights to the cache.
+            if let chosen = try? f.weightFiles(name, variant: variant).files() { return SDXLModelFiles.hash(files: chosen) + ":" + name }
+            return SDXLModelFiles.hash(files: componentFiles(f, name).filter { $0.hasSuffix(".safetensors") }) + ":" + name
         }
     }
 

@@ -101,9 +101,15 @@ final class HubCacheTests: XCTestCase {
     }
 
     func testFP16VariantAloneIsComplete() throws {
-        // text_encoder holds both; without its plain file the fp16 variant is what diffusers and Kiln load.
+        // text_encoder holds both; without its plain file the snapshot is complete for
+        // diffusers' variant="fp16" and for Kiln's default (plain, else fp16), which loads it.
+        // diffusers' variant=None does not (no model.safetensors), nor Kiln's --variant none
+        // (WeightVariantTests).
         try cache.add(repo: "org/tiny", commit: commitA, from: tiny, skipping: ["text_encoder/model.safetensors"])
-        XCTAssertEqual(try snapshot("org/tiny").commit, commitA)
+        let s = try snapshot("org/tiny")
+        XCTAssertEqual(s.commit, commitA)
+        XCTAssertTrue(try DiffusersFolder(path: s.path).weightFiles("text_encoder").isFP16)
+        XCTAssertThrowsError(try DiffusersFolder(path: s.path).weightFiles("text_encoder", variant: .plain))
     }
 
     func testRefHoldingNoCommitIsRefused() throws {

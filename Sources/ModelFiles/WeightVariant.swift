@@ -1,0 +1,78 @@
+import Foundation
+
+/// Which weight files of a pipeline folder's components to read.
+/// - `automatic` (Kiln's default, `--variant` unset): each component's plain weights, else its
+///   fp16 variant. A convenience for folders holding only `*.fp16.*` files; diffusers'
+///   `variant=None` refuses those.
+/// - `plain` (`none`): diffusers' `variant=None`, plain files only.
+/// - `fp16`: diffusers' `variant="fp16"`: a component with any fp16-named file loads its fp16
+///   weights and only those, one without loads its plain weights, and a folder where no component
+///   has any is refused (`_identify_model_variants` in diffusers' pipeline_loading_utils.py).
+public enum WeightVariant: String, Sendable, CaseIterable, Codable {
+    case automatic = "auto"
+    case plain = "none"
+    case fp16 = "fp16"
+
+    /// The variant a name gives: `auto`, `none` or `fp16`.
+    public init?(name: String) { self.init(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased()) }
+
+    /// Whether a component folder holds files of the fp16 variant, as diffusers tells: a file whose
+    /// name's second dot-separated part starts with `fp16` (`model.fp16.safetensors`,
+    /// `diffusion_pytorch_model.fp16-00001-of-00002.safetensors`).
+    public static func hasFP16Files(folder: String) -> Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        return names.contains { name in
+            let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count > 1 && parts[1].hasPrefix("fp16")
+        }
+    }
+}
+
+/// The weight files a component loads: one safetensors file, or a shard index and its shards.
+public struct ComponentWeightFiles: Sendable, Equatable {
+    /// The safetensors file, or the `*.index*.json` of a sharded set.
+    public let path: String
+    public let sharded: Bool
+    /// Whether these are the fp16 variant's files.
+    public let isFP16: Bool
+
+    /// The files read: the single file, or the index's shards (without the index itself).
+    public func files() throws -> [String] {
+        guard sharded else { return [path] }
+        let folder = (path as NSString).deletingLastPathComponent
+        return try ShardedWeights.shardNames(indexPath: path).map { (folder as NSString).appendingPathComponent($0) }
+    }
+
+    public func open() throws -> any WeightSource {
+        sharded ? try ShardedWeights(indexPath: path) : try SafetensorsFile(path: path)
+    }
+
+    /// The files `variant` picks in a component folder (`stem`: `model` or `diffusion_pytorch_model`).
+    public static func choose(folder: String, stem: String, variant: WeightVariant) throws -> ComponentWeightFiles {
+        let fm = FileManager.default
+        func at(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        let plain = (single: at("\(stem).safetensors"), index: at("\(stem).safetensors.index.json"), fp16: false)
+        let half = (single: at("\(stem).fp16.safetensors"), index: at("\(stem).safetensors.index.fp16.json"), fp16: true)
+        let candidates: [(single: String, index: String, fp16: Bool)]
+        switch variant {
+        case .plain: candidates = [plain]
+        // diffusers gives a component with fp16-named files variant="fp16" (and no fallback), others None.
+        case .fp16: candidates = WeightVariant.hasFP16Files(folder: folder) ? [half] : [plain]
+        case .automatic: candidates = [plain, half]
+        }
+        for c in candidates {
+            if fm.fileExists(atPath: c.single) { return ComponentWeightFiles(path: c.single, sharded: false, isFP16: c.fp16) }
+            if fm.fileExists(atPath: c.index) { return ComponentWeightFiles(path: c.index, sharded: true, isFP16: c.fp16) }
+        }
+        if fm.fileExists(atPath: at("\(stem).bin")) || fm.fileExists(atPath: at("\(stem).bin.index.json")) {
+            throw ModelFileError.unsupportedFormat(path: at("\(stem).bin"),
+                reason: "pickled PyTorch weights are not read (they can run code); convert the folder to safetensors")
+        }
+        if variant == .plain, fm.fileExists(atPath: half.single) || fm.fileExists(atPath: half.index) {
+            throw ModelFileError.onlyFP16Weights(folder: folder, file: (fm.fileExists(atPath: half.single) ? half.single : half.index))
+        }
+        let wanted = candidates.first?.fp16 == true ? half.single : plain.single
+        throw ModelFileError.missingFile(path: wanted,
+            hint: "no \(candidates.first?.fp16 == true ? "fp16 variant " : "")safetensors weights in \(folder)")
+    }
+}
