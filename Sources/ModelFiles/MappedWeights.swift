@@ -13,7 +13,11 @@ public enum WeightTransform: Sendable, Equatable {
 /// A view of another weight source under new names, with per-tensor transforms: how a
 /// single-file checkpoint is presented to the networks in diffusers' naming.
 public final class MappedWeights: WeightSource, @unchecked Sendable {
-    public struct Entry: Sendable { public let key: String; public let transform: WeightTransform }
+    public struct Entry: Sendable {
+        public let key: String
+        public let transform: WeightTransform
+        public init(key: String, transform: WeightTransform) { self.key = key; self.transform = transform }
+    }
 
     public let base: any WeightSource
     public let entries: [String: Entry]

@@ -120,13 +120,19 @@ public struct SingleFileCheckpoint: Sendable {
     /// The same for any file holding `model.diffusion_model.*` tensors: a whole checkpoint, or a
     /// UNet alone (`--unet`).
     public static func unetEntries(in file: SafetensorsFile, layersPerBlock: Int) -> [String: MappedWeights.Entry] {
+        unetEntries(in: file, prefix: unetPrefix, layersPerBlock: layersPerBlock)
+    }
+
+    /// The same under another prefix: an original-layout ControlNet's encoder (`control_model.`,
+    /// or none) has the UNet's `input_blocks`/`middle_block` names.
+    public static func unetEntries(in file: SafetensorsFile, prefix: String, layersPerBlock: Int) -> [String: MappedWeights.Entry] {
         let per = layersPerBlock + 1
         let fixed: [(String, String)] = [
             ("time_embed.0.", "time_embedding.linear_1."), ("time_embed.2.", "time_embedding.linear_2."),
             ("label_emb.0.0.", "add_embedding.linear_1."), ("label_emb.0.2.", "add_embedding.linear_2."),
             ("input_blocks.0.0.", "conv_in."), ("out.0.", "conv_norm_out."), ("out.2.", "conv_out."),
         ]
-        return prefixed(in: file, unetPrefix) { key in
+        return prefixed(in: file, prefix) { key in
             for (old, new) in fixed where key.hasPrefix(old) { return new + key.dropFirst(old.count) }
             if key.hasPrefix("middle_block.") {
                 let parts = key.split(separator: ".", maxSplits: 2).map(String.init)

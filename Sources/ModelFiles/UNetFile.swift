@@ -87,7 +87,7 @@ public struct UNetFile: Sendable {
 
     /// Refuses a pickled PyTorch file (told from its first bytes or its extension) with the one
     /// line that converts it to safetensors.
-    static func refusePickle(_ path: String) throws {
+    public static func refusePickle(_ path: String) throws {
         let ext = (path as NSString).pathExtension.lowercased()
         guard let kind = SingleFileCheckpoint.pickledContainer(path) ?? (["ckpt", "pt", "pth", "bin"].contains(ext) ? "a .\(ext) file" : nil) else { return }
         let output = ((path as NSString).deletingPathExtension as String) + ".safetensors"

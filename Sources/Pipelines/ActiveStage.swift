@@ -112,7 +112,8 @@ struct ActiveStage {
                 ? try ControlStage(settings: request.controlnet, images: inputs.controlImages, size: size, imagesPerPrompt: n,
                                    guidance: guidance, conditioning: conditioning,
                                    stepCount: plan.isTextToImage ? schedule.scheduler.timesteps.count : schedule.timesteps.count,
-                                   imageToImage: !plan.isTextToImage, precision: plan.model.precision, models: models)
+                                   imageToImage: !plan.isTextToImage, precision: plan.model.precision, base: model.unet.config,
+                                   models: models)
                 : nil
             if plan.inpaint, let pad = request.paddingMaskCrop, plan.start == .image, let mask = inputs.mask {
                 crop = try CropRegion(mask: mask, width: size.width, height: size.height, pad: pad)

@@ -24,11 +24,12 @@ struct ControlStage {
     let nets: [ModelCache.ControlNetEntry]
 
     init(settings: ControlNetSettings, images given: [RGBImage], size: PixelSize, imagesPerPrompt n: Int, guidance: Bool,
-         conditioning: UNetConditioning, stepCount: Int, imageToImage: Bool, precision: Precision, models: ModelCache) throws {
+         conditioning: UNetConditioning, stepCount: Int, imageToImage: Bool, precision: Precision, base: UNetConfig,
+         models: ModelCache) throws {
         guard given.count == settings.models.count else {
             throw RenderError.invalid(parameter: "control-image", reason: "the control images were not provided")
         }
-        nets = try settings.models.map { try ModelCache.ControlNetEntry(path: $0, precision: precision) }
+        nets = try settings.models.map { try ModelCache.ControlNetEntry(path: $0, precision: precision, base: base) }
         guessMode = settings.guessMode || nets[0].files.config.globalPoolConditions
         self.settings = settings; self.guidance = guidance; imagesPerPrompt = n; self.stepCount = stepCount; self.imageToImage = imageToImage
         let doubled = guidance && !guessMode
@@ -75,7 +76,7 @@ struct ControlStage {
         let unet = try UNetConfig(try files.config("unet")), vae = try VAEConfig(try files.config("vae"))
         for path in settings.models {
             do {
-                try ControlNetFiles(path: path).config.check(fits: unet, vaeScale: vae.downscaleFactor)
+                try ControlNetFiles(path: path, base: unet).config.check(fits: unet, vaeScale: vae.downscaleFactor)
             } catch let error as ModelFileError {
                 throw RenderError.invalid(parameter: "controlnet", reason: "\(error)")
             }
@@ -97,8 +98,9 @@ extension ModelCache {
         let key: String
         let bytes: Int
 
-        init(path: String, precision: Precision) throws {
-            var files = try ControlNetFiles(path: path)
+        /// `base`: the UNet the ControlNet feeds, whose config a single-file ControlNet completes.
+        init(path: String, precision: Precision, base: UNetConfig) throws {
+            var files = try ControlNetFiles(path: path, base: base)
             files.precision = precision
             self.files = files
             key = "controlnet:" + files.contentHash + (precision == .fp32 ? "" : "@" + precision.rawValue)
@@ -118,7 +120,7 @@ extension ModelCache {
 extension RenderSession {
     /// The content hash of each of the request's ControlNets, for provenance (nil without ControlNet).
     var controlNetHashes: [String]? {
-        request.controlnet.models.isEmpty ? nil : request.controlnet.models.map { (try? ControlNetFiles(path: $0).contentHash) ?? "" }
+        request.controlnet.models.isEmpty ? nil : request.controlnet.models.map { ControlNetFiles.contentHash(path: $0) }
     }
 }
 

@@ -1748,6 +1748,15 @@ def controlnet_fixtures():
 
 
 @part
+def controlnet_single_file_fixtures():
+    """tiny-controlnet as one file in the original layout, and its forward in bfloat16
+    (controlnet_single_file_fixtures.py)."""
+    sys.path.insert(0, HERE)
+    import controlnet_single_file_fixtures as c
+    c.main(save)
+
+
+@part
 def hub_cache_check():
     """Checks the Hugging Face cache layout Kiln's tests build (Tests/KilnTestSupport/
     HubCacheFixture.swift: blobs named by ETag, relative symlinks from snapshots, refs without a

@@ -1,0 +1,127 @@
+"""Single-file ControlNets and the ControlNet forward in bfloat16, made by diffusers 0.42.1
+(run by generate_fixtures.py --only controlnet_single_file_fixtures; reads models/tiny-controlnet
+and expected/controlnet-forward.safetensors, written by controlnet_fixtures.py).
+
+Writes:
+  models/tiny-controlnet-original.safetensors  tiny-controlnet in the original ControlNet layout
+                               (`control_model.input_blocks.*`, `zero_convs.*`, `input_hint_block.*`,
+                               `middle_block_out.*`, `label_emb.*`), as the ControlNet/sgm code saves
+                               one. The diffusers layout in one file needs no fixture: it is
+                               models/tiny-controlnet/diffusion_pytorch_model.safetensors itself.
+  expected/controlnet-bf16.safetensors  the ControlNet forward (controlnet-forward's inputs, scale 1)
+                               by diffusers in float32 (`fp32.*`) and in torch.bfloat16 (`bf16.*`,
+                               weights and activations), so a test can hold Kiln's bf16 error
+                               against float32 to at most 1.5x diffusers' own.
+
+diffusers' `convert_controlnet_checkpoint` (what `ControlNetModel.from_single_file` runs) maps
+every original name but `label_emb.*`, the added embedding an SDXL ControlNet has, so
+`from_single_file` of an original-layout SDXL ControlNet fails in diffusers 0.42.1 (the
+`add_embedding` weights stay on the meta device). The check below runs that conversion on the
+file written here and asserts that it gives the folder's tensors for every other name, and that
+the `label_emb` names are those of diffusers' own table (`DIFFUSERS_TO_LDM_MAPPING["controlnet"]
+["addition_embed_type"]`), so the inverse mapping written here is diffusers' own.
+"""
+import os
+
+import torch
+from safetensors.torch import load_file, save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = os.path.join(HERE, "models")
+EXPECTED = os.path.join(HERE, "expected")
+RESNET = [("norm1", "in_layers.0"), ("conv1", "in_layers.2"), ("time_emb_proj", "emb_layers.1"),
+          ("norm2", "out_layers.0"), ("conv2", "out_layers.3"), ("conv_shortcut", "skip_connection")]
+
+
+def original_keys(controlnet):
+    """diffusers ControlNetModel names -> the original ControlNet names (without `control_model.`)."""
+    per = controlnet.config.layers_per_block + 1
+    fixed = {"conv_in": "input_blocks.0.0", "time_embedding.linear_1": "time_embed.0",
+             "time_embedding.linear_2": "time_embed.2", "add_embedding.linear_1": "label_emb.0.0",
+             "add_embedding.linear_2": "label_emb.0.2", "controlnet_mid_block": "middle_block_out.0",
+             "controlnet_cond_embedding.conv_in": "input_hint_block.0"}
+    blocks = len(controlnet.controlnet_cond_embedding.blocks)
+    fixed["controlnet_cond_embedding.conv_out"] = f"input_hint_block.{2 * (blocks + 1)}"
+
+    def resnet(rest):
+        for new, old in RESNET:
+            if rest.startswith(new + "."):
+                return old + rest[len(new):]
+        raise KeyError(rest)
+
+    out = {}
+    for name, tensor in controlnet.state_dict().items():
+        parts = name.split(".")
+        stem, leaf = ".".join(parts[:-1]), parts[-1]
+        if stem in fixed:
+            key = f"{fixed[stem]}.{leaf}"
+        elif parts[0] == "controlnet_cond_embedding":
+            key = f"input_hint_block.{2 * (int(parts[2]) + 1)}.{leaf}"
+        elif parts[0] == "controlnet_down_blocks":
+            key = f"zero_convs.{parts[1]}.0.{leaf}"
+        elif parts[0] == "down_blocks":
+            b, kind, rest = int(parts[1]), parts[2], ".".join(parts[4:])
+            if kind == "downsamplers":
+                key = f"input_blocks.{1 + b * per + per - 1}.0.op.{leaf}"
+            else:
+                i = 1 + b * per + int(parts[3])
+                key = f"input_blocks.{i}.0.{resnet(rest)}" if kind == "resnets" else f"input_blocks.{i}.1.{rest}"
+        elif parts[0] == "mid_block":
+            kind, j, rest = parts[1], int(parts[2]), ".".join(parts[3:])
+            key = f"middle_block.{2 * j}.{resnet(rest)}" if kind == "resnets" else f"middle_block.1.{rest}"
+        else:
+            raise KeyError(name)
+        out[key] = tensor
+    assert len(out) == len(controlnet.state_dict())
+    return out
+
+
+def original_file(folder, path):
+    from diffusers import ControlNetModel
+    controlnet = ControlNetModel.from_pretrained(folder).eval()
+    original = {"control_model." + k: v.contiguous() for k, v in original_keys(controlnet).items()}
+    save_file(original, path, metadata={"format": "pt"})
+    # diffusers' own conversion of the file gives the folder's tensors back.
+    from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING, convert_controlnet_checkpoint
+    converted = convert_controlnet_checkpoint(load_file(path), dict(controlnet.config))
+    mine = controlnet.state_dict()
+    missing = sorted(k for k in mine if k not in converted)
+    assert all(k.startswith("add_embedding.") for k in missing), missing
+    for k, v in converted.items():
+        assert torch.equal(v, mine[k]), f"convert_controlnet_checkpoint: {k} differs"
+    for new, old in DIFFUSERS_TO_LDM_MAPPING["controlnet"]["addition_embed_type"].items():
+        assert torch.equal(load_file(path)["control_model." + old], mine[new]), new
+    try:
+        ControlNetModel.from_single_file(path, config=folder)
+        print("from_single_file loaded the original layout")
+    except Exception as error:  # diffusers 0.42.1: add_embedding is never mapped
+        print(f"from_single_file fails on an original-layout SDXL ControlNet: {type(error).__name__}")
+    print(f"convert_controlnet_checkpoint: {len(converted)} of {len(mine)} tensors equal; not mapped: {missing}")
+
+
+@torch.no_grad()
+def bf16_forward(folder, save):
+    from diffusers import ControlNetModel
+    inputs = load_file(os.path.join(EXPECTED, "controlnet-forward.safetensors"))
+    out = {}
+    for dtype, suffix in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        net = ControlNetModel.from_pretrained(folder, dtype=dtype).eval()
+        cast = {k: inputs[k].to(dtype) for k in ("sample", "encoder_hidden_states", "text_embeds", "time_ids")}
+        cond = (inputs["cond_u8"].to(torch.float32) / 255).to(dtype)
+        down, mid = net(cast["sample"], inputs["timestep"].to(dtype), encoder_hidden_states=cast["encoder_hidden_states"],
+                        controlnet_cond=cond, conditioning_scale=1.0,
+                        added_cond_kwargs={"text_embeds": cast["text_embeds"], "time_ids": cast["time_ids"]}, return_dict=False)
+        for i, d in enumerate(down):
+            out[f"{suffix}.down.{i}"] = d.float()
+        out[f"{suffix}.mid"] = mid.float()
+    worst = max((out[k] - out[k.replace("bf16", "fp32")]).abs().max().item() / out[k.replace("bf16", "fp32")].abs().max().item()
+                for k in out if k.startswith("bf16"))
+    assert worst > 0, "bf16 changed nothing"
+    print(f"diffusers bf16 against float32: largest error / largest value {worst:.4f}")
+    save("controlnet-bf16", out)
+
+
+def main(save):
+    folder = os.path.join(MODELS, "tiny-controlnet")
+    original_file(folder, os.path.join(MODELS, "tiny-controlnet-original.safetensors"))
+    bf16_forward(folder, save)

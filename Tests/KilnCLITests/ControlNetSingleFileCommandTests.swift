@@ -1,0 +1,58 @@
+import Foundation
+import Imaging
+import KilnTestSupport
+import XCTest
+
+/// `--controlnet FILE`: one safetensors file renders as its folder does (diffusers' "one" case),
+/// queued or not; a pickled file or a file for another base is refused in one line, nothing queued.
+final class ControlNetSingleFileCommandTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws { dir = try Fixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    let base = Fixtures.model("tiny-sdxl-base")
+    let original = Fixtures.path("models/tiny-controlnet-original.safetensors")
+    let edges = Fixtures.path("images/control-edges-75x61.png")
+    /// diffusers' "one" case (controlnet_fixtures.py) but for the ControlNet.
+    var one: [String] { ["--prompt", "a lighthouse on a cliff at dusk", "--seed", "51", "--steps", "6", "--control-image", edges,
+                         "--control-scale", "0.8", "--no-watermark"] }
+
+    func assertDiffusersOne(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let image = try ImageFile.read(data: Data(contentsOf: URL(fileURLWithPath: path)), name: path)
+        let result = PixelComparison([(image.width, image.height, image.pixels)], try Expected("controlnet-one").tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)", file: file, line: line)
+    }
+
+    func testAnOriginalLayoutFileRendersAsDiffusersDoesFromTheFolder() throws {
+        let out = dir + "/one.png"
+        let r = try KilnProcess.run(["render", "--model", base, "--controlnet", original, "--output", out] + one)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try assertDiffusersOne(out)
+    }
+
+    /// A diffusers repo's weights file alone, queued: the worker renders diffusers' image.
+    func testAQueuedDiffusersLayoutFile() throws {
+        let db = dir + "/q.db", out = dir + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let file = Fixtures.model("tiny-controlnet") + "/diffusion_pytorch_model.safetensors"
+        let enqueue = try KilnProcess.run(["enqueue", "--db", db, "--model", base, "--controlnet", file] + one)
+        XCTAssertEqual(enqueue.status, 0, enqueue.stderr)
+        let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out])
+        XCTAssertEqual(work.status, 0, work.stderr)
+        try assertDiffusersOne(out + "/job-1-0.png")
+        let hashes = try KilnProcess.query(db, "SELECT controlnet_hashes FROM v_outputs")
+        XCTAssertEqual(hashes.count, 1)
+        XCTAssertFalse(hashes.first?.isEmpty ?? true, "the file's content hash is recorded")
+    }
+
+    func testPickledAndMisfittingFilesAreRefusedBeforeAnythingIsQueued() throws {
+        let pickled = dir + "/OpenPoseXL2.bin"
+        try Data([0x80, 0x02, 0x7d, 0x71, 0x00]).write(to: URL(fileURLWithPath: pickled))
+        let db = dir + "/q.db"
+        try assertOneLineFailure(["enqueue", "--db", db, "--model", base, "--prompt", "x", "--controlnet", pickled, "--control-image", edges],
+                                 mentions: ["OpenPoseXL2.bin", "pickled", "save_file("])
+        try assertOneLineFailure(["render", "--model", Fixtures.model("tiny-sdxl-refiner"), "--prompt", "x", "--controlnet", original,
+                                  "--control-image", edges, "--output", dir + "/x.png"], mentions: ["tiny-controlnet-original.safetensors", "wide"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: db), "nothing queued")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.png"))
+    }
+}
