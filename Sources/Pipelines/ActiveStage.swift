@@ -48,7 +48,7 @@ struct ActiveStage {
         let blendMask: Tensor?
         /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
         let unetMask: Tensor?
-        /// ControlNet's images and residuals (`StableDiffusionXLControlNetPipeline`), nil without it.
+        /// ControlNet's images and residuals (`StableDiffusionXLControlNet[Img2Img|Inpaint]Pipeline`), nil without it.
         let control: ControlStage?
 
         init(plan: StagePlan, request: RenderRequest, inputs: RenderInputs, latentSize: (height: Int, width: Int)?,
@@ -108,18 +108,19 @@ struct ActiveStage {
             conditioning = UNetConditioning(encoderHiddenStates: hidden, textEmbeds: pooled, timeIDs: rows,
                                             timestepCond: guidanceEmbedding.map { guidanceScaleEmbedding(request.effectiveGuidance - 1, dim: $0, count: n) })
             schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: model.schedulerConfig)
-            control = plan.role == .base && !request.controlnet.isEmpty
-                ? try ControlStage(settings: request.controlnet, images: inputs.controlImages, size: size, imagesPerPrompt: n,
-                                   guidance: guidance, conditioning: conditioning,
-                                   stepCount: plan.isTextToImage ? schedule.scheduler.timesteps.count : schedule.timesteps.count,
-                                   imageToImage: !plan.isTextToImage, precision: plan.model.precision, base: model.unet.config,
-                                   models: models)
-                : nil
             if plan.inpaint, let pad = request.paddingMaskCrop, plan.start == .image, let mask = inputs.mask {
                 crop = try CropRegion(mask: mask, width: size.width, height: size.height, pad: pad)
             } else {
                 crop = nil
             }
+            // controlnet_keep counts the steps after the strength or denoising_start cut, before denoising_end's.
+            control = plan.role == .base && !request.controlnet.isEmpty
+                ? try ControlStage(settings: request.controlnet, images: inputs.controlImages, size: size, imagesPerPrompt: n,
+                                   guidance: guidance, conditioning: conditioning,
+                                   stepCount: schedule.scheduler.timesteps.count - schedule.begin,
+                                   imageToImage: !plan.isTextToImage && !plan.inpaint, inpaint: plan.inpaint, crop: crop,
+                                   precision: plan.model.precision, base: model.unet.config, models: models)
+                : nil
             if plan.inpaint, let mask = inputs.mask {
                 let pixels = try ImageConditioning.maskTensor(mask, size: size, crop: crop)
                 let latent = ImageConditioning.latentMask(pixels, height: size.height / scale, width: size.width / scale).repeatedBatch(n)

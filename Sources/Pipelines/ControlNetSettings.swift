@@ -51,7 +51,7 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
     /// ControlNet `i`'s value of a list that holds one value for all or one per ControlNet.
     static func value(_ list: [Double], _ i: Int, default d: Double) -> Double { list.isEmpty ? d : list[list.count == 1 ? 0 : i] }
     /// The conditioning scale of ControlNet `i`: given, or the pipeline's default, 1.0 for
-    /// text-to-image and 0.8 for image-to-image (`StableDiffusionXLControlNetImg2ImgPipeline`).
+    /// text-to-image and inpainting, 0.8 for image-to-image (`StableDiffusionXLControlNetImg2ImgPipeline`).
     public func scale(_ i: Int, imageToImage: Bool = false) -> Double { Self.value(scales, i, default: imageToImage ? 0.8 : 1) }
     public func start(_ i: Int) -> Double { Self.value(starts, i, default: 0) }
     public func end(_ i: Int) -> Double { Self.value(ends, i, default: 1) }
@@ -85,11 +85,17 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
         for i in 0..<n where start(i) >= end(i) {
             throw bad("control-start", "\(start(i)) must be below control-end \(end(i))\(n > 1 ? " (ControlNet \(i + 1))" : "")")
         }
-        // What this first slice of ControlNet does not run yet is refused rather than run without control.
-        if request.mask != nil || request.latents != nil {
-            throw bad("controlnet", "runs text-to-image and image-to-image only for now; it cannot be combined with --mask or --latents")
-        }
-        if request.image != nil {
+        // What ControlNet does not run yet is refused rather than run without control.
+        if request.latents != nil { throw bad("controlnet", "cannot be combined with --latents yet") }
+        if request.mask != nil {
+            // StableDiffusionXLControlNetInpaintPipeline takes none of these, so none is run with it.
+            for (name, given) in [("timesteps", request.timesteps != nil), ("sigmas", request.sigmas != nil),
+                                  ("negative-original-size", request.negativeOriginalSize != nil),
+                                  ("negative-target-size", request.negativeTargetSize != nil),
+                                  ("negative-crop-top-left", request.negativeCropTopLeft != .zero)] where given {
+                throw bad(name, "is not a parameter of diffusers' ControlNet inpainting pipeline; leave it out with --controlnet and --mask")
+            }
+        } else if request.image != nil {
             // StableDiffusionXLControlNetImg2ImgPipeline takes neither, so neither is run with it.
             for (name, given) in [("denoising-start", request.denoisingStart != nil), ("denoising-end", request.denoisingEnd != nil),
                                   ("timesteps", request.timesteps != nil), ("sigmas", request.sigmas != nil)] where given {
@@ -104,7 +110,7 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
                 throw bad("high-noise-frac", "needs denoising_end, which diffusers' ControlNet image-to-image pipeline lacks; use --refine-after with --controlnet and --image")
             }
         }
-        if request.guidanceRescale != 0 {
+        if request.guidanceRescale != 0 && request.mask == nil {  // only the inpainting pipeline takes it
             throw bad("guidance-rescale", "is not a parameter of diffusers' ControlNet pipeline; leave it at 0 with --controlnet")
         }
     }
@@ -123,7 +129,7 @@ extension RenderParameters {
     /// The ControlNet rows of the parameter table: repeatable options, paired in order.
     static let controlNet: [RenderParameter] = [
         entry("controlnet", "controlnet", .model,
-              "A ControlNet for SDXL (diffusers folder, or org/name in the Hugging Face cache) guiding a text-to-image or image-to-image render by its --control-image; repeat for several (MultiControlNet), each paired in order with its --control-image.",
+              "A ControlNet for SDXL (diffusers folder, or org/name in the Hugging Face cache) guiding a text-to-image, image-to-image or inpainting render by its --control-image; repeat for several (MultiControlNet), each paired in order with its --control-image.",
               set: { $0.controlnet.models.append(text($1)) },
               get: { r in r.controlnet.models.isEmpty ? nil : r.controlnet.models.map { ($0 as NSString).lastPathComponent }.joined(separator: ";") }),
         entry("control-image", "control_image", .file,
@@ -131,7 +137,7 @@ extension RenderParameters {
               set: { $0.controlnet.images.append(InputReference(sha256: "", file: text($1))) },
               get: { r in r.controlnet.images.isEmpty ? nil : r.controlnet.images.map { (($0.file ?? $0.sha256) as NSString).lastPathComponent }.joined(separator: ";") }),
         entry("control-scale", "controlnet_conditioning_scale", .number,
-              "ControlNet conditioning scale, 0...10 (default 1.0; with --image 0.8, as diffusers' ControlNet image-to-image pipeline): one for all ControlNets or one per --controlnet (repeat, or join with ';').",
+              "ControlNet conditioning scale, 0...10 (default 1.0; with --image and no --mask 0.8, as diffusers' ControlNet image-to-image pipeline): one for all ControlNets or one per --controlnet (repeat, or join with ';').",
               set: { $0.controlnet.scales += try numberList("control-scale", $1) }, get: { listText($0.controlnet.scales) }),
         entry("control-start", "control_guidance_start", .number,
               "Fraction of the steps at which ControlNet starts acting, 0...1 (default 0): one for all or one per --controlnet.",

@@ -4,18 +4,21 @@ import ModelFiles
 import Models
 import Numerics
 
-/// What `StableDiffusionXLControlNetPipeline` adds to a text-to-image stage: the control images
-/// as `prepare_image` gives them, and each step's ControlNet residuals (`controlnet_keep`, the
-/// scales, MultiControlNet's sum, guess mode's conditional-only pass).
+/// What `StableDiffusionXLControlNetPipeline` (and its Img2Img and Inpaint siblings) add to a
+/// base stage: the control images as `prepare_image` gives them, and each step's ControlNet
+/// residuals (`controlnet_keep`, the scales, MultiControlNet's sum, guess mode's conditional-only
+/// pass), computed from the 4-channel latents even when a 9-channel UNet takes more.
 struct ControlStage {
     let settings: ControlNetSettings
     /// Per ControlNet: `[n, H, W, 3]` (guess mode or no guidance) or `[2n, H, W, 3]`, RGB in [0, 1].
     let images: [Tensor]
-    /// Guess mode as the pipeline runs it: asked for, or forced by the first ControlNet's `global_pool_conditions`.
+    /// Guess mode as the pipeline runs it: asked for, or forced by the first ControlNet's
+    /// `global_pool_conditions` (not in the inpainting pipeline, which lacks that rule).
     let guessMode: Bool
     let guidance: Bool
     let imagesPerPrompt: Int
-    /// `len(timesteps)`, over which `controlnet_keep` is computed (image-to-image: those after the strength cut).
+    /// `len(timesteps)`, over which `controlnet_keep` is computed: after the strength or
+    /// denoising_start cut, before the denoising_end cut.
     let stepCount: Int
     /// Image-to-image (`StableDiffusionXLControlNetImg2ImgPipeline`): the default scale is 0.8.
     let imageToImage: Bool
@@ -24,18 +27,19 @@ struct ControlStage {
     let nets: [ModelCache.ControlNetEntry]
 
     init(settings: ControlNetSettings, images given: [RGBImage], size: PixelSize, imagesPerPrompt n: Int, guidance: Bool,
-         conditioning: UNetConditioning, stepCount: Int, imageToImage: Bool, precision: Precision, base: UNetConfig,
-         models: ModelCache) throws {
+         conditioning: UNetConditioning, stepCount: Int, imageToImage: Bool, inpaint: Bool, crop: CropRegion?,
+         precision: Precision, base: UNetConfig, models: ModelCache) throws {
         guard given.count == settings.models.count else {
             throw RenderError.invalid(parameter: "control-image", reason: "the control images were not provided")
         }
         nets = try settings.models.map { try ModelCache.ControlNetEntry(path: $0, precision: precision, base: base) }
-        guessMode = settings.guessMode || nets[0].files.config.globalPoolConditions
+        guessMode = settings.guessMode || !inpaint && nets[0].files.config.globalPoolConditions
         self.settings = settings; self.guidance = guidance; imagesPerPrompt = n; self.stepCount = stepCount; self.imageToImage = imageToImage
         let doubled = guidance && !guessMode
-        images = given.map { image in
-            // control_image_processor.preprocess: RGB, resized (LANCZOS) to the output size, in [0, 1]; repeated.
-            let resized = image.resized(width: size.width, height: size.height, filter: .lanczos)
+        images = try given.map { image in
+            // control_image_processor.preprocess: RGB, resized (LANCZOS) to the output size (with
+            // padding_mask_crop: cropped to the mask's region and fitted, as the input image), in [0, 1]; repeated.
+            let resized = try ImageConditioning.fitted(image, size: size, crop: crop)
             let one = Tensor(uninitialized: [1, size.height, size.width, 3])
             let o = one.unsafePointer
             resized.pixels.withUnsafeBufferPointer { p in for i in 0..<p.count { o[i] = Float(p[i]) / 255 } }

@@ -378,8 +378,8 @@ extension RenderRequest {
     public var effectiveStrength: Double { strength ?? (mask != nil ? 0.9999 : (controlnet.models.isEmpty ? 0.3 : 0.8)) }
 
     /// The guidance scale this request runs at: its own, or diffusers' default for the mode
-    /// (the inpainting pipeline's is 7.5, the others' 5.0).
-    public var effectiveGuidance: Float { guidance ?? (mask != nil ? 7.5 : 5.0) }
+    /// (the inpainting pipeline's is 7.5, the others' 5.0, the ControlNet inpainting one's too).
+    public var effectiveGuidance: Float { guidance ?? (mask != nil && controlnet.models.isEmpty ? 7.5 : 5.0) }
 
     /// Checks every parameter before any work is done.
     public func validate() throws {

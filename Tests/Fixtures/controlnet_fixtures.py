@@ -13,6 +13,8 @@ Writes:
   expected/controlnet-*.safetensors, controlnet-renders.json  StableDiffusionXLControlNetPipeline's
                                images on the tiny base (one and two ControlNets, windows, guess mode,
                                a control image resized to another output size) and Kiln's request
+  expected/controlnet-inpaint-*.safetensors, controlnet-inpaint.json  StableDiffusionXLControlNetInpaintPipeline's
+                               images on the 4-channel base and the 9-channel inpainting UNet, and Kiln's request
   expected/controlnet-refiner-*.safetensors, controlnet-refiner.json  a ControlNet pipeline's latents
                                (output_type="latent") finished by the tiny refiner without control,
                                one generator through both calls, and Kiln's request
@@ -108,6 +110,7 @@ def forward_fixture(save):
 def main(save):
     forward_fixture(save)
     render_fixtures(save)
+    inpaint_fixtures(save)
     refiner_fixtures(save)
 
 
@@ -295,5 +298,88 @@ def refiner_fixtures(save):
         request.update(fields, refiner="tiny-sdxl-refiner", scheduler=scheduler)
         cases.append({"name": name, "request": request})
     with open(os.path.join(EXPECTED, "controlnet-refiner.json"), "w") as f:
+        json.dump(cases, f, indent=1, sort_keys=True)
+
+
+# ---------------------------------------------------------------- inpainting
+# StableDiffusionXLControlNetInpaintPipeline on the 4-channel base and the 9-channel inpainting UNet.
+# Its defaults are the plain inpainting pipeline's strength (0.9999) but guidance 5.0 (not 7.5) and
+# conditioning scale 1.0; it sizes the output by the input image (not the UNet's sample_size) and the
+# control image by itself, so both are the input's size here; padding_mask_crop crops the control
+# image as the input; controlnet_keep counts the steps after the strength or denoising_start cut,
+# before denoising_end's; the ControlNets get the 4-channel latents.
+INPAINT_CASES = [
+    # name, seed, model, call arguments besides prompt (image, mask_image, control_image: files)
+    ("inpaint", 81, "tiny-sdxl-base",
+     {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "control_image": ["control-edges-88x72.png"], "num_inference_steps": 6}),
+    ("inpaint-9ch-two-guess", 82, "tiny-sdxl-inpaint",
+     {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"], "image": "input-photo-88x72.jpg",
+      "mask_image": "mask-rgb-88x72.png", "control_image": ["control-edges-88x72.png", "control-shapes-88x72.png"],
+      "guess_mode": True, "strength": 0.7, "controlnet_conditioning_scale": [0.9, 1.3], "control_guidance_start": 0.2,
+      "control_guidance_end": 0.8, "guidance_rescale": 0.4, "num_inference_steps": 8}),
+    ("inpaint-crop", 83, "tiny-sdxl-base",
+     {"controlnet": ["tiny-controlnet-2"], "image": "input-photo-88x72.jpg", "mask_image": "crop-mask-dot-88x72.png",
+      "control_image": ["control-shapes-88x72.png"], "padding_mask_crop": 8, "strength": 1.0, "num_inference_steps": 5}),
+    ("inpaint-9ch-crop", 85, "tiny-sdxl-inpaint",
+     {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "mask_image": "crop-mask-dot-88x72.png",
+      "control_image": ["control-edges-88x72.png"], "padding_mask_crop": 12, "controlnet_conditioning_scale": 1.5,
+      "num_inference_steps": 5}),
+    ("inpaint-start-end", 84, "tiny-sdxl-base",
+     {"controlnet": ["tiny-controlnet", "tiny-controlnet-2"], "image": "input-photo-88x72.jpg",
+      "mask_image": "mask-rgb-88x72.png", "control_image": ["control-shapes-88x72.png", "control-edges-88x72.png"],
+      "denoising_start": 0.2, "denoising_end": 0.8, "control_guidance_start": [0.0, 0.3], "control_guidance_end": [0.5, 1.0],
+      "guidance_scale": 6.0, "num_inference_steps": 10}),
+    # A ControlNet with global_pool_conditions: the other SDXL ControlNet pipelines then force guess
+    # mode, this one does not (the ControlNet still pools its residuals).
+    ("inpaint-pooled", 86, "tiny-sdxl-base",
+     {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "control_image": ["control-edges-88x72.png"], "global_pool_conditions": True, "num_inference_steps": 5}),
+]
+
+
+@torch.no_grad()
+def inpaint_fixtures(save):
+    import hashlib
+    import json
+    import numpy as np
+    from diffusers import StableDiffusionXLControlNetInpaintPipeline
+    from diffusers.utils import load_image
+    cases = []
+    for name, seed, model, args in INPAINT_CASES:
+        nets = [ControlNetModel.from_pretrained(os.path.join(MODELS, n), dtype=torch.float32,
+                                                **({"variant": "fp16"} if n.endswith("-2") else {})) for n in args["controlnet"]]
+        pipe = StableDiffusionXLControlNetInpaintPipeline.from_pretrained(
+            os.path.join(MODELS, model), controlnet=nets[0] if len(nets) == 1 else nets, dtype=torch.float32,
+            add_watermarker=False)
+        pipe.set_progress_bar_config(disable=True)
+        pooled = args.get("global_pool_conditions", False)
+        for net in nets:
+            net.register_to_config(global_pool_conditions=pooled)
+        call = {k: v for k, v in args.items() if k not in ("controlnet", "image", "mask_image", "control_image",
+                                                           "global_pool_conditions")}
+        controls = [load_image(os.path.join(IMAGES, f)) for f in args["control_image"]]
+        call["control_image"] = controls[0] if len(controls) == 1 else controls
+        call["image"] = load_image(os.path.join(IMAGES, args["image"]))
+        call["mask_image"] = load_image(os.path.join(IMAGES, args["mask_image"]))
+        # padding_mask_crop needs PIL output (the crop is pasted back onto the input); with denoising_end
+        # Kiln returns the latents, as a base stage handing over to a refiner.
+        pil, latent = "padding_mask_crop" in args, "denoising_end" in args
+        out = pipe(prompt=PROMPT, **call, generator=torch.Generator("cpu").manual_seed(seed),
+                   output_type="latent" if latent else "pil" if pil else "np").images
+        if latent:
+            save("controlnet-" + name, {"latents": out})
+        else:
+            pixels = np.stack([np.asarray(i.convert("RGB")) for i in out]) if pil else (out * 255).round().astype("uint8")
+            save("controlnet-" + name, {"pixels": torch.from_numpy(pixels)})
+        request = kiln_request(seed, {k: v for k, v in args.items() if k not in ("mask_image", "global_pool_conditions")})
+        with open(os.path.join(IMAGES, args["mask_image"]), "rb") as f:
+            request["mask_image"] = {"sha256": hashlib.sha256(f.read()).hexdigest(), "file": args["mask_image"]}
+        for key in ("padding_mask_crop", "denoising_start", "denoising_end", "guidance_rescale"):
+            if key in args:
+                request[key] = args[key]
+        # pooled: the test gives Kiln the ControlNets with global_pool_conditions set in config.json.
+        cases.append({"name": name, "model": model, "request": request, **({"pooled": True} if pooled else {})})
+    with open(os.path.join(EXPECTED, "controlnet-inpaint.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
 

@@ -39,6 +39,20 @@ final class ControlNetCommandTests: XCTestCase {
         XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
     }
 
+    /// diffusers' "inpaint" case (StableDiffusionXLControlNetInpaintPipeline) from the command line:
+    /// that pipeline's defaults (strength 0.9999, control scale 1.0, guidance 5.0), the input's size.
+    func testInpaintingWithAControlNetFromTheCommandLineEqualsDiffusers() throws {
+        let out = dir + "/inpainted.png"
+        let r = try KilnProcess.run(["render", "--model", base, "--prompt", "a lighthouse on a cliff at dusk", "--seed", "81", "--steps", "6",
+                                     "--image", Fixtures.path("images/input-photo-88x72.jpg"), "--mask", Fixtures.path("images/mask-rgb-88x72.png"),
+                                     "--controlnet", controlnet, "--control-image", Fixtures.path("images/control-edges-88x72.png"),
+                                     "--no-watermark", "--output", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let image = try ImageFile.read(data: Data(contentsOf: URL(fileURLWithPath: out)), name: out)
+        let result = PixelComparison([(image.width, image.height, image.pixels)], try Expected("controlnet-inpaint").tensor("pixels"))
+        XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
+    }
+
     /// Queued: the control images stored by hash with the job, the worker's image equal to
     /// diffusers' (the window case).
     func testAQueuedControlNetJobRendersFromItsStoredImages() throws {
@@ -155,8 +169,12 @@ final class ControlNetCommandTests: XCTestCase {
         try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--control-scale", "1", "--control-scale", "2",
                                          "--control-scale", "3"]), mentions: ["--control-scale", "3 values for 1 ControlNet"])
         let photo = Fixtures.path("images/input-photo-88x72.jpg"), mask = Fixtures.path("images/mask-rgb-88x72.png")
-        try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--image", photo, "--mask", mask]),
-                                 mentions: ["--controlnet", "--mask"])
+        // diffusers' ControlNet inpainting pipeline has no timesteps, sigmas or negative size conditioning.
+        let inpaint = ["--controlnet", controlnet, "--control-image", edges, "--image", photo, "--mask", mask]
+        try assertOneLineFailure(["render", "--model", base, "--prompt", "x", "--output", dir + "/o.png", "--timesteps", "999,500"] + inpaint,
+                                 mentions: ["--timesteps", "inpainting pipeline"])
+        try assertOneLineFailure(render(inpaint + ["--negative-original-size", "64x64"]),
+                                 mentions: ["--negative-original-size", "inpainting pipeline"])
         try assertOneLineFailure(render(["--controlnet", controlnet, "--control-image", edges, "--image", photo, "--denoising-end", "0.5"]),
                                  mentions: ["--denoising-end", "image-to-image pipeline"])
         let db = dir + "/q.db"

@@ -14,11 +14,13 @@ final class ControlNetRenderParityTests: XCTestCase {
     struct Case: Decodable {
         let name: String
         let request: RenderRequest
+        /// The fixture model rendered (controlnet-inpaint.json); nil: tiny-sdxl-base.
+        var model: String?
     }
 
     /// controlnet-refiner.json: the ControlNet pipeline's latents finished by the tiny refiner.
     static let cases: Result<[Case], Error> = Result {
-        try ["controlnet-renders.json", "controlnet-refiner.json"].flatMap { file in
+        try ["controlnet-renders.json", "controlnet-refiner.json", "controlnet-inpaint.json"].flatMap { file in
             let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.expected(file)))
             return try JSONDecoder().decode([Case].self, from: data)
         }
@@ -43,14 +45,30 @@ final class ControlNetRenderParityTests: XCTestCase {
             XCTAssertEqual(SHA256.hex(data), ref.sha256, "\(path): fixture bytes changed")
             inputs.image = try ImageFile.read(data: data, name: path)
         }
+        if let ref = r.mask {
+            let path = Fixtures.path("images/\(ref.file ?? "")")
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            XCTAssertEqual(SHA256.hex(data), ref.sha256, "\(path): fixture bytes changed")
+            inputs.mask = try ImageFile.read(data: data, name: path)
+        }
         return (r, inputs)
     }
 
-    func render(_ name: String) throws {
-        let (request, inputs) = try Self.prepared(name)
-        let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model("tiny-sdxl-base")),
+    /// `controlnets`: folders rendered instead of the case's ControlNets.
+    func render(_ name: String, controlnets: [String]? = nil) throws {
+        var (request, inputs) = try Self.prepared(name)
+        if let controlnets { request.controlnet.models = controlnets }
+        let model = try Self.cases.get().first { $0.name == name }?.model ?? "tiny-sdxl-base"
+        let session = try RenderSession(request: request, model: ModelReference(path: Fixtures.model(model)),
                                         inputs: inputs, models: ModelCache())
-        guard case .images(let images) = try session.run() else { return XCTFail("\(name): no images") }
+        let output = try session.run()
+        if case .latents(let latents) = output, request.denoisingEnd != nil {
+            // denoising_end: the latents a base stage hands over (diffusers' output_type="latent").
+            let error = latents.relativeError(to: try Expected("controlnet-" + name).image("latents"))
+            XCTAssertLessThanOrEqual(error, 1e-4, name)
+            return print("controlnet-\(name): latents' relative error \(error)")
+        }
+        guard case .images(let images) = output else { return XCTFail("\(name): no images") }
         let result = PixelComparison(images.map { ($0.width, $0.height, $0.pixels) }, try Expected("controlnet-" + name).tensor("pixels"))
         XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(name): \(result)")
         print("controlnet-\(name): \(result)")
@@ -67,6 +85,32 @@ final class ControlNetRenderParityTests: XCTestCase {
     /// two ControlNets in guess mode with a window over the steps left after the strength cut.
     func testImageToImageWithThePipelinesDefaults() throws { try render("img2img") }
     func testImageToImageWithTwoControlNetsGuessModeAndAWindow() throws { try render("img2img-two-guess") }
+    /// StableDiffusionXLControlNetInpaintPipeline: its defaults (strength 0.9999, scale 1.0, guidance
+    /// 5.0, not the inpainting pipeline's 7.5) on the 4-channel base; the ControlNets get the 4-channel
+    /// latents beside a 9-channel UNet; padding_mask_crop crops the control image as the input; the
+    /// windows count the steps after denoising_start's cut and before denoising_end's.
+    func testInpaintingWithThePipelinesDefaults() throws { try render("inpaint") }
+    func testNineChannelInpaintingTwoControlNetsGuessModeWindowAndRescale() throws { try render("inpaint-9ch-two-guess") }
+    func testInpaintingWithPaddingMaskCropAtFullStrength() throws { try render("inpaint-crop") }
+    func testNineChannelInpaintingWithPaddingMaskCrop() throws { try render("inpaint-9ch-crop") }
+    func testInpaintingWithDenoisingStartAndEndAndTwoWindows() throws { try render("inpaint-start-end") }
+
+    /// A ControlNet whose config sets `global_pool_conditions` (a copy of tiny-controlnet, as the
+    /// fixture's pipeline had it): the other SDXL ControlNet pipelines then force guess mode, the
+    /// inpainting one does not, though the ControlNet still pools its residuals.
+    func testInpaintingWithAPooledControlNetDoesNotForceGuessMode() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = Fixtures.model("tiny-controlnet")
+        for file in try FileManager.default.contentsOfDirectory(atPath: source) where file != "config.json" {
+            try FileManager.default.copyItem(atPath: source + "/" + file, toPath: dir + "/" + file)
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))
+        var config = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        config["global_pool_conditions"] = true
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        try render("inpaint-pooled", controlnets: [dir])
+    }
 
     /// With the refiner, as diffusers chains them: the ControlNet pipeline's latents
     /// (`output_type="latent"`) to StableDiffusionXLImg2ImgPipeline with the refiner, without
