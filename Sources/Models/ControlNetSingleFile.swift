@@ -121,20 +121,26 @@ enum ControlNetSingleFile {
         guard widths == base.blockOutChannels else {
             throw refuse("has blocks \(widths) wide, but the base model's UNet has \(base.blockOutChannels); use a ControlNet trained for this base")
         }
-        guard shape("mid_block.attentions.0.norm.weight") != nil else {
-            throw refuse("has a mid block without attention (mid_block_type UNetMidBlock2D, as the -small SDXL ControlNets), which Kiln does not run yet")
+        // UNetMidBlock2DCrossAttn, or diffusers' UNetMidBlock2D (one resnet, no attention).
+        let midAttention = shape("mid_block.attentions.0.norm.weight") != nil
+        if midAttention {
+            let midDepth = count("mid_block.attentions.0.transformer_blocks.", w)
+            guard midDepth == depths[depths.count - 1] || types.last == UNetConfig.DownBlock.plain.rawValue else {
+                throw refuse("has \(midDepth) transformer layers in its mid block but \(depths[depths.count - 1]) in its last down block; diffusers' ControlNetModel gives both the same")
+            }
+            depths[depths.count - 1] = midDepth
+            crossAttention = crossAttention ?? shape("mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight")?.last
+            linear = linear ?? shape("mid_block.attentions.0.proj_in.weight").map { $0.count == 2 }
+        } else if shape("mid_block.resnets.1.conv1.weight") != nil {
+            throw refuse("has a second mid-block resnet but no mid-block attention, which no diffusers ControlNetModel has; \(hint)")
         }
-        let midDepth = count("mid_block.attentions.0.transformer_blocks.", w)
-        guard midDepth == depths[depths.count - 1] || types.last == UNetConfig.DownBlock.plain.rawValue else {
-            throw refuse("has \(midDepth) transformer layers in its mid block but \(depths[depths.count - 1]) in its last down block; diffusers' ControlNetModel gives both the same")
-        }
-        depths[depths.count - 1] = midDepth
         let resnets = count("down_blocks.0.resnets.", w)
         var embedding: [Int] = []
         if let first = shape("controlnet_cond_embedding.conv_in.weight"), first.count == 4 { embedding.append(first[0]) }
         while let s = shape("controlnet_cond_embedding.blocks.\(2 * embedding.count - 1).weight"), s.count == 4 { embedding.append(s[0]) }
         let values: [String: Any] = [
             "_class_name": "ControlNetModel", "addition_embed_type": "text_time", "in_channels": convIn[1],
+            "mid_block_type": midAttention ? "UNetMidBlock2DCrossAttn" : "UNetMidBlock2D",
             "down_block_types": types, "block_out_channels": widths, "layers_per_block": resnets,
             "transformer_layers_per_block": depths, "attention_head_dim": base.heads,
             "cross_attention_dim": crossAttention ?? base.crossAttentionDim, "use_linear_projection": linear ?? true,

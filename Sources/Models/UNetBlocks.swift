@@ -47,13 +47,15 @@ struct UpLevel: Sendable {
     }
 }
 
-/// `UNetMidBlock2DCrossAttn`: resnet, transformer, resnet.
+/// `UNetMidBlock2DCrossAttn`: resnet, transformer, resnet; or a ControlNet's `UNetMidBlock2D`
+/// (`num_layers=0`, no attention): the first resnet alone.
 struct MidLevel: Sendable {
     let first: ResnetBlock
-    let transformer: Transformer2D
-    let second: ResnetBlock
+    let attention: (transformer: Transformer2D, second: ResnetBlock)?
 
     func callAsFunction(_ x: Tensor, time: Tensor, context: Tensor) -> Tensor {
-        second(transformer(first(x, activatedTime: time), context: context), activatedTime: time)
+        let h = first(x, activatedTime: time)
+        guard let attention else { return h }
+        return attention.second(attention.transformer(h, context: context), activatedTime: time)
     }
 }

@@ -31,6 +31,9 @@ public struct UNetConfig: Sendable, Equatable {
     /// Width of the guidance-scale embedding the time embedding takes (`time_cond_proj_dim`, as
     /// LCM-SDXL's UNet has); nil for the usual UNet.
     public var timeCondProjDim: Int?
+    /// Whether the mid block has its transformer (`UNetMidBlock2DCrossAttn`: resnet, transformer,
+    /// resnet); false for a ControlNet's `UNetMidBlock2D` (one resnet, as diffusers builds it there).
+    public var midBlockAttention = true
 
     /// Number of micro-conditioning values the add-embedding expects after the pooled text
     /// embedding of width `pooledDim` (6 for base: sizes and crop; 5 for refiner: aesthetic score).
@@ -89,7 +92,9 @@ public struct UNetConfig: Sendable, Equatable {
         additionTimeEmbedDim = try c.int("addition_time_embed_dim", in: 1...UNetConfig.maxChannels)
         projectionClassEmbeddingsInputDim = try c.int("projection_class_embeddings_input_dim", in: 1...16 * UNetConfig.maxChannels)
         try c.require("use_linear_projection", in: ["true", "false", nil])
-        try c.require("mid_block_type", in: ["UNetMidBlock2DCrossAttn", nil])
+        // UNetMidBlock2D only in a ControlNet, whose mid block diffusers then builds as one resnet.
+        try c.require("mid_block_type", in: encoderOnly ? ["UNetMidBlock2DCrossAttn", "UNetMidBlock2D", nil] : ["UNetMidBlock2DCrossAttn", nil])
+        midBlockAttention = (try? c.optionalString("mid_block_type")) != "UNetMidBlock2D"
         try c.require("act_fn", in: ["silu", nil])
         try c.require("class_embed_type", in: [nil])
         try c.require("encoder_hid_dim_type", in: [nil])

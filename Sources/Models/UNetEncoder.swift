@@ -57,9 +57,10 @@ struct UNetEncoder: Sendable {
         let last = ch[n - 1]
         mid = MidLevel(
             first: try ResnetBlock(mw.scoped("resnets.0"), in: last, out: last, timeEmbedding: temb, groups: groups, epsilon: eps),
-            transformer: try Transformer2D(mw.scoped("attentions.0"), channels: last, heads: config.heads[n - 1],
-                                           depth: config.transformerLayers[n - 1], contextDim: ctx, groups: groups, epsilon: 1e-5),
-            second: try ResnetBlock(mw.scoped("resnets.1"), in: last, out: last, timeEmbedding: temb, groups: groups, epsilon: eps))
+            attention: !config.midBlockAttention ? nil : (
+                transformer: try Transformer2D(mw.scoped("attentions.0"), channels: last, heads: config.heads[n - 1],
+                                               depth: config.transformerLayers[n - 1], contextDim: ctx, groups: groups, epsilon: 1e-5),
+                second: try ResnetBlock(mw.scoped("resnets.1"), in: last, out: last, timeEmbedding: temb, groups: groups, epsilon: eps)))
     }
 
     /// The combined time + added-condition embedding, already passed through SiLU as every

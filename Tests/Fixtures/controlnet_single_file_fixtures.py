@@ -8,6 +8,14 @@ Writes:
                                `middle_block_out.*`, `label_emb.*`), as the ControlNet/sgm code saves
                                one. The diffusers layout in one file needs no fixture: it is
                                models/tiny-controlnet/diffusion_pytorch_model.safetensors itself.
+  models/tiny-controlnet-mid.safetensors, models/tiny-controlnet-small.safetensors  ControlNets shaped as
+                               diffusers tells -mid and -small apart (infer_diffusers_model_type:
+                               down_blocks.1 has an attention without transformer layers, or none),
+                               in diffusers' layout, float16: the -mid one with transformer depths
+                               [0, 0, 1], the -small one with no attention at all and
+                               mid_block_type "UNetMidBlock2D" (one resnet)
+  expected/controlnet-mid-small.safetensors  their residuals on controlnet-forward's inputs (scale 1),
+                               computed from the float16-rounded weights
   expected/controlnet-bf16.safetensors  the ControlNet forward (controlnet-forward's inputs, scale 1)
                                by diffusers in float32 (`fp32.*`) and in torch.bfloat16 (`bf16.*`,
                                weights and activations), so a test can hold Kiln's bf16 error
@@ -121,7 +129,50 @@ def bf16_forward(folder, save):
     save("controlnet-bf16", out)
 
 
+def variant(config, seed, **overrides):
+    """A ControlNet for the tiny base with `overrides`, every weight random (zero convolutions
+    included, so it is not ignored) and rounded to float16."""
+    from diffusers import ControlNetModel
+    keys = ("in_channels", "block_out_channels", "layers_per_block", "attention_head_dim", "use_linear_projection",
+            "cross_attention_dim", "addition_embed_type", "addition_time_embed_dim", "projection_class_embeddings_input_dim",
+            "norm_num_groups", "conditioning_embedding_out_channels", "down_block_types", "transformer_layers_per_block")
+    torch.manual_seed(seed)
+    net = ControlNetModel(**dict({k: config[k] for k in keys}, **overrides)).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_((p + torch.randn(p.shape, generator=g) * 0.1).half().float())
+    return net
+
+
+@torch.no_grad()
+def mid_and_small(folder, save):
+    from diffusers import ControlNetModel
+    from diffusers.loaders.single_file_utils import infer_diffusers_model_type
+    config = dict(ControlNetModel.load_config(folder))
+    inputs = load_file(os.path.join(EXPECTED, "controlnet-forward.safetensors"))
+    cond = inputs["cond_u8"].to(torch.float32) / 255
+    added = {"text_embeds": inputs["text_embeds"], "time_ids": inputs["time_ids"]}
+    nets = {
+        "mid": variant(config, 41, transformer_layers_per_block=[0, 0, 1]),
+        "small": variant(config, 42, down_block_types=["DownBlock2D"] * 3, mid_block_type="UNetMidBlock2D"),
+    }
+    out = {}
+    for name, net in nets.items():
+        state = {k: v.half().contiguous() for k, v in net.state_dict().items()}
+        assert infer_diffusers_model_type(state) == "controlnet_xl_" + name, infer_diffusers_model_type(state)
+        save_file(state, os.path.join(MODELS, f"tiny-controlnet-{name}.safetensors"), metadata={"format": "pt"})
+        down, mid = net(inputs["sample"], inputs["timestep"], encoder_hidden_states=inputs["encoder_hidden_states"],
+                        controlnet_cond=cond, conditioning_scale=1.0, added_cond_kwargs=added, return_dict=False)
+        for i, d in enumerate(down):
+            out[f"{name}.down.{i}"] = d
+        out[f"{name}.mid"] = mid
+        assert all(d.abs().max() > 1e-3 for d in down) and mid.abs().max() > 1e-3, "a zero residual"
+    save("controlnet-mid-small", out)
+
+
 def main(save):
     folder = os.path.join(MODELS, "tiny-controlnet")
     original_file(folder, os.path.join(MODELS, "tiny-controlnet-original.safetensors"))
     bf16_forward(folder, save)
+    mid_and_small(folder, save)

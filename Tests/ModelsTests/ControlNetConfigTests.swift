@@ -65,7 +65,7 @@ final class ControlNetConfigTests: XCTestCase {
                                               ("controlnet_conditioning_channel_order", "gbr", "controlnet_conditioning_channel_order"),
                                               ("conditioning_channels", 1, "conditioning_channels"),
                                               ("conditioning_embedding_out_channels", [], "conditioning_embedding_out_channels"),
-                                              ("mid_block_type", "UNetMidBlock2D", "mid_block_type")]
+                                              ("mid_block_type", "UNetMidBlock2DSimpleCrossAttn", "mid_block_type")]
         for (key, value, named) in cases {
             let dir = try folder { $0[key] = value }
             XCTAssertThrowsError(try ControlNetFiles(path: dir), key) { assertOneLine($0, mentions: ["config.json", named]) }

@@ -7,7 +7,7 @@ import XCTest
 
 /// A ControlNet in one safetensors file (controlnet_single_file_fixtures.py): the original layout
 /// (`control_model.*`, with or without the prefix) and diffusers' layout alone give the folder's
-/// config and residuals; other files are refused in one line. And the ControlNet in bf16 against
+/// config and residuals, -mid and -small shapes diffusers' residuals; other files are refused in one line. And the ControlNet in bf16 against
 /// diffusers' bfloat16 error.
 final class ControlNetSingleFileTests: XCTestCase {
     let folder = Fixtures.model("tiny-controlnet")
@@ -76,6 +76,27 @@ final class ControlNetSingleFileTests: XCTestCase {
                           ControlNetFiles.contentHash(path: folder))
     }
 
+    /// ControlNets shaped as diffusers tells -mid (an attention without transformer layers in
+    /// down_blocks.1) and -small (no attention; mid_block_type UNetMidBlock2D) apart.
+    func testMidAndSmallShapes() throws {
+        let e = try Expected("controlnet-mid-small")
+        for name in ["mid", "small"] {
+            let files = try ControlNetFiles(path: Fixtures.path("models/tiny-controlnet-\(name).safetensors"), base: try baseUNet())
+            let u = files.config.unet
+            XCTAssertEqual(u.downBlocks, name == "mid" ? [.plain, .crossAttention, .crossAttention] : [.plain, .plain, .plain], name)
+            XCTAssertEqual(u.midBlockAttention, name == "mid", name)
+            if name == "mid" { XCTAssertEqual(u.transformerLayers[1...], [0, 1]) }
+            let out = try run(files, scale: 1)
+            XCTAssertEqual(out.down.count, e.file.tensorNames.filter { $0.hasPrefix("\(name).down.") }.count, name)
+            for (i, d) in out.down.enumerated() {
+                XCTAssertLessThanOrEqual(d.relativeError(to: try e.image("\(name).down.\(i)")), 1e-4, "\(name) down \(i)")
+            }
+            let err = out.mid.relativeError(to: try e.image("\(name).mid"))
+            print("relative error \(name) mid: \(err)")
+            XCTAssertLessThanOrEqual(err, 1e-4, "\(name) mid")
+        }
+    }
+
     /// Without a base, a file takes the published SDXL base UNet's config: the tiny file does not fit it.
     func testAFileForAnotherBaseIsRefusedByItsWidths() throws {
         XCTAssertThrowsError(try ControlNetFiles(path: original)) { error in
@@ -112,8 +133,8 @@ final class ControlNetSingleFileTests: XCTestCase {
         XCTAssertTrue(lora.contains("Control-LoRA") && lora.contains("holds no ControlNet"), lora)
         let unet = try refusal("unet.safetensors") { t in t = ["model.diffusion_model.input_blocks.0.0.weight": Tensor(zeros: [8, 4, 3, 3])] }
         XCTAssertTrue(unet.contains("--unet"), unet)
-        let small = try refusal("small.safetensors") { t in t = t.filter { !$0.key.contains("middle_block.1.") } }
-        XCTAssertTrue(small.contains("mid block without attention"), small)
+        let noAttention = try refusal("no-mid-attention.safetensors") { t in t = t.filter { !$0.key.contains("middle_block.1.") } }
+        XCTAssertTrue(noAttention.contains("second mid-block resnet but no mid-block attention"), noAttention)
     }
 
     /// A pickled file is refused from its first bytes with the command that converts it, as --unet's.
