@@ -21,7 +21,9 @@ public enum PromptWeighting: String, Sendable, Codable, CaseIterable {
         do {
             switch self {
             case .none: return nil
-            case .a1111: return .fragments(try A1111Prompt.parse(text))
+            case .a1111:
+                try A1111Extensions.refuse(text, negative: parameter.hasPrefix("negative"))
+                return .fragments(try A1111Prompt.parse(text))
             case .compel: return try CompelPrompt.parse(text)
             }
         } catch RenderError.invalid(_, let reason) {

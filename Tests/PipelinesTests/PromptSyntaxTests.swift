@@ -132,6 +132,67 @@ final class PromptSyntaxTests: XCTestCase {
         XCTAssertNoThrow(try r.validate())
     }
 
+    /// What A1111 reads besides its weights is refused in a1111 mode, one line naming it and what to do.
+    /// Checked against A1111's own rules (prompt_parser.py's lark grammar, re_AND, re_weight,
+    /// extra_networks.py's re_extra_net); negative prompts get only its scheduling, as A1111 gives them.
+    static let a1111Refused: [(prompt: String, negative: Bool, names: [String])] = [
+        ("a cat <lora:pixel_art:0.8>", false, ["'<lora:pixel_art:0.8>'", "--lora FILE:0.8"]),
+        ("<lyco:style:0.5> a cat", false, ["'<lyco:style:0.5>'", "--lora FILE:0.5"]),
+        ("<lora:style> a cat", false, ["'<lora:style>'", "--lora FILE"]),
+        ("<hypernet:anime:1> a cat", false, ["'<hypernet:anime:1>'", "hypernetwork", "remove it"]),
+        ("a cat <ti_x:2>", false, ["'<ti_x:2>'", "extra network"]),
+        ("a cat AND a dog", false, ["'AND'", "composable diffusion"]),
+        ("a cat, AND:1.2 a dog", false, ["'AND'"]),
+        ("a cat :1.5", false, ["ends in ' :1.5'", "--guidance"]),
+        ("a photo 16:9", false, ["ends in ':9'"]),
+        ("a [cat:dog:0.5] in a field", false, ["'[cat:dog:0.5]'", "prompt editing"]),
+        ("a [cat:5]", false, ["'[cat:5]'", "prompt editing"]),
+        ("a [cat::0.5]", false, ["'[cat::0.5]'", "prompt editing"]),
+        ("a [cat: 1e3 ] dog", false, ["'[cat: 1e3 ]'"]),
+        ("((a][:b:c [d:3]", false, ["'[d:3]'"]),
+        ("([cat:dog:4])", false, ["'[cat:dog:4]'"]),
+        ("a [cat|dog] at night", false, ["'[cat|dog]'", "alternation", "{a|b}"]),
+        ("[fe|]male", false, ["'[fe|]'", "alternation"]),
+        ("[a|(b:1.1)]", false, ["'[a|(b:1.1)]'"]),
+        ("blurry [ugly:3]", true, ["'[ugly:3]'", "prompt editing"]),
+        ("blurry [ugly|bad]", true, ["'[ugly|bad]'", "alternation"]),
+    ]
+    /// Text A1111 leaves alone (or, in negative prompts, does not look at).
+    static let a1111Kept: [(prompt: String, negative: Bool)] = [
+        ("a [b:c] d", false), ("[a:b]", false), ("a [b:c:d:3]", false), ("[a|b:3]", false), ("(a|b)", false),
+        ("a | b [c:1]", false), ("a [b:3] \\", false), ("\\[a:3\\]", false), ("a [b:3\\]", false),
+        ("ANDROID, BRAND and android, AND_x, xAND", false), ("a <b> c", false), ("<:x>", false), ("< lora:x>", false),
+        ("<lora:>", false), ("at 10:30 pm", false), ("a cat:", false), ("a:b:c", false), ("(a cat:1.5)", false),
+        ("(a:1.2) [b] ((c)) \\(d\\)", false), ("[a:1.2.3]", false), ("a BREAK b", false), ("[a:b:c]", false),
+        ("<lora:x:1> AND bad:2", true), ("blurry [a:b]", true),
+    ]
+
+    func testA1111ExtensionsRefusedInOneLine() throws {
+        for c in PromptSyntaxTests.a1111Refused {
+            var r = RenderRequest(prompt: c.negative ? "a cat" : c.prompt)
+            if c.negative { r.negativePrompt = c.prompt }
+            r.promptWeighting = .a1111
+            XCTAssertThrowsError(try r.validate(), c.prompt) { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains(c.negative ? "negative-prompt" : "prompt") && !text.contains("\n"), text)
+                for name in c.names { XCTAssertTrue(text.contains(name), "\(c.prompt): \(text)") }
+            }
+            r.promptWeighting = .none
+            XCTAssertNoThrow(try r.validate(), "none takes it as text")
+        }
+        for c in PromptSyntaxTests.a1111Kept {
+            var r = RenderRequest(prompt: c.negative ? "a cat" : c.prompt)
+            if c.negative { r.negativePrompt = c.prompt }
+            r.promptWeighting = .a1111
+            XCTAssertNoThrow(try r.validate(), c.prompt)
+        }
+        // prompt-2 is read as the prompt.
+        var r = RenderRequest(prompt: "a cat")
+        r.prompt2 = "an oil painting <lora:x:1>"
+        r.promptWeighting = .a1111
+        XCTAssertThrowsError(try r.validate()) { XCTAssertTrue("\($0)".contains("prompt-2"), "\($0)") }
+    }
+
     /// Deep nesting parses in linear time (each bracket read once), not once per alternative.
     /// and brackets nested past the limit are one line, not a stack overflow.
     func testDeepNestingIsQuick() throws {
