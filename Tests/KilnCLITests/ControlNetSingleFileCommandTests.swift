@@ -29,19 +29,23 @@ final class ControlNetSingleFileCommandTests: XCTestCase {
         try assertDiffusersOne(out)
     }
 
-    /// A diffusers repo's weights file alone, queued: the worker renders diffusers' image.
+    /// A diffusers repo's weights file alone, queued on each database: the worker renders
+    /// diffusers' image and records the file's content hash.
     func testAQueuedDiffusersLayoutFile() throws {
-        let db = dir + "/q.db", out = dir + "/out"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let file = Fixtures.model("tiny-controlnet") + "/diffusion_pytorch_model.safetensors"
-        let enqueue = try KilnProcess.run(["enqueue", "--db", db, "--model", base, "--controlnet", file] + one)
-        XCTAssertEqual(enqueue.status, 0, enqueue.stderr)
-        let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out])
-        XCTAssertEqual(work.status, 0, work.stderr)
-        try assertDiffusersOne(out + "/job-1-0.png")
-        let hashes = try KilnProcess.query(db, "SELECT controlnet_hashes FROM v_outputs")
-        XCTAssertEqual(hashes.count, 1)
-        XCTAssertFalse(hashes.first?.isEmpty ?? true, "the file's content hash is recorded")
+        for backend in QueueBackend.allCases {
+            let db = try TestQueues.location(backend, "controlnet-file", in: dir), out = dir + "/out-" + backend.rawValue
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let enqueue = try KilnProcess.run(["enqueue", "--db", db, "--model", base, "--controlnet", file] + one)
+            XCTAssertEqual(enqueue.status, 0, "\(backend): \(enqueue.stderr)")
+            let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out])
+            XCTAssertEqual(work.status, 0, "\(backend): \(work.stderr)")
+            try assertDiffusersOne(out + "/job-1-0.png")
+            let hashes = try TestQueues.execute(db, "SELECT controlnet_hashes FROM v_outputs")
+            XCTAssertEqual(hashes.count, 1, "\(backend)")
+            let hash = (hashes.first ?? "").filter { $0.isLetter || $0.isNumber }
+            XCTAssertGreaterThanOrEqual(hash.count, 8, "\(backend): the file's content hash in \(hashes)")
+        }
     }
 
     func testPickledAndMisfittingFilesAreRefusedBeforeAnythingIsQueued() throws {
