@@ -42,7 +42,8 @@ struct CompelEmbedder {
 
     /// `[1, 77 * chunks, hidden]` for the prompt: compel's `_get_conditioning_for_blend` (the
     /// prompts padded to the same chunks, summed by their weights, normalized unless told not to)
-    /// and a conjunction's prompts one after the other.
+    /// and a conjunction's prompts one after the other. The parts between A1111's `BREAK`s are
+    /// weighted as prompts of their own (as A1111 weights each chunk alone), one after the other.
     func embed(_ prompt: WeightedPrompt, parameter: String) throws -> Tensor {
         let parts: [[WeightedFragment]]
         switch prompt {
@@ -50,10 +51,13 @@ struct CompelEmbedder {
         case .and(let p), .blend(let p, _, _): parts = p
         }
         // The whole prompt's work is counted before any of it is done.
-        let plans = try parts.map { try plan($0, parameter: parameter) }
-        let chunks = plans.reduce(0) { $0 + $1.chunks }, passes = plans.reduce(0) { $0 + $1.passes }
+        let plans = try parts.map { try segments($0).map { try plan($0, parameter: parameter) } }
+        let chunks = plans.joined().reduce(0) { $0 + $1.chunks }, passes = plans.joined().reduce(0) { $0 + $1.passes }
         guard chunks <= CompelEmbedder.maxChunks, passes <= CompelEmbedder.maxPasses else {
             throw RenderError.invalid(parameter: parameter, reason: "needs \(chunks) chunks of \(chunk) tokens and \(passes) text-encoder passes (each down-weighted fragment, blended or joined prompt encodes again); the limits are \(CompelEmbedder.maxChunks) and \(CompelEmbedder.maxPasses): shorten it or down-weight fewer fragments")
+        }
+        func encode(_ segments: [Plan]) -> Tensor {
+            segments.count == 1 ? self.encode(segments[0]) : concatenateTokens(segments.map(self.encode))
         }
         switch prompt {
         case .fragments: return encode(plans[0])
@@ -88,27 +92,28 @@ struct CompelEmbedder {
         var chunks: Int, passes: Int
     }
 
-    /// The fragments' chunks (each `BREAK` closes the chunks so far) and token ranges.
+    /// The fragments between `BREAK`s. As A1111's `tokenize_line`, each `BREAK` closes a part even
+    /// when it is empty (`BREAK BREAK` leaves an empty chunk), and an empty last part after a
+    /// `BREAK` adds none.
+    func segments(_ fragments: [WeightedFragment]) -> [[WeightedFragment]] {
+        var segments: [[WeightedFragment]] = [[]]
+        for f in fragments {
+            if f.isBreak { segments.append([]) } else { segments[segments.count - 1].append(f) }
+        }
+        if segments.count > 1, segments.last!.allSatisfy({ tokens($0.text).isEmpty }) { segments.removeLast() }
+        return segments
+    }
+
+    /// The fragments' chunks and token ranges (fragments without `BREAK`).
     func plan(_ fragments: [WeightedFragment], parameter: String) throws -> Plan {
         let texts = fragments.filter { !$0.isBreak }
         let fragmentIDs = texts.map { tokens($0.text) }
-        var segments: [[(ids: [Int32], weight: Double)]] = [[]]
-        var k = 0
-        for f in fragments {
-            if f.isBreak { segments.append([]); continue }
-            segments[segments.count - 1].append((fragmentIDs[k], f.weight)); k += 1
-        }
-        // A1111 adds no chunk for an empty last segment after a BREAK.
-        if segments.count > 1, segments.last!.allSatisfy({ $0.ids.isEmpty }) { segments.removeLast() }
-        var ids: [Int32] = [], weights: [Double] = [], mask: [Bool] = []
-        for segment in segments {
-            let c = chunked(segment.flatMap(\.ids), segment.flatMap { Array(repeating: $0.weight, count: $0.ids.count) })
-            ids += c.ids; weights += c.weights; mask += c.mask
-        }
+        let weights = zip(fragmentIDs, texts).flatMap { Array(repeating: $1.weight, count: $0.count) }
+        let (ids, tokenWeights, mask) = chunked(fragmentIDs.flatMap { $0 }, weights)
         let ranges = try tokenRanges(ids, fragmentIDs, texts: texts.map(\.text), parameter: parameter)
         let chunks = ids.count / chunk
         let passes = chunks * (1 + zip(texts, ranges).filter { $0.0.weight < 1 && $0.1 != nil }.count)
-        return Plan(ids: ids, weights: weights, mask: mask, texts: texts, ranges: ranges, chunks: chunks, passes: passes)
+        return Plan(ids: ids, weights: tokenWeights, mask: mask, texts: texts, ranges: ranges, chunks: chunks, passes: passes)
     }
 
     /// `get_embeddings_for_weighted_prompt_fragments`: `[1, 77 * chunks, hidden]`.
@@ -271,21 +276,5 @@ extension PromptEncoder {
             result.negativePooled = try last.pooled(negatives[negatives.count - 1].0)
         }
         return result
-    }
-
-    /// diffusers' warning for a prompt longer than the tokenizer keeps (`--prompt-weighting none`),
-    /// once per distinct text cut off.
-    public func truncationNotices(_ request: RenderRequest) -> [String] {
-        guard request.promptWeighting == .none else { return [] }
-        let prompt2 = (request.prompt2?.isEmpty ?? true) ? request.prompt : request.prompt2!
-        var notices: [String] = []
-        for (pair, text) in zip(pairs, pairs.count == 2 ? [request.prompt, prompt2] : [request.prompt]) {
-            let ids = pair.tokenizer.tokenIDs(pair.converted(text)), keep = pair.tokenizer.maxLength - 2
-            guard ids.count > keep else { continue }
-            let removed = pair.tokenizer.decode(Array(ids[keep...]))
-            let notice = "The following part of your input was truncated because CLIP can only handle sequences up to \(pair.tokenizer.maxLength) tokens: ['\(removed)'] (--prompt-weighting compel or a1111 keeps long prompts)"
-            if !notices.contains(notice) { notices.append(notice) }
-        }
-        return notices
     }
 }

@@ -4,7 +4,9 @@
   expected/weighted-prompts.json          the cases, and compel's parse of each parser case
                                           (fragments as [text, weight], or the error it raises)
   expected/weighted-prompts.safetensors   per case: embeds, pooled, negative_embeds, negative_pooled;
-                                          and one render given the long case's embeddings
+                                          and one render given the long case's embeddings; the
+                                          BREAK cases' compel chunks; diffusers' encode_prompt
+                                          for --prompt-weighting none (and the warnings it logs)
 
 Runs inside generate_fixtures.py's venv (torch, diffusers, transformers) with compel installed:
 generate_fixtures.py --only weighted_prompt_fixtures.
@@ -47,6 +49,34 @@ CASES = [
 # A1111's BREAK: each segment is compel-encoded alone and the chunks follow each other.
 BREAK_PROMPT = "a (red:1.2) barn BREAK the [night] sky"
 BREAK_SEGMENTS = ["a (red)1.2 barn", "the (night)0.9090909090909091 sky"]
+
+# The long prompt in A1111's syntax: the same fragments as LONG in compel's, so its equivalent is LONG.
+A1111_LONG = LONG.replace("(great time)1.4", "(great time:1.4)").replace("(dusty road)0.6", "(dusty road:0.6)")
+CASES.append(("a1111-long", "a1111", A1111_LONG, "an oil painting of a (red barn:1.2), [[fog]] at dawn",
+              "[ugly] and (blurry:1.3)", None,
+              (LONG, "an oil painting of a (red barn)1.2, (fog)0.8264462809917354 at dawn",
+               "(ugly)0.9090909090909091 and (blurry)1.3", None)))
+
+# More BREAK cases, pinned against A1111's tokenize_line (modules/sd_hijack_clip.py): BREAK closes the
+# chunk being filled even when it is empty (so `BREAK BREAK` leaves an empty chunk between), and at the
+# end only a non-empty chunk (or none at all) is closed, so a trailing BREAK adds nothing. compel has no
+# BREAK: the expected embeddings are each segment's CompelForSDXL chunks one after the other, the empty
+# segment as compel's "" (one chunk); a segment past 75 tokens takes compel's chunks (split at a sentence
+# end), where A1111 would cut at 75 tokens or its last comma. name, prompt, compel segments.
+BREAK_CASES = [
+    ("break-long", A1111_LONG + " BREAK BREAK a (cat:1.2) at [night] BREAK",
+     [LONG, "", "a (cat)1.2 at (night)0.9090909090909091"]),
+    ("break-double-end", "a red barn BREAK BREAK", ["a red barn", ""]),
+]
+
+# --prompt-weighting none is diffusers' encode_prompt: the text cut at 77 tokens, with the warning it logs
+# once per tokenizer that cuts. name, prompt, prompt_2, negative_prompt, negative_prompt_2, embeddings kept.
+PLAIN_LONG = LONG.replace("(great time)1.4", "great time").replace("(dusty road)0.6", "dusty road")
+NONE_CASES = [
+    ("none-long", PLAIN_LONG + ", it's the day we'll keep", None, "blurry, ugly", None, True),
+    ("none-prompt2", "a red barn by the river", "an oil painting of " + PLAIN_LONG, "fog", "dark noise", True),
+    ("none-quotes", PLAIN_LONG + ', she said "it\'s a \\ day" \\', None, None, None, False),
+]
 
 # Parser cases: compel's flattened fragments, or the error it raises.
 PARSER_CASES = [
@@ -135,6 +165,39 @@ def main():
     chunks = [sdxl(main_prompt=s).embeds for s in BREAK_SEGMENTS]
     tensors["break.embeds"] = torch.cat(chunks, dim=1).contiguous()
     tensors["break.pooled_embeds"] = sdxl.compel_2.conditioning_provider.get_pooled_embeddings([BREAK_PROMPT]).contiguous()
+    # Where compel puts the long prompts' weighted tokens (indices over the 77-token chunks).
+    for case in cases:
+        if case["name"] in ("long", "a1111-long"):
+            conjunction = Compel.parse_prompt_string(LONG)
+            texts = [f.text for f in conjunction.prompts[0].children]
+            weights = [f.weight for f in conjunction.prompts[0].children]
+            _, per_token, _ = sdxl.compel_1.conditioning_provider.get_token_ids_and_expand_weights(texts, weights, "cpu")
+            per_token = per_token.tolist()
+            case["weight_positions"] = [[w, [i for i, x in enumerate(per_token) if x == w]] for w in sorted(set(per_token)) if w != 1]
+    breaks = []
+    for name, prompt, segments in BREAK_CASES:
+        chunks = [sdxl(main_prompt=s).embeds for s in segments]
+        tensors[f"{name}.embeds"] = torch.cat(chunks, dim=1).contiguous()
+        tensors[f"{name}.pooled_embeds"] = sdxl.compel_2.conditioning_provider.get_pooled_embeddings([prompt]).contiguous()
+        breaks.append({"name": name, "prompt": prompt, "segments": segments, "chunks": sum(c.shape[1] for c in chunks) // 77})
+    # diffusers' own encode_prompt for --prompt-weighting none, and the warnings it logs.
+    import logging
+    records = []
+    class Capture(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+    sdxl_logger = logging.getLogger(StableDiffusionXLPipeline.__module__)
+    sdxl_logger.addHandler(Capture())
+    none_cases = []
+    for name, prompt, prompt_2, negative, negative_2, keep in NONE_CASES:
+        records.clear()
+        out = pipe.encode_prompt(prompt, prompt_2=prompt_2, device="cpu", num_images_per_prompt=1,
+                                 do_classifier_free_guidance=True, negative_prompt=negative, negative_prompt_2=negative_2)
+        if keep:
+            for key, t in zip(("embeds", "negative_embeds", "pooled_embeds", "negative_pooled_embeds"), out):
+                tensors[f"{name}.{key}"] = t.contiguous()
+        none_cases.append({"name": name, "prompt": prompt, "prompt_2": prompt_2, "negative_prompt": negative,
+                           "negative_prompt_2": negative_2, "embeddings": keep, "warnings": list(records)})
     # A whole render given the long case's embeddings.
     long_case = next(c for c in CASES if c[0] == "long")
     out = sdxl(main_prompt=long_case[2], negative_prompt=long_case[4])
@@ -156,6 +219,6 @@ def main():
     parser = [{"prompt": p, **fragments(p)} for p in PARSER_CASES + random_prompts()]
     with open(os.path.join(expected, "weighted-prompts.json"), "w", encoding="utf-8") as f:
         json.dump({"compel": compel.__name__ and VERSION, "cases": cases, "render": render,
-                   "break": {"prompt": BREAK_PROMPT, "segments": BREAK_SEGMENTS}, "refiner": {"prompt": LONG, "negative_prompt": "(ugly)- and blurry"},
+                   "break": {"prompt": BREAK_PROMPT, "segments": BREAK_SEGMENTS}, "breaks": breaks, "none": none_cases, "refiner": {"prompt": LONG, "negative_prompt": "(ugly)- and blurry"},
                    "parser": parser}, f, indent=1, ensure_ascii=False)
         f.write("\n")

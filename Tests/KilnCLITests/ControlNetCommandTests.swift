@@ -53,6 +53,33 @@ final class ControlNetCommandTests: XCTestCase {
         XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(result)")
     }
 
+    /// A queued ControlNet inpainting job on each database: input image, mask and control image
+    /// stored with the job (the files are gone when it renders), the image equal to diffusers', and
+    /// v_outputs recording the mode and the pipeline's defaults it ran with (guidance 5, strength 0.9999).
+    func testAQueuedControlNetInpaintingJobOnBothDatabases() throws {
+        for backend in QueueBackend.allCases {
+            let db = try TestQueues.location(backend, "inpaint", in: dir), out = dir + "/\(backend)"
+            var copies: [String] = []
+            for file in ["input-photo-88x72.jpg", "mask-rgb-88x72.png", "control-edges-88x72.png"] {
+                copies.append(dir + "/\(backend)-" + file)
+                try FileManager.default.copyItem(atPath: Fixtures.path("images/" + file), toPath: copies[copies.count - 1])
+            }
+            let enqueue = try KilnProcess.run(["enqueue", "--db", db, "--model", base, "--prompt", "a lighthouse on a cliff at dusk",
+                                               "--seed", "81", "--steps", "6", "--image", copies[0], "--mask", copies[1],
+                                               "--controlnet", controlnet, "--control-image", copies[2], "--no-watermark"])
+            XCTAssertEqual(enqueue.status, 0, "\(backend): \(enqueue.stderr)")
+            for copy in copies { try FileManager.default.removeItem(atPath: copy) }  // the job has their bytes
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let work = try KilnProcess.run(["work", "--db", db, "--until-empty", "--output-folder", out])
+            XCTAssertEqual(work.status, 0, "\(backend): \(work.stderr)")
+            let image = try ImageFile.read(out + "/job-1-0.png")
+            let result = PixelComparison([(image.width, image.height, image.pixels)], try Expected("controlnet-inpaint").tensor("pixels"))
+            XCTAssertTrue(result.sizesMatch && result.worst <= 1, "\(backend): \(result)")
+            let rows = try KilnProcess.query(db, "SELECT mode, guidance, strength, width FROM v_outputs")
+            XCTAssertEqual(rows, ["inpainting,5,0.9999,88"], "\(backend)")
+        }
+    }
+
     /// Queued: the control images stored by hash with the job, the worker's image equal to
     /// diffusers' (the window case).
     func testAQueuedControlNetJobRendersFromItsStoredImages() throws {

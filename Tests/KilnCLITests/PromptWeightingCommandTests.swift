@@ -22,6 +22,12 @@ final class PromptWeightingCommandTests: XCTestCase {
                       none.stderr)
         // transformers' decode, as diffusers prints it: a space after every word and symbol.
         XCTAssertTrue(none.stderr.contains("what a ( great time ) 1 . 3 at dawn']"), none.stderr)
+        // Once per tokenizer that cuts, as diffusers logs it, then Kiln's hint on a line of its own.
+        let lines = none.stderr.split(separator: "\n").map(String.init)
+        let cut = lines.indices.filter { lines[$0].hasPrefix("kiln: The following part of your input was truncated") }
+        XCTAssertEqual(cut.count, 2, none.stderr)
+        XCTAssertTrue(cut.allSatisfy { lines[$0].hasSuffix("dawn']") }, none.stderr)
+        XCTAssertEqual(cut.last.map { lines[$0 + 1] }, "kiln: --prompt-weighting compel or a1111 keeps prompts past 77 tokens, in chunks of 75")
         let compel = try KilnProcess.run(["render", "--model", model, "--prompt", long, "--prompt-weighting", "compel",
                                           "--output", dir + "/compel.png"] + small)
         XCTAssertEqual(compel.status, 0, compel.stderr)
@@ -37,6 +43,13 @@ final class PromptWeightingCommandTests: XCTestCase {
         XCTAssertEqual(lines.count, 1, r.stderr)
         XCTAssertTrue(r.stderr.contains("negative-prompt") && r.stderr.contains(".blend()"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.png"))
+        // What A1111 reads besides its weights, refused in a1111 mode before anything renders.
+        let lora = try KilnProcess.run(["render", "--model", model, "--prompt", "a cat <lora:pixel:0.8>", "--prompt-weighting", "a1111",
+                                        "--output", dir + "/l.png"] + small)
+        XCTAssertEqual(lora.status, 1)
+        XCTAssertEqual(lora.stderr.split(separator: "\n").count, 1, lora.stderr)
+        XCTAssertTrue(lora.stderr.contains("'<lora:pixel:0.8>'") && lora.stderr.contains("--lora FILE:0.8"), lora.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/l.png"))
         let bad = try KilnProcess.run(["render", "--model", model, "--prompt", "a", "--prompt-weighting", "webui", "--output", dir + "/y.png"])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains("none, a1111 or compel") && bad.stderr.split(separator: "\n").count == 1, bad.stderr)

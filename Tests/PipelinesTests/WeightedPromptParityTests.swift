@@ -12,11 +12,27 @@ final class WeightedPromptParityTests: XCTestCase {
         let name: String, syntax: String, prompt: String
         let prompt_2: String?, negative_prompt: String?, negative_prompt_2: String?
         let tokens: [Int], length: Int
+        /// compel's token indices of each weight other than 1 (the long cases).
+        let weight_positions: [WeightPositions]?
+    }
+    struct WeightPositions: Decodable {
+        let weight: Float, positions: [Int]
+        init(from decoder: Decoder) throws {
+            var c = try decoder.unkeyedContainer()
+            weight = try c.decode(Float.self); positions = try c.decode([Int].self)
+        }
+    }
+    struct BreakCase: Decodable { let name: String, prompt: String, chunks: Int }
+    struct NoneCase: Decodable {
+        let name: String, prompt: String, prompt_2: String?, negative_prompt: String?, negative_prompt_2: String?
+        let embeddings: Bool, warnings: [String]
     }
     struct Render: Decodable { let steps: Int, width: Int, height: Int, seed: UInt64, guidance: Float }
     struct Break: Decodable { let prompt: String }
     struct Refiner: Decodable { let prompt: String, negative_prompt: String }
-    struct Fixture: Decodable { let cases: [Case], render: Render, `break`: Break, refiner: Refiner }
+    struct Fixture: Decodable {
+        let cases: [Case], render: Render, `break`: Break, breaks: [BreakCase], none: [NoneCase], refiner: Refiner
+    }
 
     static let fixture: Fixture? = try? JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.expected("weighted-prompts.json"))))
     static let base = ModelReference(path: Fixtures.model("tiny-sdxl-base"))
@@ -24,17 +40,19 @@ final class WeightedPromptParityTests: XCTestCase {
 
     func fixture() throws -> Fixture { try XCTUnwrap(WeightedPromptParityTests.fixture, "weighted-prompts.json") }
 
-    /// `max |a - b| <= 1e-4 * max |b|`, shapes equal.
-    func assertClose(_ a: Tensor?, _ b: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        guard let a else { return XCTFail("\(what): missing", file: file, line: line) }
+    /// `max |a - b| <= 1e-4 * max |b|`, shapes equal; gives `max |a - b| / max |b|`.
+    @discardableResult
+    func assertClose(_ a: Tensor?, _ b: Tensor, _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Float {
+        guard let a else { XCTFail("\(what): missing", file: file, line: line); return .infinity }
         XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
-        guard a.shape == b.shape else { return }
+        guard a.shape == b.shape else { return .infinity }
         var worst: Float = 0, scale: Float = 0
         for i in 0..<b.count {
             worst = max(worst, abs(a.unsafePointer[i] - b.unsafePointer[i]))
             scale = max(scale, abs(b.unsafePointer[i]))
         }
         XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(what): worst difference \(worst), scale \(scale)", file: file, line: line)
+        return worst / scale
     }
 
     static func request(_ c: Case) throws -> RenderRequest {
@@ -51,14 +69,47 @@ final class WeightedPromptParityTests: XCTestCase {
         let f = try fixture(), expected = try Expected("weighted-prompts")
         XCTAssertTrue(f.cases.contains { $0.tokens.contains { $0 > 75 } && $0.length >= 3 * 77 }, "a prompt over 75 tokens in three chunks")
         XCTAssertEqual(Set(f.cases.map(\.syntax)), ["compel", "a1111"])
+        for syntax in ["compel", "a1111"] {
+            let cases = f.cases.filter { $0.syntax == syntax }
+            XCTAssertTrue(cases.contains { $0.tokens.allSatisfy { $0 <= 75 } }, "\(syntax): a short prompt")
+            XCTAssertTrue(cases.contains { $0.tokens.contains { $0 > 75 } }, "\(syntax): a long prompt")
+            XCTAssertTrue(cases.contains { $0.prompt_2 != nil }, "\(syntax): a prompt_2 of its own")
+        }
         let model = try WeightedPromptParityTests.models.model(WeightedPromptParityTests.base)
         for c in f.cases {
             let embeds = try model.prompts.encode(try WeightedPromptParityTests.request(c), guidance: true)
             XCTAssertEqual(embeds.positive.shape[1], c.length, c.name)
-            assertClose(embeds.positive, try expected.tensor(c.name + ".embeds"), "\(c.name) embeds")
-            assertClose(embeds.pooled, try expected.tensor(c.name + ".pooled_embeds"), "\(c.name) pooled")
-            assertClose(embeds.negative, try expected.tensor(c.name + ".negative_embeds"), "\(c.name) negative")
-            assertClose(embeds.negativePooled, try expected.tensor(c.name + ".negative_pooled_embeds"), "\(c.name) negative pooled")
+            let worst = [assertClose(embeds.positive, try expected.tensor(c.name + ".embeds"), "\(c.name) embeds"),
+                         assertClose(embeds.pooled, try expected.tensor(c.name + ".pooled_embeds"), "\(c.name) pooled"),
+                         assertClose(embeds.negative, try expected.tensor(c.name + ".negative_embeds"), "\(c.name) negative"),
+                         assertClose(embeds.negativePooled, try expected.tensor(c.name + ".negative_pooled_embeds"), "\(c.name) negative pooled")].max()!
+            print("weighted prompt \(c.name): max relative error \(worst)")
+        }
+    }
+
+    /// The long prompts' weights sit where compel puts them: `(great time)1.4` in the second
+    /// 77-token chunk, `(dusty road)0.6` down-weighted, for the compel and the A1111 spelling.
+    func testLongPromptWeightsInCompelsChunks() throws {
+        let f = try fixture()
+        let model = try WeightedPromptParityTests.models.model(WeightedPromptParityTests.base)
+        let embedder = CompelEmbedder(model.prompts.pairs[0])
+        let long = f.cases.filter { $0.weight_positions != nil }
+        XCTAssertEqual(Set(long.map(\.name)), ["long", "a1111-long"])
+        for c in long {
+            let positions = try XCTUnwrap(c.weight_positions)
+            let great = try XCTUnwrap(positions.first { $0.weight == 1.4 }, c.name)
+            XCTAssertFalse(great.positions.isEmpty, c.name)
+            XCTAssertTrue(great.positions.allSatisfy { (77..<154).contains($0) }, "\(c.name): 1.4 at \(great.positions), not in chunk 2")
+            XCTAssertTrue(positions.contains { $0.weight == 0.6 && !$0.positions.isEmpty }, c.name)
+            guard case .fragments(let fragments) = try PromptWeighting(name: c.syntax).parse(c.prompt, parameter: "prompt") else {
+                return XCTFail("\(c.name): not fragments")
+            }
+            XCTAssertTrue(fragments.contains { $0.text.trimmingCharacters(in: .whitespaces) == "great time" && $0.weight == 1.4 }, "\(fragments)")
+            let plan = try embedder.plan(fragments, parameter: "prompt")
+            for p in positions {
+                let kiln = plan.weights.indices.filter { Float(plan.weights[$0]) == p.weight }
+                XCTAssertEqual(kiln, p.positions, "\(c.name): tokens weighted \(p.weight)")
+            }
         }
     }
 
@@ -72,6 +123,41 @@ final class WeightedPromptParityTests: XCTestCase {
         XCTAssertEqual(embeds.positive.shape[1], 2 * 77)
         assertClose(embeds.positive, try expected.tensor("break.embeds"), "break embeds")
         assertClose(embeds.pooled, try expected.tensor("break.pooled_embeds"), "break pooled")
+        // A segment past 75 tokens in compel's chunks, `BREAK BREAK` leaving an empty chunk, a
+        // trailing BREAK adding none (A1111's tokenize_line).
+        XCTAssertEqual(f.breaks.map(\.chunks), [5, 2])
+        for c in f.breaks {
+            r.prompt = c.prompt
+            let embeds = try model.prompts.encode(r, guidance: false)
+            XCTAssertEqual(embeds.positive.shape[1], c.chunks * 77, c.name)
+            let worst = max(assertClose(embeds.positive, try expected.tensor(c.name + ".embeds"), "\(c.name) embeds"),
+                            assertClose(embeds.pooled, try expected.tensor(c.name + ".pooled_embeds"), "\(c.name) pooled"))
+            print("weighted prompt \(c.name): max relative error \(worst)")
+        }
+    }
+
+    static func request(_ c: NoneCase) -> RenderRequest {
+        var r = RenderRequest(prompt: c.prompt)
+        r.prompt2 = c.prompt_2
+        r.negativePrompt = c.negative_prompt
+        r.negativePrompt2 = c.negative_prompt_2
+        return r
+    }
+
+    /// `none` is diffusers' `encode_prompt`: a prompt past 77 tokens cut, and a `prompt_2` of its own.
+    func testNoneEqualsDiffusersEncodePrompt() throws {
+        let f = try fixture(), expected = try Expected("weighted-prompts")
+        let model = try WeightedPromptParityTests.models.model(WeightedPromptParityTests.base)
+        let cases = f.none.filter(\.embeddings)
+        XCTAssertEqual(cases.map(\.name), ["none-long", "none-prompt2"])
+        for c in cases {
+            let embeds = try model.prompts.encode(WeightedPromptParityTests.request(c), guidance: true)
+            let worst = [assertClose(embeds.positive, try expected.tensor(c.name + ".embeds"), "\(c.name) embeds"),
+                         assertClose(embeds.pooled, try expected.tensor(c.name + ".pooled_embeds"), "\(c.name) pooled"),
+                         assertClose(embeds.negative, try expected.tensor(c.name + ".negative_embeds"), "\(c.name) negative"),
+                         assertClose(embeds.negativePooled, try expected.tensor(c.name + ".negative_pooled_embeds"), "\(c.name) negative pooled")].max()!
+            print("weighted prompt \(c.name): max relative error \(worst)")
+        }
     }
 
     /// The refiner's one text encoder: one compel over it, with its pooled output.
@@ -106,17 +192,23 @@ final class WeightedPromptParityTests: XCTestCase {
         XCTAssertTrue(Provenance(session: session, imageIndex: 0, seconds: nil).parametersText.contains("Prompt weighting: compel"))
     }
 
-    /// `none` stays diffusers: the long prompt is cut at 77 tokens, with diffusers' warning.
+    /// `none` stays diffusers: a long prompt is cut at 77 tokens, with the lines diffusers logs
+    /// (captured from its logger: one per tokenizer that cuts, Python's repr of the cut text, so
+    /// `["..."]` around an apostrophe), byte for byte, and Kiln's hint on a line after them.
     func testNoneTruncatesWithDiffusersWarning() throws {
         let f = try fixture()
-        let c = try XCTUnwrap(f.cases.first { $0.name == "long" })
         let model = try WeightedPromptParityTests.models.model(WeightedPromptParityTests.base)
+        XCTAssertEqual(f.none.map(\.warnings.count), [2, 1, 2])
+        XCTAssertTrue(f.none.contains { $0.warnings.contains { $0.hasSuffix("\"]") } }, "a warning in double quotes")
+        XCTAssertTrue(f.none.contains { $0.warnings.contains { $0.contains("\\'") && $0.contains("\\\\") } }, "escapes")
+        for c in f.none {
+            let notices = model.prompts.truncationNotices(WeightedPromptParityTests.request(c))
+            XCTAssertEqual(notices, c.warnings + [PromptEncoder.truncationHint], c.name)
+            for (got, want) in zip(notices, c.warnings) { XCTAssertEqual(Array(got.utf8), Array(want.utf8), c.name) }
+        }
+        XCTAssertEqual(pythonRepr("a\tb\u{7}\u{85}\u{200B}é\u{1F600}\u{E000}'\""), #"'a\tb\x07\x85\u200bé😀\ue000\'"'"#)
+        let c = try XCTUnwrap(f.cases.first { $0.name == "long" })
         var r = RenderRequest(prompt: c.prompt)
-        let notices = model.prompts.truncationNotices(r)
-        XCTAssertEqual(notices.count, 1, "\(notices)")
-        let notice = try XCTUnwrap(notices.first)
-        XCTAssertTrue(notice.hasPrefix("The following part of your input was truncated because CLIP can only handle sequences up to 77 tokens: ['"), notice)
-        XCTAssertTrue(notice.contains("what a day to be here with the ones we love']"), notice)
         XCTAssertEqual(try model.prompts.encode(r, guidance: false).positive.shape[1], 77)
         r.promptWeighting = .compel
         XCTAssertTrue(model.prompts.truncationNotices(r).isEmpty)
