@@ -40,6 +40,10 @@ public struct TensorInfo: Sendable, Equatable {
     public let begin: Int
     public let end: Int
     public var elementCount: Int { shape.reduce(1, *) }
+
+    public init(name: String, dtype: SafetensorsDType, shape: [Int], begin: Int, end: Int) {
+        self.name = name; self.dtype = dtype; self.shape = shape; self.begin = begin; self.end = end
+    }
 }
 
 /// A memory-mapped `.safetensors` file (the huggingface/safetensors format): an 8-byte

@@ -34,7 +34,7 @@ public struct ControlNetFiles: Sendable {
             try UNetFile.refusePickle(path)
             let weights = try ControlNetSingleFile.weights(try ControlNetSingleFile.open(path))
             let base = try base ?? UNetConfig(try PublishedConfigs.baseUNetConfig())
-            config = try ControlNetConfig(try ControlNetSingleFile.config(weights, path: path, base: base))
+            config = try ControlNetConfig(shapes: weights, path: path, base: base)
             layout = weights is MappedWeights ? .original : .diffusers
             single = weights
             return

@@ -15,6 +15,14 @@ import ModelFiles
 /// embedding's widths) are read from its tensor shapes, and what no shape tells (head counts, norm
 /// groups, the time-id embedding width) is taken from the base model's UNet, for which the
 /// ControlNet was trained; the config is then checked as a config.json would be.
+extension ControlNetConfig {
+    /// The config a single-file ControlNet with these tensors (diffusers' names) gets: sizes
+    /// from their shapes, heads, norm groups and time-id width from `base` (`ControlNetSingleFile`).
+    public init(shapes weights: any WeightSource, path: String, base: UNetConfig) throws {
+        try self.init(try ControlNetSingleFile.config(weights, path: path, base: base))
+    }
+}
+
 enum ControlNetSingleFile {
     static let hint = "give an SDXL ControlNet folder (config.json and diffusion_pytorch_model.safetensors) or one ControlNet .safetensors file"
 

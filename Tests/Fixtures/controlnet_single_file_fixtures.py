@@ -16,6 +16,9 @@ Writes:
                                mid_block_type "UNetMidBlock2D" (one resnet)
   expected/controlnet-mid-small.safetensors  their residuals on controlnet-forward's inputs (scale 1),
                                computed from the float16-rounded weights
+  expected/controlnet-sdxl-shapes.json  diffusers/controlnet-canny-sdxl-1.0's config.json and every
+                               tensor shape a ControlNetModel of that config has (built on the meta
+                               device): the config Kiln makes from those shapes must be that one
   expected/controlnet-bf16.safetensors  the ControlNet forward (controlnet-forward's inputs, scale 1)
                                by diffusers in float32 (`fp32.*`) and in torch.bfloat16 (`bf16.*`,
                                weights and activations), so a test can hold Kiln's bf16 error
@@ -176,3 +179,35 @@ def main(save):
     original_file(folder, os.path.join(MODELS, "tiny-controlnet-original.safetensors"))
     bf16_forward(folder, save)
     mid_and_small(folder, save)
+    sdxl_shapes()
+
+
+# diffusers/controlnet-canny-sdxl-1.0's config.json (what from_single_file fetches for
+# "controlnet_xl_large"), its options at diffusers' defaults left out.
+CANNY_SDXL_CONFIG = {
+    "_class_name": "ControlNetModel", "act_fn": "silu", "addition_embed_type": "text_time",
+    "addition_embed_type_num_heads": 64, "addition_time_embed_dim": 256, "attention_head_dim": [5, 10, 20],
+    "block_out_channels": [320, 640, 1280], "class_embed_type": None, "conditioning_channels": 3,
+    "conditioning_embedding_out_channels": [16, 32, 96, 256], "controlnet_conditioning_channel_order": "rgb",
+    "cross_attention_dim": 2048, "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+    "downsample_padding": 1, "encoder_hid_dim": None, "encoder_hid_dim_type": None, "flip_sin_to_cos": True,
+    "freq_shift": 0, "global_pool_conditions": False, "in_channels": 4, "layers_per_block": 2,
+    "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32, "num_attention_heads": None,
+    "num_class_embeds": None, "only_cross_attention": False, "projection_class_embeddings_input_dim": 2816,
+    "resnet_time_scale_shift": "default", "transformer_layers_per_block": [1, 2, 10], "upcast_attention": None,
+    "use_linear_projection": True,
+}
+
+
+def sdxl_shapes():
+    """Every tensor's shape in a full-size SDXL ControlNet of that config (built on the meta device,
+    no memory), to check the config Kiln makes from shapes against the published one."""
+    import json
+    from diffusers import ControlNetModel
+    from diffusers.loaders.single_file_utils import infer_diffusers_model_type
+    with torch.device("meta"):
+        net = ControlNetModel(**{k: v for k, v in CANNY_SDXL_CONFIG.items() if not k.startswith("_")})
+    shapes = {k: list(v.shape) for k, v in net.state_dict().items()}
+    assert infer_diffusers_model_type(dict.fromkeys(shapes)) == "controlnet_xl_large"
+    with open(os.path.join(EXPECTED, "controlnet-sdxl-shapes.json"), "w") as f:
+        json.dump({"config": CANNY_SDXL_CONFIG, "shapes": shapes}, f, indent=0, sort_keys=True)

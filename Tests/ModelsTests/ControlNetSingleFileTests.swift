@@ -97,6 +97,32 @@ final class ControlNetSingleFileTests: XCTestCase {
         }
     }
 
+    /// Tensor shapes without data: a full-size ControlNet's header, as a weight source.
+    final class Shapes: WeightSource, @unchecked Sendable {
+        let shapes: [String: [Int]]
+        init(_ shapes: [String: [Int]]) { self.shapes = shapes }
+        var tensorNames: [String] { shapes.keys.sorted() }
+        func info(_ name: String) -> TensorInfo? { shapes[name].map { TensorInfo(name: name, dtype: .f32, shape: $0, begin: 0, end: 0) } }
+        func location(of name: String) -> String { "shapes" }
+        func load(_ name: String) throws -> Tensor { throw ModelFileError.missingTensor(component: "shapes", tensor: name, searched: "shapes") }
+    }
+
+    /// diffusers/controlnet-canny-sdxl-1.0's tensor shapes with the published SDXL base UNet's
+    /// config (the default when no base is given) make that repo's config.json, which diffusers'
+    /// from_single_file fetches for such a file.
+    func testFullSizeShapesMakeThePublishedConfig() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("expected/controlnet-sdxl-shapes.json")))
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let shapes = try XCTUnwrap(object["shapes"] as? [String: [Int]])
+        let published = try ControlNetConfig(try ConfigFile(path: "config.json",
+                                                            data: try JSONSerialization.data(withJSONObject: try XCTUnwrap(object["config"]))))
+        var made = try ControlNetConfig(shapes: Shapes(shapes), path: "x.safetensors", base: try UNetConfig(try PublishedConfigs.baseUNetConfig()))
+        made.path = published.path
+        XCTAssertEqual(made, published)
+        XCTAssertEqual(made.unet.transformerLayers, [1, 2, 10])
+        XCTAssertEqual(made.embeddingChannels, [16, 32, 96, 256])
+    }
+
     /// Without a base, a file takes the published SDXL base UNet's config: the tiny file does not fit it.
     func testAFileForAnotherBaseIsRefusedByItsWidths() throws {
         XCTAssertThrowsError(try ControlNetFiles(path: original)) { error in
