@@ -2,7 +2,7 @@ import Foundation
 
 /// AUTOMATIC1111's attention syntax, parsed as its `parse_prompt_attention` parses it: `(x)`
 /// multiplies by 1.1, `[x]` divides by 1.1, `(x:1.3)` multiplies by 1.3 (nested brackets
-/// multiply), `\(` `\)` `\[` `\]` `\\` are the literal characters (a lone `\` is dropped), a
+/// multiply; `(x: 1.3 )` too), `\(` `\)` `\[` `\]` `\\` are the literal characters (a lone `\` is dropped), a
 /// bracket never closed applies to the end of the prompt, a closing bracket never opened is text,
 /// and `BREAK` (a word of its own) ends the chunk. Runs of equal weight are joined.
 public enum A1111Prompt {
@@ -65,13 +65,17 @@ public enum A1111Prompt {
             } else if c == "(" || c == "[" {
                 out.append(.open(String(c))); i += 1
             } else if c == ":" {
-                // `:([+-]?[.\d]+)\)`, else a lone ':' is text.
+                // `:\s*([+-]?[.\d]+)\s*\)`, else a lone ':' is text.
                 var j = i + 1
+                while j < s.count, A1111Extensions.isSpace(s[j]) { j += 1 }
+                let numberStart = j
                 if j < s.count, s[j] == "+" || s[j] == "-" { j += 1 }
                 let digitsStart = j
-                while j < s.count, s[j] == "." || ("0"..."9").contains(s[j]) { j += 1 }
-                if j > digitsStart, j < s.count, s[j] == ")" {
-                    let w = String(String.UnicodeScalarView(s[(i + 1)..<j]))
+                while j < s.count, s[j] == "." || s[j].properties.numericType == .decimal { j += 1 }
+                let numberEnd = j
+                while j < s.count, A1111Extensions.isSpace(s[j]) { j += 1 }
+                if numberEnd > digitsStart, j < s.count, s[j] == ")" {
+                    let w = String(String.UnicodeScalarView(s[numberStart..<numberEnd]))
                     out.append(.weight(w, raw: String(String.UnicodeScalarView(s[i...j])))); i = j + 1
                 } else {
                     out.append(.text(":")); i += 1
@@ -87,11 +91,16 @@ public enum A1111Prompt {
         return out
     }
 
-    /// Python's `float()` on `[+-]?[.\d]+`: digits with at most one point, at least one digit.
+    /// Python's `float()` on `[+-]?[.\d]+`: digits (any script's, as `\d`) with at most one point,
+    /// at least one digit.
     static func number(_ s: String) -> Double? {
-        let body = s.drop { $0 == "+" || $0 == "-" }
+        let ascii = String(String.UnicodeScalarView(s.unicodeScalars.map { c -> Unicode.Scalar in
+            guard c.properties.numericType == .decimal, let v = c.properties.numericValue else { return c }
+            return Unicode.Scalar(UInt8(48 + Int(v)))
+        }))
+        let body = ascii.drop { $0 == "+" || $0 == "-" }
         guard body.filter({ $0 == "." }).count <= 1, body.contains(where: \.isNumber) else { return nil }
-        return Double(s.hasPrefix("+") ? String(s.dropFirst()) : s)
+        return Double(ascii.hasPrefix("+") ? String(ascii.dropFirst()) : ascii)
     }
 
     /// `re.split(r"\s*\bBREAK\b\s*", text)`: `BREAK` as a whole word, with the whitespace around it.
