@@ -121,6 +121,7 @@ public struct Provenance: Sendable, Codable {
         if !request.loras.isEmpty { fields.append("Lora hashes: \"\(request.loras.map(\.infotext).joined(separator: ", "))\"") }
         if let vae = request.vae { fields.append("VAE: \(vae.name)"); fields.append("VAE hash: \(vae.sha256.prefix(10))") }
         if let unet = request.unet { fields.append("UNet: \(unet.infotext)") }
+        if let v = request.variant { fields.append("Variant: \(v.rawValue)") }
         fields += controlNetFields
         if !request.embeddings.isEmpty { fields.append("TI hashes: \"\(request.embeddings.map(\.infotext).joined(separator: ", "))\"") }
         fields.append("Version: kiln \(kilnVersion)")

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import Numerics
 import Schedulers
 
@@ -252,6 +253,12 @@ public enum RenderParameters {
                   guard !file.isEmpty else { throw fail("unet", "give a UNet folder or .safetensors file") }
                   r.unet = UNetReference(file: file)
               }, get: { $0.unet?.file }),
+        entry("variant", "variant", .text,
+              "Which weight files the --model and --refiner folders load, one rule for both and for Hub ids: fp16 (diffusers' from_pretrained(variant=\"fp16\"): a component's *.fp16.safetensors where it has fp16 files, its plain weights where it has none; a model with no fp16 files at all is refused) or none (variant=None: plain weights only). Unset: plain weights, else the fp16 variant, Kiln's convenience where diffusers' variant=None would fail. Single files are read as they are.",
+              set: { r, v in
+                  guard let variant = WeightVariant(name: v.description) else { throw fail("variant", "must be fp16 or none (or auto, the default), not '\(v)'") }
+                  r.variant = variant == .automatic ? nil : variant
+              }, get: { $0.variant?.rawValue }),
         entry("vae-tiling", "vae_tiling", .flag,
               "Decode (and encode input images) in overlapping tiles blended at the seams, as diffusers' vae.enable_tiling(): memory stops growing with the image above 1024 px; the pixels differ from an untiled decode.",
               set: { $0.vaeTiling = try flag("vae-tiling", $1) }, get: { String($0.vaeTiling) }),

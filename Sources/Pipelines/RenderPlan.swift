@@ -42,6 +42,8 @@ public struct StagePlan: Sendable, Equatable {
         let precision = Precision.effective(request.precision).precision
         model.precision = precision
         model.vae = request.vae
+        // --variant picks the weight files of both models, as one from_pretrained(variant=) rule.
+        model.variant = request.variant
         let start: Start = request.image != nil ? .image : (request.latents != nil ? .latents : .noise)
         let inpaint = request.mask != nil
         let strength = request.effectiveStrength
@@ -52,6 +54,7 @@ public struct StagePlan: Sendable, Equatable {
         var refiner = ModelReference(path: refinerPath, config: request.refinerConfig, precision: precision)
         // A --vae replaces every stage's VAE: the refiner decodes (and encodes) with it too.
         refiner.vae = request.vae
+        refiner.variant = request.variant
         if let fraction = request.highNoiseFrac {
             // Ensemble of experts: the base runs the high-noise part, the refiner continues.
             return [StagePlan(role: .base, model: model, start: start, strength: strength,

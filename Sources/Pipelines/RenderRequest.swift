@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import Numerics
 import Schedulers
 
@@ -166,6 +167,9 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var unet: UNetReference?
     /// A VAE that replaces the models' own for decoding and encoding images (`--vae`).
     public var vae: VAEReference?
+    /// Which weight files the model's and refiner's folders load (`--variant none|fp16`, diffusers'
+    /// `variant=`); nil: Kiln's default, plain weights else the fp16 variant (`WeightVariant.automatic`).
+    public var variant: WeightVariant?
 
     public init(prompt: String) { self.prompt = prompt }
 
@@ -188,6 +192,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         case promptWeighting = "prompt_weighting"
         case unet
         case vae
+        case variant
     }
 
     /// The names version 1 stored (Swift property names).
@@ -258,6 +263,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         promptWeighting = try c.decodeIfPresent(PromptWeighting.self, forKey: .promptWeighting) ?? .none
         unet = try c.decodeIfPresent(UNetReference.self, forKey: .unet)
         vae = try c.decodeIfPresent(VAEReference.self, forKey: .vae)
+        variant = try c.decodeIfPresent(WeightVariant.self, forKey: .variant)
     }
 
     init(version1 decoder: Decoder) throws {
@@ -349,6 +355,8 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         try c.encodeIfPresent(unet, forKey: .unet)
         // Only when set, likewise.
         try c.encodeIfPresent(vae, forKey: .vae)
+        // Only when set, likewise.
+        try c.encodeIfPresent(variant, forKey: .variant)
     }
 }
 

@@ -20,6 +20,8 @@ public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertib
     public var precision: Precision
     /// A UNet that replaces the model's own (`--unet`; a model with another UNet is another model to the cache).
     public var unet: UNetReference?
+    /// Which weight files of a folder's components it loads (`--variant`; nil: `.automatic`).
+    public var variant: WeightVariant?
     public init(path: String, config: String? = nil, loras: [LoRAReference] = [], embeddings: [EmbeddingReference] = [],
                 precision: Precision = .fp32, unet: UNetReference? = nil) {
         self.path = path; self.config = config; self.loras = loras; self.embeddings = embeddings; self.precision = precision

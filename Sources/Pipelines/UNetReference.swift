@@ -49,7 +49,7 @@ extension ModelReference {
     /// The model's files, with the swapped-in UNet when there is one; its fit is checked from the
     /// configs, its bytes against its hash only when `verifyingUNet` (hashing a UNet reads gigabytes).
     func files(verifyingUNet: Bool = false) throws -> SDXLModelFiles {
-        var files = try SDXLModelFiles(path: path, configFolder: config)
+        var files = try SDXLModelFiles(path: path, variant: variant ?? .automatic, configFolder: config)
         guard let unet else { return files }
         let own = try UNetConfig(try files.config("unet"))
         let swapped = try unet.open()

@@ -473,7 +473,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        NULLIF((pj -> 'controlnetHashes')::text, 'null') AS controlnet_hashes,
        r ->> 'prompt_2_template' AS prompt_2_template,
        r ->> 'negative_prompt_template' AS negative_prompt_template,
-       r ->> 'negative_prompt_2_template' AS negative_prompt_2_template
+       r ->> 'negative_prompt_2_template' AS negative_prompt_2_template,
+       COALESCE(r ->> 'variant', 'auto') AS variant
 FROM outputs o JOIN jobs j USING (job_id),
      LATERAL (SELECT o.provenance::jsonb AS p, o.provenance::jsonb -> 'request' AS r, o.provenance::json AS pj OFFSET 0) parsed;
 """#

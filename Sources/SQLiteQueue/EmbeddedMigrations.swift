@@ -455,7 +455,8 @@ SELECT o.output_id, o.job_id, j.sweep_id, o.image_index,
        json_extract(o.provenance, '$.controlnetHashes') AS controlnet_hashes,
        json_extract(o.provenance, '$.request.prompt_2_template') AS prompt_2_template,
        json_extract(o.provenance, '$.request.negative_prompt_template') AS negative_prompt_template,
-       json_extract(o.provenance, '$.request.negative_prompt_2_template') AS negative_prompt_2_template
+       json_extract(o.provenance, '$.request.negative_prompt_2_template') AS negative_prompt_2_template,
+       COALESCE(json_extract(o.provenance, '$.request.variant'), 'auto') AS variant
 FROM outputs o JOIN jobs j USING (job_id);
 """#
 }

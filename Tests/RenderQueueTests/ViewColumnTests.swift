@@ -31,6 +31,7 @@ final class ViewColumnTests: QueueTestCase {
         "controlnet": .text("/models/controlnet-canny-sdxl-1.0"), "control-image": .text("edges.png"), "control-scale": .number(0.6),
         "control-start": .number(0.1), "control-end": .number(0.9), "guess-mode": .flag(true),
         "prompt-weighting": .text("compel"),
+        "variant": .text("fp16"),
     ]
 
     /// A request with `nonDefault` applied, parameter by parameter.

@@ -22,6 +22,7 @@ struct EnqueueCommand: ParsableCommand {
             try resolved.request.checkSchedule(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkUNet(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkControlNets(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
+            try resolved.request.checkVariant(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             let store = try queue.open(create: true)
             let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), request: resolved.request,
                                        blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)

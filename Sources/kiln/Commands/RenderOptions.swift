@@ -53,6 +53,7 @@ struct RenderOptions: ParsableArguments {
     @Option(help: parameterHelp("vae")) var vae: String?
     @Flag(name: .customLong("vae-tiling"), help: parameterHelp("vae-tiling")) var vaeTiling = false
     @Option(help: parameterHelp("precision")) var precision: String?
+    @Option(help: parameterHelp("variant")) var variant: String?
     @Flag(name: .customLong("no-watermark"), help: "Do not apply the invisible watermark.") var noWatermark = false
     @Option(help: parameterHelp("controlnet")) var controlnet: [String] = []
     @Option(name: .customLong("control-image"), help: parameterHelp("control-image")) var controlImage: [String] = []
@@ -74,7 +75,7 @@ struct RenderOptions: ParsableArguments {
             ("latents", latents.map(absolute)), ("denoising-start", denoisingStart), ("denoising-end", denoisingEnd),
             ("aesthetic-score", aestheticScore), ("negative-aesthetic-score", negativeAestheticScore),
             ("refiner", try refiner.map { try modelLocation($0, option: "refiner") }), ("refiner-config", refinerConfig.map(absolute)), ("high-noise-frac", highNoiseFrac),
-            ("refiner-strength", refinerStrength), ("precision", precision),
+            ("refiner-strength", refinerStrength), ("precision", precision), ("variant", variant),
             ("unet", try unet.map { try componentLocation($0, option: "unet") }),
             ("vae", try vae.map { try componentLocation($0, option: "vae") }),
         ]

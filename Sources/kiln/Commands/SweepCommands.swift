@@ -85,6 +85,7 @@ struct SweepCommand: ParsableCommand {
             try RenderRequest.checkSchedules(requests, model: ModelReference(path: model, config: config))
             for r in requests { try r.checkUNet(model: ModelReference(path: model, config: config)) }
             for r in requests { try r.checkControlNets(model: ModelReference(path: model, config: config)) }
+            try RenderRequest.checkVariants(requests, model: ModelReference(path: model, config: config))
             if dryRun {
                 print("\(requests.count) jobs")
                 for t in parsed.templateExpansions {

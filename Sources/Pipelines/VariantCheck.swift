@@ -1,0 +1,41 @@
+import Foundation
+import ModelFiles
+
+extension RenderRequest {
+    /// Refuses a `--variant` the model or refiner folder cannot be loaded with as diffusers'
+    /// `from_pretrained(variant=)` would refuse it (fp16 where no component has fp16 files, none
+    /// where a component has only fp16 files), or one given for single files only, which it does
+    /// not apply to: from the folder listings alone, before anything is enqueued or loaded.
+    public func checkVariant(model: ModelReference) throws {
+        try RenderRequest.checkVariants([self], model: model)
+    }
+
+    /// `checkVariant(model:)` for a sweep's requests, each folder and variant checked once.
+    public static func checkVariants(_ requests: [RenderRequest], model: ModelReference) throws {
+        var checked: Set<String> = []
+        for request in requests {
+            guard let variant = request.variant else { continue }
+            var singleFiles: [String] = [], folders = 0
+            for plan in StagePlan.stages(for: request, model: model) {
+                let path = plan.model.path
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }  // left to the loader
+                guard isDir.boolValue else { singleFiles.append(path); continue }
+                folders += 1
+                guard checked.insert(path + "\u{0}" + variant.rawValue).inserted else { continue }
+                // A folder that is no pipeline, or lacks a component, is left to the loader's message.
+                guard let folder = try? DiffusersFolder(path: path) else { continue }
+                do {
+                    for name in ["text_encoder", "text_encoder_2", "unet", "vae"] where (try? folder.componentPath(name)) != nil {
+                        _ = try folder.weightFiles(name, variant: variant)
+                    }
+                } catch let error as ModelFileError {
+                    throw RenderError.invalid(parameter: "variant", reason: "\(variant.rawValue): \(error)")
+                }
+            }
+            if folders == 0, let file = singleFiles.first {
+                throw RenderError.invalid(parameter: "variant", reason: "picks the weight files of a diffusers folder, but \(file) is a single file, read as it is; drop --variant")
+            }
+        }
+    }
+}
