@@ -1836,6 +1836,64 @@ def hub_cache_check():
 
 
 @part
+def variant_rule_check():
+    """Checks the file choice Kiln's --variant makes (WeightVariantTests, VariantCommandTests)
+    against diffusers' from_pretrained(variant=) on tiny-sdxl-base, whose text_encoder alone has
+    an fp16 variant (save_pretrained(variant="fp16")): from a folder and, offline, from a Hub
+    cache snapshot of it. Writes nothing."""
+    import tempfile
+    from safetensors.torch import load_file
+    source = os.path.join(MODELS, "tiny-sdxl-base")
+
+    def equal(module, path, half=False):
+        stored, state = load_file(path), module.state_dict()
+        return all(torch.equal(state[k].half() if half else state[k], v) for k, v in stored.items() if k in state)
+
+    def copy(tmp, name, remove=(), add=()):
+        folder = os.path.join(tmp, name)
+        shutil.copytree(source, folder)
+        for rel in remove:
+            os.remove(os.path.join(folder, rel))
+        for rel in add:
+            with open(os.path.join(folder, rel), "w") as f:
+                f.write("x")
+        return folder
+
+    def fails(folder, variant, error):
+        try:
+            StableDiffusionXLPipeline.from_pretrained(folder, variant=variant, dtype=torch.float32)
+        except error:
+            return True
+        return False
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # Both variants: fp16 loads text_encoder's fp16 file and every other component's plain
+        # file (no fp16 file there); None the plain files. The same from a cache snapshot.
+        hub = os.path.join(tmp, "hub", "models--kiln-test--tiny-sdxl")
+        commit = "0c" * 20
+        shutil.copytree(source, os.path.join(hub, "snapshots", commit))
+        os.makedirs(os.path.join(hub, "refs"))
+        with open(os.path.join(hub, "refs", "main"), "w") as f:
+            f.write(commit)
+        for pipe in (StableDiffusionXLPipeline.from_pretrained(source, variant="fp16", dtype=torch.float32),
+                     StableDiffusionXLPipeline.from_pretrained("kiln-test/tiny-sdxl", cache_dir=os.path.join(tmp, "hub"),
+                                                               local_files_only=True, variant="fp16", dtype=torch.float32)):
+            assert equal(pipe.text_encoder, os.path.join(source, "text_encoder", "model.fp16.safetensors"), half=True)
+            assert not equal(pipe.text_encoder, os.path.join(source, "text_encoder", "model.safetensors"))
+            assert equal(pipe.text_encoder_2, os.path.join(source, "text_encoder_2", "model.safetensors"))
+            assert equal(pipe.vae, os.path.join(source, "vae", "diffusion_pytorch_model.safetensors"))
+        plain = StableDiffusionXLPipeline.from_pretrained(source, dtype=torch.float32)
+        assert equal(plain.text_encoder, os.path.join(source, "text_encoder", "model.safetensors"))
+        # variant=None on a component with only fp16 weights: OSError (Kiln: --variant none refused).
+        assert fails(copy(tmp, "half-only", remove=["text_encoder/model.safetensors"]), None, OSError)
+        # variant="fp16" where no component has fp16 files: ValueError (Kiln: --variant fp16 refused).
+        assert fails(copy(tmp, "plain-only", remove=["text_encoder/model.fp16.safetensors"]), "fp16", ValueError)
+        # Any file named NAME.fp16* makes its component load only fp16 weights (no fallback inside it).
+        assert fails(copy(tmp, "stray", add=["vae/notes.fp16.txt"]), "fp16", OSError)
+    print("variant rule: diffusers picks the files Kiln's --variant fp16 and none pick")
+
+
+@part
 def canny_fixtures():
     """OpenCV's Canny as diffusers' ControlNet docs use it, for `kiln control canny` (canny_fixtures.py)."""
     sys.path.insert(0, HERE)
