@@ -87,7 +87,7 @@ struct ActiveStage {
                 throw RenderError.invalid(parameter: "mask", reason: "\(plan.model.path) is a 9-channel inpainting model; give it --image and --mask")
             }
             // diffusers' do_classifier_free_guidance: off for a UNet that embeds the guidance scale (LCM-SDXL).
-            let guidanceEmbedding = model.unet.config.timeCondProjDim
+            let guidanceEmbedding = model.unetConfig.timeCondProjDim
             guidance = request.effectiveGuidance > 1 && guidanceEmbedding == nil
             let embeds = try model.prompts.encode(request, guidance: guidance)
             guard embeds.positive.shape[2] == model.crossAttentionDim else {
@@ -119,7 +119,7 @@ struct ActiveStage {
                                    guidance: guidance, conditioning: conditioning,
                                    stepCount: schedule.scheduler.timesteps.count - schedule.begin,
                                    imageToImage: !plan.isTextToImage && !plan.inpaint, inpaint: plan.inpaint, crop: crop,
-                                   precision: plan.model.precision, base: model.unet.config, models: models)
+                                   precision: plan.model.precision, base: model.unetConfig, models: models)
                 : nil
             if plan.inpaint, let mask = inputs.mask {
                 let pixels = try ImageConditioning.maskTensor(mask, size: size, crop: crop)
@@ -242,7 +242,7 @@ struct ActiveStage {
         if let unetMask = setup.unetMask, let maskedImageLatents {
             scaled = concatenateLastAxis([scaled, unetMask, maskedImageLatents])
         }
-        var prediction = model.unet(scaled, timestep: t, conditioning: setup.conditioning, residuals: residuals)
+        var prediction = try model.unet(scaled, timestep: t, conditioning: setup.conditioning, residuals: residuals)
         if setup.guidance { prediction = applyGuidance(prediction, scale: guidanceScale, rescale: guidanceRescale) }
         latents = scheduler.step(modelOutput: prediction, sample: latents, generator: &generator)
         if let blendMask = setup.blendMask, let imageLatents, let noise {

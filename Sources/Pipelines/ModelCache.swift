@@ -19,6 +19,12 @@ public final class ModelCache: @unchecked Sendable {
     /// Models built so far (a model with another LoRA set counts as another model).
     public private(set) var loads = 0
 
+    /// A process that renders one request and exits (`kiln render`): once the last step is done
+    /// the UNet and any ControlNets are dropped before the VAE decodes, as nothing will run them
+    /// again (at 1024 px the decoder's activations then take the UNet's place instead of adding
+    /// to it). A worker, which renders the next job with the same models, leaves this off.
+    public var dropsSpentParts = false
+
     public init(maxBytes: Int? = nil) { self.maxBytes = maxBytes }
 
     /// Parameter bytes held now (shared components counted once).
@@ -54,6 +60,16 @@ public final class ModelCache: @unchecked Sendable {
         models = models.filter { $0.key != current }
         lastUse[current] = nil
         components.retain(only: Set(models.values.flatMap { $0.componentBytes.keys }).union(nextHashes))
+        returnFreedMemory()
+    }
+
+    /// Called after the last step of a render, before it decodes: with `dropsSpentParts`, lets go of
+    /// `reference`'s UNet and of every ControlNet (a later `unet` is an error naming the model).
+    func denoisingDone(with reference: ModelReference) {
+        guard dropsSpentParts, let model = models[reference] else { return }
+        model.dropUNet()
+        let unet = model.componentHashes["unet"]
+        components.forget(where: { $0 == unet || $0.hasPrefix("controlnet:") })
         returnFreedMemory()
     }
 

@@ -141,6 +141,7 @@ public final class RenderSession: @unchecked Sendable {
         }
         if active.plan.denoisingEnd != nil { return .latents(active.latents) }
         let vae = try active.model().vae
+        models.denoisingDone(with: active.plan.model)
         let decoded = try vae.decode(active.latents.divided(by: vae.scalingFactor), tiled: request.vaeTiling)
         guard RenderSession.isFinite(decoded) else {
             throw RenderError.model("\(model): its VAE decoded NaN or infinite pixels; the vae weights hold NaN/Inf values"

@@ -37,7 +37,20 @@ public final class StageModel: @unchecked Sendable {
     public let reference: ModelReference
     public let files: SDXLModelFiles
     public let prompts: PromptEncoder
-    public let unet: UNet2DConditionModel
+    /// The denoiser (an error once a one-shot render has dropped it: `dropUNet`).
+    public var unet: UNet2DConditionModel {
+        get throws {
+            guard let u = parts.withLock({ parts.unet }) else { throw Self.dropped(reference, "UNet") }
+            return u
+        }
+    }
+    public let unetConfig: UNetConfig
+    /// The pooled text embedding's width (text_encoder_2's projection).
+    public let projectionDim: Int
+    /// The UNet, which a one-shot render drops before it decodes (`ModelCache.dropsSpentParts`).
+    let parts: DroppableParts
+    /// The content hashes `ComponentCache` holds this model's components under, by component name.
+    let componentHashes: [String: String]
     /// The model's own AutoencoderKL, or the `--vae` that replaces it.
     public let vae: ImageAutoencoder
     public let schedulerConfig: ConfigFile
@@ -73,12 +86,13 @@ public final class StageModel: @unchecked Sendable {
         }
         self.files = files
         let loraKey = reference.loras.map { "\($0.sha256)@\($0.scale)" }.joined(separator: ",")
-        var bytes: [String: Int] = [:]
+        var bytes: [String: Int] = [:], hashes: [String: String] = [:]
         func load<T>(_ name: String, _ build: () throws -> T) throws -> T {
             let hash = files.componentHash(name) + (adapted.contains(name) ? "+lora:" + loraKey : "")
                 + (reference.precision == .fp32 ? "" : "@" + reference.precision.rawValue)
             let size = (try? files.weights(name).parameterCount).map { $0 * (reference.precision == .bf16 ? 2 : 4) } ?? 0
             bytes[hash] = size
+            hashes[name] = hash
             return try shared.component(hash, bytes: size, build)
         }
         var pairs: [PromptEncoder.Pair] = []
@@ -96,12 +110,16 @@ public final class StageModel: @unchecked Sendable {
             force = true
         }
         prompts = PromptEncoder(pairs: try PromptEncoder.adding(reference.embeddings, to: pairs), forceZerosForEmptyPrompt: force)
-        unet = try load("unet") { try files.unet() }
+        let unet = try load("unet") { try files.unet() }
+        parts = DroppableParts(unet: unet)
+        unetConfig = unet.config
+        projectionDim = pairs[pairs.count - 1].encoder.config.projectionDim
         if let replacement = reference.vae {
             let given = try replacement.verified()
             let key = replacement.componentKey(precision: reference.precision)
             let size = given.weights.parameterCount * (reference.precision == .bf16 ? 2 : 4)
             bytes[key] = size
+            hashes["vae"] = key
             vae = try shared.component(key, bytes: size) { try given.autoencoder(pipelineConfig: try files.config("vae"), precision: reference.precision) }
         } else {
             vae = .kl(try load("vae") { try files.vae() })
@@ -111,24 +129,24 @@ public final class StageModel: @unchecked Sendable {
         defaultScheduler = SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
         contentHash = files.contentHash()
         componentBytes = bytes
+        componentHashes = hashes
         let ids = timeIDCount
         guard ids == 5 || ids == 6 else {
             throw RenderError.model("\(reference.path): this UNet takes \(ids) micro-conditioning values; SDXL models take 6 (base) or 5 (refiner)")
         }
-        guard [4, 9].contains(unet.config.inChannels) else {
-            throw RenderError.model("\(reference.path): a UNet with \(unet.config.inChannels) input channels is not an SDXL model (4, or 9 for inpainting)")
+        guard [4, 9].contains(unetConfig.inChannels) else {
+            throw RenderError.model("\(reference.path): a UNet with \(unetConfig.inChannels) input channels is not an SDXL model (4, or 9 for inpainting)")
         }
     }
 
-    public var projectionDim: Int { prompts.pairs[prompts.pairs.count - 1].encoder.config.projectionDim }
     /// 6 for base-style models (sizes and crop), 5 for refiner-style (aesthetic score).
-    public var timeIDCount: Int { unet.config.timeIDCount(pooledDim: projectionDim) }
+    public var timeIDCount: Int { unetConfig.timeIDCount(pooledDim: projectionDim) }
     public var usesAestheticScore: Bool { timeIDCount == 5 }
-    public var isInpaintingModel: Bool { unet.config.inChannels == 9 }
+    public var isInpaintingModel: Bool { unetConfig.inChannels == 9 }
     public var vaeScale: Int { vae.downscaleFactor }
-    public var defaultSize: PixelSize { PixelSize(width: unet.config.sampleSize * vaeScale, height: unet.config.sampleSize * vaeScale) }
+    public var defaultSize: PixelSize { PixelSize(width: unetConfig.sampleSize * vaeScale, height: unetConfig.sampleSize * vaeScale) }
     /// Width of the cross-attention input: the concatenated text encoder hidden sizes.
-    public var crossAttentionDim: Int { unet.config.crossAttentionDim }
+    public var crossAttentionDim: Int { unetConfig.crossAttentionDim }
 
     /// The scheduler config as JSON text, for provenance.
     public var schedulerConfigJSON: String { StageModel.json(schedulerConfig) }
@@ -143,6 +161,29 @@ public final class StageModel: @unchecked Sendable {
         let object = config.values.mapValues(plain)
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension StageModel {
+    static func dropped(_ reference: ModelReference, _ part: String) -> RenderError {
+        .model("\(reference.path): its \(part) was dropped after use by this one-shot render and cannot run again")
+    }
+
+    /// Lets go of the UNet; `unet` is an error afterwards.
+    func dropUNet() { parts.withLock { parts.unet = nil } }
+}
+
+/// The part of a `StageModel` that a one-shot render drops once it no longer needs it.
+final class DroppableParts: @unchecked Sendable {
+    private let lock = NSLock()
+    var unet: UNet2DConditionModel?
+
+    init(unet: UNet2DConditionModel) { self.unet = unet }
+
+    /// `body` under the lock that guards the parts.
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock(); defer { lock.unlock() }
+        return try body()
     }
 }
 
@@ -166,6 +207,12 @@ public final class ComponentCache: @unchecked Sendable {
     public var heldBytes: Int {
         lock.lock(); defer { lock.unlock() }
         return components.values.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// Forgets the components whose hashes match `drop`.
+    func forget(where drop: (String) -> Bool) {
+        lock.lock(); defer { lock.unlock() }
+        components = components.filter { !drop($0.key) }
     }
 
     /// Forgets the components whose hashes are not in `keep`.

@@ -69,6 +69,7 @@ struct RenderCommand: ParsableCommand {
             let latentsOut = request.denoisingEnd != nil
             let paths = try outputPaths(count: latentsOut ? 1 : request.images, latents: latentsOut)
             let models = ModelCache(maxBytes: try RenderCommand.budget(maxMemory))
+            models.dropsSpentParts = true  // one request, then the process ends
             try request.checkVariant(model: ModelReference(path: try renderModelPath(), config: config))
             let session = try RenderSession(request: request, model: ModelReference(path: try renderModelPath(), config: config),
                                             inputs: resolved.inputs, models: models)
