@@ -19,6 +19,9 @@ Writes:
   expected/controlnet-sdxl-shapes.json  diffusers/controlnet-canny-sdxl-1.0's config.json and every
                                tensor shape a ControlNetModel of that config has (built on the meta
                                device): the config Kiln makes from those shapes must be that one
+  expected/controlnet-bf16-renders.safetensors  StableDiffusionXLControlNetPipeline's images (float,
+                               0..1) on the tiny base in float32 (`NAME/fp32`) and with dtype=
+                               torch.bfloat16 (`NAME/bf16`), for BF16_RENDER_CASES
   expected/controlnet-bf16.safetensors  the ControlNet forward (controlnet-forward's inputs, scale 1)
                                by diffusers in float32 (`fp32.*`) and in torch.bfloat16 (`bf16.*`,
                                weights and activations), so a test can hold Kiln's bf16 error
@@ -180,6 +183,7 @@ def main(save):
     bf16_forward(folder, save)
     mid_and_small(folder, save)
     sdxl_shapes()
+    bf16_renders(save)
 
 
 # diffusers/controlnet-canny-sdxl-1.0's config.json (what from_single_file fetches for
@@ -211,3 +215,33 @@ def sdxl_shapes():
     assert infer_diffusers_model_type(dict.fromkeys(shapes)) == "controlnet_xl_large"
     with open(os.path.join(EXPECTED, "controlnet-sdxl-shapes.json"), "w") as f:
         json.dump({"config": CANNY_SDXL_CONFIG, "shapes": shapes}, f, indent=0, sort_keys=True)
+
+
+# name, seed, call arguments besides the prompt (image: a file in images/)
+BF16_RENDER_CASES = [
+    ("one-72x56", 51, {"image": "control-edges-75x61.png", "controlnet_conditioning_scale": 0.8, "num_inference_steps": 6}),
+    ("resized-128x96", 58, {"image": "control-shapes-75x61.png", "width": 128, "height": 96, "num_inference_steps": 4,
+                            "control_guidance_end": 0.75, "guidance_scale": 6.0}),
+]
+BF16_RENDER_PROMPT = "a lighthouse on a cliff at dusk"
+
+
+@torch.no_grad()
+def bf16_renders(save):
+    """What a --precision bf16 ControlNet render is measured against, as render-bf16 is for plain renders."""
+    from diffusers import ControlNetModel, StableDiffusionXLControlNetPipeline
+    from diffusers.utils import load_image
+    out = {}
+    for dtype, suffix in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        net = ControlNetModel.from_pretrained(os.path.join(MODELS, "tiny-controlnet"), dtype=dtype)
+        pipe = StableDiffusionXLControlNetPipeline.from_pretrained(os.path.join(MODELS, "tiny-sdxl-base"), controlnet=net,
+                                                                   dtype=dtype, add_watermarker=False)
+        pipe.set_progress_bar_config(disable=True)
+        for name, seed, args in BF16_RENDER_CASES:
+            call = dict(args, image=load_image(os.path.join(HERE, "images", args["image"])))
+            images = pipe(prompt=BF16_RENDER_PROMPT, **call, generator=torch.Generator("cpu").manual_seed(seed), output_type="np").images
+            out[f"{name}/{suffix}"] = torch.from_numpy(images.astype("float32"))
+    for name, _, _ in BF16_RENDER_CASES:
+        d = (out[f"{name}/bf16"] - out[f"{name}/fp32"]).abs() * 255
+        print(f"diffusers bf16 render {name}: largest {d.max().item():.1f}/255, mean {d.mean().item():.3f}")
+    save("controlnet-bf16-renders", out)

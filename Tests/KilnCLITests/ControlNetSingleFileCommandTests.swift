@@ -48,6 +48,44 @@ final class ControlNetSingleFileCommandTests: XCTestCase {
         }
     }
 
+    /// `--precision bf16` with a ControlNet (both built in bfloat16): against diffusers' float32
+    /// image its error is at most 1.5x that of diffusers' torch.bfloat16 pipeline, largest and
+    /// mean (controlnet-bf16-renders, as render-bf16 for plain renders); float32 stays diffusers'.
+    func testBF16ControlNetRenderIsWithinOneAndAHalfTimesDiffusersBF16Error() throws {
+        let expected = try Expected("controlnet-bf16-renders")
+        let cases: [(String, [String])] = [
+            ("one-72x56", ["--seed", "51", "--steps", "6", "--control-image", edges, "--control-scale", "0.8"]),
+            ("resized-128x96", ["--seed", "58", "--steps", "4", "--control-image", Fixtures.path("images/control-shapes-75x61.png"),
+                                "--width", "128", "--height", "96", "--control-end", "0.75", "--guidance", "6"]),
+        ]
+        func errors(_ a: [Float], _ b: [Float]) -> (max: Float, mean: Float) {
+            precondition(a.count == b.count && !a.isEmpty)
+            var worst: Float = 0, sum: Float = 0
+            for (x, y) in zip(a, b) { worst = max(worst, abs(x - y)); sum += abs(x - y) }
+            return (worst, sum / Float(a.count))
+        }
+        for (name, arguments) in cases {
+            func render(_ extra: [String]) throws -> [Float] {
+                let out = dir + "/\(name)\(extra.isEmpty ? "" : "-bf16").png"
+                let r = try KilnProcess.run(["render", "--model", base, "--controlnet", Fixtures.model("tiny-controlnet"), "--prompt",
+                                             "a lighthouse on a cliff at dusk", "--no-watermark", "--output", out] + arguments + extra,
+                                            environment: ["KILN_BF16": "portable"])
+                XCTAssertEqual(r.status, 0, r.stderr)
+                return try ImageFile.read(out).pixels.map(Float.init)
+            }
+            let torch32 = try expected.tensor(name + "/fp32").scalars.map { $0 * 255 }
+            let torch16 = try expected.tensor(name + "/bf16").scalars.map { $0 * 255 }
+            let f32 = try render([]), bf16 = try render(["--precision", "bf16"])
+            XCTAssertEqual(f32.count, torch32.count, name)
+            XCTAssertLessThanOrEqual(errors(f32, torch32).max, 1, "\(name): float32 stays diffusers' image")
+            let torchError = errors(torch16, torch32), kilnError = errors(bf16, torch32)
+            print("\(name): Kiln bf16 vs diffusers float32 \(kilnError), diffusers bf16 \(torchError), Kiln bf16 vs Kiln float32 \(errors(bf16, f32))")
+            XCTAssertGreaterThan(errors(bf16, f32).max, 0, "\(name): bf16 rounds, so some pixel moves")
+            XCTAssertLessThanOrEqual(kilnError.max, 1.5 * torchError.max, "\(name): largest error \(kilnError) vs diffusers bf16 \(torchError)")
+            XCTAssertLessThanOrEqual(kilnError.mean, 1.5 * torchError.mean, "\(name): mean error \(kilnError) vs diffusers bf16 \(torchError)")
+        }
+    }
+
     func testPickledAndMisfittingFilesAreRefusedBeforeAnythingIsQueued() throws {
         let pickled = dir + "/OpenPoseXL2.bin"
         try Data([0x80, 0x02, 0x7d, 0x71, 0x00]).write(to: URL(fileURLWithPath: pickled))
