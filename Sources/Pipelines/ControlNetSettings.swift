@@ -105,8 +105,7 @@ public struct ControlNetSettings: Sendable, Codable, Equatable {
         if request.refiner != nil {
             // diffusers hands a ControlNet pipeline's latents (output_type="latent") to the refiner,
             // which runs without control; its ControlNet image-to-image pipeline has no denoising_end.
-            if request.mask != nil { throw bad("refiner", "cannot be combined with --controlnet and --mask yet") }
-            if request.image != nil && request.highNoiseFrac != nil {
+            if request.image != nil && request.mask == nil && request.highNoiseFrac != nil {
                 throw bad("high-noise-frac", "needs denoising_end, which diffusers' ControlNet image-to-image pipeline lacks; use --refine-after with --controlnet and --image")
             }
         }

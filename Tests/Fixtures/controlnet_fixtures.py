@@ -16,8 +16,9 @@ Writes:
   expected/controlnet-inpaint-*.safetensors, controlnet-inpaint.json  StableDiffusionXLControlNetInpaintPipeline's
                                images on the 4-channel base and the 9-channel inpainting UNet, and Kiln's request
   expected/controlnet-refiner-*.safetensors, controlnet-refiner.json  a ControlNet pipeline's latents
-                               (output_type="latent") finished by the tiny refiner without control,
-                               one generator through both calls, and Kiln's request
+                               (output_type="latent") finished by the tiny refiner without control
+                               (inpainting: with the same mask), one generator through both calls,
+                               and Kiln's request
 """
 import os
 
@@ -240,8 +241,8 @@ def render_fixtures(save):
 # ---------------------------------------------------------------- with the refiner
 # As diffusers' users chain them: the ControlNet pipeline hands its latents (output_type="latent")
 # to StableDiffusionXLImg2ImgPipeline with the refiner, which runs without control; one
-# torch.Generator passed to both calls. The text-to-image ControlNet pipeline takes denoising_end
-# (ensemble of experts); the image-to-image one does not, so it only runs base then refiner.
+# torch.Generator passed to both calls. The text-to-image and inpainting ControlNet pipelines take
+# denoising_end (ensemble of experts); the image-to-image one does not, so it only runs base then refiner.
 REFINER_CASES = [
     # name, seed, scheduler, ControlNet pipeline ("text2img"/"img2img") and its call arguments,
     # Kiln's refiner fields, the refiner's call arguments
@@ -259,6 +260,20 @@ REFINER_CASES = [
      {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "control_image": ["control-edges-88x72.png"],
       "num_inference_steps": 6, "num_images_per_prompt": 2},
      {"refine_after": True, "refiner_strength": 0.3}, {"num_inference_steps": 6, "strength": 0.3, "num_images_per_prompt": 2}),
+    # StableDiffusionXLControlNetInpaintPipeline takes denoising_end: both ways, the refiner as
+    # StableDiffusionXLInpaintPipeline with the same mask. The guidance is given to both calls (the
+    # ControlNet inpainting pipeline's default is 5.0, the inpainting pipeline's 7.5).
+    ("inpaint-refiner-ensemble", 74, "euler", "inpaint",
+     {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "control_image": ["control-edges-88x72.png"], "control_guidance_end": 0.5, "guidance_scale": 6.0,
+      "num_inference_steps": 10, "denoising_end": 0.75},
+     {"high_noise_frac": 0.75}, {"mask_image": "mask-rgb-88x72.png", "guidance_scale": 6.0, "num_inference_steps": 10,
+                                 "width": 88, "height": 72, "denoising_start": 0.75}),
+    ("inpaint-refiner-after", 75, "euler-a", "inpaint",
+     {"controlnet": ["tiny-controlnet"], "image": "input-photo-88x72.jpg", "mask_image": "mask-rgb-88x72.png",
+      "control_image": ["control-shapes-88x72.png"], "guidance_scale": 7.5, "num_inference_steps": 8},
+     {"refine_after": True, "refiner_strength": 0.3}, {"mask_image": "mask-rgb-88x72.png", "guidance_scale": 7.5,
+                                                         "num_inference_steps": 8, "width": 88, "height": 72, "strength": 0.3}),
 ]
 
 
@@ -266,24 +281,30 @@ REFINER_CASES = [
 def refiner_fixtures(save):
     import json
     import diffusers
-    from diffusers import (StableDiffusionXLControlNetImg2ImgPipeline, StableDiffusionXLControlNetPipeline,
-                           StableDiffusionXLImg2ImgPipeline)
+    import hashlib
+    from diffusers import (StableDiffusionXLControlNetImg2ImgPipeline, StableDiffusionXLControlNetInpaintPipeline,
+                           StableDiffusionXLControlNetPipeline, StableDiffusionXLImg2ImgPipeline,
+                           StableDiffusionXLInpaintPipeline)
     from diffusers.utils import load_image
     schedulers = {"euler": "EulerDiscreteScheduler", "euler-a": "EulerAncestralDiscreteScheduler"}
-    classes = {"text2img": StableDiffusionXLControlNetPipeline, "img2img": StableDiffusionXLControlNetImg2ImgPipeline}
+    classes = {"text2img": StableDiffusionXLControlNetPipeline, "img2img": StableDiffusionXLControlNetImg2ImgPipeline,
+               "inpaint": StableDiffusionXLControlNetInpaintPipeline}
     cases = []
     for name, seed, scheduler, kind, args, fields, refiner_args in REFINER_CASES:
         nets = [ControlNetModel.from_pretrained(os.path.join(MODELS, n), dtype=torch.float32,
                                                 **({"variant": "fp16"} if n.endswith("-2") else {})) for n in args["controlnet"]]
         pipe = classes[kind].from_pretrained(os.path.join(MODELS, "tiny-sdxl-base"), controlnet=nets[0] if len(nets) == 1 else nets,
                                              dtype=torch.float32, add_watermarker=False)
-        refiner = StableDiffusionXLImg2ImgPipeline.from_pretrained(os.path.join(MODELS, "tiny-sdxl-refiner"), dtype=torch.float32,
-                                                                   add_watermarker=False)
+        refiner_class = StableDiffusionXLInpaintPipeline if kind == "inpaint" else StableDiffusionXLImg2ImgPipeline
+        refiner = refiner_class.from_pretrained(os.path.join(MODELS, "tiny-sdxl-refiner"), dtype=torch.float32, add_watermarker=False)
         for p in (pipe, refiner):
             p.scheduler = getattr(diffusers, schedulers[scheduler]).from_config(p.scheduler.config)
             p.set_progress_bar_config(disable=True)
-        call = {k: v for k, v in args.items() if k not in ("controlnet", "image", "control_image")}
-        if kind == "img2img":
+        call = {k: v for k, v in args.items() if k not in ("controlnet", "image", "control_image", "mask_image")}
+        refiner_call = {k: (load_image(os.path.join(IMAGES, v)) if k == "mask_image" else v) for k, v in refiner_args.items()}
+        if "mask_image" in args:
+            call["mask_image"] = load_image(os.path.join(IMAGES, args["mask_image"]))
+        if kind != "text2img":
             controls = [load_image(os.path.join(IMAGES, f)) for f in args["control_image"]]
             call["control_image"] = controls[0] if len(controls) == 1 else controls
             call["image"] = load_image(os.path.join(IMAGES, args["image"]))
@@ -292,9 +313,12 @@ def refiner_fixtures(save):
             call["image"] = controls[0] if len(controls) == 1 else controls
         g = torch.Generator("cpu").manual_seed(seed)
         latents = pipe(prompt=PROMPT, **call, generator=g, output_type="latent").images
-        out = refiner(prompt=PROMPT, **refiner_args, image=latents, generator=g, output_type="np").images
+        out = refiner(prompt=PROMPT, **refiner_call, image=latents, generator=g, output_type="np").images
         save("controlnet-" + name, {"pixels": torch.from_numpy((out * 255).round().astype("uint8"))})
-        request = kiln_request(seed, {k: v for k, v in args.items() if k != "denoising_end"})
+        request = kiln_request(seed, {k: v for k, v in args.items() if k not in ("denoising_end", "mask_image")})
+        if "mask_image" in args:
+            with open(os.path.join(IMAGES, args["mask_image"]), "rb") as f:
+                request["mask_image"] = {"sha256": hashlib.sha256(f.read()).hexdigest(), "file": args["mask_image"]}
         request.update(fields, refiner="tiny-sdxl-refiner", scheduler=scheduler)
         cases.append({"name": name, "request": request})
     with open(os.path.join(EXPECTED, "controlnet-refiner.json"), "w") as f:
@@ -382,4 +406,3 @@ def inpaint_fixtures(save):
         cases.append({"name": name, "model": model, "request": request, **({"pooled": True} if pooled else {})})
     with open(os.path.join(EXPECTED, "controlnet-inpaint.json"), "w") as f:
         json.dump(cases, f, indent=1, sort_keys=True)
-

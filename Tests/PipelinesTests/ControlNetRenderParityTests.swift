@@ -120,6 +120,11 @@ final class ControlNetRenderParityTests: XCTestCase {
     /// the whole schedule, then the refiner from `denoising_start`.
     func testEnsembleOfExpertsWithTwoControlNetsAndWindows() throws { try render("refiner-ensemble") }
     func testImageToImageThenRefinerTwoImagesPerPrompt() throws { try render("img2img-refiner-after") }
+    /// StableDiffusionXLControlNetInpaintPipeline's latents to the refiner as
+    /// StableDiffusionXLInpaintPipeline with the same mask: the ensemble (the window counted before
+    /// the denoising_end cut) and base then refiner with ancestral steps.
+    func testInpaintingEnsembleWithTheRefiner() throws { try render("inpaint-refiner-ensemble") }
+    func testInpaintingThenRefinerAncestral() throws { try render("inpaint-refiner-after") }
 
     /// Saved in the ControlNet stage and resumed in a fresh session, and saved again in the
     /// refiner's, an ensemble render gives the same bits as a straight one.
