@@ -60,7 +60,7 @@ final class PromptWeightingCommandTests: XCTestCase {
             let db = try TestQueues.location(backend, "weighting", in: dir), spec = dir + "/\(backend).yaml"
             try """
                 model: \(model)
-                base: {prompt: "a (red)1.4 barn, [blurry:0.5] dusk+", steps: 2, width: 64, height: 64, seed: 3, watermark: false}
+                base: {prompt: "a (red)1.4 barn, (blurry:0.5) dusk+", steps: 2, width: 64, height: 64, seed: 3, watermark: false}
                 axes:
                   prompt_weighting: [none, a1111, compel]
                 """.write(toFile: spec, atomically: true, encoding: .utf8)
