@@ -94,6 +94,7 @@ struct WorkCommand: ParsableCommand {
             // ETA; in a log, one line per finished job with its time and rate.
             let live = isatty(STDOUT_FILENO) == 1
             var jobStart = Date(), lastSteps = 0
+            var warm = WarmRate()
             // The queue's ETA reads every job's step times, so it is asked for only when the live
             // line shows it: before each job until there is one, then at most every 30 s, so the
             // cost per job does not grow with the queue.
@@ -128,9 +129,11 @@ struct WorkCommand: ParsableCommand {
                     continue
                 case .done(let id):
                     let seconds = Date().timeIntervalSince(jobStart)
-                    imagesTonight += try waited { try store.imageCount(jobID: id) } ?? 0
+                    let images = try waited { try store.imageCount(jobID: id) } ?? 0
+                    imagesTonight += images
+                    warm.add(images: images, seconds: seconds)
                     say(String(format: "job %lld done in %.1f s, %d steps (%.2f steps/s)", id, seconds, lastSteps,
-                               seconds > 0 ? Double(lastSteps) / seconds : 0))
+                               seconds > 0 ? Double(lastSteps) / seconds : 0) + warm.summary)
                 case .failed(let id, let why, let kind, let retry):
                     say("job \(id) failed (\(kind.rawValue)\(retry ? ", will retry" : "")): \(why)")
                 case .cancelled(let id): say("job \(id) cancelled")
@@ -143,6 +146,27 @@ struct WorkCommand: ParsableCommand {
                 done += 1
             }
         }
+    }
+}
+
+/// A worker's images per hour once warm: over the jobs it finished after its first, whose time
+/// includes loading the models (a queue that switches models loads again, and the rate shows it).
+struct WarmRate {
+    private(set) var finished = 0, images = 0
+    private(set) var seconds = 0.0
+
+    mutating func add(images n: Int, seconds s: Double) {
+        finished += 1
+        guard finished > 1 else { return }
+        images += n
+        seconds += s
+    }
+
+    /// "; 58.3 images/hour warm (2 jobs)" from the second job on; empty before.
+    var summary: String {
+        guard finished > 1, seconds > 0 else { return "" }
+        let jobs = finished - 1
+        return String(format: "; %.1f images/hour warm", Double(images) * 3600 / seconds) + " (\(jobs) job\(jobs == 1 ? "" : "s"))"
     }
 }
 
