@@ -15,7 +15,7 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .long, help: "For a single-file checkpoint: a diffusers folder to take configs and tokenizers from (default: the published SDXL configs and the bundled CLIP vocabulary).")
     var config: String?
 
-    @Option(name: .long, help: "Weight files to read: auto (plain, else fp16), none (plain only) or fp16.")
+    @Option(name: .long, help: "Weight files to read, as kiln render's --variant: auto (the default: plain, else fp16), none (diffusers' variant=None: plain only) or fp16 (variant=\"fp16\": a component's fp16 files where it has any, else its plain ones).")
     var variant: String = "auto"
 
     func run() throws {
