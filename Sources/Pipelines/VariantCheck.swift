@@ -27,9 +27,11 @@ extension RenderRequest {
                 guard let folder = try? DiffusersFolder(path: path) else { continue }
                 do {
                     for name in ["text_encoder", "text_encoder_2", "unet", "vae"] where (try? folder.componentPath(name)) != nil {
-                        _ = try folder.weightFiles(name, variant: variant)
+                        try checkPresent(try folder.weightFiles(name, variant: variant), component: name, folder: path)
                     }
                 } catch let error as ModelFileError {
+                    throw RenderError.invalid(parameter: "variant", reason: "\(variant.rawValue): \(error)")
+                } catch let error as HubCacheError {
                     throw RenderError.invalid(parameter: "variant", reason: "\(variant.rawValue): \(error)")
                 }
             }
@@ -37,5 +39,16 @@ extension RenderRequest {
                 throw RenderError.invalid(parameter: "variant", reason: "picks the weight files of a diffusers folder, but \(file) is a single file, read as it is; drop --variant")
             }
         }
+    }
+
+    /// Every file the variant picked must be there (a shard index lists its shards): in a Hub
+    /// snapshot, the missing ones are named with the `hf download` command that fetches them.
+    static func checkPresent(_ chosen: ComponentWeightFiles, component: String, folder: String) throws {
+        let missing = try chosen.files().filter { !FileManager.default.fileExists(atPath: $0) }
+        guard let first = missing.first else { return }
+        if let snapshot = HubSnapshot(path: folder), let id = HubModelID("\(snapshot.repo)@\(snapshot.commit)") {
+            throw HubCacheError.missingFiles(id: id, files: missing.map { component + "/" + ($0 as NSString).lastPathComponent }, folder: folder)
+        }
+        throw ModelFileError.missingFile(path: first, hint: "\((chosen.path as NSString).lastPathComponent) lists it; the component's weights are incomplete")
     }
 }

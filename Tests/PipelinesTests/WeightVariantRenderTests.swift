@@ -81,4 +81,35 @@ final class WeightVariantRenderTests: XCTestCase {
         XCTAssertTrue(refusal(.fp16, model: single).contains("is a single file, read as it is; drop --variant"), refusal(.fp16, model: single))
         XCTAssertEqual(refusal(nil, model: single), "")
     }
+
+    /// A Hub snapshot whose fp16 shard set lacks a shard passes the cache's check (its plain
+    /// weights are whole) but not --variant fp16's: the shard is named with the download command.
+    func testAMissingFP16ShardInAHubSnapshotNamesTheDownload() throws {
+        let fm = FileManager.default
+        let source = dir + "/shards"
+        try fm.copyItem(atPath: tiny, toPath: source)
+        let unet = source + "/unet"
+        let index = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: unet + "/diffusion_pytorch_model.safetensors.index.json"))) as? [String: Any])
+        let map = try XCTUnwrap(index["weight_map"] as? [String: String])
+        func half(_ shard: String) -> String { shard.replacingOccurrences(of: "diffusion_pytorch_model-", with: "diffusion_pytorch_model.fp16-") }
+        for shard in Set(map.values) { try fm.copyItem(atPath: unet + "/" + shard, toPath: unet + "/" + half(shard)) }
+        try JSONSerialization.data(withJSONObject: ["metadata": [:], "weight_map": map.mapValues(half)])
+            .write(to: URL(fileURLWithPath: unet + "/diffusion_pytorch_model.safetensors.index.fp16.json"))
+        let commit = String(repeating: "e6", count: 20)
+        let cache = try HubCacheFixture(root: dir + "/hub")
+        try cache.add(repo: "org/shards", commit: commit, from: source, skipping: ["unet/diffusion_pytorch_model.fp16-00002-of-00004.safetensors"])
+        let snapshot = try HubCache(root: cache.root).snapshot(try XCTUnwrap(HubModelID("org/shards"))).path
+        var request = RenderRequest(prompt: "x")
+        request.variant = .plain
+        XCTAssertNoThrow(try request.checkVariant(model: ModelReference(path: snapshot)))
+        request.variant = .fp16
+        XCTAssertThrowsError(try request.checkVariant(model: ModelReference(path: snapshot))) { error in
+            XCTAssertEqual("\(error)", "variant: fp16: org/shards@\(commit): the cache lacks unet/diffusion_pytorch_model.fp16-00002-of-00004.safetensors (in \(snapshot)); fetch them with `hf download org/shards --revision \(commit)`")
+        }
+        // The same folder outside a cache: the shard and its index are named.
+        try fm.removeItem(atPath: unet + "/diffusion_pytorch_model.fp16-00003-of-00004.safetensors")
+        XCTAssertThrowsError(try request.checkVariant(model: ModelReference(path: source))) { error in
+            XCTAssertTrue("\(error)".contains("diffusion_pytorch_model.fp16-00003-of-00004.safetensors: file not found; diffusion_pytorch_model.safetensors.index.fp16.json lists it"), "\(error)")
+        }
+    }
 }
