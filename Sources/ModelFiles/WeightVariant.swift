@@ -60,9 +60,12 @@ public struct ComponentWeightFiles: Sendable, Equatable {
         case .fp16: candidates = WeightVariant.hasFP16Files(folder: folder) ? [half] : [plain]
         case .automatic: candidates = [plain, half]
         }
+        // With both there, diffusers' models (ModelMixin) take the shard index, transformers' the single file.
+        let indexFirst = stem == "diffusion_pytorch_model"
         for c in candidates {
-            if fm.fileExists(atPath: c.single) { return ComponentWeightFiles(path: c.single, sharded: false, isFP16: c.fp16) }
-            if fm.fileExists(atPath: c.index) { return ComponentWeightFiles(path: c.index, sharded: true, isFP16: c.fp16) }
+            let single = ComponentWeightFiles(path: c.single, sharded: false, isFP16: c.fp16)
+            let index = ComponentWeightFiles(path: c.index, sharded: true, isFP16: c.fp16)
+            for option in indexFirst ? [index, single] : [single, index] where fm.fileExists(atPath: option.path) { return option }
         }
         if fm.fileExists(atPath: at("\(stem).bin")) || fm.fileExists(atPath: at("\(stem).bin.index.json")) {
             throw ModelFileError.unsupportedFormat(path: at("\(stem).bin"),

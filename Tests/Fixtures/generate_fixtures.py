@@ -1890,6 +1890,17 @@ def variant_rule_check():
         assert fails(copy(tmp, "plain-only", remove=["text_encoder/model.fp16.safetensors"]), "fp16", ValueError)
         # Any file named NAME.fp16* makes its component load only fp16 weights (no fallback inside it).
         assert fails(copy(tmp, "stray", add=["vae/notes.fp16.txt"]), "fp16", OSError)
+        # A single file beside a shard index: diffusers' UNet loads the shards (here the single
+        # file is only the first shard, which would not load), transformers' CLIP the single file
+        # (here the index maps nothing).
+        both = copy(tmp, "both-layouts")
+        shutil.copy(os.path.join(both, "unet", "diffusion_pytorch_model-00001-of-00004.safetensors"),
+                    os.path.join(both, "unet", "diffusion_pytorch_model.safetensors"))
+        with open(os.path.join(both, "text_encoder", "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {}, "weight_map": {}}, f)
+        pipe = StableDiffusionXLPipeline.from_pretrained(both, dtype=torch.float32)
+        assert all(torch.equal(pipe.unet.state_dict()[k], v) for k, v in plain.unet.state_dict().items())
+        assert equal(pipe.text_encoder, os.path.join(source, "text_encoder", "model.safetensors"))
     print("variant rule: diffusers picks the files Kiln's --variant fp16 and none pick")
 
 

@@ -87,4 +87,19 @@ final class WeightVariantTests: XCTestCase {
         XCTAssertEqual(WeightVariant(name: "auto"), .automatic)
         XCTAssertNil(WeightVariant(name: "bf16"))
     }
+
+    /// A component holding a single file and a shard index: diffusers' ModelMixin (unet, vae)
+    /// loads the shards, transformers' CLIP text models the single file.
+    func testSingleFileOrShardsAsEachLibraryPrefers() throws {
+        let path = try copy()
+        let fm = FileManager.default
+        try fm.copyItem(atPath: path + "/unet/diffusion_pytorch_model-00001-of-00004.safetensors", toPath: path + "/unet/diffusion_pytorch_model.safetensors")
+        try fm.copyItem(atPath: path + "/text_encoder/model.safetensors", toPath: path + "/text_encoder/model-00001-of-00001.safetensors")
+        try #"{"metadata": {}, "weight_map": {}}"#.write(toFile: path + "/text_encoder/model.safetensors.index.json", atomically: true, encoding: .utf8)
+        let folder = try DiffusersFolder(path: path)
+        for variant in [WeightVariant.automatic, .plain, .fp16] {
+            XCTAssertEqual(try folder.weightFiles("unet", variant: variant).path, path + "/unet/diffusion_pytorch_model.safetensors.index.json")
+            XCTAssertEqual(try folder.weightFiles("text_encoder", variant: variant == .fp16 ? .plain : variant).path, path + "/text_encoder/model.safetensors")
+        }
+    }
 }
