@@ -108,10 +108,12 @@ public struct HubCache: Sendable {
     static func missingWeights(folder: String, component: String, stem: String) throws -> [String] {
         let fm = FileManager.default
         let dir = (folder as NSString).appendingPathComponent(component)
+        // Looked for in the order ComponentWeightFiles.choose takes them (a diffusers model's index first).
         for (single, index) in [("\(stem).safetensors", "\(stem).safetensors.index.json"),
                                 ("\(stem).fp16.safetensors", "\(stem).safetensors.index.fp16.json")] {
-            if fm.fileExists(atPath: (dir as NSString).appendingPathComponent(single)) { return [] }
             let indexPath = (dir as NSString).appendingPathComponent(index)
+            let singleThere = fm.fileExists(atPath: (dir as NSString).appendingPathComponent(single))
+            if singleThere && (stem != "diffusion_pytorch_model" || !fm.fileExists(atPath: indexPath)) { return [] }
             if fm.fileExists(atPath: indexPath) {
                 let shards = try ShardedWeights.shardNames(indexPath: indexPath)
                 return shards.filter { !fm.fileExists(atPath: (dir as NSString).appendingPathComponent($0)) }.map { "\(component)/\($0)" }

@@ -112,6 +112,16 @@ final class HubCacheTests: XCTestCase {
         XCTAssertThrowsError(try DiffusersFolder(path: s.path).weightFiles("text_encoder", variant: .plain))
     }
 
+    func testAUNetsShardsAreCheckedEvenBesideASingleFile() throws {
+        // diffusers loads a UNet's shard index before a single file beside it, so its shards must all be there.
+        let source = dir + "/both"
+        try FileManager.default.copyItem(atPath: tiny, toPath: source)
+        try FileManager.default.copyItem(atPath: source + "/unet/diffusion_pytorch_model-00001-of-00004.safetensors",
+                                         toPath: source + "/unet/diffusion_pytorch_model.safetensors")
+        try cache.add(repo: "org/both", commit: commitA, from: source, skipping: ["unet/diffusion_pytorch_model-00004-of-00004.safetensors"])
+        XCTAssertTrue(error("org/both").contains("lacks unet/diffusion_pytorch_model-00004-of-00004.safetensors"), error("org/both"))
+    }
+
     func testRefHoldingNoCommitIsRefused() throws {
         try cache.add(repo: "org/tiny", commit: commitA, from: tiny)
         try cache.setRef(repo: "org/tiny", "main", to: "not a commit")
