@@ -84,6 +84,7 @@ public final class RenderSession: @unchecked Sendable {
         }
         records.append(StageRecord(active: active))
         notices += try active.model().prompts.truncationNotices(request)
+        notices += StagePlan.variantNotices(stages)
     }
 
     /// The stage running now.

@@ -52,3 +52,24 @@ extension RenderRequest {
         throw ModelFileError.missingFile(path: first, hint: "\((chosen.path as NSString).lastPathComponent) lists it; the component's weights are incomplete")
     }
 }
+
+extension StagePlan {
+    /// With `--variant fp16`, a line per model naming the components that have no fp16 files and
+    /// load their plain weights: diffusers does the same and warns "A mixture of fp16 and non-fp16
+    /// filenames will be loaded" (when it lists the repo's files). A swapped-in UNet or VAE is not named.
+    static func variantNotices(_ stages: [StagePlan]) -> [String] {
+        var seen: Set<String> = [], notices: [String] = []
+        for plan in stages where plan.model.variant == .fp16 && seen.insert(plan.model.path).inserted {
+            guard let folder = try? DiffusersFolder(path: plan.model.path) else { continue }
+            let replaced = (plan.model.unet == nil ? [] : ["unet"]) + (plan.model.vae == nil ? [] : ["vae"])
+            let plain = ["text_encoder", "text_encoder_2", "unet", "vae"].filter { name in
+                !replaced.contains(name) && (try? folder.componentPath(name)) != nil
+                    && (try? folder.weightFiles(name, variant: .fp16))?.isFP16 == false
+            }
+            guard !plain.isEmpty else { continue }
+            let one = plain.count == 1
+            notices.append("--variant fp16: \(plan.model.path): \(plain.joined(separator: ", ")) \(one ? "has" : "have") no fp16 files and \(one ? "loads its" : "load their") plain weights, as in diffusers (\"A mixture of fp16 and non-fp16 filenames will be loaded\")")
+        }
+        return notices
+    }
+}

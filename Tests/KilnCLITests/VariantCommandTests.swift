@@ -31,6 +31,11 @@ final class VariantCommandTests: QueueTestCase {
         XCTAssertTrue(try XCTUnwrap(half.text["parameters"]).contains(", Variant: fp16,"))
         XCTAssertFalse(try XCTUnwrap(unset.text["parameters"]).contains("Variant"))
         XCTAssertTrue(try XCTUnwrap(half.text["kiln"]).contains(#""variant":"fp16""#))
+        // diffusers' mixture warning, as a notice: the components without fp16 files load plain weights.
+        let r = try KilnProcess.run(["render", "--model", tiny, "--variant", "fp16", "--output", dir + "/n.png"] + common)
+        XCTAssertTrue(r.stderr.contains("kiln: --variant fp16: \(tiny): text_encoder_2, unet, vae have no fp16 files and load their plain weights"), r.stderr)
+        let quiet = try KilnProcess.run(["render", "--model", tiny, "--variant", "none", "--output", dir + "/q.png"] + common)
+        XCTAssertFalse(quiet.stderr.contains("fp16 files"), quiet.stderr)
     }
 
     func testAVariantTheFolderCannotGiveIsOneLineAndNothingQueued() throws {
