@@ -2,9 +2,10 @@ import Foundation
 import Hummingbird
 import RenderQueue
 
-/// /outputs/ID (the image's page), /outputs/ID.png (the stored PNG, byte for byte) and
-/// /outputs/ID/thumb (its thumbnail). A PNG written to a folder is read through `StoredImages`'
-/// checks (inside an --output-folder, a regular file, the stored SHA-256).
+/// /outputs/ID (the image's page), /outputs/ID.png (the stored PNG, byte for byte),
+/// /outputs/ID/thumb (its thumbnail) and /inputs/SHA256 (a job's input picture). A PNG written to
+/// a folder is read through `StoredImages`' checks (inside an --output-folder, a regular file,
+/// the stored SHA-256).
 extension GalleryServer {
     func addImages(to router: Router<BasicRequestContext>) {
         router.get("/outputs/:id") { request, context -> Response in
@@ -20,6 +21,26 @@ extension GalleryServer {
         router.get("/outputs/:id/thumb") { request, context -> Response in
             try await self.thumbnail(try GalleryServer.id(context, "image"), request)
         }
+        router.get("/inputs/:hash") { request, context -> Response in
+            try await self.input(Substring(context.parameters.get("hash") ?? ""), request)
+        }
+    }
+
+    /// A job's input picture (image, mask or control image) by its SHA-256, as the user gave it.
+    /// Only bytes some job's request names as such are served, never any other stored blob.
+    func input(_ hash: Substring, _ request: Request) async throws -> Response {
+        guard InputImages.isHash(hash) else {
+            throw PageError.badRequest("an input is named by its SHA-256: 64 lowercase hex digits, as /inputs/SHA256")
+        }
+        let sha256 = String(hash), etag = "\"\(sha256)\""
+        if request.headers[.ifNoneMatch] == etag { return Responses.notModified(etag: etag) }
+        guard let data = try await queue.read({ try $0.inputImage(sha256) }) else {
+            throw PageError.notFound("no job has an input image, mask or control image with SHA-256 \(sha256)")
+        }
+        guard let type = InputImages.contentType(of: data) else {
+            throw PageError.notFound("input \(sha256) is neither a PNG nor a JPEG, so it is not shown")
+        }
+        return Responses.bytes(data, contentType: type, cacheControl: "private, max-age=86400", etag: etag)
     }
 
     /// The stored PNG exactly as kept (text chunks and all); `download=1` asks the browser to save it.

@@ -2,7 +2,7 @@ import Foundation
 import Pipelines
 import RenderQueue
 
-/// An image's page (/outputs/ID), two images side by side (/compare?a=ID&b=ID) and the
+/// An image's page (/outputs/ID, with the job's input pictures: `InputImages`), two images side by side (/compare?a=ID&b=ID) and the
 /// filtered list of images (/outputs?prompt=&seed=&model=&sweep=&state=).
 enum OutputPages {
     static func image(_ detail: OutputDetail, _ context: PageContext) -> HTML {
@@ -27,7 +27,7 @@ enum OutputPages {
             <div class="facts">\(summary(detail))\(watermark(detail))\(command)
             <form class="inline" method="get" action="/compare"><input type="hidden" name="a" value="\(card.outputID)">\
             <label>Compare with image <input name="b" inputmode="numeric" size="8" id="compare-with"></label> <button type="submit">Compare</button></form>
-            </div></div>
+            </div></div>\(record.map { InputImages.section($0.request) } ?? "")
             <h2>Provenance (every column of v_outputs)</h2>\(table(detail, id: "provenance"))
             <details><summary>Full provenance (JSON)</summary><pre id="provenance-json">\(pretty(card.provenance))</pre></details>
             """

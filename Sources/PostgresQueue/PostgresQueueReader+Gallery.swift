@@ -123,6 +123,21 @@ extension PostgresQueueReader {
         }
     }
 
+    public func inputImage(_ sha256: String) throws -> Data? {
+        try read { s in
+            // strpos() first: only requests holding the hash at all are parsed; @> matches the
+            // reference inside the request's JSON (an element of the control images' array).
+            try s.value("""
+                SELECT b.data FROM blobs b WHERE b.sha256 = \(sha256) AND EXISTS (
+                    SELECT 1 FROM jobs j WHERE strpos(j.request, \(sha256)) > 0 AND (
+                        j.request::jsonb @> jsonb_build_object('image', jsonb_build_object('sha256', \(sha256)::text))
+                        OR j.request::jsonb @> jsonb_build_object('mask_image', jsonb_build_object('sha256', \(sha256)::text))
+                        OR j.request::jsonb @> jsonb_build_object('controlnet', jsonb_build_object('image',
+                               jsonb_build_array(jsonb_build_object('sha256', \(sha256)::text))))))
+                """, as: Data.self)
+        }
+    }
+
     static let jobColumns = """
         job_id, sweep_id, state, step, steps, prompt, seed, model, error, updated_at,
         (SELECT min(o.output_id) FROM outputs o WHERE o.job_id = v_jobs.job_id)

@@ -116,6 +116,9 @@ public protocol QueueReader: AnyObject {
     func job(_ id: Int64) throws -> JobDetail?
     /// The last preview a worker stored for a job (`kiln work --preview-every`), nil when none.
     func jobPreview(_ id: Int64) throws -> JobPreview?
+    /// The bytes stored under `sha256` when some job's request names them as its image, mask or
+    /// a control image; nil otherwise (latents, or bytes no request names, are never handed out).
+    func inputImage(_ sha256: String) throws -> Data?
     /// A page of jobs matching `filter`, newest first.
     func jobs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<JobSummary>
     /// A page of images matching `filter` (the state is their job's), newest first.

@@ -126,6 +126,19 @@ extension SQLiteQueueReader {
         }
     }
 
+    public func inputImage(_ sha256: String) throws -> Data? {
+        try queue.read { db in
+            // instr() first: only requests holding the hash at all are parsed.
+            try Data.fetchOne(db, sql: """
+                SELECT b.data FROM blobs b WHERE b.sha256 = ? AND EXISTS (
+                    SELECT 1 FROM jobs j WHERE instr(j.request, ?) > 0 AND json_valid(j.request) AND (
+                        json_extract(j.request, '$.image.sha256') = ? OR json_extract(j.request, '$.mask_image.sha256') = ?
+                        OR EXISTS (SELECT 1 FROM json_each(j.request, '$.controlnet.image') e
+                                   WHERE e.type = 'object' AND json_extract(e.value, '$.sha256') = ?)))
+                """, arguments: [sha256, sha256, sha256, sha256, sha256])
+        }
+    }
+
     static let firstOutput = "(SELECT MIN(o.output_id) FROM outputs o WHERE o.job_id = v_jobs.job_id) AS first_output"
 
     static func jobSummary(_ row: Row) -> JobSummary {
