@@ -125,15 +125,17 @@ extension PostgresQueueReader {
 
     public func inputImage(_ sha256: String) throws -> Data? {
         try read { s in
-            // strpos() first: only requests holding the hash at all are parsed; @> matches the
+            // strpos() first: only requests holding the hash at all are parsed; newest jobs first
+            // (the ones looked at most), stopping at the first that names it. @> matches the
             // reference inside the request's JSON (an element of the control images' array).
             try s.value("""
-                SELECT b.data FROM blobs b WHERE b.sha256 = \(sha256) AND EXISTS (
-                    SELECT 1 FROM jobs j WHERE strpos(j.request, \(sha256)) > 0 AND (
+                SELECT b.data FROM blobs b WHERE b.sha256 = \(sha256) AND (
+                    SELECT j.job_id FROM jobs j WHERE strpos(j.request, \(sha256)) > 0 AND (
                         j.request::jsonb @> jsonb_build_object('image', jsonb_build_object('sha256', \(sha256)::text))
                         OR j.request::jsonb @> jsonb_build_object('mask_image', jsonb_build_object('sha256', \(sha256)::text))
                         OR j.request::jsonb @> jsonb_build_object('controlnet', jsonb_build_object('image',
-                               jsonb_build_array(jsonb_build_object('sha256', \(sha256)::text))))))
+                               jsonb_build_array(jsonb_build_object('sha256', \(sha256)::text)))))
+                    ORDER BY j.job_id DESC LIMIT 1) IS NOT NULL
                 """, as: Data.self)
         }
     }

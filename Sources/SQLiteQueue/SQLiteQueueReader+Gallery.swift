@@ -128,13 +128,15 @@ extension SQLiteQueueReader {
 
     public func inputImage(_ sha256: String) throws -> Data? {
         try queue.read { db in
-            // instr() first: only requests holding the hash at all are parsed.
+            // instr() first: only requests holding the hash at all are parsed; newest jobs first
+            // (the ones looked at most), stopping at the first that names it.
             try Data.fetchOne(db, sql: """
-                SELECT b.data FROM blobs b WHERE b.sha256 = ? AND EXISTS (
-                    SELECT 1 FROM jobs j WHERE instr(j.request, ?) > 0 AND json_valid(j.request) AND (
+                SELECT b.data FROM blobs b WHERE b.sha256 = ? AND (
+                    SELECT j.job_id FROM jobs j WHERE instr(j.request, ?) > 0 AND json_valid(j.request) AND (
                         json_extract(j.request, '$.image.sha256') = ? OR json_extract(j.request, '$.mask_image.sha256') = ?
                         OR EXISTS (SELECT 1 FROM json_each(j.request, '$.controlnet.image') e
-                                   WHERE e.type = 'object' AND json_extract(e.value, '$.sha256') = ?)))
+                                   WHERE e.type = 'object' AND json_extract(e.value, '$.sha256') = ?))
+                    ORDER BY j.job_id DESC LIMIT 1) IS NOT NULL
                 """, arguments: [sha256, sha256, sha256, sha256, sha256])
         }
     }
