@@ -2,7 +2,7 @@
 """Writes full-size SDXL base and refiner pipelines with random weights, for measuring speed and
 memory at the real sizes (no real weights can be downloaded here).
 
-    python3 Benchmarks/full_size_models.py OUT_DIR [--base-only]
+    python3 Benchmarks/full_size_models.py OUT_DIR [--base-only] [--controlnet | --controlnet-only]
 
 Uses the fixture virtual environment (.venv-fixtures, made by Tests/Fixtures/generate_fixtures.py)
 and writes OUT_DIR/sdxl-base and OUT_DIR/sdxl-refiner as diffusers saves them: float16 weight
@@ -11,6 +11,11 @@ tokenizers from Tests/Fixtures/tokenizer-full. The refiner shares text_encoder_2
 the base (the same files), as the published refiner does. About 13 GB on disk; building them
 needs about 12 GB of memory. `--base-only` writes only OUT_DIR/sdxl-base (about 7 GB; all the
 benchmark suite's render lines need), skipping the refiner's 2.3-billion-parameter UNet.
+`--controlnet` also writes OUT_DIR/controlnet-canny, a ControlNet with
+diffusers/controlnet-canny-sdxl-1.0's config (float16, variant "fp16", about 2.5 GB; for the
+suite's render-1024-controlnet line), and keeps a pipeline folder that is already there (its
+model_index.json and scheduler written) instead of rewriting it; `--controlnet-only` writes only
+the ControlNet, beside a base written before.
 """
 import gzip
 import json
@@ -30,7 +35,7 @@ if os.environ.get("KILN_FULL_SIZE_INSIDE") != "1":
                              env=dict(os.environ, KILN_FULL_SIZE_INSIDE="1")))
 
 import torch  # noqa: E402
-from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel  # noqa: E402
+from diffusers import AutoencoderKL, ControlNetModel, EulerDiscreteScheduler, UNet2DConditionModel  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection  # noqa: E402
 
 # The published configs of stabilityai/stable-diffusion-xl-base-1.0 and -refiner-1.0.
@@ -46,6 +51,11 @@ REFINER_UNET = dict(addition_embed_type="text_time", addition_time_embed_dim=256
                     up_block_types=["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"], in_channels=4,
                     out_channels=4, layers_per_block=2, projection_class_embeddings_input_dim=2560, sample_size=128,
                     transformer_layers_per_block=4, use_linear_projection=True)
+# diffusers/controlnet-canny-sdxl-1.0's config: the base UNet's encoder settings plus the
+# conditioning embedding's (as KilnBenchmark's Lines.controlnetCannyConfig).
+CONTROLNET = dict({k: v for k, v in BASE_UNET.items() if k not in ("up_block_types", "out_channels", "sample_size")},
+                  addition_embed_type_num_heads=64, conditioning_channels=3, conditioning_embedding_out_channels=[16, 32, 96, 256],
+                  controlnet_conditioning_channel_order="rgb", global_pool_conditions=False, upcast_attention=None)
 VAE = dict(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
            up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4, layers_per_block=2, sample_size=1024,
            scaling_factor=0.13025, force_upcast=True)
@@ -101,25 +111,41 @@ def index(folder, refiner):
     EulerDiscreteScheduler(**SCHEDULER).save_pretrained(os.path.join(folder, "scheduler"))
 
 
+def written(folder):
+    """A pipeline folder this script finished: index() writes model_index.json and the scheduler last."""
+    return all(os.path.exists(os.path.join(folder, f)) for f in ("model_index.json", os.path.join("scheduler", "scheduler_config.json")))
+
+
 def main():
     args = sys.argv[1:]
-    base_only = "--base-only" in args
-    args = [a for a in args if a != "--base-only"]
-    if len(args) != 1 or args[0].startswith("-"):
+    flags = {"--base-only", "--controlnet", "--controlnet-only"}
+    base_only, controlnet, controlnet_only = (f in args for f in ("--base-only", "--controlnet", "--controlnet-only"))
+    args = [a for a in args if a not in flags]
+    if len(args) != 1 or args[0].startswith("-") or (controlnet and controlnet_only):
         sys.exit(__doc__)
     out = os.path.abspath(args[0])
+    if controlnet or controlnet_only:
+        save(small_init(ControlNetModel(**CONTROLNET), 6), out, "controlnet-canny")
+        if controlnet_only:
+            return
     base, refiner = os.path.join(out, "sdxl-base"), os.path.join(out, "sdxl-refiner")
-    for folder in (base,) if base_only else (base, refiner):
-        os.makedirs(folder, exist_ok=True)
-    save(small_init(CLIPTextModel(CLIPTextConfig(**CLIP_L)), 1), base, "text_encoder")
-    save(small_init(CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_G)), 2), base, "text_encoder_2")
-    save(small_init(AutoencoderKL(**VAE), 3), base, "vae")
-    save(small_init(UNet2DConditionModel(**BASE_UNET), 4), base, "unet")
-    tokenizer(base, "tokenizer", "<|endoftext|>")
-    tokenizer(base, "tokenizer_2", "!")
-    index(base, refiner=False)
+    if controlnet and written(base):
+        print("kept", base, flush=True)
+    else:
+        os.makedirs(base, exist_ok=True)
+        save(small_init(CLIPTextModel(CLIPTextConfig(**CLIP_L)), 1), base, "text_encoder")
+        save(small_init(CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_G)), 2), base, "text_encoder_2")
+        save(small_init(AutoencoderKL(**VAE), 3), base, "vae")
+        save(small_init(UNet2DConditionModel(**BASE_UNET), 4), base, "unet")
+        tokenizer(base, "tokenizer", "<|endoftext|>")
+        tokenizer(base, "tokenizer_2", "!")
+        index(base, refiner=False)
     if base_only:
         return
+    if controlnet and written(refiner):
+        print("kept", refiner, flush=True)
+        return
+    os.makedirs(refiner, exist_ok=True)
     save(small_init(UNet2DConditionModel(**REFINER_UNET), 5), refiner, "unet")
     for shared in ("text_encoder_2", "vae"):
         shutil.copytree(os.path.join(base, shared), os.path.join(refiner, shared), dirs_exist_ok=True)
