@@ -2,6 +2,7 @@
 
     python torch_lines.py LINE PRECISION CONFIG_DIR RUNS [MODEL_DIR] [--size PX]
         [--steps N --guidance G [--timestep-spacing trailing]]   (render-* lines)
+        [--controlnet DIR --control-image FILE --control-scale S]   (render-1024-controlnet)
 
 Builds the same component from the same published config (random weights, as Kiln's line does;
 CONFIG_DIR/taesd.json is taesdxl's), runs it RUNS times in float32 or bfloat16 and prints one
@@ -10,7 +11,9 @@ lines load MODEL_DIR with StableDiffusionXLPipeline and render PX x PX in `--ste
 `--guidance` (with `--timestep-spacing`: EulerDiscreteScheduler.from_config(..., timestep_spacing=...)),
 seed 1, "a lighthouse" (the whole process is timed by the caller), save the image as
 CONFIG_DIR/LINE-torch-PRECISION.png for the caller to compare with Kiln's, and report the setup,
-per-step and decode seconds (step_timer.py).
+per-step and decode seconds (step_timer.py). With `--controlnet`, StableDiffusionXLControlNetPipeline
+with that ControlNet folder, fed FILE at scale S. controlnet-1024 is one ControlNetModel forward
+from CONFIG_DIR/controlnet.json (diffusers/controlnet-canny-sdxl-1.0's), batch 2.
 """
 import time
 
@@ -32,6 +35,9 @@ parser.add_argument("--size", type=int)
 parser.add_argument("--steps", type=int, default=2)
 parser.add_argument("--guidance", type=float, default=5.0)
 parser.add_argument("--timestep-spacing")
+parser.add_argument("--controlnet")
+parser.add_argument("--control-image")
+parser.add_argument("--control-scale", type=float, default=1.0)
 options = parser.parse_args()
 line, precision, config_dir, runs, model_dir = options.line, options.precision, options.config_dir, options.runs, options.model_dir
 pixels = options.size or (512 if line.endswith("-512") else 1024)
@@ -54,6 +60,17 @@ def component_call():
         cond = {"text_embeds": torch.randn(2, 1280, dtype=dtype),
                 "time_ids": torch.tensor([[pixels * 1.0, pixels * 1.0, 0, 0, pixels * 1.0, pixels * 1.0]] * 2, dtype=dtype)}
         return lambda: unet(sample, 500, encoder_hidden_states=hidden, added_cond_kwargs=cond)
+    if line.startswith("controlnet-"):
+        from diffusers import ControlNetModel
+        n = pixels // 8
+        controlnet = ControlNetModel(**config("controlnet")).eval().to(dtype)
+        sample = torch.randn(2, 4, n, n, dtype=dtype)
+        condition = torch.rand(2, 3, pixels, pixels, dtype=dtype)
+        hidden = torch.randn(2, 77, 2048, dtype=dtype)
+        cond = {"text_embeds": torch.randn(2, 1280, dtype=dtype),
+                "time_ids": torch.tensor([[pixels * 1.0, pixels * 1.0, 0, 0, pixels * 1.0, pixels * 1.0]] * 2, dtype=dtype)}
+        return lambda: controlnet(sample, 500, encoder_hidden_states=hidden, controlnet_cond=condition, conditioning_scale=1.0,
+                                  added_cond_kwargs=cond, return_dict=False)
     if line.startswith("vae-"):
         from diffusers import AutoencoderKL
         vae = AutoencoderKL(**config("vae")).eval().to(dtype)
@@ -83,15 +100,28 @@ with torch.no_grad():
         from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from step_timer import StepTimer
-        # Folders written with variant="fp16" (as full_size_models.py does) hold only *.fp16 files.
-        fp16 = any(f.endswith(".fp16.safetensors") for f in os.listdir(os.path.join(model_dir, "unet")))
-        pipe = StableDiffusionXLPipeline.from_pretrained(model_dir, torch_dtype=dtype, variant="fp16" if fp16 else None)
+
+        def fp16_only(folder):
+            """Folders written with variant="fp16" (as full_size_models.py does) hold only *.fp16 files."""
+            return any(f.endswith(".fp16.safetensors") for f in os.listdir(folder))
+
+        variant = "fp16" if fp16_only(os.path.join(model_dir, "unet")) else None
+        extra = {}
+        if options.controlnet:
+            from diffusers import ControlNetModel, StableDiffusionXLControlNetPipeline
+            from PIL import Image
+            extra = {"image": Image.open(options.control_image).convert("RGB"), "controlnet_conditioning_scale": options.control_scale}
+            controlnet = ControlNetModel.from_pretrained(options.controlnet, torch_dtype=dtype,
+                                                         variant="fp16" if fp16_only(options.controlnet) else None)
+            pipe = StableDiffusionXLControlNetPipeline.from_pretrained(model_dir, controlnet=controlnet, torch_dtype=dtype, variant=variant)
+        else:
+            pipe = StableDiffusionXLPipeline.from_pretrained(model_dir, torch_dtype=dtype, variant=variant)
         if options.timestep_spacing:
             pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config, timestep_spacing=options.timestep_spacing)
         timer = StepTimer(process_start, pipe)
         t = time.perf_counter()
         image = pipe("a lighthouse", num_inference_steps=options.steps, guidance_scale=options.guidance, width=pixels, height=pixels,
-                     generator=torch.Generator().manual_seed(1), callback_on_step_end=timer.step_end).images[0]
+                     generator=torch.Generator().manual_seed(1), callback_on_step_end=timer.step_end, **extra).images[0]
         image.save(os.path.join(config_dir, f"{line}-torch-{precision}.png"))
         result.update(timer.times())
         result["seconds"] = None  # the caller times the whole process

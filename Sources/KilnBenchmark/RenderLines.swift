@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// A whole-render line's recipe: the same request for `kiln render`, diffusers
 /// (`Benchmarks/torch_lines.py`) and OpenVINO (`Benchmarks/openvino/render.py`).
@@ -8,6 +9,8 @@ struct RenderRecipe {
     var guidance: Double
     /// diffusers' `EulerDiscreteScheduler.from_config(..., timestep_spacing=...)`, nil for the model's scheduler.
     var timestepSpacing: String?
+    /// One ControlNet at this scale (`--controlnet DIR`, with `controlImage(size:)`), nil for none.
+    var controlScale: Double?
 
     static let lines: [String: RenderRecipe] = [
         "render-512": RenderRecipe(size: 512, steps: 2, guidance: 5),
@@ -15,6 +18,8 @@ struct RenderRecipe {
         "render-1024-lightning": RenderRecipe(size: 1024, steps: 4, guidance: 0, timestepSpacing: "trailing"),
         // What people queue overnight (issue 22): 30 steps at guidance 5 with the model's scheduler.
         "render-1024-30": RenderRecipe(size: 1024, steps: 30, guidance: 5),
+        // render-512's recipe at 1024 px with one ControlNet (issue 20): StableDiffusionXLControlNetPipeline.
+        "render-1024-controlnet": RenderRecipe(size: 1024, steps: 2, guidance: 5, controlScale: 1),
     ]
 
     /// This recipe at `size` pixels when given (`--size`).
@@ -35,6 +40,36 @@ struct RenderRecipe {
     var scriptArguments: [String] {
         ["--size", "\(size)", "--steps", "\(steps)", "--guidance", "\(guidance)"]
             + (timestepSpacing.map { ["--timestep-spacing", $0] } ?? [])
+    }
+}
+
+extension RenderRecipe {
+    /// The ControlNet options, the same for `kiln render` and torch_lines.py: the ControlNet at
+    /// `controlnet` fed the image at `image`; none without `controlScale`.
+    func controlArguments(controlnet: String, image: String) -> [String] {
+        guard let controlScale else { return [] }
+        return ["--controlnet", controlnet, "--control-image", image, "--control-scale", "\(controlScale)"]
+    }
+
+    /// A fixed edge map for the ControlNet lines, `size` x `size`: white outlines (concentric
+    /// circles, a square, two diagonals) on black, like a canny edge map, the same on every run.
+    static func controlImage(size: Int) -> RGBImage {
+        let width = max(1, size / 512), c = Double(size) / 2, ring = max(4.0, Double(size) / 10)
+        var pixels = [UInt8](repeating: 0, count: size * size * 3)
+        for y in 0..<size {
+            for x in 0..<size {
+                let r = ((Double(x) - c) * (Double(x) - c) + (Double(y) - c) * (Double(y) - c)).squareRoot()
+                let onRing = r < c && r.truncatingRemainder(dividingBy: ring) < Double(width)
+                let (lo, hi) = (size / 8, size - size / 8 - width)
+                let onSquare = (x >= lo && x <= hi && (abs(y - lo) < width || abs(y - hi) < width))
+                    || (y >= lo && y <= hi && (abs(x - lo) < width || abs(x - hi) < width))
+                let onDiagonal = abs(x - y) < width || abs(x + y - size) < width
+                if onRing || onSquare || onDiagonal {
+                    for k in 0..<3 { pixels[(y * size + x) * 3 + k] = 255 }
+                }
+            }
+        }
+        return RGBImage(width: size, height: size, pixels: pixels)
     }
 }
 

@@ -6,9 +6,10 @@
 //   swift build -c release && .build/release/KilnBenchmark [--lines unet-512,vae-decode-1024,...]
 //       [--runs N] [--model DIR (for render-*)] [--json FILE] [--no-torch] [--size PX]
 //       [--openvino WORK_DIR (render-* lines in OpenVINO too)]
+//       [--controlnet DIR (render-1024-controlnet; default MODEL_DIR/../controlnet-canny)]
 //   .build/release/KilnBenchmark --line NAME [--runs N] [--size PX]   (one line in this process; JSON to stdout)
 //
-// `--size PX` runs every sized line (unet-*, vae-*, taesd-*, render-*) at PX pixels instead of
+// `--size PX` runs every sized line (unet-*, controlnet-*, vae-*, taesd-*, render-*) at PX pixels instead of
 // its own size: for trying the lines on a small model, not for measurements.
 // PyTorch runs from KILN_BENCH_PYTHON, else .venv-fixtures/bin/python (made by
 // Tests/Fixtures/generate_fixtures.py), else python3; its lines are Benchmarks/torch_lines.py.
@@ -28,7 +29,7 @@ func fail(_ message: String) -> Never {
 }
 
 var lines = Lines.all, runs = 1, model: String?, jsonPath: String?, torch = true, childLine: String?, childPrecision = Precision.fp32
-var size: Int?, openvinoWork: String?
+var size: Int?, openvinoWork: String?, controlnetDir: String?
 var args = Array(CommandLine.arguments.dropFirst())
 while let name = args.first {
     args.removeFirst()
@@ -53,6 +54,7 @@ while let name = args.first {
         guard let n = Int(v), (8...8192).contains(n), n % 8 == 0 else { fail("--size takes pixels, a multiple of 8 from 8 to 8192, not \(v)") }
         size = n
     case "--openvino": openvinoWork = value()
+    case "--controlnet": controlnetDir = value()
     default: fail("unknown option \(name)")
     }
 }
@@ -81,6 +83,7 @@ do {
         try PublishedConfigs.json(c).write(toFile: configs + "/\(c).json", atomically: true, encoding: .utf8)
     }
     try Lines.taesdxlConfig.write(toFile: configs + "/taesd.json", atomically: true, encoding: .utf8)
+    try Lines.controlnetCannyConfig.write(toFile: configs + "/controlnet.json", atomically: true, encoding: .utf8)
 } catch { fail("cannot write configs: \(error)") }
 defer { try? FileManager.default.removeItem(atPath: configs) }
 
@@ -110,10 +113,25 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
             guard let model else { result.note = "needs --model DIR"; return result }
             result.size = recipe.size
             let image = configs + "/\(line)-\(engine)-\(precision).png"
+            var control: [String] = []
+            if recipe.controlScale != nil {
+                // The ControlNet folder and the fixed edge map, the same files for every engine.
+                let folder = controlnetDir ?? URL(fileURLWithPath: model).deletingLastPathComponent().appendingPathComponent("controlnet-canny").path
+                guard FileManager.default.fileExists(atPath: folder) else {
+                    result.note = "needs --controlnet DIR (no \(folder); Benchmarks/full_size_models.py OUT --controlnet-only writes one)"
+                    return result
+                }
+                guard engine != "openvino" else { result.note = "openvino/render.py runs no ControlNet"; return result }
+                let edges = configs + "/control-\(recipe.size).png"
+                if !FileManager.default.fileExists(atPath: edges) {
+                    try PNGFile.write(RenderRecipe.controlImage(size: recipe.size), to: edges)
+                }
+                control = recipe.controlArguments(controlnet: folder, image: edges)
+            }
             switch engine {
             case "kiln":
                 let timesFile = configs + "/\(line)-kiln-\(precision).json"
-                run = try runChild(kiln, ["render", "--model", model] + recipe.kilnArguments
+                run = try runChild(kiln, ["render", "--model", model] + recipe.kilnArguments + control
                                    + ["--precision", precision == "bfloat16" ? "bf16" : "fp32", "--output", image],
                                    environment: ["KILN_TIMINGS": timesFile])
                 times = try? JSONDecoder().decode(RenderTimes.self, from: Data(contentsOf: URL(fileURLWithPath: timesFile)))
@@ -126,7 +144,7 @@ func measure(_ line: String, engine: String, precision: String) -> LineResult {
                 case nil: result.note = "not asked for (--openvino WORK_DIR)"; return result
                 }
             default:
-                run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model] + recipe.scriptArguments)
+                run = try runChild(python, ["Benchmarks/torch_lines.py", line, precision, configs, "1", model] + recipe.scriptArguments + control)
             }
         } else if engine == "kiln" {
             run = try runChild(me, ["--line", line, "--runs", "\(runs)", "--precision", precision == "bfloat16" ? "bf16" : "fp32"] + sizeArguments)
