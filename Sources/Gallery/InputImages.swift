@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Pipelines
 
 /// A job's input pictures as the gallery shows them: its image-to-image input, inpainting mask
@@ -10,11 +11,13 @@ enum InputImages {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
-    /// The Content-Type of a PNG or JPEG, from its first bytes; nil for anything else.
+    /// The Content-Type of a PNG or JPEG, from its first bytes as `ImageFile` tells them; nil for anything else.
     static func contentType(of data: Data) -> String? {
-        if data.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return "image/png" }
-        if data.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
-        return nil
+        switch ImageFile.format(of: data) {
+        case .png: "image/png"
+        case .jpeg: "image/jpeg"
+        case nil: nil
+        }
     }
 
     /// The "Inputs" section: a thumbnail per input, linked to the full picture, captioned with its
