@@ -216,8 +216,5 @@ public final class ComponentCache: @unchecked Sendable {
     }
 
     /// Forgets the components whose hashes are not in `keep`.
-    func retain(only keep: Set<String>) {
-        lock.lock(); defer { lock.unlock() }
-        components = components.filter { keep.contains($0.key) }
-    }
+    func retain(only keep: Set<String>) { forget(where: { !keep.contains($0) }) }
 }
