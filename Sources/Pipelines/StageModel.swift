@@ -4,6 +4,7 @@ import ModelFiles
 import Models
 import Numerics
 import Schedulers
+import Synchronization
 
 /// Which model files a stage renders with: a diffusers folder or a single file (with an
 /// optional config folder, as diffusers' `from_single_file(config=...)`).
@@ -40,7 +41,7 @@ public final class StageModel: @unchecked Sendable {
     /// The denoiser (an error once a one-shot render has dropped it: `dropUNet`).
     public var unet: UNet2DConditionModel {
         get throws {
-            guard let u = parts.withLock({ parts.unet }) else { throw Self.dropped(reference, "UNet") }
+            guard let u = heldUNet.withLock({ $0 }) else { throw Self.dropped(reference, "UNet") }
             return u
         }
     }
@@ -48,7 +49,7 @@ public final class StageModel: @unchecked Sendable {
     /// The pooled text embedding's width (text_encoder_2's projection).
     public let projectionDim: Int
     /// The UNet, which a one-shot render drops before it decodes (`ModelCache.dropsSpentParts`).
-    let parts: DroppableParts
+    let heldUNet: Mutex<UNet2DConditionModel?>
     /// The content hashes `ComponentCache` holds this model's components under, by component name.
     let componentHashes: [String: String]
     /// The model's own AutoencoderKL, or the `--vae` that replaces it.
@@ -111,7 +112,7 @@ public final class StageModel: @unchecked Sendable {
         }
         prompts = PromptEncoder(pairs: try PromptEncoder.adding(reference.embeddings, to: pairs), forceZerosForEmptyPrompt: force)
         let unet = try load("unet") { try files.unet() }
-        parts = DroppableParts(unet: unet)
+        heldUNet = Mutex(unet)
         unetConfig = unet.config
         projectionDim = pairs[pairs.count - 1].encoder.config.projectionDim
         if let replacement = reference.vae {
@@ -170,21 +171,7 @@ extension StageModel {
     }
 
     /// Lets go of the UNet; `unet` is an error afterwards.
-    func dropUNet() { parts.withLock { parts.unet = nil } }
-}
-
-/// The part of a `StageModel` that a one-shot render drops once it no longer needs it.
-final class DroppableParts: @unchecked Sendable {
-    private let lock = NSLock()
-    var unet: UNet2DConditionModel?
-
-    init(unet: UNet2DConditionModel) { self.unet = unet }
-
-    /// `body` under the lock that guards the parts.
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock(); defer { lock.unlock() }
-        return try body()
-    }
+    func dropUNet() { heldUNet.withLock { $0 = nil } }
 }
 
 /// Loaded components by content hash, so that two models holding the same weights for a
