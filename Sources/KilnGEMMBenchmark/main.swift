@@ -6,6 +6,11 @@
 // C[m x n] = A[m x k] · Wᵀ with W a torch Linear weight [n, k] (float32), as Linear runs it. The bf16
 // kernel packs W once (not timed, reported) and rounds A to bf16 inside each call (timed).
 // GFLOP/s = 2 m n k / median time of the samples (each sample repeats the call until >= 2 GFLOP).
+// "% peak" is the 2-thread figure against the machine's own peak, measured first: chains of
+// vdpbf16ps (bf16) or vfmadd (float32) on registers (kiln_peak_loop). A second table times whole
+// layers of SDXL's UNet at 1024 px as Numerics runs them on the runtime's workers (attention at
+// 4096 and 1024 tokens, Winograd 3x3 convolutions), in GFLOP/s of the work PyTorch counts for
+// them (direct convolution), so a figure above the peak means fewer multiplications than that.
 import CKilnKernels
 import CBLAS
 import Dispatch
@@ -72,12 +77,50 @@ func split(_ m: Int, _ n: Int, threads: Int, _ body: (_ row: Int, _ rows: Int, _
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
 func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
 
+/// The 1- and 2-thread peak GFLOP/s of kiln_peak_loop (the best of 5: a peak is what the machine
+/// can do, and a slower sample only met something else running), or nil without AVX512-BF16.
+func peak(bf16: Bool) -> [Double]? {
+    var result: [Double] = []
+    for threads in [1, 2] {
+        var rates: [Double] = []
+        for _ in 0..<5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            var done = [Double](repeating: 0, count: threads)
+            done.withUnsafeMutableBufferPointer { done in
+                let base = done.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    var sink: Float = 0
+                    base[t] = kiln_peak_loop(bf16 ? 1 : 0, 4_000_000, &sink)
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let total = done.reduce(0, +)
+            guard total > 0 else { return nil }
+            rates.append(total / seconds / 1e9)
+        }
+        result.append(rates.max() ?? 0)
+    }
+    return result
+}
+
 let blas = BLASLibrary.shared
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
 print("OpenBLAS core \(blas.coreName); AVX512-BF16 \(kiln_cpu_has_avx512_bf16() != 0 ? "yes" : "no (portable kernel)"); "
       + "load average \(load); median of \(samples) samples; GFLOP/s")
+let bf16Peak = peak(bf16: true), f32Peak = peak(bf16: false)
+if let bf16Peak, let f32Peak {
+    print(String(format: "peak (registers only): bf16 vdpbf16ps %.1f 1T, %.1f 2T; f32 vfmadd %.1f 1T, %.1f 2T",
+                 bf16Peak[0], bf16Peak[1], f32Peak[0], f32Peak[1]))
+} else {
+    print("peak: not measured (no AVX512-BF16)")
+}
+/// `rate` as a percentage of the 2-thread peak, or "-" without one.
+func share(_ rate: Double, of peak: [Double]?) -> String {
+    guard let peak, peak[1] > 0 else { return "-" }
+    return String(format: "%.0f%%", 100 * rate / peak[1])
+}
 print(pad("shape", 38) + ["m", "n", "k"].map { padLeft($0, 7) }.joined() + "  "
-      + ["f32 1T", "f32 2T", "bf16 1T", "bf16 2T", "pack ms", "bf16 err"].map { padLeft($0, 9) }.joined())
+      + ["f32 1T", "f32 2T", "f32 %pk", "bf16 1T", "bf16 2T", "bf16 %pk", "pack ms", "bf16 err"].map { padLeft($0, 9) }.joined())
 for (s, shape) in shapes.enumerated() {
     let (m, n, k) = (shape.m, shape.n, shape.k)
     let a = values(m * k, seed: UInt64(2 * s + 1)), w = values(n * k, seed: UInt64(2 * s + 2))
@@ -121,6 +164,12 @@ for (s, shape) in shapes.enumerated() {
     var worst: Float = 0, scale: Float = 0
     for i in 0..<(m * n) { worst = max(worst, abs(c16[i] - c32[i])); scale = max(scale, abs(c32[i])) }
     print(pad(shape.name, 38) + [m, n, k].map { padLeft(String($0), 7) }.joined() + "  "
-          + (gflops + [packMS]).map { padLeft(String(format: "%.1f", $0), 9) }.joined()
+          + [gflops[0], gflops[1]].map { padLeft(String(format: "%.1f", $0), 9) }.joined()
+          + padLeft(share(gflops[1], of: f32Peak), 9)
+          + [gflops[2], gflops[3]].map { padLeft(String(format: "%.1f", $0), 9) }.joined()
+          + padLeft(share(gflops[3], of: bf16Peak), 9)
+          + padLeft(String(format: "%.1f", packMS), 9)
           + padLeft(String(format: "%.2e", Double(worst / scale)), 9))
 }
+
+LayerTable.run(samples: samples, f32Peak: f32Peak, bf16Peak: bf16Peak)

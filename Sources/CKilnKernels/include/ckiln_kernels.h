@@ -99,6 +99,12 @@ void kiln_bf16_gemm_avx512(int64_t m, int64_t n, int64_t k, const float *a, int6
 /// 1 when the CPU and OS support AVX-512 F/BW/VL and AVX512_BF16 (cpuid + xgetbv), else 0.
 int kiln_cpu_has_avx512_bf16(void);
 
+/// The arithmetic peak on one thread (for benchmarks): `iterations` rounds of 16 independent
+/// vdpbf16ps (bf16 != 0) or vfmadd231ps (bf16 == 0) on registers, the result into *sink. Returns
+/// the floating-point operations done (64 per vdpbf16ps, 32 per vfmadd), or 0 when the CPU lacks
+/// AVX512-BF16 (nothing run); the caller times the call.
+double kiln_peak_loop(int bf16, int64_t iterations, float *sink);
+
 /// 1 when the CPU has the SHA extensions (and SSSE3, SSE4.1) that kiln_sha256_blocks_ni uses.
 int kiln_cpu_has_sha(void);
 /// SHA-256's compression function over `blocks` whole 64-byte blocks of `data`, into `state`
