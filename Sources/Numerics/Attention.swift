@@ -14,6 +14,13 @@ import Foundation
 /// their scaling and the softmax stay float32.
 public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false,
                                keyMask: [[Bool]]? = nil, precision: Precision = .fp32) -> Tensor {
+    multiHeadAttention(q: q, k: k, v: v, heads: heads, causal: causal, keyMask: keyMask, precision: precision, fused: true)
+}
+
+/// `fused: false` keeps bf16 on the score-block path even where the fused kernel
+/// (`kiln_bf16_attention`) applies, for tests that compare the two.
+func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool,
+                        keyMask: [[Bool]]?, precision: Precision, fused: Bool) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3)
     let (batch, nq, width) = (q.shape[0], q.shape[1], q.shape[2])
     let nk = k.shape[1]
@@ -55,6 +62,29 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
         packedK = nil; packedV = nil
     }
     defer { packedK?.deallocate(); packedV?.deallocate() }
+
+    // bf16 with neither a causal nor a key mask (the UNet's attention): the fused kernel, which
+    // takes the keys a chunk at a time with an online softmax and never writes a score block.
+    // Tasks are (batch, head, 96 queries); the kernel's bits do not depend on that tiling.
+    let fusedBytes = fused && !causal && keyMask == nil && nk > 0 && kiln_cpu_has_avx512_bf16() != 0
+        ? kiln_bf16_attention_workspace_size(Int64(d)) : 0
+    if let packedK, let packedV, fusedBytes > 0 {
+        let rowsPerTask = 96
+        let blocksPerHead = (nq + rowsPerTask - 1) / rowsPerTask
+        parallelFor(batch * heads * blocksPerHead) { r in
+            let workspace = UnsafeMutableRawPointer.allocate(byteCount: fusedBytes, alignment: 64)
+            defer { workspace.deallocate() }
+            for task in r {
+                let b = task / (heads * blocksPerHead), rest = task % (heads * blocksPerHead)
+                let h = rest / blocksPerHead, q0 = (rest % blocksPerHead) * rowsPerTask
+                let head = b * heads + h, offset = (b * nq + q0) * width + h * d
+                _ = kiln_bf16_attention(Int64(min(rowsPerTask, nq - q0)), Int64(nk), Int64(d), qp + offset, Int64(width),
+                                        packedK + head * kStride, packedV + head * vStride, op + offset, Int64(width),
+                                        scale, workspace)
+            }
+        }
+        return out
+    }
 
     /// One (batch, head, query block): scores, softmax (masked when causal), then the values.
     /// float32 scales the scores in the GEMM (alpha), bf16 in the softmax.

@@ -70,6 +70,40 @@ final class BF16LayerTests: XCTestCase {
     }
 }
 
+/// The fused bf16 attention (`kiln_bf16_attention`: keys a chunk of 512 at a time, online
+/// softmax) against float32 and against the score-block bf16 path it replaces: several chunks with
+/// a short last one, an odd key count, heads wider than one 64-column panel, query counts that are
+/// not multiples of the kernel's blocks, and sharp softmaxes whose maximum moves between chunks.
+final class FusedAttentionTests: XCTestCase {
+    func testFusedAttentionMatchesFloat32AsTheScoreBlockPathDoes() throws {
+        try XCTSkipUnless(kiln_cpu_has_avx512_bf16() != 0, "the fused kernel needs AVX512-BF16")
+        for (nq, nk, heads, d, sharpness) in [(101, 1100, 3, 64, 1.0), (101, 1100, 2, 80, 6.0), (7, 77, 2, 64, 6.0), (200, 513, 1, 128, 3.0)] {
+            let label = "\(nq) queries, \(nk) keys, \(heads)x\(d), sharpness \(sharpness)"
+            let q = Tensor(shape: [2, nq, heads * d], scalars: randomTensor([2, nq, heads * d], seed: UInt64(nq)).scalars.map { $0 * Float(sharpness) })
+            let k = randomTensor([2, nk, heads * d], seed: UInt64(nk)), v = randomTensor([2, nk, heads * d], seed: UInt64(nk + 1))
+            let f32 = multiHeadAttention(q: q, k: k, v: v, heads: heads).scalars.map(Double.init)
+            let fused = multiHeadAttention(q: q, k: k, v: v, heads: heads, precision: .bf16)
+            let blocks = multiHeadAttention(q: q, k: k, v: v, heads: heads, causal: false, keyMask: nil, precision: .bf16, fused: false)
+            XCTAssertNotEqual(fused.scalars, blocks.scalars, "\(label): the fused kernel ran")
+            let fusedError = maxRelativeError(fused.scalars, f32), blockError = maxRelativeError(blocks.scalars, f32)
+            XCTAssertGreaterThan(fusedError, 1e-5, label)
+            XCTAssertLessThan(fusedError, 1.5 * blockError + 1e-3, label)
+            XCTAssertEqual(multiHeadAttention(q: q, k: k, v: v, heads: heads, precision: .bf16).scalars, fused.scalars, "\(label): repeatable")
+        }
+    }
+
+    /// Each query's output depends on its own row only: the first rows alone give the same bits.
+    func testFusedAttentionRowsDoNotDependOnTheBlocking() throws {
+        try XCTSkipUnless(kiln_cpu_has_avx512_bf16() != 0, "the fused kernel needs AVX512-BF16")
+        let (nq, part, nk, width) = (150, 53, 600, 128)
+        let q = randomTensor([1, nq, width], seed: 31), k = randomTensor([1, nk, width], seed: 32), v = randomTensor([1, nk, width], seed: 33)
+        let whole = multiHeadAttention(q: q, k: k, v: v, heads: 2, precision: .bf16)
+        let first = multiHeadAttention(q: Tensor(shape: [1, part, width], scalars: Array(q.scalars[0..<(part * width)])),
+                                       k: k, v: v, heads: 2, precision: .bf16)
+        XCTAssertEqual(first.scalars, Array(whole.scalars[0..<(part * width)]))
+    }
+}
+
 /// F(2x2, 3x3)'s weight transform written straight into bf16 panels gives the bytes of the
 /// float32 transform packed by `kiln_bf16_pack_b`, including the zeros of a partial panel.
 final class WinogradPackingTests: XCTestCase {

@@ -96,6 +96,27 @@ void kiln_bf16_gemm_portable(int64_t m, int64_t n, int64_t k, const float *a, in
 void kiln_bf16_gemm_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                            const uint16_t *packedB, float *c, int64_t ldc, float beta, void *workspace);
 
+// ---- Attention ------------------------------------------------------------------------------
+
+/// The largest head width kiln_bf16_attention takes.
+#define KILN_ATTENTION_MAX_D 256
+
+/// Bytes of workspace kiln_bf16_attention needs for head width d (0 when d is out of range).
+size_t kiln_bf16_attention_workspace_size(int64_t d);
+
+/// softmax(scale · Q Kᵀ) V for one head: out[i][0 ..< d] for the `rows` queries of q (float32,
+/// row stride ldq), with the same bf16 products and float32 accumulation as kiln_bf16_gemm,
+/// without the rows x keys score matrix: keys a chunk at a time with a running maximum and sum
+/// per query (online softmax), the probabilities rounded to bf16 unnormalised and each output row
+/// divided by its sum at the end. packedK is Kᵀ (k = d, n = keys) and packedV is V (k = keys,
+/// n = d), both as kiln_bf16_pack_b packs them; out is float32, row stride ldo; scale > 0.
+/// Single-threaded; the same inputs give the same bits whatever the caller's tiling of queries.
+/// Returns 1, or 0 with nothing written when the CPU lacks AVX512-BF16 or d, keys or scale is
+/// out of range (the caller then takes another path).
+int kiln_bf16_attention(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,
+                        const uint16_t *packedK, const uint16_t *packedV, float *out, int64_t ldo,
+                        float scale, void *workspace);
+
 /// 1 when the CPU and OS support AVX-512 F/BW/VL and AVX512_BF16 (cpuid + xgetbv), else 0.
 int kiln_cpu_has_avx512_bf16(void);
 
