@@ -64,11 +64,13 @@ let package = Package(
         .target(name: "Adapters", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: checked),
         .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters"],
                 exclude: ["README.md"], swiftSettings: checked),
-        // The queue's operations as protocols, the worker and sweeps: no SQL dialect.
-        .target(name: "RenderQueue", dependencies: [
-            "Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "Adapters", "Tokenizer",
-            .product(name: "Yams", package: "Yams"),
-        ], exclude: ["README.md"], swiftSettings: checked),
+        // The queue's operations as protocols, and sweeps: no SQL dialect, no worker.
+        .target(name: "RenderQueue", dependencies: ["Pipelines", "Schedulers", .product(name: "Yams", package: "Yams")],
+                exclude: ["README.md"], swiftSettings: checked),
+        // The worker: claims jobs from a RenderQueue and renders them with Pipelines; sorts their failures.
+        .target(name: "RenderWorker", dependencies: ["RenderQueue", "Pipelines", "Imaging", "Models", "ModelFiles", "Schedulers",
+                                                     "Adapters", "Tokenizer"],
+                exclude: ["README.md"], swiftSettings: checked),
         // The queue on SQLite (GRDB), the embedded default, and on PostgreSQL (postgres-nio), for farms.
         .target(name: "SQLiteQueue", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", .product(name: "GRDB", package: "GRDB.swift")],
                 exclude: ["README.md"], swiftSettings: checked),
@@ -86,7 +88,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: checked),
         .executableTarget(name: "kiln", dependencies: [
-            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "QueueBackends", "Gallery",
+            "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "RenderWorker", "QueueBackends", "Gallery",
             "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], exclude: ["README.md"], swiftSettings: checked),
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
@@ -108,10 +110,10 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "Adapters",
                                                          "KilnTestSupport"]),
-        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue", "QueueBackends", "Pipelines",
+        .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "RenderWorker", "SQLiteQueue", "PostgresQueue", "QueueBackends", "Pipelines",
                                                             "ModelFiles", "Models", "Imaging", "KilnTestSupport",
                                                             .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "GalleryTests", dependencies: ["Gallery", "RenderQueue", "QueueBackends", "Pipelines", "Imaging", "ModelFiles",
+        .testTarget(name: "GalleryTests", dependencies: ["Gallery", "RenderQueue", "RenderWorker", "QueueBackends", "Pipelines", "Imaging", "ModelFiles",
                                                        "Schedulers", "KilnTestSupport",
                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "KernelTests", dependencies: ["CKilnKernels"], path: "Tests/KernelTests"),

@@ -3,13 +3,13 @@ import Hummingbird
 import Logging
 import RenderQueue
 
-/// `kiln serve`: a web gallery over a queue, read through `QueueReader` only (and, with
+/// `kiln serve`: a web gallery over a queue, read through `GalleryReader` only (and, with
 /// `--allow-actions`, `JobQueue` for cancel, retry and pause/resume). See README.md beside
 /// this file for the routes and the security rules.
 public enum Gallery {
     /// The server for `reader` (and `writer`, used only when `options.allowActions`), checked
     /// by `options.validate()`. `onRunning` is told the port it listens on (useful with port 0).
-    public static func application(reader: any QueueReader, writer: (any JobQueue)?, options: GalleryOptions,
+    public static func application(reader: any GalleryReader, writer: (any JobQueue)?, options: GalleryOptions,
                                    onRunning: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
         try options.validate()
         let server = GalleryServer(reader: reader, writer: options.allowActions ? writer : nil, options: options)
@@ -30,7 +30,7 @@ final class GalleryServer: Sendable {
     let options: GalleryOptions
     let page: PageContext
 
-    init(reader: any QueueReader, writer: (any JobQueue)?, options: GalleryOptions) {
+    init(reader: any GalleryReader, writer: (any JobQueue)?, options: GalleryOptions) {
         queue = QueueAccess(reader: reader, writer: writer)
         thumbnails = ThumbnailCache(side: options.thumbnailSide, maxBytes: options.thumbnailCacheBytes)
         images = StoredImages(outputFolders: options.outputFolders)

@@ -7,11 +7,11 @@ import RenderQueue
 /// loop), so each runs on a serial dispatch queue of its own and the handler awaits the result:
 /// one database call at a time, and no thread of the server's pools ever waits on a database.
 final class QueueAccess: @unchecked Sendable {
-    private let reader: any QueueReader
+    private let reader: any GalleryReader
     private let writer: (any JobQueue)?
     private let queue = DispatchQueue(label: "kiln.serve.queue")
 
-    init(reader: any QueueReader, writer: (any JobQueue)?) {
+    init(reader: any GalleryReader, writer: (any JobQueue)?) {
         self.reader = reader
         self.writer = writer
     }
@@ -20,7 +20,7 @@ final class QueueAccess: @unchecked Sendable {
     var canWrite: Bool { writer != nil }
 
     /// Runs `body` with the reader on the queue's thread.
-    func read<T: Sendable>(_ body: @escaping @Sendable (any QueueReader) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (any GalleryReader) throws -> T) async throws -> T {
         let reader = self.reader
         return try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body(reader) }) }

@@ -79,8 +79,7 @@ extension JobQueue {
 
 /// Read-only access to a queue, for the commands that only look (`status`, `report`, `sheet`,
 /// `export`): opening one never creates or migrates a database, and nothing it runs can write.
-public protocol QueueReader: AnyObject {
-    var displayName: String { get }
+public protocol QueueReader: GalleryReader {
     /// User SQL in a read-only transaction, stopped after `timeout` seconds; any statement that
     /// would write fails with `QueueError.readOnlyViolation` or a query error.
     func query(_ sql: String, timeout: Double) throws -> ReportTable
@@ -93,9 +92,14 @@ public protocol QueueReader: AnyObject {
     func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws
     /// Provenance JSON and the image (bytes or path) of every output of a sweep, in job order.
     func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)]
+}
 
-    // What `kiln serve` shows. Every value is bound, never spliced into a statement; every list
-    // is one bounded page (`PageRequest`).
+/// What `kiln serve` reads, and all it reads: the gallery sees a queue through this protocol
+/// only. Every value is bound, never spliced into a statement; every list is one bounded page
+/// (`PageRequest`). Each backend's `QueueReader` is one.
+public protocol GalleryReader: AnyObject {
+    /// The database as it may be shown to a user: a path, or a URL without its password.
+    var displayName: String { get }
 
     /// Counts by state, the running jobs with their pace, steps left, whether the queue is paused.
     func overview() throws -> QueueOverview

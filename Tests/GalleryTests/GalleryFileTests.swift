@@ -7,6 +7,7 @@ import ModelFiles
 import Pipelines
 import QueueBackends
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// PNGs written to a folder (`outputs.output_path`, `png` NULL) are served only from a folder

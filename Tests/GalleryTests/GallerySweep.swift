@@ -5,6 +5,7 @@ import HummingbirdTesting
 import KilnTestSupport
 import QueueBackends
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// The queue the gallery tests look at: the tiny model's 12-job sweep (seeds 1-3 x euler,

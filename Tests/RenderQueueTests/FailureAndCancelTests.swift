@@ -5,6 +5,7 @@ import KilnTestSupport
 import ModelFiles
 import Pipelines
 import RenderQueue
+import RenderWorker
 import SQLiteQueue
 import XCTest
 

@@ -4,6 +4,7 @@ import ModelFiles
 import Pipelines
 import QueueBackends
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// Few-step jobs through the queue worker: an LCM or TCD job stopped after step 2, put back and

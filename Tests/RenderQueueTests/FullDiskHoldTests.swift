@@ -3,6 +3,7 @@ import Imaging
 import KilnTestSupport
 import Pipelines
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// A queue whose chosen writes fail as a database on a full disk does, a set number of times

@@ -2,6 +2,7 @@ import Foundation
 import KilnTestSupport
 import Pipelines
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// A finished render is not thrown away when its output folder vanished.

@@ -4,6 +4,7 @@ import KilnTestSupport
 import Pipelines
 import QueueBackends
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// `kiln work --preview-every N`: a small PNG of the latents is kept with the checkpoint, and the

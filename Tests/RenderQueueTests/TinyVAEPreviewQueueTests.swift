@@ -6,6 +6,7 @@ import Models
 import Pipelines
 import QueueBackends
 import RenderQueue
+import RenderWorker
 import XCTest
 
 /// `kiln work --preview-every N --preview-vae TAESD`: the stored preview is the AutoencoderTiny's

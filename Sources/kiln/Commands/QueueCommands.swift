@@ -3,6 +3,7 @@ import Foundation
 import Pipelines
 import QueueBackends
 import RenderQueue
+import RenderWorker
 
 /// `kiln enqueue`: adds one render job to a queue database and prints its id.
 struct EnqueueCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import Models
 import Pipelines
+import RenderQueue
 
 /// A queue worker: claims jobs, renders them in every mode (resuming from their checkpoint, in
 /// whichever stage it was saved), saves a checkpoint every `checkpointEvery` steps, and stores

@@ -1,4 +1,5 @@
 import Foundation
+import RenderQueue
 
 /// What the worker knows of its lease on the job it renders: the renewal timer and every saved
 /// checkpoint confirm it; a renewal the database refuses means another worker has the job.
