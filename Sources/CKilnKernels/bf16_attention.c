@@ -4,6 +4,7 @@
 // FlashAttention uses it). The products are the bf16 GEMM's micro-kernel (bf16_micro.h).
 #include "ckiln_kernels.h"
 #include "bf16_micro.h"
+#include "online_softmax.h"
 
 #include <math.h>
 #include <string.h>
@@ -22,28 +23,6 @@ size_t kiln_bf16_attention_workspace_size(int64_t d) {
 }
 
 #if defined(__x86_64__)
-
-// e^x for x <= 0 in float32: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial to r^6
-// (relative error below 2e-7), times 2^n by vscalefps (0 below the smallest denormal).
-AVX512BF16 static inline __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-static inline __mmask16 lanes(int64_t left) {
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-}
 
 // One block of `rows` <= QB queries over all keys.
 AVX512BF16 static void attention_block(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,
@@ -73,28 +52,8 @@ AVX512BF16 static void attention_block(int64_t rows, int64_t keys, int64_t d, co
         }
         // Each row: the new maximum, the old sum and output rescaled to it, the chunk's
         // probabilities (unnormalised) in place of its scores.
-        for (int64_t r = 0; r < rows; r++) {
-            float *s = scores + r * CHUNK;
-            __m512 vmax = _mm512_set1_ps(-INFINITY);
-            for (int64_t j = 0; j < cc; j += 16) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, lanes(cc - j), s + j));
-            const float chunkMax = _mm512_reduce_max_ps(vmax);
-            const float m = chunkMax > maximum[r] ? chunkMax : maximum[r];
-            const float alpha = maximum[r] == -INFINITY ? 0.0f : expf((maximum[r] - m) * scale);
-            maximum[r] = m;
-            const __m512 vm = _mm512_set1_ps(m), vscale = _mm512_set1_ps(scale);
-            __m512 vsum = _mm512_setzero_ps();
-            for (int64_t j = 0; j < cc; j += 16) {
-                const __mmask16 k = lanes(cc - j);
-                const __m512 e = _mm512_maskz_mov_ps(k, exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), vm), vscale)));
-                _mm512_mask_storeu_ps(s + j, k, e);
-                vsum = _mm512_add_ps(vsum, e);
-            }
-            sum[r] = sum[r] * alpha + _mm512_reduce_add_ps(vsum);
-            if (alpha != 1.0f) {
-                const __m512 va = _mm512_set1_ps(alpha);
-                for (int64_t c = 0; c < dp; c += 16) _mm512_storeu_ps(acc + r * dp + c, _mm512_mul_ps(va, _mm512_loadu_ps(acc + r * dp + c)));
-            }
-        }
+        for (int64_t r = 0; r < rows; r++)
+            kiln_softmax_chunk_row(scores + r * CHUNK, cc, scale, maximum + r, sum + r, acc + r * dp, dp);
         // The probabilities rounded to bf16 as the GEMM rounds A, times the chunk's rows of V.
         pack_a(rows, cc, scores, CHUNK, pws);
         for (int64_t jv = 0; jv < d; jv += PANEL) {
@@ -106,13 +65,7 @@ AVX512BF16 static void attention_block(int64_t rows, int64_t keys, int64_t d, co
             }
         }
     }
-    for (int64_t r = 0; r < rows; r++) {
-        const __m512 inv = _mm512_set1_ps(1.0f / sum[r]);
-        for (int64_t c = 0; c < d; c += 16) {
-            const __mmask16 k = lanes(d - c);
-            _mm512_mask_storeu_ps(out + r * ldo + c, k, _mm512_mul_ps(inv, _mm512_maskz_loadu_ps(k, acc + r * dp + c)));
-        }
-    }
+    for (int64_t r = 0; r < rows; r++) kiln_softmax_finish_row(acc + r * dp, sum[r], d, out + r * ldo);
 }
 
 int kiln_bf16_attention(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,

@@ -17,8 +17,8 @@ public func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, caus
     multiHeadAttention(q: q, k: k, v: v, heads: heads, causal: causal, keyMask: keyMask, precision: precision, fused: true)
 }
 
-/// `fused: false` keeps bf16 on the score-block path even where the fused kernel
-/// (`kiln_bf16_attention`) applies, for tests that compare the two.
+/// `fused: false` keeps the score-block path even where a fused kernel (`kiln_bf16_attention`,
+/// `kiln_f32_attention`) applies, for tests that compare the two.
 func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool,
                         keyMask: [[Bool]]?, precision: Precision, fused: Bool) -> Tensor {
     precondition(q.rank == 3 && k.rank == 3 && v.rank == 3)
@@ -28,6 +28,9 @@ func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Boo
     precondition(width % heads == 0)
     precondition(keyMask.map { $0.count == batch && $0.allSatisfy { $0.count == nk } } ?? true)
     let d = width / heads
+    if precision == .fp32, fused, !causal, keyMask == nil, let out = fusedFloat32Attention(q: q, k: k, v: v, heads: heads) {
+        return out
+    }
     let scale = 1 / Float(d).squareRoot()
     let out = Tensor(uninitialized: q.shape)
     let qp = q.unsafePointer, kp = k.unsafePointer, vp = v.unsafePointer, op = out.unsafePointer

@@ -1,5 +1,6 @@
 import Foundation
-import Numerics
+import CKilnKernels
+@testable import Numerics
 import XCTest
 
 final class ConvolutionTests: XCTestCase {
@@ -117,6 +118,29 @@ final class AttentionTests: XCTestCase {
         let y = multiHeadAttention(q: q, k: k, v: v, heads: 2)
         XCTAssertLessThan(maxRelativeError(y.scalars, reference(q: q, k: k, v: v, heads: 2, causal: false)), 1e-5)
         XCTAssertTrue(multiHeadAttention(q: q, k: k, v: v, heads: 2).scalars == y.scalars, "bit-identical on repeat")
+    }
+
+    /// The fused float32 kernel (`kiln_f32_attention`: keys 512 at a time, online softmax) and the
+    /// score-block path both within 1e-5 of float64 on shapes that cut chunks, panels and query
+    /// blocks unevenly, with sharp softmaxes whose maximum moves between chunks; rows independent
+    /// of the blocking.
+    func testFusedFloat32AttentionIsExactAsTheScoreBlockPath() throws {
+        try XCTSkipUnless(kiln_cpu_has_avx512f() != 0, "the fused float32 kernel needs AVX-512F")
+        for (nq, nk, heads, d, sharpness) in [(101, 1100, 3, 64, 1.0), (101, 1100, 2, 80, 6.0), (7, 77, 2, 64, 6.0), (200, 513, 1, 128, 3.0)] {
+            let label = "\(nq) queries, \(nk) keys, \(heads)x\(d), sharpness \(sharpness)"
+            let q = Tensor(shape: [1, nq, heads * d], scalars: randomTensor([1, nq, heads * d], seed: UInt64(nq)).scalars.map { $0 * Float(sharpness) })
+            let k = randomTensor([1, nk, heads * d], seed: UInt64(nk)), v = randomTensor([1, nk, heads * d], seed: UInt64(nk + 1))
+            let expected = reference(q: q, k: k, v: v, heads: heads, causal: false)
+            let fused = multiHeadAttention(q: q, k: k, v: v, heads: heads)
+            let blocks = multiHeadAttention(q: q, k: k, v: v, heads: heads, causal: false, keyMask: nil, precision: .fp32, fused: false)
+            XCTAssertNotEqual(fused.scalars, blocks.scalars, "\(label): the fused kernel ran")
+            XCTAssertLessThan(maxRelativeError(fused.scalars, expected), 1e-5, label)
+            XCTAssertLessThan(maxRelativeError(blocks.scalars, expected), 1e-5, label)
+        }
+        let q = randomTensor([1, 150, 128], seed: 31), k = randomTensor([1, 600, 128], seed: 32), v = randomTensor([1, 600, 128], seed: 33)
+        let whole = multiHeadAttention(q: q, k: k, v: v, heads: 2)
+        let first = multiHeadAttention(q: Tensor(shape: [1, 53, 128], scalars: Array(q.scalars[0..<(53 * 128)])), k: k, v: v, heads: 2)
+        XCTAssertEqual(first.scalars, Array(whole.scalars[0..<(53 * 128)]))
     }
 }
 

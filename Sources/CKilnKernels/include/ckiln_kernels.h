@@ -117,6 +117,23 @@ int kiln_bf16_attention(int64_t rows, int64_t keys, int64_t d, const float *q, i
                         const uint16_t *packedK, const uint16_t *packedV, float *out, int64_t ldo,
                         float scale, void *workspace);
 
+/// The same in float32 (fused multiply-adds, nothing rounded), on AVX-512F CPUs: packedK is Kᵀ
+/// (k = d, n = keys) and packedV is V (k = keys, n = d), both packed by kiln_f32_pack_panels;
+/// workspace: kiln_f32_attention_workspace_size(d) bytes. Returns 0 with nothing written when
+/// the CPU lacks AVX-512F or d, keys or scale is out of range.
+int kiln_f32_attention(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,
+                       const float *packedK, const float *packedV, float *out, int64_t ldo,
+                       float scale, void *workspace);
+/// Bytes of workspace kiln_f32_attention needs for head width d (0 when d is out of range).
+size_t kiln_f32_attention_workspace_size(int64_t d);
+/// Floats of a k x n matrix in panels of 64 columns (kiln_f32_pack_panels).
+size_t kiln_f32_panels_size(int64_t k, int64_t n);
+/// op(B) (k x n) in panels of 64 columns, one after the other, each k rows of 64 floats:
+/// packed[(j * k + r) * 64 + c] = op(B)[r][64j + c], zero past n. transB as kiln_bf16_pack_b.
+void kiln_f32_pack_panels(const float *b, int64_t k, int64_t n, int64_t ldb, int transB, float *packed);
+/// 1 when the CPU and OS support AVX-512F, else 0.
+int kiln_cpu_has_avx512f(void);
+
 /// 1 when the CPU and OS support AVX-512 F/BW/VL and AVX512_BF16 (cpuid + xgetbv), else 0.
 int kiln_cpu_has_avx512_bf16(void);
 
