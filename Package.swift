@@ -53,43 +53,52 @@ let package = Package(
 
         // Hand-written C kernels (the bf16 GEMM around AVX512-BF16), chosen at run time from the CPU flags.
         .target(name: "CKilnKernels", path: "Sources/CKilnKernels", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Numerics", dependencies: ["CBLAS", "CKilnKernels"], exclude: ["README.md"], swiftSettings: kernels + [.swiftLanguageMode(.v6)]),
-        .target(name: "ModelFiles", dependencies: ["Numerics", "CKilnKernels"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
+        // SHA-256 with the x86 SHA extensions, apart from the bf16 kernels: the queue hashes outputs without them.
+        .target(name: "CKilnSHA", path: "Sources/CKilnSHA", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O3"])]),
+        // What every layer shares, with no tensors: precision and scheduler names, scheduler configs, config.json
+        // access, weight variants, SHA-256, the process settings and parallelFor. Numerics, ModelFiles and
+        // Schedulers re-export it.
+        .target(name: "KilnBasics", dependencies: ["CKilnSHA"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
+        // The render request as the queue stores it, its parameter table and provenance: no numerics.
+        .target(name: "RenderRecord", dependencies: ["KilnBasics"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
+        .target(name: "Numerics", dependencies: ["CBLAS", "CKilnKernels", "KilnBasics"], exclude: ["README.md"],
+                swiftSettings: kernels + [.swiftLanguageMode(.v6)]),
+        .target(name: "ModelFiles", dependencies: ["Numerics", "KilnBasics"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
         // The CLIP merges list ships with the product: single-file checkpoints need no tokenizer folder.
         .target(name: "Tokenizer", dependencies: ["CZlib"], exclude: ["README.md"],
                 resources: [.copy("Resources/clip-merges.txt.gz"), .copy("Resources/LICENSE-open_clip.txt")],
                 swiftSettings: checked + [.swiftLanguageMode(.v6)]),
-        .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: checked),
-        .target(name: "Imaging", dependencies: ["Numerics", "CPNG", "CPNGShim", "CJPEG", "CJPEGShim", "CZlib"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
+        .target(name: "Schedulers", dependencies: ["Numerics", "ModelFiles", "KilnBasics"], exclude: ["README.md"], swiftSettings: checked),
+        .target(name: "Imaging", dependencies: ["KilnBasics", "CPNG", "CPNGShim", "CJPEG", "CJPEGShim", "CZlib"], exclude: ["README.md"], swiftSettings: checked + [.swiftLanguageMode(.v6)]),
         .target(name: "Adapters", dependencies: ["Numerics", "ModelFiles"], exclude: ["README.md"], swiftSettings: checked),
-        .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters"],
+        .target(name: "Pipelines", dependencies: ["Numerics", "ModelFiles", "Models", "Schedulers", "Tokenizer", "Imaging", "Adapters", "RenderRecord"],
                 exclude: ["README.md"], swiftSettings: checked),
         // The queue's operations as protocols, and sweeps: no SQL dialect, no worker.
-        .target(name: "RenderQueue", dependencies: ["Pipelines", "Schedulers", .product(name: "Yams", package: "Yams")],
+        .target(name: "RenderQueue", dependencies: ["RenderRecord", .product(name: "Yams", package: "Yams")],
                 exclude: ["README.md"], swiftSettings: checked),
         // The worker: claims jobs from a RenderQueue and renders them with Pipelines; sorts their failures.
         .target(name: "RenderWorker", dependencies: ["RenderQueue", "Pipelines", "Imaging", "Models", "ModelFiles", "Schedulers",
                                                      "Adapters", "Tokenizer"],
                 exclude: ["README.md"], swiftSettings: checked),
         // The queue on SQLite (GRDB), the embedded default, and on PostgreSQL (postgres-nio), for farms.
-        .target(name: "SQLiteQueue", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", .product(name: "GRDB", package: "GRDB.swift")],
+        .target(name: "SQLiteQueue", dependencies: ["RenderQueue", "RenderRecord", "KilnBasics", .product(name: "GRDB", package: "GRDB.swift")],
                 exclude: ["README.md"], swiftSettings: checked),
-        .target(name: "PostgresQueue", dependencies: ["RenderQueue", "Pipelines", "ModelFiles", .product(name: "PostgresNIO", package: "postgres-nio")],
+        .target(name: "PostgresQueue", dependencies: ["RenderQueue", "RenderRecord", "KilnBasics", .product(name: "PostgresNIO", package: "postgres-nio")],
                 exclude: ["README.md"], swiftSettings: checked),
         // Opens the queue a `--db` names: a file path (SQLite) or a postgresql:// URL.
         .target(name: "QueueBackends", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue"], exclude: ["README.md"]),
-        // `kiln serve`: a web gallery over the queue (QueueReader only; JobQueue for --allow-actions).
-        .target(name: "Gallery", dependencies: ["RenderQueue", "Pipelines", "Imaging", "ModelFiles",
-                                  .product(name: "Hummingbird", package: "hummingbird"),
-                                  // Hummingbird's graph holds swift-numerics, whose target Numerics would clash with
-                                  // ours: renamed by depending on it under an alias (nothing imports it).
-                                  .product(name: "Numerics", package: "swift-numerics", moduleAliases: ["Numerics": "SwiftNumerics"])],
+        // `kiln serve`: a web gallery over the queue (GalleryReader only; JobQueue for --allow-actions).
+        .target(name: "Gallery", dependencies: ["RenderQueue", "RenderRecord", "KilnBasics", "Imaging",
+                                  .product(name: "Hummingbird", package: "hummingbird")],
                 exclude: ["README.md"]),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: checked),
         .executableTarget(name: "kiln", dependencies: [
             "Models", "ModelFiles", "Pipelines", "Schedulers", "Imaging", "Numerics", "RenderQueue", "RenderWorker", "QueueBackends", "Gallery",
             "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            // Hummingbird's graph (the gallery's) holds swift-numerics, whose target Numerics would clash with
+            // ours where the two meet: renamed by depending on it under an alias (nothing imports it).
+            .product(name: "Numerics", package: "swift-numerics", moduleAliases: ["Numerics": "SwiftNumerics"]),
         ], exclude: ["README.md"], swiftSettings: checked),
         .executableTarget(name: "KilnFuzz", dependencies: ["Adapters", "Imaging", "ModelFiles", "Models", "RenderQueue", "Tokenizer"],
                           exclude: ["README.md"]),
@@ -103,13 +112,13 @@ let package = Package(
 
         .target(name: "KilnTestSupport", dependencies: ["ModelFiles", "Numerics"], path: "Tests/KilnTestSupport"),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "CKilnKernels", "KilnTestSupport"]),
-        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "Numerics", "KilnTestSupport"]),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles", "KilnBasics", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Numerics", "Tokenizer", "KilnTestSupport"]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "Numerics", "ModelFiles", "KilnTestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Numerics", "KilnTestSupport"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "Imaging", "Models", "ModelFiles", "Numerics", "Schedulers", "Adapters",
-                                                         "KilnTestSupport"]),
+                                                         "RenderRecord", "KilnTestSupport"]),
         .testTarget(name: "RenderQueueTests", dependencies: ["RenderQueue", "RenderWorker", "SQLiteQueue", "PostgresQueue", "QueueBackends", "Pipelines",
                                                             "ModelFiles", "Models", "Imaging", "KilnTestSupport",
                                                             .product(name: "GRDB", package: "GRDB.swift")]),

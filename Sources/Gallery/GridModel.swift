@@ -1,7 +1,7 @@
 import Foundation
 import Imaging
-import Pipelines
 import RenderQueue
+import RenderRecord
 
 /// A sweep's grid as A1111's X/Y/Z plot: images across by one parameter (X) and down by
 /// another (Y); every other parameter the sweep varies (Z) splits the page into one grid per

@@ -1,6 +1,6 @@
 import Foundation
 import Imaging
-import Pipelines
+import RenderRecord
 
 /// A job's input pictures as the gallery shows them: its image-to-image input, inpainting mask
 /// and control images, served from /inputs/SHA256 (the bytes the user gave, as stored with the

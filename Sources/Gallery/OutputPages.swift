@@ -1,6 +1,6 @@
 import Foundation
-import Pipelines
 import RenderQueue
+import RenderRecord
 
 /// An image's page (/outputs/ID, with the job's input pictures: `InputImages`), two images side by side (/compare?a=ID&b=ID) and the
 /// filtered list of images (/outputs?prompt=&seed=&model=&sweep=&state=).

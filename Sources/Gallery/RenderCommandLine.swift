@@ -1,5 +1,5 @@
 import Foundation
-import Pipelines
+import RenderRecord
 
 /// The `kiln render …` command that reproduces an image: its model (and `--config`), then every
 /// render parameter of `RenderParameters` whose value differs from what `kiln render` would use

@@ -1,5 +1,5 @@
 import Foundation
-import ModelFiles
+import KilnBasics
 import RenderQueue
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,7 @@
 import Foundation
 import Imaging
-import Pipelines
 import RenderQueue
+import RenderRecord
 
 /// A sweep's grid (/sweeps/ID?x=PARAM&y=PARAM&group=prompt_template&page=N&per=N): the axis
 /// picker (the parameters the sweep varies, as its spec lists them), then one labelled table per

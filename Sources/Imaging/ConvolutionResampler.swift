@@ -1,5 +1,5 @@
 import Foundation
-import Numerics
+import KilnBasics
 
 /// Pillow's `Image.resize(size, Image.LANCZOS)` and `Image.resize(size, Image.BICUBIC)` on
 /// 8-bit images, bit for bit (Pillow 13's `libImaging/Resample.c`): a separable two-pass

@@ -238,12 +238,3 @@ public struct Conv2D: Sendable {
         }
     }
 }
-
-/// How 3x3 stride-1 convolutions are computed: Winograd F(4x4, 3x3) (the default) or the direct
-/// shifted-window GEMMs. `KILN_CONV=direct` (`RuntimeSettings.convolution`) picks the direct one
-/// (to compare the two); the choice is made once per process, so a render never mixes them.
-public enum ConvolutionAlgorithm: String, Sendable {
-    case winograd, direct
-
-    public static let current: ConvolutionAlgorithm = RuntimeSettings.current.convolution
-}

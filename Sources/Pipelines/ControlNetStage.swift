@@ -127,20 +127,3 @@ extension RenderSession {
         request.controlnet.models.isEmpty ? nil : request.controlnet.models.map { ControlNetFiles.contentHash(path: $0) }
     }
 }
-
-extension Provenance {
-    /// The PNG parameters' ControlNet entries, as the A1111 ControlNet extension writes them:
-    /// `ControlNet 0: "Model: name [hash], Image: file, Weight: 0.8, Guidance Start: 0.0, Guidance End: 1.0"`.
-    var controlNetFields: [String] {
-        let c = request.controlnet
-        return c.models.indices.map { i in
-            let name = (c.models[i] as NSString).lastPathComponent
-            let hash = controlnetHashes.flatMap { i < $0.count ? " [\($0[i])]" : nil } ?? ""
-            let image = i < c.images.count ? ((c.images[i].file ?? c.images[i].sha256) as NSString).lastPathComponent : "?"
-            var parts = ["Model: \(name)\(hash)", "Image: \(image)", "Weight: \(c.scale(i, imageToImage: mode?.hasPrefix("image-to-image") ?? false))", "Guidance Start: \(c.start(i))",
-                         "Guidance End: \(c.end(i))"]
-            if c.guessMode { parts.append("Guess Mode: True") }
-            return "ControlNet \(i): \"\(parts.joined(separator: ", "))\""
-        }
-    }
-}

@@ -4,34 +4,6 @@ import ModelFiles
 import Models
 import Tokenizer
 
-/// A textual-inversion embedding a render uses: its file, the SHA-256 of its bytes when it was
-/// named, and the token that stands for it in prompts (by default the file's stem).
-public struct EmbeddingReference: Sendable, Hashable, Codable {
-    public var file: String
-    public var sha256: String
-    public var token: String
-
-    public init(file: String, sha256: String, token: String) { self.file = file; self.sha256 = sha256; self.token = token }
-
-    /// `FILE` or `FILE:TOKEN`, the file not yet read.
-    public init(spec: String) throws {
-        var path = spec
-        var token: String?
-        if let colon = spec.lastIndex(of: ":"), !spec[spec.index(after: colon)...].contains("/"), colon != spec.startIndex {
-            path = String(spec[..<colon]); token = String(spec[spec.index(after: colon)...])
-        }
-        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let chosen = token ?? stem
-        guard !path.isEmpty, !chosen.isEmpty, !chosen.contains(where: \.isWhitespace) else {
-            throw RenderError.invalid(parameter: "embedding", reason: "give FILE or FILE:TOKEN with a token without spaces, not '\(spec)'")
-        }
-        self.init(file: path, sha256: "", token: chosen)
-    }
-
-    /// "token: hash" as A1111's `TI hashes` lists it.
-    var infotext: String { "\(token): \(sha256.prefix(12))" }
-}
-
 extension PromptEncoder {
     /// The encoder pairs with textual inversions loaded as diffusers' `load_textual_inversion`
     /// loads them: each table goes to the encoder it names (`clip_l`, `clip_g`) or whose width

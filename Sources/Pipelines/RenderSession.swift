@@ -215,31 +215,14 @@ struct StageSchedule {
     }
 }
 
-/// What one stage ran with, for provenance: its role, model and the schedule it ran.
-public struct StageRecord: Sendable, Codable, Equatable {
-    public var role: String
-    public var model: String
-    public var modelHash: String
-    public var mode: String
-    public var scheduler: String
-    public var schedulerClass: String
-    public var steps: Int
-    /// The strength it started at (image-to-image and inpainting without denoising_start).
-    public var strength: Double?
-    public var denoisingStart: Double?
-    public var denoisingEnd: Double?
-
+/// A stage's record (RenderRecord) from what it ran.
+extension StageRecord {
     init(plan: StagePlan, modelHash: String, kind: SchedulerKind, steps: Int) {
-        role = plan.role.rawValue
-        model = plan.model.path
-        self.modelHash = modelHash
-        mode = plan.isTextToImage ? "text-to-image" : (plan.inpaint ? "inpainting" : "image-to-image")
-        scheduler = kind.rawValue
-        schedulerClass = kind.diffusersClass
-        self.steps = steps
-        strength = plan.isTextToImage || plan.denoisingStart != nil ? nil : plan.strength
-        denoisingStart = plan.denoisingStart
-        denoisingEnd = plan.denoisingEnd
+        self.init(role: plan.role.rawValue, model: plan.model.path, modelHash: modelHash,
+                  mode: plan.isTextToImage ? "text-to-image" : (plan.inpaint ? "inpainting" : "image-to-image"),
+                  scheduler: kind.rawValue, schedulerClass: kind.diffusersClass, steps: steps,
+                  strength: plan.isTextToImage || plan.denoisingStart != nil ? nil : plan.strength,
+                  denoisingStart: plan.denoisingStart, denoisingEnd: plan.denoisingEnd)
     }
 
     init(active: ActiveStage) {

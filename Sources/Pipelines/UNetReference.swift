@@ -2,15 +2,7 @@ import Foundation
 import ModelFiles
 import Models
 
-/// A UNet a render swaps in for its model's own (`--unet`, diffusers' `pipe.unet = other`): a UNet
-/// folder or one safetensors file (`UNetFile`), and the SHA-256 of its bytes when it was named (a
-/// job renders only with the same bytes).
-public struct UNetReference: Sendable, Hashable, Codable {
-    public var file: String
-    public var sha256: String
-
-    public init(file: String, sha256: String = "") { self.file = file; self.sha256 = sha256 }
-
+extension UNetReference {
     /// Opens the UNet, its layout told from what it holds (no hash check: configs only).
     func open() throws -> UNetFile {
         do { return try UNetFile(path: file) } catch let error as ModelFileError { throw RenderError.invalid(parameter: "unet", reason: "\(error)") }
@@ -24,9 +16,6 @@ public struct UNetReference: Sendable, Hashable, Codable {
             throw RenderError.invalid(parameter: "unet", reason: "\(file) changed since the job was added (SHA-256 \(found.prefix(12)), recorded \(sha256.prefix(12))); add the job again")
         }
     }
-
-    /// "name [hash]" for the PNG's parameters text.
-    var infotext: String { "\(((file as NSString).lastPathComponent as NSString).deletingPathExtension) [\(sha256.prefix(10))]" }
 
     /// Refuses a swapped-in UNet whose config does not fit the pipeline's (its text encoders, added
     /// embeddings and VAE, for which the pipeline's own UNet was made), naming the first key that

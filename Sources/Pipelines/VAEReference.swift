@@ -3,17 +3,7 @@ import ModelFiles
 import Models
 import Numerics
 
-/// A VAE a render swaps in for its models' own (`--vae`, diffusers' `pipe.vae = other`) for
-/// decoding and for encoding input images: an AutoencoderKL or AutoencoderTiny folder, or an
-/// AutoencoderKL file (`VAEFiles`), and the SHA-256 of its bytes when it was named (a job
-/// renders only with the same bytes): the file's, or for a folder the SHA-256 of the lines
-/// `SHA-256  file name` of its config.json and weight files (`sha256sum`'s format).
-public struct VAEReference: Sendable, Hashable, Codable {
-    public var file: String
-    public var sha256: String
-
-    public init(file: String, sha256: String = "") { self.file = file; self.sha256 = sha256 }
-
+extension VAEReference {
     /// Latent channels SDXL's UNets denoise.
     static let sdxlLatentChannels = 4
 
@@ -53,7 +43,4 @@ public struct VAEReference: Sendable, Hashable, Codable {
     func componentKey(precision: Precision) -> String {
         "vae:" + (sha256.isEmpty ? file : sha256) + (precision == .fp32 ? "" : "@" + precision.rawValue)
     }
-
-    /// The file or folder name, for the PNG's parameters text (A1111's "VAE").
-    var name: String { (file as NSString).lastPathComponent }
 }

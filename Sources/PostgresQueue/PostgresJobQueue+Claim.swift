@@ -1,7 +1,7 @@
 import Foundation
-import Pipelines
 import PostgresNIO
 import RenderQueue
+import RenderRecord
 
 extension PostgresJobQueue {
     /// SQLiteJobQueue's claim on PostgreSQL, in two round trips. The server cannot see this

@@ -1,5 +1,5 @@
 import Foundation
-import ModelFiles
+import KilnBasics
 import PostgresNIO
 import RenderQueue
 

@@ -1,7 +1,7 @@
 import Foundation
-import Pipelines
 import PostgresNIO
 import RenderQueue
+import RenderRecord
 
 /// The queue in a PostgreSQL database, for a farm: any number of machines share it. The same
 /// operations, in the same transactions, as the SQLite queue (SQLiteJobQueue), written for

@@ -1,5 +1,5 @@
 import Foundation
-import Pipelines
+import RenderRecord
 
 /// The render queue's operations, whatever database holds it (SQLite for one machine,
 /// PostgreSQL for a farm). The worker and the commands see only this protocol: no SQL dialect

@@ -1,5 +1,5 @@
 import Foundation
-import Pipelines
+import RenderRecord
 
 /// A job as a worker sees it after claiming it.
 public struct ClaimedJob: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import Pipelines
+import RenderRecord
 import Yams
 
 /// The parameters a sweep varies, read from its stored spec (`sweeps.spec`, the JSON the sweep

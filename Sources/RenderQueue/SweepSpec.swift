@@ -1,6 +1,5 @@
 import Foundation
-import Pipelines
-import Schedulers
+import RenderRecord
 import Yams
 
 /// A parameter sweep: base parameters, axes combined as a cartesian product (lists, or seed

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import Pipelines
 import RenderQueue
+import RenderRecord
 
 /// Sweeps and the commands that act on many jobs: cancel, retry, pause, prune.
 extension SQLiteJobQueue {

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
-import ModelFiles
-import Pipelines
+import KilnBasics
 import RenderQueue
+import RenderRecord
 
 /// The queue in one SQLite file (WAL, shared by any number of worker processes on one machine):
 /// enqueueing, atomic claims under a lease (BEGIN IMMEDIATE + UPDATE ... RETURNING), checkpoints,

@@ -1,4 +1,5 @@
 import Foundation
+@testable import KilnBasics
 @testable import ModelFiles
 import XCTest
 

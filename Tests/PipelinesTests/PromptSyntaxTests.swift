@@ -1,6 +1,7 @@
 import Foundation
 import KilnTestSupport
 @testable import Pipelines
+@testable import RenderRecord
 import XCTest
 
 /// The two prompt syntaxes of `--prompt-weighting`: A1111's against a table derived from its

@@ -2,6 +2,7 @@ import Foundation
 import KilnTestSupport
 import Numerics
 @testable import Pipelines
+@testable import RenderRecord
 import XCTest
 
 /// `--prompt-weighting` against compel 2.5.1's `CompelForSDXL` on the tiny base model

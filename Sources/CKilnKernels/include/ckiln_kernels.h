@@ -143,12 +143,6 @@ int kiln_cpu_has_avx512_bf16(void);
 /// AVX512-BF16 (nothing run); the caller times the call.
 double kiln_peak_loop(int bf16, int64_t iterations, float *sink);
 
-/// 1 when the CPU has the SHA extensions (and SSSE3, SSE4.1) that kiln_sha256_blocks_ni uses.
-int kiln_cpu_has_sha(void);
-/// SHA-256's compression function over `blocks` whole 64-byte blocks of `data`, into `state`
-/// (FIPS 180-4's a..h in order). Only call it when kiln_cpu_has_sha() (it traps otherwise).
-void kiln_sha256_blocks_ni(uint32_t state[8], const uint8_t *data, size_t blocks);
-
 #ifdef __cplusplus
 }
 #endif

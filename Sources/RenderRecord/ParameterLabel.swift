@@ -1,3 +1,5 @@
+import Foundation
+
 /// How an image is labelled on a grid axis, the same in `kiln sheet` and `kiln serve`.
 extension RenderParameter {
     /// The parameter's value in the image's request; the scheduler that ran when the request left

@@ -1,5 +1,4 @@
 import Foundation
-import Imaging
 
 /// The files a request names that are stored with a job by the SHA-256 of their bytes (an image,
 /// a mask, latents), each under its parameter's name: the one list that `InputFiles` reads, the
@@ -19,32 +18,11 @@ public enum StoredInput: String, CaseIterable, Sendable {
         case .latents: return \.latents
         }
     }
-
-    /// The input decoded from its bytes into `inputs` (`name` for messages).
-    func decode(_ data: Data, name: String, into inputs: inout RenderInputs) throws {
-        switch self {
-        case .image: inputs.image = try ImageFile.read(data: data, name: name)
-        case .mask: inputs.mask = try ImageFile.read(data: data, name: name)
-        case .latents: inputs.latents = try InputFiles.readLatents(data: data, name: name)
-        }
-    }
 }
 
 extension RenderRequest {
     /// The stored inputs this request names, in `StoredInput` order.
     public var storedInputs: [(input: StoredInput, reference: InputReference)] {
         StoredInput.allCases.compactMap { input in self[keyPath: input.reference].map { (input, $0) } }
-    }
-}
-
-extension InputFiles {
-    /// The decoded inputs from their bytes, each with a name for messages.
-    public static func decode(_ files: [StoredInput: (data: Data, name: String)]) throws -> RenderInputs {
-        var inputs = RenderInputs()
-        for input in StoredInput.allCases {
-            guard let file = files[input] else { continue }
-            try input.decode(file.data, name: file.name, into: &inputs)
-        }
-        return inputs
     }
 }

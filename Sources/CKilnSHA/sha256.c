@@ -1,8 +1,8 @@
 // SHA-256 block compression with the x86 SHA extensions (SHA-NI): four rounds per pair of
 // sha256rnds2, the message schedule by sha256msg1/msg2. FIPS 180-4's function, bit for bit;
-// ModelFiles' SHA256 calls it for whole 64-byte blocks when kiln_cpu_has_sha() and keeps its
+// KilnBasics' SHA256 calls it for whole 64-byte blocks when kiln_cpu_has_sha() and keeps its
 // portable Swift loop elsewhere. About 15x the portable loop's speed on CPUs that have it.
-#include "ckiln_kernels.h"
+#include "ckiln_sha.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

@@ -38,16 +38,16 @@ public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Vo
     parallelFor(count, grain: grain, workers: parallelWorkerCount, body)
 }
 
-/// `parallelFor` on `workers` threads (tests pass their own count).
+/// `parallelFor` on `workers` threads (Numerics and tests pass their own count).
 @usableFromInline
-func parallelFor(_ count: Int, grain: Int, workers: Int, _ body: (Range<Int>) -> Void) {
+package func parallelFor(_ count: Int, grain: Int, workers: Int, _ body: (Range<Int>) -> Void) {
     let partition = ChunkPartition(count: count, grain: grain)
     runTasks(partition.chunks, workers: workers) { body(partition.range($0)) }
 }
 
 /// Runs `body(0) ... body(tasks - 1)`, each once, on up to `workers` threads that take the next
 /// task as they finish one. Which thread runs a task never changes what the task computes.
-func runTasks(_ tasks: Int, workers: Int, _ body: (Int) -> Void) {
+package func runTasks(_ tasks: Int, workers: Int, _ body: (Int) -> Void) {
     let threads = min(max(workers, 1), tasks)
     if threads <= 1 {
         for t in 0..<tasks { body(t) }

@@ -1,5 +1,4 @@
 import Foundation
-import ModelFiles
 
 /// The options of a diffusers scheduler config that change the numbers, with diffusers'
 /// defaults. Unsupported values are refused with the key named.

@@ -1,5 +1,4 @@
 import Foundation
-import Imaging
 
 /// The ControlNets a render uses, as diffusers' `StableDiffusionXLControlNetPipeline` takes them:
 /// the models (more than one: `MultiControlNetModel`), one control image each, paired in order,
@@ -148,20 +147,4 @@ extension RenderParameters {
               "ControlNet's guess mode: the ControlNets see only the prompt's half of guidance, their residuals scaled from 0.1 to 1 by depth (a guidance of 3 to 5 is recommended).",
               set: { $0.controlnet.guessMode = try flag("guess-mode", $1) }, get: { $0.controlnet.guessMode ? "true" : nil }),
     ]
-}
-
-extension RenderRequest {
-    /// Refuses ControlNets that do not fit `model` (the base), from the configs alone, as a render
-    /// will: checked before a job is enqueued so that a bad ControlNet is one line, nothing queued.
-    public func checkControlNets(model: ModelReference) throws {
-        guard let base = StagePlan.stages(for: self, model: model).first else { return }
-        try ControlStage.checkFits(controlnet, base: base.model)
-    }
-}
-
-extension InputFiles {
-    /// The control images from their stored bytes, in the request's order (each with a name for messages).
-    public static func decodeControlImages(_ files: [(data: Data, name: String)]) throws -> [RGBImage] {
-        try files.map { try ImageFile.read(data: $0.data, name: $0.name) }
-    }
 }

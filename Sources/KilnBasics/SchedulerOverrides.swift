@@ -1,5 +1,4 @@
 import Foundation
-import ModelFiles
 
 /// One value of `--scheduler-config KEY=VALUE`, typed as diffusers' `from_config(config, KEY=VALUE)`
 /// keyword would be: `true`/`false`, a number, or text.

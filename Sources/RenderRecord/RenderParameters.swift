@@ -1,7 +1,5 @@
 import Foundation
-import ModelFiles
-import Numerics
-import Schedulers
+import KilnBasics
 
 /// A value for a render parameter as a user writes it: on the command line (text) or in a
 /// sweep spec (text, number or boolean).

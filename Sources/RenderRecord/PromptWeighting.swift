@@ -17,7 +17,7 @@ public enum PromptWeighting: String, Sendable, Codable, CaseIterable {
     }
 
     /// The prompt read in this syntax (nil for `none`).
-    func parse(_ text: String, parameter: String) throws -> WeightedPrompt? {
+    public func parse(_ text: String, parameter: String) throws -> WeightedPrompt? {
         do {
             switch self {
             case .none: return nil

@@ -1,4 +1,4 @@
-import CKilnKernels
+import CKilnSHA
 import Foundation
 
 /// SHA-256 (FIPS 180-4) of bytes, as lowercase hex.

@@ -1,8 +1,5 @@
 import Foundation
-import ModelFiles
-import Models
-import Numerics
-import Schedulers
+import KilnBasics
 
 /// What is recorded with every image: the request, the resolved values diffusers would use,
 /// each stage's model identity and schedule, and the watermark bits. The `parameters` text
@@ -71,32 +68,6 @@ public struct Provenance: Sendable, Codable {
         self.model = model; self.modelHash = modelHash; self.watermarkBits = watermarkBits; self.seconds = seconds
     }
 
-    /// The record of image `imageIndex` of a finished session.
-    public init(session: RenderSession, imageIndex: Int, seconds: Double?) {
-        let stages = session.records
-        let first = stages.first
-        let size = session.outputSize
-        let bits = session.request.watermark && session.size.width >= 256 ? String(InvisibleWatermark.sdxlMessage, radix: 16) : nil
-        self.init(kilnVersion: Provenance.currentVersion, request: session.request, width: size.width, height: size.height,
-                  scheduler: first?.scheduler ?? session.schedulerKind.rawValue,
-                  schedulerClass: first?.schedulerClass ?? session.schedulerKind.diffusersClass,
-                  seed: session.request.seed, imageIndex: imageIndex, model: first?.model ?? "", modelHash: first?.modelHash ?? "",
-                  watermarkBits: bits, seconds: seconds)
-        let refinerStage = stages.first { $0.role == StagePlan.Role.refiner.rawValue }
-        mode = (first?.mode ?? "text-to-image") + (refinerStage == nil ? "" : " + refiner")
-        strength = first?.strength
-        guidance = session.request.effectiveGuidance
-        refiner = refinerStage?.model
-        refinerHash = refinerStage?.modelHash
-        self.stages = stages
-        schedulerConfig = session.stageSchedulerConfigJSON
-        platforms = session.platforms
-        let hubModel = first.flatMap { HubSnapshot(path: $0.model) }, hubRefiner = refiner.flatMap { HubSnapshot(path: $0) }
-        modelRepo = hubModel?.repo; modelCommit = hubModel?.commit
-        refinerRepo = hubRefiner?.repo; refinerCommit = hubRefiner?.commit
-        controlnetHashes = session.controlNetHashes
-    }
-
     /// The widely read "parameters" text: prompt, "Negative prompt: ...", then "Steps: ..., Sampler: ...".
     public var parametersText: String {
         var lines = [request.prompt]
@@ -139,9 +110,19 @@ public struct Provenance: Sendable, Codable {
     }
 }
 
-extension RenderSession {
-    /// The first stage's scheduler config as JSON text.
-    var stageSchedulerConfigJSON: String? {
-        shapes.first.map { StageModel.json($0.schedulerConfig) }
+extension Provenance {
+    /// The PNG parameters' ControlNet entries, as the A1111 ControlNet extension writes them:
+    /// `ControlNet 0: "Model: name [hash], Image: file, Weight: 0.8, Guidance Start: 0.0, Guidance End: 1.0"`.
+    var controlNetFields: [String] {
+        let c = request.controlnet
+        return c.models.indices.map { i in
+            let name = (c.models[i] as NSString).lastPathComponent
+            let hash = controlnetHashes.flatMap { i < $0.count ? " [\($0[i])]" : nil } ?? ""
+            let image = i < c.images.count ? ((c.images[i].file ?? c.images[i].sha256) as NSString).lastPathComponent : "?"
+            var parts = ["Model: \(name)\(hash)", "Image: \(image)", "Weight: \(c.scale(i, imageToImage: mode?.hasPrefix("image-to-image") ?? false))", "Guidance Start: \(c.start(i))",
+                         "Guidance End: \(c.end(i))"]
+            if c.guessMode { parts.append("Guess Mode: True") }
+            return "ControlNet \(i): \"\(parts.joined(separator: ", "))\""
+        }
     }
 }

@@ -1,7 +1,5 @@
 import Foundation
-import ModelFiles
-import Numerics
-import Schedulers
+import KilnBasics
 
 /// Two integers coded as diffusers passes them, a `[first, second]` list; version 1 rows coded
 /// them as an object, which still decodes.
