@@ -8,8 +8,8 @@ import RenderRecord
 /// combination. Pages come from the queue sorted by Z, then Y, then X, so each page holds whole
 /// rows wherever it can; labels are read from each image's provenance with
 /// `RenderParameter.label(in:)` and laid out by `LabelledGrid`, as `kiln sheet` does.
-struct GridModel {
-    struct Group {
+struct GridModel: Sendable {
+    struct Group: Sendable {
         /// The prompt template of this grid's images when the page groups by template (nil:
         /// not grouped, or prompts given as they are).
         let template: String?

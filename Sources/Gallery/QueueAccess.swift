@@ -21,7 +21,9 @@ final class QueueAccess: @unchecked Sendable {
 
     /// Runs `body` with the reader on the queue's thread.
     func read<T: Sendable>(_ body: @escaping @Sendable (any GalleryReader) throws -> T) async throws -> T {
-        let reader = self.reader
+        // The reader is not Sendable (a database connection): it is confined to `queue`, the
+        // only place it is used.
+        nonisolated(unsafe) let reader = self.reader
         return try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try body(reader) }) }
         }

@@ -39,3 +39,5 @@ public struct LabelledGrid<Item> {
         return unique.sorted()
     }
 }
+
+extension LabelledGrid: Sendable where Item: Sendable {}

@@ -54,7 +54,9 @@ private let stopSignalHandler: @convention(c) (Int32) -> Void = { sig in
 private enum SignalState {
     static let count = Atomic<Int>(0)
     static let last = Atomic<Int32>(0)
-    static let semaphore: UnsafeMutablePointer<sem_t> = {
+    // Made once before the handler is installed and never reassigned; sem_post and sem_wait are
+    // safe from any thread (and sem_post from a signal handler).
+    nonisolated(unsafe) static let semaphore: UnsafeMutablePointer<sem_t> = {
         let s = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
         sem_init(s, 0, 0)
         return s

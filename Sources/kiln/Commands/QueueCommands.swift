@@ -107,7 +107,7 @@ struct WorkCommand: ParsableCommand {
                 guard live else { return }
                 let queue = eta.map { String(format: ", queue ETA %.0f s", max($0 - Date().timeIntervalSince(etaRead), 0)) } ?? ""
                 print(String(format: "\rjob %lld step %d/%d, %d images tonight%@   ", job, step, steps, imagesTonight, queue), terminator: "")
-                fflush(stdout)
+                fflush(nil)
             }
             while !stop.isRequested, maxJobs.map({ done < $0 }) ?? true {
                 jobStart = Date()
@@ -174,7 +174,7 @@ struct WarmRate {
 /// Prints a line and flushes it, so a log file holds every line even if the process is killed.
 func say(_ line: String) {
     print(line)
-    fflush(stdout)
+    fflush(nil)
 }
 
 /// `kiln report`: SQL on a read-only connection.

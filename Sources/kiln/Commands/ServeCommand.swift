@@ -41,9 +41,10 @@ struct ServeCommand: ParsableCommand {
             let writer = allowActions ? try queue.open(create: true) : nil
             let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
             let mode = (allowActions ? "actions on" : "read-only") + (token == nil ? "" : ", token required")
+            let name = reader.displayName
             let app = try Gallery.application(reader: reader, writer: writer, options: options) { port in
-                print("kiln serve: http://\(shownHost):\(port)/ over \(reader.displayName) (\(mode)); Ctrl-C stops it")
-                fflush(stdout)
+                print("kiln serve: http://\(shownHost):\(port)/ over \(name) (\(mode)); Ctrl-C stops it")
+                fflush(nil)
             }
             let outcome = ServeOutcome()
             let done = DispatchSemaphore(value: 0)
