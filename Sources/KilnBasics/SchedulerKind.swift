@@ -29,6 +29,13 @@ public enum SchedulerKind: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// The kind a model's own scheduler config names (its `_class_name`), which a request without
+    /// `--scheduler` renders with: the one kind of that diffusers class (DPMSolverMultistep as
+    /// `dpmpp-2m`, its Karras sigmas coming from the config); an unknown or absent class, Euler.
+    public init(modelClass className: String?) {
+        self = SchedulerKind.allCases.first { $0.diffusersClass == className && $0 != .dpmpp2mKarras } ?? .euler
+    }
+
     public init(name: String) throws {
         guard let k = SchedulerKind(rawValue: name.lowercased()) else { throw SchedulerError.unknownScheduler(name) }
         self = k

@@ -201,8 +201,7 @@ struct StageSchedule {
     let begin: Int
 
     init(plan: StagePlan, request: RenderRequest, schedulerConfig: ConfigFile) throws {
-        let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
-        kind = request.scheduler ?? SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
+        kind = request.scheduler ?? SchedulerKind(modelClass: try? schedulerConfig.string("_class_name"))
         var scheduler = try kind.make(config: schedulerConfig, steps: request.steps, eta: request.eta, overrides: request.schedulerConfig,
                                       timesteps: request.timesteps, sigmas: request.sigmas)
         let train = (try? schedulerConfig.int("num_train_timesteps", default: 1000)) ?? 1000

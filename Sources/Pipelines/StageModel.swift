@@ -126,8 +126,7 @@ public final class StageModel: @unchecked Sendable {
             vae = .kl(try load("vae") { try files.vae() })
         }
         schedulerConfig = try files.config("scheduler")
-        let cls = (try? schedulerConfig.string("_class_name")) ?? "EulerDiscreteScheduler"
-        defaultScheduler = SchedulerKind.allCases.first { $0.diffusersClass == cls && $0 != .dpmpp2mKarras } ?? .euler
+        defaultScheduler = SchedulerKind(modelClass: try? schedulerConfig.string("_class_name"))
         contentHash = files.contentHash()
         componentBytes = bytes
         componentHashes = hashes
