@@ -68,23 +68,12 @@ func multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Boo
 
     // bf16 with neither a causal nor a key mask (the UNet's attention): the fused kernel, which
     // takes the keys a chunk at a time with an online softmax and never writes a score block.
-    // Tasks are (batch, head, 96 queries); the kernel's bits do not depend on that tiling.
     let fusedBytes = fused && !causal && keyMask == nil && nk > 0 && kiln_cpu_has_avx512_bf16() != 0
         ? kiln_bf16_attention_workspace_size(Int64(d)) : 0
     if let packedK, let packedV, fusedBytes > 0 {
-        let rowsPerTask = 96
-        let blocksPerHead = (nq + rowsPerTask - 1) / rowsPerTask
-        parallelFor(batch * heads * blocksPerHead) { r in
-            let workspace = UnsafeMutableRawPointer.allocate(byteCount: fusedBytes, alignment: 64)
-            defer { workspace.deallocate() }
-            for task in r {
-                let b = task / (heads * blocksPerHead), rest = task % (heads * blocksPerHead)
-                let h = rest / blocksPerHead, q0 = (rest % blocksPerHead) * rowsPerTask
-                let head = b * heads + h, offset = (b * nq + q0) * width + h * d
-                _ = kiln_bf16_attention(Int64(min(rowsPerTask, nq - q0)), Int64(nk), Int64(d), qp + offset, Int64(width),
-                                        packedK + head * kStride, packedV + head * vStride, op + offset, Int64(width),
-                                        scale, workspace)
-            }
+        forEachFusedTask(batch: batch, heads: heads, queries: nq, width: width, workspaceBytes: fusedBytes) { rows, offset, head, workspace in
+            _ = kiln_bf16_attention(Int64(rows), Int64(nk), Int64(d), qp + offset, Int64(width),
+                                    packedK + head * kStride, packedV + head * vStride, op + offset, Int64(width), scale, workspace)
         }
         return out
     }

@@ -25,17 +25,28 @@ func fusedFloat32Attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tenso
     if FLOPCounter.enabled { FLOPCounter.add(4 * Double(batch * heads) * Double(nq) * Double(nk) * Double(d)) }
     let out = Tensor(uninitialized: q.shape)
     let op = out.unsafePointer, scale = 1 / Float(d).squareRoot()
-    let rowsPerTask = 96, blocksPerHead = (nq + rowsPerTask - 1) / rowsPerTask
+    forEachFusedTask(batch: batch, heads: heads, queries: nq, width: width, workspaceBytes: bytes) { rows, offset, head, workspace in
+        _ = kiln_f32_attention(Int64(rows), Int64(nk), Int64(d), qp + offset, Int64(width),
+                               packedK + head * kStride, packedV + head * vStride, op + offset, Int64(width), scale, workspace)
+    }
+    return out
+}
+
+/// The fused kernels' tasks, (batch, head, 96 queries) on the parallelFor workers, each chunk of
+/// tasks with a workspace of `bytes` of its own. `kernel(rows, offset, head, workspace)` runs
+/// one task: `rows` queries starting at element `offset` of Q and of the output, of head
+/// `head` (= b * heads + h, the index of its packed K and V). The kernels' bits do not depend
+/// on this tiling.
+func forEachFusedTask(batch: Int, heads: Int, queries nq: Int, width: Int, workspaceBytes bytes: Int,
+                      _ kernel: (_ rows: Int, _ offset: Int, _ head: Int, _ workspace: UnsafeMutableRawPointer) -> Void) {
+    let d = width / heads, rowsPerTask = 96, blocksPerHead = (nq + rowsPerTask - 1) / rowsPerTask
     parallelFor(batch * heads * blocksPerHead) { r in
         let workspace = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         defer { workspace.deallocate() }
         for task in r {
             let b = task / (heads * blocksPerHead), rest = task % (heads * blocksPerHead)
             let h = rest / blocksPerHead, q0 = (rest % blocksPerHead) * rowsPerTask
-            let head = b * heads + h, offset = (b * nq + q0) * width + h * d
-            _ = kiln_f32_attention(Int64(min(rowsPerTask, nq - q0)), Int64(nk), Int64(d), qp + offset, Int64(width),
-                                   packedK + head * kStride, packedV + head * vStride, op + offset, Int64(width), scale, workspace)
+            kernel(min(rowsPerTask, nq - q0), (b * nq + q0) * width + h * d, b * heads + h, workspace)
         }
     }
-    return out
 }
