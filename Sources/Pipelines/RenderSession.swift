@@ -11,7 +11,8 @@ import Schedulers
 /// noise, an encoded image or latents, runs its part of its own scheduler's timesteps, and hands
 /// its latents to the next. The scheduler stays alive between steps; `snapshot()` gives the plain
 /// state to checkpoint and `init(resuming:)` continues from it bit-identically, in any stage.
-public final class RenderSession: @unchecked Sendable {
+/// A session is driven by one thread (its state is not guarded), so it is not `Sendable`.
+public final class RenderSession {
     public let request: RenderRequest
     public let stages: [StagePlan]
     /// Steps of each stage.
@@ -21,6 +22,8 @@ public final class RenderSession: @unchecked Sendable {
     var active: ActiveStage
     /// Each stage's model as its config files describe it (read once, before any weights).
     let shapes: [ModelShape]
+    /// Each stage's scheduler kind, timesteps and fresh scheduler, built once from its shape.
+    let schedules: [StageSchedule]
     /// What each stage that has started ran with (provenance).
     public private(set) var records: [StageRecord] = []
     /// The kinds of machine that have run this render's steps (this one last), each once.
@@ -29,10 +32,18 @@ public final class RenderSession: @unchecked Sendable {
     /// bf16 runs as float32 on this CPU, or that a prompt was cut at 77 tokens.
     public private(set) var notices: [String]
 
-    /// Prepares the render and its first stage (or, with `state`, the stage it was saved in).
-    public init(request: RenderRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
+    /// Prepares the render and its first stage (or, with `state`, the stage it was saved in),
+    /// validating `request` first (callers that hold a `ValidatedRequest` pass that).
+    public convenience init(request: RenderRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
+                            models: ModelCache, resuming state: DenoiseState? = nil) throws {
+        try self.init(validated: ValidatedRequest(request), model: model, inputs: inputs, models: models, resuming: state)
+    }
+
+    /// Prepares the render of a request validated where it entered: each stage's model shape
+    /// and schedule are built once here, then its first stage (or, with `state`, the saved one).
+    public init(validated: ValidatedRequest, model: ModelReference, inputs: RenderInputs = RenderInputs(),
                 models: ModelCache, resuming state: DenoiseState? = nil) throws {
-        try request.validate()
+        let request = validated.request
         if request.image != nil && inputs.image == nil { throw RenderError.invalid(parameter: "image", reason: "the input image was not provided") }
         if request.mask != nil && inputs.mask == nil { throw RenderError.invalid(parameter: "mask", reason: "the mask image was not provided") }
         if request.latents != nil && inputs.latents == nil { throw RenderError.invalid(parameter: "latents", reason: "the latents were not provided") }
@@ -52,15 +63,19 @@ public final class RenderSession: @unchecked Sendable {
         if inputs.controlImages.count != request.controlnet.images.count {
             throw RenderError.invalid(parameter: "control-image", reason: "the control images were not provided")
         }
-        var counts: [Int] = []
+        // One schedule per stage, from the scheduler config its shape read: the step counts,
+        // the records and the running stage all take theirs from here.
+        var schedules: [StageSchedule] = []
         for (plan, shape) in zip(stages, shapes) {
-            let steps = try StageSchedule(plan: plan, request: request, schedulerConfig: shape.schedulerConfig).timesteps.count
-            guard steps >= 1 else {
+            let schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: shape.schedulerConfig)
+            guard schedule.timesteps.count >= 1 else {
                 throw RenderError.invalid(parameter: plan.denoisingStart != nil ? "denoising-start" : "strength",
                                           reason: "leaves no step to run in the \(plan.role.rawValue) stage with \(request.steps) steps; raise it or --steps")
             }
-            counts.append(steps)
+            schedules.append(schedule)
         }
+        self.schedules = schedules
+        let counts = schedules.map(\.timesteps.count)
         stepCounts = counts
         let earlier = state?.platforms ?? []
         let precision = Precision.effective(request.precision)
@@ -73,14 +88,15 @@ public final class RenderSession: @unchecked Sendable {
                   state.nextStep >= 0, state.nextStep <= state.totalSteps else {
                 throw RenderError.invalid(parameter: "checkpoint", reason: "does not belong to this request (stage \(state.stage), step \(state.nextStep) of \(state.totalSteps))")
             }
-            active = try ActiveStage(resuming: state, plan: stages[state.stage], request: request, inputs: inputs, models: models)
+            active = try ActiveStage(resuming: state, plan: stages[state.stage], schedule: schedules[state.stage],
+                                     request: request, inputs: inputs, models: models)
             // Stages before the saved one ran in an earlier process; record what they ran with.
             for (i, plan) in stages.prefix(state.stage).enumerated() {
-                let schedule = try StageSchedule(plan: plan, request: request, schedulerConfig: shapes[i].schedulerConfig)
-                records.append(StageRecord(plan: plan, modelHash: shapes[i].files.contentHash(), kind: schedule.kind, steps: counts[i]))
+                records.append(StageRecord(plan: plan, modelHash: shapes[i].files.contentHash(), kind: schedules[i].kind, steps: counts[i]))
             }
         } else {
-            active = try ActiveStage(index: 0, plan: stages[0], request: request, inputs: inputs, handover: nil, models: models)
+            active = try ActiveStage(index: 0, plan: stages[0], schedule: schedules[0], request: request, inputs: inputs,
+                                     handover: nil, models: models)
         }
         records.append(StageRecord(active: active))
         notices += try active.model().prompts.truncationNotices(request)
@@ -120,7 +136,8 @@ public final class RenderSession: @unchecked Sendable {
         let next = stages[active.index + 1]
         models.prepare(for: next.model, after: active.plan.model)
         let handover = active.handover(continuingGenerator: request.continuesGenerator)
-        active = try ActiveStage(index: active.index + 1, plan: next, request: request, inputs: inputs, handover: handover, models: models)
+        active = try ActiveStage(index: active.index + 1, plan: next, schedule: schedules[active.index + 1], request: request,
+                                 inputs: inputs, handover: handover, models: models)
         records.append(StageRecord(active: active))
     }
 

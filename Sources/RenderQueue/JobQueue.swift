@@ -175,7 +175,15 @@ extension JobQueue {
     @discardableResult
     public func enqueue(model: String, config: String? = nil, request: RenderRequest, blobs: [String: Data] = [:], priority: Int = 0,
                         sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
-        try request.validate()
+        try enqueue(model: model, config: config, validated: ValidatedRequest(request), blobs: blobs, priority: priority,
+                    sweepID: sweepID, maxAttempts: maxAttempts)
+    }
+
+    /// Adds one job validated where it entered (`kiln enqueue`), after checking its inputs came with their bytes.
+    @discardableResult
+    public func enqueue(model: String, config: String? = nil, validated: ValidatedRequest, blobs: [String: Data] = [:], priority: Int = 0,
+                        sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
+        let request = validated.request
         try JobRequests.checkInputs(request, blobs: blobs)
         return try insertJob(model: model, config: config, request: request, requestJSON: try JobRequests.encode(request), blobs: blobs,
                              priority: priority, sweepID: sweepID, maxAttempts: maxAttempts)

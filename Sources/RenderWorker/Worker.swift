@@ -149,8 +149,11 @@ public final class Worker: @unchecked Sendable {
     func render(_ job: ClaimedJob, lease: LeaseWatch) throws -> Outcome {
         let start = Date()
         let state = try job.checkpoint.map { try JSONDecoder().decode(DenoiseState.self, from: $0) }
-        let session = try RenderSession(request: job.request, model: ModelReference(path: job.model, config: job.config),
-                                        inputs: try inputs(for: job.request), models: models, resuming: state)
+        let stored = try inputs(for: job.request)
+        // A stored row is where a request enters this process: validated here, once.
+        let request = try ValidatedRequest(job.request)
+        let session = try RenderSession(validated: request, model: ModelReference(path: job.model, config: job.config),
+                                        inputs: stored, models: models, resuming: state)
         for notice in session.notices { onWarning?("job \(job.jobID): \(notice)") }
         if stop.isRequested { return try releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
         do {

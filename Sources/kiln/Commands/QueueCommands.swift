@@ -19,13 +19,13 @@ struct EnqueueCommand: ParsableCommand {
     func run() throws {
         try failing {
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-            let resolved = try options.resolved()
+            let (valid, resolved) = try options.resolved()
             try resolved.request.checkSchedule(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkUNet(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkControlNets(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkVariant(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             let store = try queue.open(create: true)
-            let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), request: resolved.request,
+            let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), validated: valid,
                                        blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)
             print(id)
         }

@@ -64,14 +64,14 @@ struct RenderCommand: ParsableCommand {
     func run() throws {
         try failing {
             let timings = try RenderTimings()
-            let resolved = try options.resolved()
-            let request = resolved.request
+            let (valid, resolved) = try options.resolved()
+            let request = valid.request
             let latentsOut = request.denoisingEnd != nil
             let paths = try outputPaths(count: latentsOut ? 1 : request.images, latents: latentsOut)
             let models = ModelCache(maxBytes: try RenderCommand.budget(maxMemory))
             models.dropsSpentParts = true  // one request, then the process ends
             try request.checkVariant(model: ModelReference(path: try renderModelPath(), config: config))
-            let session = try RenderSession(request: request, model: ModelReference(path: try renderModelPath(), config: config),
+            let session = try RenderSession(validated: valid, model: ModelReference(path: try renderModelPath(), config: config),
                                             inputs: resolved.inputs, models: models)
             for notice in session.notices { FileHandle.standardError.write(Data("kiln: \(notice)\n".utf8)) }
             let progress = ProgressDisplay()

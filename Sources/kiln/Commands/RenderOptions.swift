@@ -101,9 +101,9 @@ struct RenderOptions: ParsableArguments {
         return out
     } }
 
-    /// The request these options describe, its input files read, hashed and decoded (seed drawn
-    /// at random when not given).
-    func resolved() throws -> ResolvedInputs {
+    /// The request these options describe, validated once before its input files are read,
+    /// then with those files read, hashed and decoded (seed drawn at random when not given).
+    func resolved() throws -> (request: ValidatedRequest, files: ResolvedInputs) {
         do {
             var r = RenderRequest(prompt: prompt)
             r.seed = UInt64.random(in: 0..<(1 << 32))
@@ -111,10 +111,9 @@ struct RenderOptions: ParsableArguments {
                 guard let parameter = RenderParameters.named(name) else { throw ValidationError("--\(name) is not a render parameter") }
                 try parameter.apply(value, to: &r)
             }
-            try r.validate()
-            let resolved = try InputFiles.resolve(r)
-            try resolved.request.validate()
-            return resolved
+            let valid = try ValidatedRequest(r)
+            let files = try InputFiles.resolve(r)
+            return (try valid.recordingHashes(of: files.request), files)
         } catch RenderError.invalid(let parameter, let reason) where RenderParameters.named(parameter) != nil {
             throw ValidationError("--\(parameter): \(reason)")  // name the option as the user typed it
         }
