@@ -116,7 +116,7 @@ extension ModelCache {
     /// bytes count in `heldBytes`; dropped with them when a model needs the room, loaded again when needed).
     func controlNet(_ entry: ControlNetEntry) throws -> ControlNetModel {
         let net = try components.component(entry.key, bytes: entry.bytes) { try entry.files.load() }
-        peakBytes = max(peakBytes, heldBytes)
+        notePeak()
         return net
     }
 }

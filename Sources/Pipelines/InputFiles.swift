@@ -117,8 +117,9 @@ extension InputFiles {
     }
 }
 
-/// Input files read once each: bytes, hash and decoded image by path.
-public final class InputFileCache: @unchecked Sendable {
+/// Input files read once each: bytes, hash and decoded image by path. One thread fills it (a
+/// sweep's requests are resolved in turn), so it is not `Sendable`.
+public final class InputFileCache {
     var files: [String: (data: Data, sha256: String, shortHash: String)] = [:]
     var images: [String: RGBImage] = [:]
     var unetHashes: [String: String] = [:]
