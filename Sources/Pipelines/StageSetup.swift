@@ -16,13 +16,10 @@ extension ActiveStage {
         let conditioning: UNetConditioning
         let guidance: Bool
         let schedule: StageSchedule
-        let pixelMask: Tensor?
+        /// An inpainting stage's masks, nil for the other stages.
+        let masks: InpaintMasks?
         /// `padding_mask_crop`: the region around the mask that is rendered and pasted back.
         let crop: CropRegion?
-        /// `[n, h, w, 1]`: where 4-channel inpainting keeps the denoised latents.
-        let blendMask: Tensor?
-        /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
-        let unetMask: Tensor?
         /// ControlNet's images and residuals (`StableDiffusionXLControlNet[Img2Img|Inpaint]Pipeline`), nil without it.
         let control: ControlStage?
 
@@ -50,14 +47,18 @@ extension ActiveStage {
                                    imageToImage: !plan.isTextToImage && !plan.inpaint, inpaint: plan.inpaint, crop: crop,
                                    precision: plan.model.precision, base: model.unetConfig, models: models)
                 : nil
-            var masks: InpaintMasks?
             if plan.inpaint, let mask = inputs.mask {
                 masks = try InpaintMasks(mask, size: size, crop: crop, model: model, guidance: guidance, count: request.images)
+            } else {
+                masks = nil
             }
-            pixelMask = masks?.pixels
-            blendMask = masks?.blend
-            unetMask = masks?.unet
         }
+
+        var pixelMask: Tensor? { masks?.pixels }
+        /// `[n, h, w, 1]`: where 4-channel inpainting keeps the denoised latents.
+        var blendMask: Tensor? { masks?.blend }
+        /// `[n or 2n, h, w, 1]`: the mask channel of a 9-channel UNet's input.
+        var unetMask: Tensor? { masks?.unet }
 
         /// The pixel size the stage renders at: the request's, else its start's (the first control
         /// image's or the model's default for noise, the input image's, the latents'), a multiple
