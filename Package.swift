@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
@@ -89,7 +90,8 @@ let package = Package(
         .target(name: "QueueBackends", dependencies: ["RenderQueue", "SQLiteQueue", "PostgresQueue"], exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // `kiln serve`: a web gallery over the queue (GalleryReader only; JobQueue for --allow-actions).
         .target(name: "Gallery", dependencies: ["RenderQueue", "RenderRecord", "KilnBasics", "Imaging",
-                                  .product(name: "Hummingbird", package: "hummingbird")],
+                                  .product(name: "Hummingbird", package: "hummingbird"),
+                                  .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 exclude: ["README.md"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Models", dependencies: ["Numerics", "ModelFiles", "Tokenizer", "CZlib"], exclude: ["README.md"],
                 swiftSettings: checked + [.swiftLanguageMode(.v6)]),

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import RenderQueue
+import ServiceLifecycle
 
 /// `kiln serve`: a web gallery over a queue, read through `GalleryReader` only (and, with
 /// `--allow-actions`, `JobQueue` for cancel, retry and pause/resume). See README.md beside
@@ -9,6 +10,8 @@ import RenderQueue
 public enum Gallery {
     /// The server for `reader` (and `writer`, used only when `options.allowActions`), checked
     /// by `options.validate()`. `onRunning` is told the port it listens on (useful with port 0).
+    /// The reader runs as one of the application's services (PostgreSQL's connection pool), so
+    /// `runService()` starts and stops it with the server.
     public static func application(reader: any GalleryReader, writer: (any JobQueue)?, options: GalleryOptions,
                                    onRunning: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
         try options.validate()
@@ -17,13 +20,32 @@ public enum Gallery {
         logger.logLevel = .warning
         return Application(router: server.router(), server: GuardedHTTP1Channel.builder(options),
                            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+                           services: [ReaderService(reader: reader)],
                            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? options.port) }, logger: logger)
+    }
+
+    /// Opens the writer the actions use (`open` may block: it runs where the actions run, never
+    /// on the server's threads).
+    public static func openWriter(_ open: @escaping @Sendable () throws -> any JobQueue) async throws -> any JobQueue {
+        try await ActionQueue.run(open)
+    }
+}
+
+/// The reader's `run()` as a service: it runs until the server shuts down (a reader with
+/// nothing to run waits for that), and the service group cancels it then.
+struct ReaderService: Service {
+    let reader: any GalleryReader
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await reader.run() }
+        try await gracefulShutdown()
     }
 }
 
 /// What the routes share: the queue, the thumbnail cache, the access rules, the options.
 final class GalleryServer: Sendable {
-    let queue: QueueAccess
+    let reader: any GalleryReader
+    let writer: ActionQueue
     let thumbnails: ThumbnailCache
     let images: StoredImages
     let access: AccessControl
@@ -31,7 +53,8 @@ final class GalleryServer: Sendable {
     let page: PageContext
 
     init(reader: any GalleryReader, writer: (any JobQueue)?, options: GalleryOptions) {
-        queue = QueueAccess(reader: reader, writer: writer)
+        self.reader = reader
+        self.writer = ActionQueue(writer: writer)
         thumbnails = ThumbnailCache(side: options.thumbnailSide, maxBytes: options.thumbnailCacheBytes)
         images = StoredImages(outputFolders: options.outputFolders)
         access = AccessControl(token: options.token, csrf: AccessControl.randomSecret())

@@ -18,16 +18,16 @@ extension GalleryServer {
         router.post("/sweeps/:id/pause") { request, context -> Response in
             let id = try GalleryServer.id(context, "sweep")
             try await self.checkAction(request)
-            guard let sweep = try await self.queue.read({ try $0.sweep(id) }) else { throw PageError.notFound("sweep \(id) does not exist") }
-            try await self.queue.write { try $0.setPaused(!sweep.paused, sweep: id) }
+            guard let sweep = try await self.reader.sweep(id) else { throw PageError.notFound("sweep \(id) does not exist") }
+            try await self.writer.write { try $0.setPaused(!sweep.paused, sweep: id) }
             return Responses.redirect("/sweeps/\(id)")
         }
     }
 
     func act(_ request: Request, job id: Int64, _ body: @escaping @Sendable (any JobQueue) throws -> Void) async throws -> Response {
         try await checkAction(request)
-        guard try await queue.read({ try $0.job(id) }) != nil else { throw PageError.notFound("job \(id) does not exist") }
-        try await queue.write(body)
+        guard try await reader.job(id) != nil else { throw PageError.notFound("job \(id) does not exist") }
+        try await writer.write(body)
         return Responses.redirect("/jobs/\(id)")
     }
 

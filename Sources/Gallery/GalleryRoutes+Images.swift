@@ -15,7 +15,7 @@ extension GalleryServer {
                 return try await self.png(id, request)
             }
             let id = try GalleryServer.id(context, "image")
-            guard let detail = try await self.queue.read({ try $0.output(id) }) else { throw PageError.notFound("image \(id) does not exist") }
+            guard let detail = try await self.reader.output(id) else { throw PageError.notFound("image \(id) does not exist") }
             return Responses.html(OutputPages.image(detail, self.page))
         }
         router.get("/outputs/:id/thumb") { request, context -> Response in
@@ -34,7 +34,7 @@ extension GalleryServer {
         }
         let sha256 = String(hash), etag = "\"\(sha256)\""
         if request.headers[.ifNoneMatch] == etag { return Responses.notModified(etag: etag) }
-        guard let data = try await queue.read({ try $0.inputImage(sha256) }) else {
+        guard let data = try await reader.inputImage(sha256) else {
             throw PageError.notFound("no job has an input image, mask or control image with SHA-256 \(sha256)")
         }
         guard let type = InputImages.contentType(of: data) else {
@@ -45,7 +45,7 @@ extension GalleryServer {
 
     /// The stored PNG exactly as kept (text chunks and all); `download=1` asks the browser to save it.
     func png(_ id: Int64, _ request: Request) async throws -> Response {
-        guard let stored = try await queue.read({ try $0.outputImage(id) }) else { throw PageError.notFound("image \(id) does not exist") }
+        guard let stored = try await reader.outputImage(id) else { throw PageError.notFound("image \(id) does not exist") }
         let etag = "\"\(stored.sha256)\""
         if request.headers[.ifNoneMatch] == etag { return Responses.notModified(etag: etag) }
         let images = self.images
@@ -64,7 +64,7 @@ extension GalleryServer {
         if let cached = thumbnails.cached(key) {
             return Responses.bytes(cached, contentType: "image/png", cacheControl: "private, max-age=86400", etag: etag)
         }
-        guard let stored = try await queue.read({ try $0.outputImage(id) }) else { throw PageError.notFound("image \(id) does not exist") }
+        guard let stored = try await reader.outputImage(id) else { throw PageError.notFound("image \(id) does not exist") }
         let thumbnails = self.thumbnails, images = self.images
         let data = try await ImageWork.run {
             let png = try images.bytes(of: stored, id: id)

@@ -7,37 +7,37 @@ import RenderQueue
 extension GalleryServer {
     func addPages(to router: Router<BasicRequestContext>) {
         router.get("/") { _, _ -> Response in
-            let overview = try await self.queue.read { try $0.overview() }
+            let overview = try await self.reader.overview()
             return Responses.html(QueuePages.queue(overview, self.page))
         }
         router.get("/events") { request, _ -> Response in try await self.events(request) }
         router.get("/sweeps") { request, _ -> Response in
             let (number, page) = GalleryServer.page(FormData(request.uri.query), size: 50)
-            let sweeps = try await self.queue.read { try $0.sweeps(page) }
+            let sweeps = try await self.reader.sweeps(page)
             return Responses.html(QueuePages.sweeps(sweeps, number: number, self.page))
         }
         router.get("/sweeps/:id") { request, context -> Response in try await self.sweep(request, context) }
         router.get("/outputs") { request, _ -> Response in
             let form = FormData(request.uri.query)
             let filter = Filters.parse(form), (number, page) = GalleryServer.page(form, size: 60)
-            let outputs = try await self.queue.read { try $0.outputs(filter, page: page) }
+            let outputs = try await self.reader.outputs(filter, page: page)
             return Responses.html(OutputPages.list(outputs, filter: filter, number: number, self.page))
         }
         router.get("/jobs") { request, _ -> Response in
             let form = FormData(request.uri.query)
             let filter = Filters.parse(form), (number, page) = GalleryServer.page(form, size: 100)
-            let jobs = try await self.queue.read { try $0.jobs(filter, page: page) }
+            let jobs = try await self.reader.jobs(filter, page: page)
             return Responses.html(JobPages.list(jobs, filter: filter, number: number, self.page))
         }
         router.get("/jobs/:id") { _, context -> Response in
             let id = try GalleryServer.id(context, "job")
-            guard let job = try await self.queue.read({ try $0.job(id) }) else { throw PageError.notFound("job \(id) does not exist") }
-            let preview = job.summary.state == "running" ? try await self.queue.read({ try $0.jobPreview(id) }) : nil
+            guard let job = try await self.reader.job(id) else { throw PageError.notFound("job \(id) does not exist") }
+            let preview = job.summary.state == "running" ? try await self.reader.jobPreview(id) : nil
             return Responses.html(JobPages.job(job, preview: preview?.step, self.page))
         }
         router.get("/jobs/:id/preview.png") { _, context -> Response in
             let id = try GalleryServer.id(context, "job")
-            guard let preview = try await self.queue.read({ try $0.jobPreview(id) }) else {
+            guard let preview = try await self.reader.jobPreview(id) else {
                 throw PageError.notFound("job \(id) has no preview: start its worker with kiln work --preview-every N")
             }
             return Responses.bytes(preview.png, contentType: "image/png", cacheControl: "no-store")
@@ -47,7 +47,7 @@ extension GalleryServer {
             guard let a = form["a"].flatMap({ Identifier.parse(Substring($0)) }), let b = form["b"].flatMap({ Identifier.parse(Substring($0)) }) else {
                 throw PageError.badRequest("compare needs two image ids: /compare?a=ID&b=ID")
             }
-            let (first, second) = try await self.queue.read { reader in (try reader.output(a), try reader.output(b)) }
+            let first = try await self.reader.output(a), second = try await self.reader.output(b)
             guard let first else { throw PageError.notFound("image \(a) does not exist") }
             guard let second else { throw PageError.notFound("image \(b) does not exist") }
             return Responses.html(OutputPages.compare(first, second, self.page))
@@ -64,15 +64,12 @@ extension GalleryServer {
             throw PageError.badRequest("group takes prompt_template or none")
         }
         let byTemplate = form["group"] == "prompt_template"
-        let found = try await queue.read { reader -> (SweepSummary, [SweepAxis], QueuePage<OutputCard>, GridModel)? in
-            guard let sweep = try reader.sweep(id) else { return nil }
-            let axes = try reader.sweepAxes(id)
-            let chosen = GridModel.axes(axes, x: x, y: y)
-            let order = GridModel.order(x: chosen.x, y: chosen.y, z: chosen.z, byTemplate: byTemplate)
-            let cards = try reader.sweepPage(id, orderedBy: order, page: request)
-            return (sweep, axes, cards, GridModel(cards: cards.items, x: chosen.x, y: chosen.y, z: chosen.z, byTemplate: byTemplate))
-        }
-        guard let (sweep, axes, cards, model) = found else { throw PageError.notFound("sweep \(id) does not exist") }
+        guard let sweep = try await reader.sweep(id) else { throw PageError.notFound("sweep \(id) does not exist") }
+        let axes = try await reader.sweepAxes(id)
+        let chosen = GridModel.axes(axes, x: x, y: y)
+        let order = GridModel.order(x: chosen.x, y: chosen.y, z: chosen.z, byTemplate: byTemplate)
+        let cards = try await reader.sweepPage(id, orderedBy: order, page: request)
+        let model = GridModel(cards: cards.items, x: chosen.x, y: chosen.y, z: chosen.z, byTemplate: byTemplate)
         return Responses.html(SweepPage.render(sweep, axes: axes, model: model, cards: cards,
                                                query: SweepPage.Query(x: x, y: y, page: number, per: per), page))
     }
@@ -82,9 +79,9 @@ extension GalleryServer {
     /// for the page's polling fallback.
     func events(_ request: Request) async throws -> Response {
         if FormData(request.uri.query)["poll"] != nil {
-            return try Responses.json(QueuePages.LiveStatus(try await queue.read { try $0.overview() }))
+            return try Responses.json(QueuePages.LiveStatus(try await reader.overview()))
         }
-        let queue = self.queue, interval = max(options.eventInterval, 0.1), seconds = max(options.eventStreamSeconds, 0)
+        let reader = self.reader, interval = max(options.eventInterval, 0.1), seconds = max(options.eventStreamSeconds, 0)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-store"
@@ -92,7 +89,7 @@ extension GalleryServer {
             let start = Date()
             try await writer.write(ByteBuffer(string: "retry: 5000\n\n"))
             while true {
-                let status = QueuePages.LiveStatus(try await queue.read { try $0.overview() })
+                let status = QueuePages.LiveStatus(try await reader.overview())
                 let data = try JSONEncoder().encode(status)
                 try await writer.write(ByteBuffer(string: "data: " + String(decoding: data, as: UTF8.self) + "\n\n"))
                 if Date().timeIntervalSince(start) + interval > seconds { break }

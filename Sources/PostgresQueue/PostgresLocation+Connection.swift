@@ -28,20 +28,53 @@ extension PostgresLocation {
     }
 
     func tls() throws -> PostgresConnection.Configuration.TLS {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        switch sslMode {
-        case .disable: return .disable
-        case .allow, .prefer, .require: tls.certificateVerification = .none
-        case .verifyCA: tls.certificateVerification = .noHostnameVerification
-        case .verifyFull: tls.certificateVerification = .fullVerification
-        }
-        if let root = sslRootCert { tls.trustRoots = .file(root) }
+        guard let tls = tlsConfiguration() else { return .disable }
         let context: NIOSSLContext
         do {
             context = try NIOSSLContext(configuration: tls)
         } catch {
             throw QueueError.badLocation("\(displayName): cannot set up TLS for sslmode=\(sslMode.rawValue) (\(error)); check sslrootcert")
         }
-        return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+        return prefersTLS ? .prefer(context) : .require(context)
+    }
+
+    /// The TLS settings `sslMode` asks for; nil for `disable`.
+    func tlsConfiguration() -> TLSConfiguration? {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case .disable: return nil
+        case .allow, .prefer, .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let root = sslRootCert { tls.trustRoots = .file(root) }
+        return tls
+    }
+
+    /// libpq's `allow` and `prefer` fall back to plain text; the others insist on TLS.
+    var prefersTLS: Bool { sslMode == .allow || sslMode == .prefer }
+
+    /// postgres-nio's pool (`PostgresClient`) for this location, as `connectionConfiguration`
+    /// connects: the same endpoint, TLS, timeout and startup parameters; at most `connections`
+    /// open at once. The TLS settings are checked here, so a bad sslrootcert fails in one line.
+    func clientConfiguration(connections: Int) throws -> PostgresClient.Configuration {
+        var configuration: PostgresClient.Configuration
+        switch host {
+        case .socket(let folder):
+            let path = (folder as NSString).appendingPathComponent(".s.PGSQL.\(port)")
+            configuration = .init(unixSocketPath: path, username: user, password: password, database: database)
+        case .tcp(let name):
+            var tls = PostgresClient.Configuration.TLS.disable
+            if let settings = tlsConfiguration() {
+                _ = try self.tls()
+                tls = prefersTLS ? .prefer(settings) : .require(settings)
+            }
+            configuration = .init(host: name, port: port, username: user, password: password, database: database, tls: tls)
+        }
+        configuration.options.connectTimeout = .milliseconds(Int64((connectTimeout * 1000).rounded()))
+        configuration.options.additionalStartupParameters = [("application_name", applicationName),
+                                                             ("idle_in_transaction_session_timeout", "30s")]
+        configuration.options.maximumConnections = max(1, connections)
+        return configuration
     }
 }

@@ -84,6 +84,18 @@ public final class PostgresQueueReader: QueueReader, @unchecked Sendable {
 
     static let outputPage = 16
 
+    public func exists(sweep id: Int64) throws -> Bool {
+        try session.transaction("BEGIN READ ONLY") { s in
+            try s.value("SELECT EXISTS (SELECT 1 FROM sweeps WHERE sweep_id = \(id))", as: Bool.self) ?? false
+        }
+    }
+
+    public func exists(job id: Int64) throws -> Bool {
+        try session.transaction("BEGIN READ ONLY") { s in
+            try s.value("SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = \(id))", as: Bool.self) ?? false
+        }
+    }
+
     public func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)] {
         try session.transaction("BEGIN READ ONLY") { s in
             try s.rows("""

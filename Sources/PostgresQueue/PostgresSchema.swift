@@ -15,9 +15,18 @@ enum PostgresSchema {
 
     /// The schema version, nil when the database has no `kiln_schema` table.
     static func version(_ s: Statements) throws -> Int? {
-        guard try s.value("SELECT to_regclass('kiln_schema') IS NOT NULL", as: Bool.self) == true else { return nil }
-        return try s.value("SELECT max(version) FROM kiln_schema", as: Int.self) ?? 0
+        guard try s.value(hasSchemaTable, as: Bool.self) == true else { return nil }
+        return try s.value(versionQuery, as: Int.self) ?? 0
     }
+
+    /// `version`, for an async caller.
+    static func version(_ s: AsyncStatements) async throws -> Int? {
+        guard try await s.value(hasSchemaTable, as: Bool.self) == true else { return nil }
+        return try await s.value(versionQuery, as: Int.self) ?? 0
+    }
+
+    static let hasSchemaTable: PostgresQuery = "SELECT to_regclass('kiln_schema') IS NOT NULL"
+    static let versionQuery: PostgresQuery = "SELECT max(version) FROM kiln_schema"
 
     /// Brings the database to `knownVersion` and its views to views.sql.
     static func migrate(_ session: PostgresSession) throws {
@@ -61,8 +70,11 @@ enum PostgresSchema {
 
     /// A reader's check: the database holds a Kiln queue this kiln can read.
     static func checkReadable(_ session: PostgresSession) throws {
-        let location = session.location
-        let version = try session.autocommit { try PostgresSchema.version($0) }
+        try checkReadable(version: try session.autocommit { try PostgresSchema.version($0) }, at: session.location)
+    }
+
+    /// The reader's verdict on a database whose schema `version` was read (nil: no kiln_schema).
+    static func checkReadable(version: Int?, at location: PostgresLocation) throws {
         guard let version, version >= 1 else {
             throw QueueError.badLocation("\(location.displayName): no Kiln queue in this database (no kiln_schema); check --db, or enqueue a job to create one")
         }

@@ -39,6 +39,22 @@ public enum Queues {
         }
     }
 
+    /// An existing queue opened for the gallery's async reads: never created, never migrated.
+    /// On PostgreSQL the reader must `run()` (its connection pool) while it is used.
+    public static func openGalleryReader(_ db: String?) async throws -> any GalleryReader {
+        switch try location(db) {
+        case .sqlite(let path): return try SQLiteQueueReader(path: path)
+        case .postgresql(let url): return try await PostgresGalleryReader.open(url: url)
+        }
+    }
+
+    /// `body` with the gallery's reader of `db`, running for as long as `body` takes.
+    public static func withGalleryReader<T>(_ db: String?, isolation: isolated (any Actor)? = #isolation,
+                                            _ body: (any GalleryReader) async throws -> T) async throws -> T {
+        let reader = try await openGalleryReader(db)
+        return try await reader.whileRunning { try await body(reader) }
+    }
+
     /// An existing queue opened for reading only: never created, never migrated.
     public static func openReader(_ db: String?) throws -> any QueueReader {
         switch try location(db) {

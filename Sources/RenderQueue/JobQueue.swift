@@ -79,7 +79,10 @@ extension JobQueue {
 
 /// Read-only access to a queue, for the commands that only look (`status`, `report`, `sheet`,
 /// `export`): opening one never creates or migrates a database, and nothing it runs can write.
-public protocol QueueReader: GalleryReader {
+public protocol QueueReader: AnyObject {
+    /// The database as it may be shown to a user: a path, or a URL without its password.
+    var displayName: String { get }
+
     /// User SQL in a read-only transaction, stopped after `timeout` seconds; any statement that
     /// would write fails with `QueueError.readOnlyViolation` or a query error.
     func query(_ sql: String, timeout: Double) throws -> ReportTable
@@ -88,45 +91,14 @@ public protocol QueueReader: GalleryReader {
     func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void, row: ([String?]) throws -> Void) throws
     /// Counts by state, running jobs with step/steps and ETA, the queue's steps left and ETA.
     func status() throws -> ReportTable
+    /// Whether a sweep with this id exists.
+    func exists(sweep id: Int64) throws -> Bool
+    /// Whether a job with this id exists.
+    func exists(job id: Int64) throws -> Bool
     /// The outputs of the selected jobs in job and image order, streamed one at a time.
     func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws
     /// Provenance JSON and the image (bytes or path) of every output of a sweep, in job order.
     func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)]
-}
-
-/// What `kiln serve` reads, and all it reads: the gallery sees a queue through this protocol
-/// only. Every value is bound, never spliced into a statement; every list is one bounded page
-/// (`PageRequest`). Each backend's `QueueReader` is one.
-public protocol GalleryReader: AnyObject {
-    /// The database as it may be shown to a user: a path, or a URL without its password.
-    var displayName: String { get }
-
-    /// Counts by state, the running jobs with their pace, steps left, whether the queue is paused.
-    func overview() throws -> QueueOverview
-    /// Sweeps, newest first, with their jobs counted by state.
-    func sweeps(_ page: PageRequest) throws -> QueuePage<SweepSummary>
-    /// One sweep, nil when there is none with that id.
-    func sweep(_ id: Int64) throws -> SweepSummary?
-    /// The parameters the sweep's spec varies (`SweepAxis.axes(specJSON:)`); empty for no sweep.
-    func sweepAxes(_ id: Int64) throws -> [SweepAxis]
-    /// A page of a sweep's images sorted by the `v_outputs` columns of `parameters` (render
-    /// parameter names; other names are ignored), then by job and image.
-    func sweepPage(_ id: Int64, orderedBy parameters: [String], page: PageRequest) throws -> QueuePage<OutputCard>
-    /// One image with all its columns, nil when there is none with that id.
-    func output(_ id: Int64) throws -> OutputDetail?
-    /// The stored image of one output (PNG bytes, or the path it was written to), nil when none.
-    func outputImage(_ id: Int64) throws -> StoredOutput?
-    /// One job, nil when there is none with that id.
-    func job(_ id: Int64) throws -> JobDetail?
-    /// The last preview a worker stored for a job (`kiln work --preview-every`), nil when none.
-    func jobPreview(_ id: Int64) throws -> JobPreview?
-    /// The bytes stored under `sha256` when some job's request names them as its image, mask or
-    /// a control image; nil otherwise (latents, or bytes no request names, are never handed out).
-    func inputImage(_ sha256: String) throws -> Data?
-    /// A page of jobs matching `filter`, newest first.
-    func jobs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<JobSummary>
-    /// A page of images matching `filter` (the state is their job's), newest first.
-    func outputs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<OutputCard>
 }
 
 /// Which jobs `cancel`, `retry` and `export` act on: the listed jobs, else a sweep's, else all.

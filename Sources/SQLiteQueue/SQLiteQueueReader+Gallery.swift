@@ -2,11 +2,15 @@ import Foundation
 import GRDB
 import RenderQueue
 
-/// What `kiln serve` reads, on the read-only connection. Values are always bound (`?`); the only
-/// names put into statements are `v_outputs` columns from the parameter table (`OutputColumns`).
-extension SQLiteQueueReader {
-    public func overview() throws -> QueueOverview {
-        try queue.read { db in
+/// What `kiln serve` reads, on the read-only connection, each read on GRDB's own queue and
+/// awaited. Values are always bound (`?`); the only names put into statements are `v_outputs`
+/// columns from the parameter table (`OutputColumns`).
+extension SQLiteQueueReader: GalleryReader {
+    /// Nothing runs beside a SQLite reader.
+    public func run() async {}
+
+    public func overview() async throws -> QueueOverview {
+        try await queue.read { db in
             var counts: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") { counts[row["state"]] = row["n"] }
             let running = try Row.fetchAll(db, sql: """
@@ -23,8 +27,8 @@ extension SQLiteQueueReader {
         }
     }
 
-    public func sweeps(_ page: PageRequest) throws -> QueuePage<SweepSummary> {
-        try queue.read { db in
+    public func sweeps(_ page: PageRequest) async throws -> QueuePage<SweepSummary> {
+        try await queue.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sweeps") ?? 0
             let rows = try Row.fetchAll(db, sql: "\(SQLiteQueueReader.sweepSelect) ORDER BY s.sweep_id DESC LIMIT ? OFFSET ?",
                                         arguments: [page.limit, page.offset])
@@ -32,8 +36,8 @@ extension SQLiteQueueReader {
         }
     }
 
-    public func sweep(_ id: Int64) throws -> SweepSummary? {
-        try queue.read { db in
+    public func sweep(_ id: Int64) async throws -> SweepSummary? {
+        try await queue.read { db in
             try Row.fetchOne(db, sql: "\(SQLiteQueueReader.sweepSelect) WHERE s.sweep_id = ?", arguments: [id]).map {
                 try SQLiteQueueReader.summary($0, db)
             }
@@ -56,15 +60,15 @@ extension SQLiteQueueReader {
                             counts: counts, outputs: row["outputs"])
     }
 
-    public func sweepAxes(_ id: Int64) throws -> [SweepAxis] {
-        try queue.read { db in
+    public func sweepAxes(_ id: Int64) async throws -> [SweepAxis] {
+        try await queue.read { db in
             try String.fetchOne(db, sql: "SELECT spec FROM sweeps WHERE sweep_id = ?", arguments: [id]).map(SweepAxis.axes(specJSON:)) ?? []
         }
     }
 
-    public func sweepPage(_ id: Int64, orderedBy parameters: [String], page: PageRequest) throws -> QueuePage<OutputCard> {
+    public func sweepPage(_ id: Int64, orderedBy parameters: [String], page: PageRequest) async throws -> QueuePage<OutputCard> {
         let order = parameters.compactMap(OutputColumns.column(for:)).map { "\($0) NULLS LAST" } + ["job_id", "image_index"]
-        return try queue.read { db in
+        return try await queue.read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outputs o JOIN jobs j USING (job_id) WHERE j.sweep_id = ?",
                                          arguments: [id]) ?? 0
             let rows = try Row.fetchAll(db, sql: """
@@ -82,8 +86,8 @@ extension SQLiteQueueReader {
                    seed: text(row["seed"] as DatabaseValue), prompt: row["prompt"], model: row["model"], provenance: row["provenance"])
     }
 
-    public func output(_ id: Int64) throws -> OutputDetail? {
-        try queue.read { db in
+    public func output(_ id: Int64) async throws -> OutputDetail? {
+        try await queue.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM v_outputs WHERE output_id = ?", arguments: [id]) else { return nil }
             let config = try String.fetchOne(db, sql: "SELECT config FROM jobs WHERE job_id = ?", arguments: [row["job_id"] as Int64])
             let shown = row.columnNames.filter { !["provenance", "step_seconds"].contains($0) }
@@ -92,8 +96,8 @@ extension SQLiteQueueReader {
         }
     }
 
-    public func outputImage(_ id: Int64) throws -> StoredOutput? {
-        try queue.read { db in
+    public func outputImage(_ id: Int64) async throws -> StoredOutput? {
+        try await queue.read { db in
             try Row.fetchOne(db, sql: "SELECT job_id, image_index, png_sha256, png, output_path FROM outputs WHERE output_id = ?",
                              arguments: [id]).map {
                 StoredOutput(jobID: $0["job_id"], imageIndex: $0["image_index"], sha256: $0["png_sha256"], png: $0["png"],
@@ -102,8 +106,8 @@ extension SQLiteQueueReader {
         }
     }
 
-    public func job(_ id: Int64) throws -> JobDetail? {
-        try queue.read { db in
+    public func job(_ id: Int64) async throws -> JobDetail? {
+        try await queue.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT *, \(SQLiteQueueReader.firstOutput) FROM v_jobs WHERE job_id = ?",
                                              arguments: [id]),
                   let stored = try Row.fetchOne(db, sql: "SELECT request, config FROM jobs WHERE job_id = ?", arguments: [id]) else { return nil }
@@ -115,8 +119,8 @@ extension SQLiteQueueReader {
         }
     }
 
-    public func jobPreview(_ id: Int64) throws -> JobPreview? {
-        try queue.read { db in
+    public func jobPreview(_ id: Int64) async throws -> JobPreview? {
+        try await queue.read { db in
             // A queue last opened by a writer older than schema 7 has no preview columns.
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM pragma_table_info('checkpoints') WHERE name = 'preview'") == true,
                   let row = try Row.fetchOne(db, sql: """
@@ -126,8 +130,8 @@ extension SQLiteQueueReader {
         }
     }
 
-    public func inputImage(_ sha256: String) throws -> Data? {
-        try queue.read { db in
+    public func inputImage(_ sha256: String) async throws -> Data? {
+        try await queue.read { db in
             // instr() first: only requests holding the hash at all are parsed; newest jobs first
             // (the ones looked at most), stopping at the first that names it.
             try Data.fetchOne(db, sql: """
@@ -149,38 +153,38 @@ extension SQLiteQueueReader {
                    updatedAt: row["updated_at"], firstOutput: row["first_output"])
     }
 
-    public func jobs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<JobSummary> {
+    public func jobs(_ filter: QueueFilter, page: PageRequest) async throws -> QueuePage<JobSummary> {
         let (condition, arguments) = SQLiteQueueReader.condition(filter, state: "state")
-        return try queue.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM v_jobs WHERE \(condition)", arguments: StatementArguments(arguments)) ?? 0
+        return try await queue.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM v_jobs WHERE \(condition)", arguments: arguments) ?? 0
             let rows = try Row.fetchAll(db, sql: """
                 SELECT job_id, sweep_id, state, step, steps, prompt, seed, model, error, updated_at, \(SQLiteQueueReader.firstOutput)
                 FROM v_jobs WHERE \(condition) ORDER BY job_id DESC LIMIT ? OFFSET ?
-                """, arguments: StatementArguments(arguments + [page.limit, page.offset]))
+                """, arguments: arguments + [page.limit, page.offset])
             return QueuePage(items: rows.map(SQLiteQueueReader.jobSummary), total: total, page: page)
         }
     }
 
-    public func outputs(_ filter: QueueFilter, page: PageRequest) throws -> QueuePage<OutputCard> {
+    public func outputs(_ filter: QueueFilter, page: PageRequest) async throws -> QueuePage<OutputCard> {
         let (condition, arguments) = SQLiteQueueReader.condition(filter, state: "(SELECT state FROM jobs j WHERE j.job_id = v_outputs.job_id)")
-        return try queue.read { db in
-            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM v_outputs WHERE \(condition)", arguments: StatementArguments(arguments)) ?? 0
+        return try await queue.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM v_outputs WHERE \(condition)", arguments: arguments) ?? 0
             let rows = try Row.fetchAll(db, sql: """
                 SELECT \(SQLiteQueueReader.cardColumns) FROM v_outputs WHERE \(condition) ORDER BY output_id DESC LIMIT ? OFFSET ?
-                """, arguments: StatementArguments(arguments + [page.limit, page.offset]))
+                """, arguments: arguments + [page.limit, page.offset])
             return QueuePage(items: rows.map(SQLiteQueueReader.card), total: total, page: page)
         }
     }
 
     /// The WHERE clause of a filter over `v_jobs` or `v_outputs` (both have prompt, seed, model
     /// and sweep_id), with its arguments; `state` is the expression for the job's state.
-    static func condition(_ filter: QueueFilter, state: String) -> (String, [DatabaseValueConvertible?]) {
+    static func condition(_ filter: QueueFilter, state: String) -> (String, StatementArguments) {
         var parts = ["1"], arguments: [DatabaseValueConvertible?] = []
         if let s = filter.state { parts.append("\(state) = ?"); arguments.append(s) }
         if let p = filter.prompt { parts.append("instr(lower(prompt), lower(?)) > 0"); arguments.append(p) }
         if let s = filter.seed { parts.append("seed = ?"); arguments.append(s) }
         if let m = filter.model { parts.append("instr(model, ?) > 0"); arguments.append(m) }
         if let s = filter.sweep { parts.append("sweep_id = ?"); arguments.append(s) }
-        return (parts.joined(separator: " AND "), arguments)
+        return (parts.joined(separator: " AND "), StatementArguments(arguments))
     }
 }

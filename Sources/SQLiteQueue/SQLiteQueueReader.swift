@@ -5,7 +5,7 @@ import RenderQueue
 /// A queue file opened read-only, for the commands that only look: a missing file is refused
 /// rather than created, another program's database is refused, and a queue on a read-only file
 /// system is opened as immutable (see `QueueDatabase.openReadOnly`).
-public final class SQLiteQueueReader: QueueReader {
+public final class SQLiteQueueReader: QueueReader, Sendable {
     public let path: String
     let queue: DatabaseQueue
 
@@ -22,6 +22,14 @@ public final class SQLiteQueueReader: QueueReader {
         var table = ReportTable(columns: [], rows: [])
         try forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
         return table
+    }
+
+    public func exists(sweep id: Int64) throws -> Bool {
+        try queue.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM sweeps WHERE sweep_id = ?)", arguments: [id]) ?? false }
+    }
+
+    public func exists(job id: Int64) throws -> Bool {
+        try queue.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = ?)", arguments: [id]) ?? false }
     }
 
     /// `query`, each row handed on as the cursor reads it.

@@ -155,7 +155,8 @@ final class LiveGallery: @unchecked Sendable {
     init(_ location: String, _ options: GalleryOptions) throws {
         let ready = DispatchSemaphore(value: 0)
         let found = Locked<Int>(0)
-        let app = try Gallery.application(reader: try Queues.openReader(location), writer: nil, options: options) { port in
+        let reader = try awaitFromSync { try await Queues.openGalleryReader(location) }
+        let app = try Gallery.application(reader: reader, writer: nil, options: options) { port in
             found.set(port)
             ready.signal()
         }

@@ -21,7 +21,7 @@ final class GalleryInputTests: QueueTestCase {
 
     /// Inserts `request` with `blobs`, claims and finishes it with one image whose provenance
     /// holds the stored request; returns the image's output id.
-    func finished(_ store: any JobQueue, _ reader: any QueueReader, _ request: RenderRequest, blobs: [Input]) throws -> Int64 {
+    func finished(_ store: any JobQueue, _ reader: any GalleryReader, _ request: RenderRequest, blobs: [Input]) async throws -> Int64 {
         let id = try store.insertJob(model: Fixtures.model("tiny-sdxl-base"), config: nil, request: request,
                                      requestJSON: try JobRequests.encode(request),
                                      blobs: Dictionary(uniqueKeysWithValues: blobs.map { ($0.hash, $0.data) }),
@@ -35,7 +35,8 @@ final class GalleryInputTests: QueueTestCase {
         XCTAssertTrue(try store.finish(jobID: id, worker: "w", attempt: job.attempt, images: [
             FinishedImage(index: 0, png: Data([1]), outputPath: nil, provenance: provenance, watermarkWritten: nil, watermarkRead: nil),
         ], renderSeconds: 1))
-        return try XCTUnwrap(try reader.job(id)?.outputs.first)
+        let found = try await reader.job(id)?.outputs.first
+        return try XCTUnwrap(found)
     }
 
     func testInputsAreShownAndServedOnlyWhenAJobNamesThem() async throws {
@@ -44,23 +45,26 @@ final class GalleryInputTests: QueueTestCase {
         let latents = try fixture("canny-noise-37x23.png")
         try await onEachBackend { _ in
             let location = try queue("inputs")
-            let store = try Queues.open(location), reader = try Queues.openReader(location)
-            var withControl = RenderRequest(prompt: "edges")
-            withControl.controlnet.models = [Fixtures.model("tiny-controlnet")]
-            withControl.controlnet.images = [InputReference(sha256: control.hash, file: "edges <1>.png")]
-            withControl.controlnet.scales = [0.5]
-            withControl.controlnet.starts = [0.1]
-            withControl.controlnet.ends = [0.7]
-            // `loose` is stored beside it but named by no request.
-            let controlOutput = try finished(store, reader, withControl, blobs: [control, loose])
-            var inpaint = RenderRequest(prompt: "photo")
-            inpaint.image = InputReference(sha256: photo.hash, file: "photo.jpg")
-            inpaint.mask = InputReference(sha256: mask.hash, file: "mask.png")
-            let inpaintOutput = try finished(store, reader, inpaint, blobs: [photo, mask])
-            // Latents are a stored input too, but not a picture: never served.
-            var fromLatents = RenderRequest(prompt: "latents")
-            fromLatents.latents = InputReference(sha256: latents.hash, file: "start.png")
-            let plainOutput = try finished(store, reader, fromLatents, blobs: [latents])
+            let store = try Queues.open(location), reader = try await Queues.openGalleryReader(location)
+            let (controlOutput, inpaintOutput, plainOutput) = try await reader.whileRunning {
+                var withControl = RenderRequest(prompt: "edges")
+                withControl.controlnet.models = [Fixtures.model("tiny-controlnet")]
+                withControl.controlnet.images = [InputReference(sha256: control.hash, file: "edges <1>.png")]
+                withControl.controlnet.scales = [0.5]
+                withControl.controlnet.starts = [0.1]
+                withControl.controlnet.ends = [0.7]
+                // `loose` is stored beside it but named by no request.
+                let controlOutput = try await finished(store, reader, withControl, blobs: [control, loose])
+                var inpaint = RenderRequest(prompt: "photo")
+                inpaint.image = InputReference(sha256: photo.hash, file: "photo.jpg")
+                inpaint.mask = InputReference(sha256: mask.hash, file: "mask.png")
+                let inpaintOutput = try await finished(store, reader, inpaint, blobs: [photo, mask])
+                // Latents are a stored input too, but not a picture: never served.
+                var fromLatents = RenderRequest(prompt: "latents")
+                fromLatents.latents = InputReference(sha256: latents.hash, file: "start.png")
+                let plainOutput = try await finished(store, reader, fromLatents, blobs: [latents])
+                return (controlOutput, inpaintOutput, plainOutput)
+            }
 
             try await gallery(location).test(.router) { client in
                 var r = try await get(client, "/outputs/\(controlOutput)")

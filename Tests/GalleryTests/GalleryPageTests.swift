@@ -13,7 +13,8 @@ final class GalleryPageTests: QueueTestCase {
     func testEveryPageOnEachBackend() async throws {
         try await onEachBackend { _ in
             let location = try gallerySweep()
-            let stored = try XCTUnwrap(try Queues.openReader(location).outputImage(1)?.png)
+            let storedRead = try await Queues.withGalleryReader(location) { try await $0.outputImage(1)?.png }
+            let stored = try XCTUnwrap(storedRead)
             try await gallery(location).test(.router) { client in
                 var r = try await get(client, "/")
                 XCTAssertEqual(r.status, .ok)

@@ -95,59 +95,68 @@ final class GallerySecurityTests: QueueTestCase {
             let awaited6 = try await client.execute(uri: "/jobs/abc/cancel", method: .post).status
             XCTAssertEqual(awaited6, .notFound)
         }
-        let reader = try Queues.openReader(location)
-        XCTAssertEqual(try reader.job(extra)?.summary.state, "queued")
-        XCTAssertEqual(try reader.sweep(1)?.paused, false)
+        try await Queues.withGalleryReader(location) { reader in
+            let state = try await reader.job(extra)?.summary.state, paused = try await reader.sweep(1)?.paused
+            XCTAssertEqual(state, "queued")
+            XCTAssertEqual(paused, false)
+        }
     }
 
     func testActionsNeedTheCSRFTokenOnEachBackend() async throws {
         try await onEachBackend { _ in
             let location = try gallerySweep()
             let extra = try Queues.open(location).enqueue(model: "none", request: .init(prompt: "x"))
-            let reader = try Queues.openReader(location)
-            try await gallery(location, GalleryOptions(allowActions: true)).test(.router) { client in
-                let page = try await get(client, "/jobs/\(extra)").text
-                let csrf = try XCTUnwrap(page.range(of: #"name="csrf" value="[0-9a-f]{64}""#, options: .regularExpression)
-                    .map { String(page[$0].dropFirst(19).dropLast()) })
-                func post(_ uri: String, _ body: String, _ headers: HTTPFields = [:]) async throws -> TestResponse {
-                    var h = headers
-                    h[.contentType] = "application/x-www-form-urlencoded"
-                    return try await client.execute(uri: uri, method: .post, headers: h, body: ByteBuffer(string: body))
-                }
-                let awaited7 = try await post("/jobs/\(extra)/cancel", "").status
-                XCTAssertEqual(awaited7, .forbidden, "no CSRF token")
-                let awaited8 = try await post("/jobs/\(extra)/cancel", "csrf=" + String(repeating: "0", count: 64)).status
-                XCTAssertEqual(awaited8, .forbidden)
-                let awaited9 = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "http://attacker.example"]).status
-                XCTAssertEqual(awaited9, .forbidden)
-                let opaque = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "null"])
-                XCTAssertEqual(opaque.status, .forbidden, "Origin: null (a sandboxed frame or a file) is no page of the gallery")
-                XCTAssertTrue(opaque.text.contains("Origin: null"), opaque.text)
-                // A form far over the limit: 413 in one line, nothing written.
-                let big = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)&pad=" + String(repeating: "a", count: 70_000))
-                XCTAssertEqual(big.status, .contentTooLarge)
-                XCTAssertTrue(big.text.contains("the form is over 16384 bytes"), big.text)
-                XCTAssertEqual(try reader.job(extra)?.summary.state, "queued", "nothing written by refused actions")
+            let reader = try await Queues.openGalleryReader(location)
+            try await reader.whileRunning {
+                try await gallery(location, GalleryOptions(allowActions: true)).test(.router) { client in
+                    let page = try await get(client, "/jobs/\(extra)").text
+                    let csrf = try XCTUnwrap(page.range(of: #"name="csrf" value="[0-9a-f]{64}""#, options: .regularExpression)
+                        .map { String(page[$0].dropFirst(19).dropLast()) })
+                    func post(_ uri: String, _ body: String, _ headers: HTTPFields = [:]) async throws -> TestResponse {
+                        var h = headers
+                        h[.contentType] = "application/x-www-form-urlencoded"
+                        return try await client.execute(uri: uri, method: .post, headers: h, body: ByteBuffer(string: body))
+                    }
+                    let awaited7 = try await post("/jobs/\(extra)/cancel", "").status
+                    XCTAssertEqual(awaited7, .forbidden, "no CSRF token")
+                    let awaited8 = try await post("/jobs/\(extra)/cancel", "csrf=" + String(repeating: "0", count: 64)).status
+                    XCTAssertEqual(awaited8, .forbidden)
+                    let awaited9 = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "http://attacker.example"]).status
+                    XCTAssertEqual(awaited9, .forbidden)
+                    let opaque = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "null"])
+                    XCTAssertEqual(opaque.status, .forbidden, "Origin: null (a sandboxed frame or a file) is no page of the gallery")
+                    XCTAssertTrue(opaque.text.contains("Origin: null"), opaque.text)
+                    // A form far over the limit: 413 in one line, nothing written.
+                    let big = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)&pad=" + String(repeating: "a", count: 70_000))
+                    XCTAssertEqual(big.status, .contentTooLarge)
+                    XCTAssertTrue(big.text.contains("the form is over 16384 bytes"), big.text)
+                    let read1 = try await reader.job(extra)?.summary.state
+                    XCTAssertEqual(read1, "queued", "nothing written by refused actions")
 
-                var r = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "http://localhost"])
-                XCTAssertEqual(r.status, .seeOther)
-                XCTAssertEqual(r.headers[.location], "/jobs/\(extra)")
-                XCTAssertEqual(try reader.job(extra)?.summary.state, "cancelled")
-                r = try await post("/jobs/\(extra)/retry", "csrf=\(csrf)")
-                XCTAssertEqual(r.status, .seeOther)
-                XCTAssertEqual(try reader.job(extra)?.summary.state, "queued")
-                let awaited10 = try await post("/sweeps/1/pause", "csrf=\(csrf)").status
-                XCTAssertEqual(awaited10, .seeOther)
-                XCTAssertEqual(try reader.sweep(1)?.paused, true)
-                let awaited11 = try await get(client, "/sweeps/1").text.contains(">Resume</button>")
-                XCTAssertTrue(awaited11)
-                let awaited12 = try await post("/sweeps/1/pause", "csrf=\(csrf)").status
-                XCTAssertEqual(awaited12, .seeOther)
-                XCTAssertEqual(try reader.sweep(1)?.paused, false)
-                let awaited13 = try await post("/jobs/999/cancel", "csrf=\(csrf)").status
-                XCTAssertEqual(awaited13, .notFound)
-                let awaited14 = try await post("/sweeps/9/pause", "csrf=\(csrf)").status
-                XCTAssertEqual(awaited14, .notFound)
+                    var r = try await post("/jobs/\(extra)/cancel", "csrf=\(csrf)", [.origin: "http://localhost"])
+                    XCTAssertEqual(r.status, .seeOther)
+                    XCTAssertEqual(r.headers[.location], "/jobs/\(extra)")
+                    let read2 = try await reader.job(extra)?.summary.state
+                    XCTAssertEqual(read2, "cancelled")
+                    r = try await post("/jobs/\(extra)/retry", "csrf=\(csrf)")
+                    XCTAssertEqual(r.status, .seeOther)
+                    let read3 = try await reader.job(extra)?.summary.state
+                    XCTAssertEqual(read3, "queued")
+                    let awaited10 = try await post("/sweeps/1/pause", "csrf=\(csrf)").status
+                    XCTAssertEqual(awaited10, .seeOther)
+                    let read4 = try await reader.sweep(1)?.paused
+                    XCTAssertEqual(read4, true)
+                    let awaited11 = try await get(client, "/sweeps/1").text.contains(">Resume</button>")
+                    XCTAssertTrue(awaited11)
+                    let awaited12 = try await post("/sweeps/1/pause", "csrf=\(csrf)").status
+                    XCTAssertEqual(awaited12, .seeOther)
+                    let read5 = try await reader.sweep(1)?.paused
+                    XCTAssertEqual(read5, false)
+                    let awaited13 = try await post("/jobs/999/cancel", "csrf=\(csrf)").status
+                    XCTAssertEqual(awaited13, .notFound)
+                    let awaited14 = try await post("/sweeps/9/pause", "csrf=\(csrf)").status
+                    XCTAssertEqual(awaited14, .notFound)
+                }
             }
         }
     }

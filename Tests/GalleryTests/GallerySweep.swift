@@ -47,8 +47,8 @@ extension QueueTestCase {
     }
 
     /// The gallery over `location` (with its writer when `options.allowActions`).
-    func gallery(_ location: String, _ options: GalleryOptions = GalleryOptions()) throws -> some ApplicationProtocol {
-        try Gallery.application(reader: try Queues.openReader(location), writer: options.allowActions ? try Queues.open(location) : nil,
+    func gallery(_ location: String, _ options: GalleryOptions = GalleryOptions()) async throws -> some ApplicationProtocol {
+        try Gallery.application(reader: try await Queues.openGalleryReader(location), writer: options.allowActions ? try Queues.open(location) : nil,
                                 options: options)
     }
 }

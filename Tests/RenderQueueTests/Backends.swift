@@ -14,4 +14,9 @@ extension QueueTestCase {
     func report(_ location: String, _ sql: String) throws -> [[String?]] {
         try Queues.openReader(location).query(sql, timeout: 60).rows
     }
+
+    /// The last preview stored for job `id`, read as the gallery reads it (from a synchronous test).
+    func storedPreview(_ location: String, job id: Int64) throws -> JobPreview? {
+        try awaitFromSync { try await Queues.withGalleryReader(location) { try await $0.jobPreview(id) } }
+    }
 }

@@ -146,6 +146,58 @@ final class PostgresSpecificTests: XCTestCase {
         XCTAssertNotNil(try queue.claim(worker: "w", leaseSeconds: 60))
     }
 
+    // MARK: The gallery's reader (connection pool)
+
+    func testTheGalleryReaderReadsThroughThePoolAndSurvivesATerminatedConnection() async throws {
+        let url = try fresh()
+        let queue = try PostgresJobQueue(url: url)
+        try queue.enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        let reader = try await PostgresGalleryReader.open(url: url)
+        let database = try PostgresLocation(url: url).database
+        try await reader.whileRunning {
+            let before = try await reader.overview().counts
+            XCTAssertEqual(before, ["queued": 1])
+            let terminated = try PostgresTestServer.execute(try PostgresTestServer.adminURL(), """
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'kiln'
+                """)
+            XCTAssertNotEqual(terminated, [["0"]], "the pool and the queue hold connections")
+            let started = Date()
+            let after = try await reader.jobs(QueueFilter(), page: PageRequest()).total
+            XCTAssertEqual(after, 1, "read again on a fresh connection")
+            XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        }
+    }
+
+    func testTheGalleryReaderRefusesWhatItCannotReadInOneLine() async throws {
+        let url = try fresh()
+        var message = ""
+        do { _ = try await PostgresGalleryReader.open(url: url) } catch { message = "\(error)" }
+        XCTAssertTrue(message.contains("no Kiln queue in this database"), message)
+        let wrong = try PostgresTestServer.url(url, database: try PostgresLocation(url: url).database, password: "not-the-password")
+        message = ""
+        do { _ = try await PostgresGalleryReader.open(url: wrong) } catch { message = "\(error)" }
+        XCTAssertFalse(message.isEmpty)
+        XCTAssertFalse(message.contains("not-the-password"), message)
+        XCTAssertFalse(message.contains("\n"), message)
+    }
+
+    func testADeadlineGivesUpWithoutWaitingForTheCall() async throws {
+        struct Late: Error {}
+        let started = Date()
+        do {
+            _ = try await Deadline.run(seconds: 0.2, else: Late()) { try await Task.sleep(for: .seconds(30)); return 1 }
+            XCTFail("no timeout")
+        } catch is Late {}
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        let value = try await Deadline.run(seconds: 10, else: Late()) { 7 }
+        XCTAssertEqual(value, 7)
+        struct Failed: Error {}
+        do {
+            _ = try await Deadline.run(seconds: 10, else: Late()) { () async throws -> Int in throw Failed() }
+            XCTFail("no error")
+        } catch is Failed {}
+    }
+
     // MARK: Reports
 
     func testReportIsReadOnlyAndStopsAtItsTimeout() throws {

@@ -30,13 +30,13 @@ final class PreviewTests: QueueTestCase {
             XCTAssertEqual(rows.first, rows.last, "a preview changed the image")
 
             // Steps 1 and 2 made previews; the last step's checkpoint kept step 2's.
-            let preview = try XCTUnwrap(reader.jobPreview(withPreviews))
+            let preview = try XCTUnwrap(storedPreview(location, job: withPreviews))
             XCTAssertEqual(preview.step, 2)
             let image = try ImageFile.read(data: preview.png, name: "preview")
             XCTAssertEqual([image.width, image.height], [9, 7])  // one pixel per latent pixel
             XCTAssertGreaterThan(Set(image.pixels).count, 10, "a preview of noise has many values")
-            XCTAssertNil(try reader.jobPreview(without))
-            XCTAssertNil(try reader.jobPreview(999))
+            XCTAssertNil(try storedPreview(location, job: without))
+            XCTAssertNil(try storedPreview(location, job: 999))
         }
     }
 }

@@ -39,11 +39,11 @@ final class TinyVAEPreviewQueueTests: QueueTestCase {
             let worker = Worker(store: store, options: options)
             worker.onStep = { _, step, _ in if step == 2 { worker.stop.request() } }
             XCTAssertEqual(try worker.runOne(), .released(stopped, step: 2, steps: 3))
-            let preview = try XCTUnwrap(reader.jobPreview(stopped))
+            let preview = try XCTUnwrap(storedPreview(location, job: stopped))
             XCTAssertEqual(preview.step, 2)
             let image = try ImageFile.read(data: preview.png, name: "preview")
             XCTAssertEqual([image.width, image.height], [72, 56], "the tiny VAE's full size (under 256 px)")
-            XCTAssertEqual(try reader.jobPreview(withPreviews)?.png, preview.png, "the same latents at step 2")
+            XCTAssertEqual(try storedPreview(location, job: withPreviews)?.png, preview.png, "the same latents at step 2")
 
             let claimed = try XCTUnwrap(store.claim(worker: "check", leaseSeconds: 60))
             let state = try JSONDecoder().decode(DenoiseState.self, from: try XCTUnwrap(claimed.checkpoint))

@@ -28,10 +28,10 @@ struct ExportCommand: ParsableCommand {
             }
             let reader = try queue.openReader()
             // An id that names nothing is a typo, not an empty export.
-            if let sweep, try reader.sweep(sweep) == nil {
+            if let sweep, try !reader.exists(sweep: sweep) {
                 throw ValidationError("--sweep \(sweep): no such sweep in \(reader.displayName)")
             }
-            for job in jobs where try reader.job(job) == nil {
+            for job in jobs where try !reader.exists(job: job) {
                 throw ValidationError("--job \(job): no such job in \(reader.displayName)")
             }
             var count = Counts()

@@ -11,6 +11,9 @@ struct QueueLocationOptions: ParsableArguments {
     /// The queue to write to; only `create` (enqueue, sweep, serve's actions) may make a new one.
     func open(create: Bool) throws -> any JobQueue { try Queues.open(db, create: create) }
 
+    /// The queue read only, for the gallery's async reads: never created, never migrated.
+    func openGalleryReader() async throws -> any GalleryReader { try await Queues.openGalleryReader(db) }
+
     /// The queue read only: never created, never migrated.
     func openReader() throws -> any QueueReader { try Queues.openReader(db) }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Gallery
 import QueueBackends
@@ -7,7 +6,7 @@ import RenderQueue
 
 /// `kiln serve`: a web gallery of the queue (see Sources/Gallery/README.md): read-only unless
 /// `--allow-actions`, on loopback unless `--host` says otherwise (which needs a token).
-struct ServeCommand: ParsableCommand {
+struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve a web gallery of the queue: grids of sweeps, images with provenance, the live queue.")
 
@@ -28,8 +27,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Connections open at once; more are answered 503 and closed (default: 256, fewer under a low ulimit -n).")
     var maxConnections: Int?
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             let token = self.token ?? ProcessInfo.processInfo.environment["KILN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             var options = GalleryOptions(host: host, port: port, token: token, allowActions: allowActions)
             options.outputFolders = outputFolders
@@ -37,8 +36,9 @@ struct ServeCommand: ParsableCommand {
             options.requestTimeout = requestTimeout
             if let maxConnections { options.maxConnections = maxConnections }
             try options.validate()
-            let reader = try queue.openReader()
-            let writer = allowActions ? try queue.open(create: true) : nil
+            let reader = try await queue.openGalleryReader()
+            let db = queue.db
+            let writer = allowActions ? try await Gallery.openWriter { try Queues.open(db, create: true) } : nil
             let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
             let mode = (allowActions ? "actions on" : "read-only") + (token == nil ? "" : ", token required")
             let name = reader.displayName
@@ -46,14 +46,11 @@ struct ServeCommand: ParsableCommand {
                 print("kiln serve: http://\(shownHost):\(port)/ over \(name) (\(mode)); Ctrl-C stops it")
                 fflush(nil)
             }
-            let outcome = ServeOutcome()
-            let done = DispatchSemaphore(value: 0)
-            Task.detached {
-                do { try await app.runService() } catch { outcome.fail(error) }
-                done.signal()
+            do {
+                try await app.runService()
+            } catch {
+                throw ServeFailure(host: host, port: port, underlying: error)
             }
-            done.wait()
-            if let error = outcome.error { throw ServeFailure(host: host, port: port, underlying: error) }
         }
     }
 }
@@ -62,12 +59,4 @@ struct ServeCommand: ParsableCommand {
 struct ServeFailure: Error, CustomStringConvertible {
     let host: String, port: Int, underlying: Error
     var description: String { "cannot serve on \(host):\(port): \(underlying)" }
-}
-
-/// The server task's error, handed to the waiting main thread.
-final class ServeOutcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private var failure: Error?
-    func fail(_ e: Error) { lock.lock(); failure = e; lock.unlock() }
-    var error: Error? { lock.lock(); defer { lock.unlock() }; return failure }
 }

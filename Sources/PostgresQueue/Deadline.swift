@@ -1,0 +1,61 @@
+import Synchronization
+
+/// An async call given up after a time: the caller gets `timeout` when `body` has not finished
+/// within `seconds`, without waiting for it (a statement on a connection the server closed may
+/// never finish); `body`'s task is cancelled then. Cancelling the caller cancels `body`.
+enum Deadline {
+    static func run<T: Sendable>(seconds: Double, else timeout: any Error,
+                                 _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let outcome = Once<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let work = Task {
+                    do { outcome.finish(.success(try await body()), continuation) } catch { outcome.finish(.failure(error), continuation) }
+                }
+                let clock = Task {
+                    try? await Task.sleep(for: .milliseconds(Int64((seconds * 1000).rounded())))
+                    if outcome.finish(.failure(timeout), continuation) { work.cancel() }
+                }
+                outcome.hold(work: work, clock: clock)
+            }
+        } onCancel: {
+            outcome.cancel()
+        }
+    }
+
+    /// The first result wins; the other is dropped. Holds both tasks, to cancel them.
+    final class Once<T: Sendable>: Sendable {
+        private let state = Mutex<(done: Bool, work: Task<Void, Never>?, clock: Task<Void, Never>?, cancelled: Bool)>((false, nil, nil, false))
+
+        /// Resumes `continuation` unless it was resumed already; true when this call did.
+        @discardableResult
+        func finish(_ result: Result<T, any Error>, _ continuation: CheckedContinuation<T, any Error>) -> Bool {
+            let first = state.withLock { s -> Bool in
+                if s.done { return false }
+                s.done = true
+                return true
+            }
+            guard first else { return false }
+            continuation.resume(with: result)
+            state.withLock { $0.clock }?.cancel()
+            return true
+        }
+
+        func hold(work: Task<Void, Never>, clock: Task<Void, Never>) {
+            let cancelled = state.withLock { s -> Bool in
+                s.work = work
+                s.clock = clock
+                return s.cancelled
+            }
+            if cancelled { work.cancel() }
+        }
+
+        func cancel() {
+            let work = state.withLock { s -> Task<Void, Never>? in
+                s.cancelled = true
+                return s.work
+            }
+            work?.cancel()
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import PostgresNIO
+import RenderQueue
+
+/// The gallery's reads on PostgreSQL, through postgres-nio's connection pool (`PostgresClient`,
+/// which `run()` keeps running): each read is one READ ONLY transaction (`withTransaction`) on a
+/// pooled connection, awaited, never waited for on a thread. A read that loses its connection is
+/// made once more on a fresh one (reads are safe to repeat); one still unanswered after
+/// `readSeconds` is given up, since a connection the server terminated can leave a statement
+/// pending forever (the worker's `Blocking` watchdog, made async).
+public final class PostgresGalleryReader: GalleryReader {
+    let location: PostgresLocation
+    let client: PostgresClient
+    let logger: Logger
+    let readSeconds: Double
+
+    private init(location: PostgresLocation, connections: Int, readSeconds: Double) throws {
+        self.location = location
+        var logger = Logger(label: "kiln.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        client = PostgresClient(configuration: try location.clientConfiguration(connections: connections), backgroundLogger: logger)
+        self.readSeconds = readSeconds
+    }
+
+    /// The reader for `url`, once one connection has shown that the database holds a queue this
+    /// kiln can read (as `PostgresQueueReader` checks): a bad URL, password or database, or a
+    /// database without Kiln's schema, fails here in one line. At most `connections` are open
+    /// at once while it runs.
+    public static func open(url: String, connections: Int = 4, readSeconds: Double = 60) async throws -> PostgresGalleryReader {
+        let location = try PostgresLocation(url: url)
+        let reader = try PostgresGalleryReader(location: location, connections: connections, readSeconds: readSeconds)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: 1, logger: reader.logger)
+        } catch {
+            throw PostgresQueueFailure.from(error, at: location, connecting: true)
+        }
+        do {
+            let version = try await PostgresSchema.version(AsyncStatements(connection: connection, logger: reader.logger))
+            try await connection.close()
+            try PostgresSchema.checkReadable(version: version, at: location)
+        } catch {
+            PostgresSession.close(connection)
+            throw PostgresQueueFailure.from(error, at: location)
+        }
+        return reader
+    }
+
+    public var displayName: String { location.displayName }
+
+    /// The connection pool, until the calling task is cancelled.
+    public func run() async { await client.run() }
+
+    /// `body` in one READ ONLY transaction on a pooled connection: made once more after a lost
+    /// connection, given up after `readSeconds`.
+    func read<T: Sendable>(_ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
+        let client = self.client, logger = self.logger, location = self.location
+        let attempt: @Sendable () async throws -> T = {
+            try await Deadline.run(seconds: self.readSeconds, else: PostgresQueueFailure(
+                "\(location.displayName): the server did not answer within \(Int(self.readSeconds)) s; try again", kind: .transient)) {
+                try await client.withTransaction(logger: logger) { connection in
+                    let statements = AsyncStatements(connection: connection, logger: logger)
+                    try await statements.execute("SET TRANSACTION READ ONLY")
+                    return try await body(statements)
+                }
+            }
+        }
+        do {
+            do {
+                return try await attempt()
+            } catch where PostgresQueueFailure.isConnectionLost(PostgresGalleryReader.underlying(error)) {
+                return try await attempt()
+            }
+        } catch {
+            throw PostgresQueueFailure.from(PostgresGalleryReader.underlying(error), at: location)
+        }
+    }
+
+    /// The error inside postgres-nio's transaction wrapper: the body's, else BEGIN's or COMMIT's.
+    static func underlying(_ error: Error) -> Error {
+        guard let wrapped = error as? PostgresTransactionError else { return error }
+        return wrapped.closureError ?? wrapped.beginError ?? wrapped.commitError ?? error
+    }
+}
