@@ -23,7 +23,7 @@ public struct LoRAModule: Sendable {
 /// `text_encoder_2.…`, alphas from the `lora_adapter_metadata` diffusers writes), diffusers'
 /// older `lora.down`/`to_q_lora`/`lora_linear_layer` forms, or kohya's (`lora_unet_…`,
 /// `lora_te1_…`, `lora_te2_…` with `lora_down`/`lora_up`/`alpha`, diffusers or SGM block names).
-public final class LoRAFile: @unchecked Sendable {
+public final class LoRAFile: Sendable {
     public let path: String
     public let modules: [LoRAModule]
     let file: SafetensorsFile

@@ -12,7 +12,7 @@ public struct ScaledLoRA: Sendable {
 /// A component's weights with LoRAs merged in at load: each changed weight is
 /// `W + Σ scale * (alpha / rank) * (up @ down)`, computed once when the network is built
 /// (diffusers' `fuse_lora`), so rendering costs nothing extra.
-public final class LoRAWeights: WeightSource, @unchecked Sendable {
+public final class LoRAWeights: WeightSource, Sendable {
     public let base: any WeightSource
     /// Weight name to the LoRA modules that change it.
     let changes: [String: [(lora: ScaledLoRA, module: LoRAModule)]]

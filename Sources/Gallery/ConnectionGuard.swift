@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import Synchronization
 
 /// Hummingbird's HTTP/1 channel with the gallery's connection limits around it (see
 /// `GalleryOptions`): a connection idle for `idleTimeout` is closed (Hummingbird's own timer);
@@ -49,25 +50,24 @@ struct GuardedHTTP1Channel: ServerChildChannel {
 }
 
 /// The connections open at once, shared by every connection of one server.
-final class ConnectionCount: @unchecked Sendable {
+final class ConnectionCount: Sendable {
     let limit: Int
-    private let lock = NSLock()
-    private var open = 0
+    private let open = Mutex(0)
 
     init(limit: Int) { self.limit = limit }
 
     /// Counts one more connection, unless `limit` are open already.
     func admit() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard open < limit else { return false }
-        open += 1
-        return true
+        open.withLock { open in
+            guard open < limit else { return false }
+            open += 1
+            return true
+        }
     }
 
-    func leave() { lock.lock(); open -= 1; lock.unlock() }
+    func leave() { open.withLock { $0 -= 1 } }
 
-    var current: Int { lock.lock(); defer { lock.unlock() }; return open }
+    var current: Int { open.withLock { $0 } }
 }
 
 /// One connection's request deadline: started by the first byte (or head) of a request, met by

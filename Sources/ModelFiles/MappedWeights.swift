@@ -12,7 +12,7 @@ public enum WeightTransform: Sendable, Equatable {
 
 /// A view of another weight source under new names, with per-tensor transforms: how a
 /// single-file checkpoint is presented to the networks in diffusers' naming.
-public final class MappedWeights: WeightSource, @unchecked Sendable {
+public final class MappedWeights: WeightSource, Sendable {
     public struct Entry: Sendable {
         public let key: String
         public let transform: WeightTransform

@@ -51,6 +51,10 @@ public struct TensorInfo: Sendable, Equatable {
 ///
 /// The header is validated as the reference library does: bounded length, valid JSON, known
 /// dtypes, offsets inside the data section, byte lengths equal to dtype x shape, no overlaps.
+///
+/// `@unchecked Sendable`: every stored property is set in `init` and never changed; the bytes
+/// are a read-only private mapping (or a copy nothing writes after `init`), so any thread may
+/// read them, and `madvise(MADV_DONTNEED)` on clean pages only drops what can be read again.
 public final class SafetensorsFile: WeightSource, @unchecked Sendable {
     public static let maxHeaderLength: UInt64 = 100_000_000
 
@@ -61,7 +65,7 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
     private let mappedLength: Int
     private let dataOffset: Int
     /// Memory allocated by `init(data:)` rather than mapped from a file.
-    private var owned = false
+    private let owned: Bool
 
     public init(path: String) throws {
         self.path = path
@@ -83,6 +87,7 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         }
         base = UnsafeRawPointer(map)
         mappedLength = size
+        owned = false
         do {
             (tensors, metadata, dataOffset) = try SafetensorsFile.parseHeader(base, size: size, path: path)
         } catch {

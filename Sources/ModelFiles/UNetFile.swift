@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A UNet that replaces a pipeline's own (`--unet`, diffusers' `pipe.unet = other`): a diffusers
 /// UNet folder (`config.json` and `diffusion_pytorch_model[.fp16].safetensors`, single or sharded;
@@ -126,19 +127,18 @@ extension SHA256 {
 }
 
 /// File hashes computed in this process, by path and file identity.
-final class FileHashes: @unchecked Sendable {
+final class FileHashes: Sendable {
     static let shared = FileHashes()
-    private let lock = NSLock()
-    private var known: [String: (identity: [Int], hash: String)] = [:]
+    private let known = Mutex<[String: (identity: [Int], hash: String)]>([:])
 
     func hash(_ path: String, _ identity: [Int]) -> String? {
-        lock.lock(); defer { lock.unlock() }
-        guard let entry = known[path], entry.identity == identity else { return nil }
-        return entry.hash
+        known.withLock { known in
+            guard let entry = known[path], entry.identity == identity else { return nil }
+            return entry.hash
+        }
     }
 
     func remember(_ path: String, _ identity: [Int], _ hash: String) {
-        lock.lock(); defer { lock.unlock() }
-        known[path] = (identity, hash)
+        known.withLock { $0[path] = (identity, hash) }
     }
 }

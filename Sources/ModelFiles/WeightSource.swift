@@ -40,7 +40,7 @@ extension WeightSource {
 
 /// Several safetensors files joined by a `*.safetensors.index.json` weight map (the layout
 /// `save_pretrained(max_shard_size=...)` writes in diffusers and transformers).
-public final class ShardedWeights: WeightSource, @unchecked Sendable {
+public final class ShardedWeights: WeightSource, Sendable {
     public let indexPath: String
     private let owner: [String: SafetensorsFile]
 

@@ -156,7 +156,7 @@ func configError(_ config: ConfigFile, _ key: String, _ reason: String) -> Model
 }
 
 /// A weight source with no tensors.
-final class EmptyWeights: WeightSource, @unchecked Sendable {
+final class EmptyWeights: WeightSource, Sendable {
     var tensorNames: [String] { [] }
     func info(_ name: String) -> TensorInfo? { nil }
     func location(of name: String) -> String { "no weights" }

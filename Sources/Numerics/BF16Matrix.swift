@@ -6,6 +6,9 @@ import CKilnKernels
 ///
 /// The building block of the bfloat16 path (`--precision bf16`): the GEMM runs on AVX512-BF16
 /// (vdpbf16ps) where the CPU has it, else on a portable kernel of the same bits.
+///
+/// `@unchecked Sendable`: the packed values are written in `init` only and read afterwards, by
+/// any number of threads at once.
 public final class BF16Matrix: @unchecked Sendable {
     public let k: Int
     public let n: Int
@@ -112,6 +115,7 @@ public final class BF16Matrix: @unchecked Sendable {
 }
 
 /// Owned bfloat16 values (a convolution's weights in bf16, `[taps, in, out]`).
+/// `@unchecked Sendable`: filled once before it is stored (`Conv2D.init`), read-only afterwards.
 final class BF16Buffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<UInt16>
     let count: Int

@@ -16,7 +16,7 @@ import Glibc
 /// programs (the development machines set Haswell, whose AVX2 kernels run a full-size UNet step
 /// 1.5x slower than the AVX-512 ones on their Zen 4 cores). `KILN_BLAS_CORE`
 /// (`RuntimeSettings.blasCore`) names the core for Kiln itself; provenance records the one that ran.
-public final class BLASLibrary: @unchecked Sendable {
+public final class BLASLibrary: Sendable {
     public typealias SGEMM = @convention(c) (CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, Int32, Int32, Int32,
                                             Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
                                             Float, UnsafeMutablePointer<Float>?, Int32) -> Void

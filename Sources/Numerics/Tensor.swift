@@ -30,6 +30,11 @@ public func returnFreedMemory() {
 }
 
 /// Owned, 64-byte aligned float32 memory behind a `Tensor`.
+///
+/// `@unchecked Sendable` by design: tensors are values with copy-on-write storage. A write goes
+/// through `withUnsafeMutableBufferPointer`, which copies unless the storage is uniquely
+/// referenced, or through `unsafePointer` on a tensor just made (never on shared storage); so
+/// storage two threads can reach is only read.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
@@ -71,7 +76,7 @@ public final class TensorStorage: @unchecked Sendable {
 ///
 /// Plays the role of a contiguous float32 `torch.Tensor`. Activations of image models are kept
 /// channels-last (`[batch, height, width, channels]`), unlike torch's NCHW.
-public struct Tensor: @unchecked Sendable {
+public struct Tensor: Sendable {
     public private(set) var shape: [Int]
     @usableFromInline var storage: TensorStorage
 

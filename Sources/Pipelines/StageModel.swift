@@ -34,7 +34,7 @@ public struct ModelReference: Sendable, Hashable, Codable, CustomStringConvertib
 /// The loaded parts of one SDXL pipeline (base, refiner-style or inpainting): what diffusers'
 /// `StableDiffusionXL*Pipeline.from_pretrained` holds, minus the scheduler instance (each render
 /// builds its own from `schedulerConfig`).
-public final class StageModel: @unchecked Sendable {
+public final class StageModel: Sendable {
     public let reference: ModelReference
     public let files: SDXLModelFiles
     public let prompts: PromptEncoder
@@ -88,7 +88,7 @@ public final class StageModel: @unchecked Sendable {
         self.files = files
         let loraKey = reference.loras.map { "\($0.sha256)@\($0.scale)" }.joined(separator: ",")
         var bytes: [String: Int] = [:], hashes: [String: String] = [:]
-        func load<T>(_ name: String, _ build: () throws -> T) throws -> T {
+        func load<T: Sendable>(_ name: String, _ build: () throws -> T) throws -> T {
             let hash = files.componentHash(name) + (adapted.contains(name) ? "+lora:" + loraKey : "")
                 + (reference.precision == .fp32 ? "" : "@" + reference.precision.rawValue)
             let size = (try? files.weights(name).parameterCount).map { $0 * (reference.precision == .bf16 ? 2 : 4) } ?? 0
@@ -175,30 +175,27 @@ extension StageModel {
 
 /// Loaded components by content hash, so that two models holding the same weights for a
 /// component (the refiner's text_encoder_2 and VAE are usually the base's) share one copy.
-public final class ComponentCache: @unchecked Sendable {
-    var components: [String: (value: Any, bytes: Int)] = [:]
-    let lock = NSLock()
+public final class ComponentCache: Sendable {
+    private let components = Mutex<[String: (value: any Sendable, bytes: Int)]>([:])
 
     public init() {}
 
-    func component<T>(_ hash: String, bytes: Int, _ build: () throws -> T) throws -> T {
-        lock.lock(); defer { lock.unlock() }
-        if let c = components[hash]?.value as? T { return c }
-        let c = try build()
-        components[hash] = (c, bytes)
-        return c
+    /// The component stored under `hash`, built (under the lock, so once) when absent.
+    func component<T: Sendable>(_ hash: String, bytes: Int, _ build: () throws -> T) throws -> T {
+        try components.withLock { components in
+            if let c = components[hash]?.value as? T { return c }
+            let c = try build()
+            components[hash] = (c, bytes)
+            return c
+        }
     }
 
     /// Parameter bytes of the components held.
-    public var heldBytes: Int {
-        lock.lock(); defer { lock.unlock() }
-        return components.values.reduce(0) { $0 + $1.bytes }
-    }
+    public var heldBytes: Int { components.withLock { $0.values.reduce(0) { $0 + $1.bytes } } }
 
     /// Forgets the components whose hashes match `drop`.
     func forget(where drop: (String) -> Bool) {
-        lock.lock(); defer { lock.unlock() }
-        components = components.filter { !drop($0.key) }
+        components.withLock { $0 = $0.filter { !drop($0.key) } }
     }
 
     /// Forgets the components whose hashes are not in `keep`.

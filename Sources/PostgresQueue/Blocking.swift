@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import PostgresNIO
+import Synchronization
 
 /// Runs postgres-nio's async calls for the queue's synchronous protocol: the call runs in a
 /// detached task and the calling thread waits on a semaphore. Never on an event-loop thread
@@ -36,14 +37,11 @@ enum Blocking {
     }
 
     /// The result handed from the task to the waiting thread.
-    final class Outcome<T: Sendable>: @unchecked Sendable {
-        private let lock = NSLock()
-        private var result: Result<T, Error>?
-        func set(_ r: Result<T, Error>) { lock.lock(); result = r; lock.unlock() }
+    final class Outcome<T: Sendable>: Sendable {
+        private let result = Mutex<Result<T, Error>?>(nil)
+        func set(_ r: Result<T, Error>) { result.withLock { $0 = r } }
         func get() throws -> T {
-            lock.lock()
-            defer { lock.unlock() }
-            guard let result else { throw Misuse() }
+            guard let result = result.withLock({ $0 }) else { throw Misuse() }
             return try result.get()
         }
     }

@@ -29,8 +29,8 @@ extension PostgresQueueReader {
                         try s.execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"))
                         do {
                             try s.stream(query, into: sink)
-                        } catch where sink.rows > 0 && PostgresQueueFailure.isConnectionLost(error) {
-                            throw PostgresQueueFailure("\(name): the connection to the server was lost after \(sink.rows) rows; the report is incomplete, run it again",
+                        } catch where sink.rowCount > 0 && PostgresQueueFailure.isConnectionLost(error) {
+                            throw PostgresQueueFailure("\(name): the connection to the server was lost after \(sink.rowCount) rows; the report is incomplete, run it again",
                                                        kind: .transient)
                         }
                     }
@@ -55,7 +55,7 @@ final class RowSink: @unchecked Sendable {
     private var header: (([String]) throws -> Void)?
     private var row: (([String?]) throws -> Void)?
     private var headerSent = false
-    private(set) var rows = 0
+    private var rows = 0
 
     init(header: @escaping ([String]) throws -> Void, row: @escaping ([String?]) throws -> Void) {
         self.header = header
@@ -77,6 +77,13 @@ final class RowSink: @unchecked Sendable {
         guard let row else { throw Blocking.ConnectionGone() }
         rows += 1
         try row(values)
+    }
+
+    /// Rows handed on so far (read under the lock: a task given up on may still be sending).
+    var rowCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return rows
     }
 
     func close() {

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import RenderQueue
+import Synchronization
 
 /// One connection to the queue's database, shared by every call on a queue object and used by
 /// one call at a time (a lock: a worker renews its lease from a timer thread while its main
@@ -189,10 +190,9 @@ final class PostgresSession: @unchecked Sendable, CustomReflectable {
     }
 
     /// Connection ids for postgres-nio's logs.
-    final class IDCounter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+    final class IDCounter: Sendable {
+        private let value = Atomic<Int>(0)
+        func next() -> Int { value.add(1, ordering: .relaxed).newValue }
     }
 }
 

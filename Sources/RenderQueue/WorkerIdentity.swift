@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The host name and process id a worker records with its lease. A worker on the same host
 /// takes over a job at once when the process holding it no longer exists.
@@ -41,18 +42,18 @@ public struct WorkerIdentity: Sendable, Equatable {
     }
 }
 
-/// A request to stop, set from a signal handler and read by the worker between steps.
-public final class StopRequest: @unchecked Sendable {
-    private let lock = NSLock()
-    private var requested = false
+/// A request to stop, set by the signal watcher's thread (`StopSignals`) or a test, and read by
+/// the worker between steps.
+public final class StopRequest: Sendable {
+    private let requested = Atomic<Bool>(false)
 
     public init() {}
 
     /// Asks the worker to stop after its current step.
-    public func request() { lock.lock(); requested = true; lock.unlock() }
+    public func request() { requested.store(true, ordering: .sequentiallyConsistent) }
 
     /// Whether a stop was requested.
-    public var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
+    public var isRequested: Bool { requested.load(ordering: .sequentiallyConsistent) }
 
     /// Sleeps up to `seconds` in short naps, returning early when a stop is requested.
     public func wait(seconds: Double) {

@@ -1,35 +1,26 @@
 import Foundation
 import RenderQueue
+import Synchronization
 
 /// What the worker knows of its lease on the job it renders: the renewal timer and every saved
 /// checkpoint confirm it; a renewal the database refuses means another worker has the job.
-final class LeaseWatch: @unchecked Sendable {
-    private let lock = NSLock()
-    private var confirmed = Date()
-    private var refused = false
+final class LeaseWatch: Sendable {
+    private let state = Mutex<(confirmed: Date, refused: Bool)>((Date(), false))
     let seconds: Double
 
     init(seconds: Double) { self.seconds = seconds }
 
     /// The outcome of a renewal: true extends the lease, false means it is lost.
     func renewed(_ ok: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        if ok { confirmed = Date() } else { refused = true }
+        state.withLock { s in
+            if ok { s.confirmed = Date() } else { s.refused = true }
+        }
     }
 
-    var isLost: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return refused
-    }
+    var isLost: Bool { state.withLock { $0.refused } }
 
     /// Seconds until the lease runs out if no renewal gets through (0 once it has).
-    var secondsLeft: Double {
-        lock.lock()
-        defer { lock.unlock() }
-        return max(seconds - Date().timeIntervalSince(confirmed), 0)
-    }
+    var secondsLeft: Double { max(seconds - Date().timeIntervalSince(state.withLock { $0.confirmed }), 0) }
 }
 
 /// Why the worker stopped waiting for space to write something.

@@ -12,8 +12,9 @@ import RenderQueue
 /// `stop`), it finishes the current step, saves the checkpoint and puts the job back in the
 /// queue. Failures are sorted by `FailureKind`: permanent ones fail the job at once. A full disk,
 /// under the output folder or the database, is waited out where it is met (`holdingForSpace`):
-/// the job stays this worker's and no attempt is used.
-public final class Worker: @unchecked Sendable {
+/// the job stays this worker's and no attempt is used. Not `Sendable`: one thread drives it; its
+/// lease timer shares only the queue and a `LeaseWatch`, and `stop` is set from anywhere.
+public final class Worker {
     public struct Options: Sendable {
         public var name: String
         public var leaseSeconds: Double = 120

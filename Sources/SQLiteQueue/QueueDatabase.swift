@@ -5,7 +5,7 @@ import RenderQueue
 /// The queue's SQLite database: WAL (a `DatabasePool`), foreign keys on, a busy timeout so
 /// several worker processes can share it, and the embedded migrations applied in order, then
 /// the views (views.sql), all in one transaction; the version is kept in `PRAGMA user_version`.
-public final class QueueDatabase: @unchecked Sendable {
+public final class QueueDatabase: Sendable {
     public let path: String
     public let pool: DatabasePool
     public static var knownVersion: Int { EmbeddedMigrations.all.count }
