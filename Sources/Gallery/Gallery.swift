@@ -5,29 +5,23 @@ import RenderQueue
 import ServiceLifecycle
 
 /// `kiln serve`: a web gallery over a queue, read through `GalleryReader` only (and, with
-/// `--allow-actions`, `JobQueue` for cancel, retry and pause/resume). See README.md beside
-/// this file for the routes and the security rules.
+/// `--allow-actions`, changed through `GalleryActions`: cancel, retry, pause/resume), async
+/// throughout. See README.md beside this file for the routes and the security rules.
 public enum Gallery {
-    /// The server for `reader` (and `writer`, used only when `options.allowActions`), checked
+    /// The server for `reader` (and `actions`, used only when `options.allowActions`), checked
     /// by `options.validate()`. `onRunning` is told the port it listens on (useful with port 0).
     /// The reader runs as one of the application's services (PostgreSQL's connection pool), so
     /// `runService()` starts and stops it with the server.
-    public static func application(reader: any GalleryReader, writer: (any JobQueue)?, options: GalleryOptions,
+    public static func application(reader: any GalleryReader, actions: (any GalleryActions)?, options: GalleryOptions,
                                    onRunning: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
         try options.validate()
-        let server = GalleryServer(reader: reader, writer: options.allowActions ? writer : nil, options: options)
+        let server = GalleryServer(reader: reader, actions: options.allowActions ? actions : nil, options: options)
         var logger = Logger(label: "kiln.serve")
         logger.logLevel = .warning
         return Application(router: server.router(), server: GuardedHTTP1Channel.builder(options),
                            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
                            services: [ReaderService(reader: reader)],
                            onServerRunning: { channel in onRunning(channel.localAddress?.port ?? options.port) }, logger: logger)
-    }
-
-    /// Opens the writer the actions use (`open` may block: it runs where the actions run, never
-    /// on the server's threads).
-    public static func openWriter(_ open: @escaping @Sendable () throws -> any JobQueue) async throws -> any JobQueue {
-        try await ActionQueue.run(open)
     }
 }
 
@@ -45,21 +39,21 @@ struct ReaderService: Service {
 /// What the routes share: the queue, the thumbnail cache, the access rules, the options.
 final class GalleryServer: Sendable {
     let reader: any GalleryReader
-    let writer: ActionQueue
+    let actions: (any GalleryActions)?
     let thumbnails: ThumbnailCache
     let images: StoredImages
     let access: AccessControl
     let options: GalleryOptions
     let page: PageContext
 
-    init(reader: any GalleryReader, writer: (any JobQueue)?, options: GalleryOptions) {
+    init(reader: any GalleryReader, actions: (any GalleryActions)?, options: GalleryOptions) {
         self.reader = reader
-        self.writer = ActionQueue(writer: writer)
+        self.actions = actions
         thumbnails = ThumbnailCache(side: options.thumbnailSide, maxBytes: options.thumbnailCacheBytes)
         images = StoredImages(outputFolders: options.outputFolders)
         access = AccessControl(token: options.token, csrf: AccessControl.randomSecret())
         self.options = options
-        page = PageContext(queueName: reader.displayName, actionsEnabled: writer != nil, csrf: access.csrf)
+        page = PageContext(queueName: reader.displayName, actionsEnabled: actions != nil, csrf: access.csrf)
     }
 
     func router() -> Router<BasicRequestContext> {

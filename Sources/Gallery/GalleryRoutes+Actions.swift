@@ -9,34 +9,34 @@ extension GalleryServer {
     func addActions(to router: Router<BasicRequestContext>) {
         router.post("/jobs/:id/cancel") { request, context -> Response in
             let id = try GalleryServer.id(context, "job")
-            return try await self.act(request, job: id) { queue in _ = try queue.cancel(JobSelection(jobs: [id])) }
+            return try await self.act(request, job: id) { actions in _ = try await actions.cancel(JobSelection(jobs: [id])) }
         }
         router.post("/jobs/:id/retry") { request, context -> Response in
             let id = try GalleryServer.id(context, "job")
-            return try await self.act(request, job: id) { queue in _ = try queue.retry(JobSelection(jobs: [id])) }
+            return try await self.act(request, job: id) { actions in _ = try await actions.retry(JobSelection(jobs: [id])) }
         }
         router.post("/sweeps/:id/pause") { request, context -> Response in
             let id = try GalleryServer.id(context, "sweep")
-            try await self.checkAction(request)
+            let actions = try await self.checkAction(request)
             guard let sweep = try await self.reader.sweep(id) else { throw PageError.notFound("sweep \(id) does not exist") }
-            try await self.writer.write { try $0.setPaused(!sweep.paused, sweep: id) }
+            try await actions.setPaused(!sweep.paused, sweep: id)
             return Responses.redirect("/sweeps/\(id)")
         }
     }
 
-    func act(_ request: Request, job id: Int64, _ body: @escaping @Sendable (any JobQueue) throws -> Void) async throws -> Response {
-        try await checkAction(request)
+    func act(_ request: Request, job id: Int64, _ body: (any GalleryActions) async throws -> Void) async throws -> Response {
+        let actions = try await checkAction(request)
         guard try await reader.job(id) != nil else { throw PageError.notFound("job \(id) does not exist") }
-        try await writer.write(body)
+        try await body(actions)
         return Responses.redirect("/jobs/\(id)")
     }
 
     /// Bytes of an action's form read at most; a larger body is answered 413.
     static let maxFormBytes = 16_384
 
-    /// Refuses unless actions are on and the form carries the CSRF token.
-    func checkAction(_ request: Request) async throws {
-        guard page.actionsEnabled else {
+    /// The actions, unless they are off or the form lacks the CSRF token (then 403).
+    func checkAction(_ request: Request) async throws -> any GalleryActions {
+        guard let actions else {
             throw PageError.forbidden("actions are off: start kiln serve with --allow-actions to cancel, retry or pause")
         }
         var request = request
@@ -47,5 +47,6 @@ extension GalleryServer {
             throw PageError(status: .contentTooLarge, message: "the form is over \(GalleryServer.maxFormBytes) bytes: actions send only their CSRF token")
         }
         if let why = access.checkAction(request, form: FormData(String(buffer: body))) { throw PageError.forbidden(why) }
+        return actions
     }
 }

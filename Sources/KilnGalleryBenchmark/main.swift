@@ -74,7 +74,7 @@ do {
     print(String(format: "%@: a sweep of %d outputs written in %.1f s", store.displayName, finished, Date().timeIntervalSince(start)))
 
     let port = PortBox()
-    let app = try Gallery.application(reader: try await Queues.openGalleryReader(location), writer: nil, options: GalleryOptions(port: 0)) { port.set($0) }
+    let app = try Gallery.application(reader: try await Queues.openGalleryReader(location), actions: nil, options: GalleryOptions(port: 0)) { port.set($0) }
     let server = Task.detached { try await app.runService(gracefulShutdownSignals: []) }
     let base = "http://127.0.0.1:\(port.wait())"
 

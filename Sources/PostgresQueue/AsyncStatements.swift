@@ -3,7 +3,7 @@ import PostgresNIO
 
 /// `Statements` for async callers (the gallery, on the connection pool): one statement per call
 /// through the extended query protocol, values bound, never spliced into the SQL.
-struct AsyncStatements {
+struct AsyncStatements: Sendable {
     let connection: PostgresConnection
     let logger: Logger
 

@@ -1,13 +1,15 @@
 import Foundation
 import PostgresNIO
 import RenderQueue
+import Synchronization
 
 /// The gallery's reads on PostgreSQL, through postgres-nio's connection pool (`PostgresClient`,
 /// which `run()` keeps running): each read is one READ ONLY transaction (`withTransaction`) on a
 /// pooled connection, awaited, never waited for on a thread. A read that loses its connection is
-/// made once more on a fresh one (reads are safe to repeat); one still unanswered after
-/// `readSeconds` is given up, since a connection the server terminated can leave a statement
-/// pending forever (the worker's `Blocking` watchdog, made async).
+/// made once more on a fresh one (reads are safe to repeat): a statement whose connection has
+/// been closed for a second is given up as lost, since a connection the server terminated can
+/// leave a statement pending for ever (the worker's `Blocking` watchdog, made async); one still
+/// unanswered after `readSeconds` is given up too.
 public final class PostgresGalleryReader: GalleryReader {
     let location: PostgresLocation
     let client: PostgresClient
@@ -56,10 +58,14 @@ public final class PostgresGalleryReader: GalleryReader {
     /// connection, given up after `readSeconds`.
     func read<T: Sendable>(_ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
         let client = self.client, logger = self.logger, location = self.location
+        let seconds = readSeconds
         let attempt: @Sendable () async throws -> T = {
-            try await Deadline.run(seconds: self.readSeconds, else: PostgresQueueFailure(
-                "\(location.displayName): the server did not answer within \(Int(self.readSeconds)) s; try again", kind: .transient)) {
+            let leased = LeasedConnection()
+            return try await Deadline.run(seconds: seconds, else: PostgresQueueFailure(
+                "\(location.displayName): the server did not answer within \(Int(seconds)) s; try again", kind: .transient),
+                closed: leased.isClosed) {
                 try await client.withTransaction(logger: logger) { connection in
+                    leased.hold(connection)
                     let statements = AsyncStatements(connection: connection, logger: logger)
                     try await statements.execute("SET TRANSACTION READ ONLY")
                     return try await body(statements)
@@ -82,4 +88,15 @@ public final class PostgresGalleryReader: GalleryReader {
         guard let wrapped = error as? PostgresTransactionError else { return error }
         return wrapped.closureError ?? wrapped.beginError ?? wrapped.commitError ?? error
     }
+}
+
+/// The connection a pooled call was lent, for the watchdog (`Deadline`) that gives the call up
+/// once that connection has closed under it (BEGIN, a statement or ROLLBACK alike).
+final class LeasedConnection: Sendable {
+    private let connection = Mutex<PostgresConnection?>(nil)
+
+    func hold(_ c: PostgresConnection) { connection.withLock { $0 = c } }
+
+    /// True once the connection lent is closed; false before one is lent.
+    @Sendable func isClosed() -> Bool { connection.withLock { $0?.isClosed ?? false } }
 }

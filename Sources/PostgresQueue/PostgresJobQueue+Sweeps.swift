@@ -43,46 +43,55 @@ extension PostgresJobQueue {
     static let sweepInsertBatch = 5_000
 
     public func cancel(_ selection: JobSelection) throws -> Int {
-        try session.transaction { s in
-            let cancelled = try s.count(PostgresJobQueue.filtered("""
-                WITH changed AS (UPDATE jobs SET state = 'cancelled', updated_at = kiln_now() WHERE state = 'queued' AND
-                """, selection, " RETURNING 1) SELECT count(*) FROM changed"))
-            let requested = try s.count(PostgresJobQueue.filtered("""
-                WITH changed AS (UPDATE jobs SET cancel_requested = 1 WHERE state = 'running' AND
-                """, selection, " RETURNING 1) SELECT count(*) FROM changed"))
-            return cancelled + requested
-        }
+        try session.transaction { s in try PostgresJobQueue.cancelQueries(selection).reduce(0) { $0 + (try s.count($1)) } }
     }
 
     public func retry(_ selection: JobSelection) throws -> Int {
-        let now = Date().timeIntervalSince1970
-        return try session.transaction { s in
-            try s.count(PostgresJobQueue.filtered("""
-                WITH changed AS (
-                    UPDATE jobs SET state = 'queued', failures = 0, cancel_requested = 0, not_before = 0, error = NULL,
-                        lease_owner = NULL, lease_expires = NULL, updated_at = kiln_now()
-                    WHERE (state IN ('failed', 'cancelled')
-                           OR (state = 'running' AND cancel_requested = 1 AND COALESCE(lease_expires, 0) < \(now)))
-                      AND
-                """, selection, " RETURNING 1) SELECT count(*) FROM changed"))
-        }
+        let query = PostgresJobQueue.retryQuery(selection, now: Date().timeIntervalSince1970)
+        return try session.transaction { s in try s.count(query) }
     }
 
     public func setPaused(_ paused: Bool, sweep: Int64?) throws {
-        let flag = paused ? 1 : 0
+        let query = PostgresJobQueue.pauseQuery(paused, sweep: sweep)
         try session.transaction { s in
-            if let sweep {
-                guard try s.first("UPDATE sweeps SET paused = \(flag) WHERE sweep_id = \(sweep) RETURNING sweep_id") != nil else {
-                    throw QueueError.invalidSpec(key: "sweep", reason: "\(sweep) does not exist")
-                }
-            } else {
-                try s.execute("""
-                    INSERT INTO queue_state (key, value) VALUES ('paused', \(String(flag)))
-                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                    """)
-            }
+            if try s.rows(query).isEmpty, let sweep { throw PostgresJobQueue.noSweep(sweep) }
         }
     }
+
+    /// `cancel`'s statements: queued jobs cancelled, then running ones asked to stop; each
+    /// returns how many it changed. One transaction.
+    static func cancelQueries(_ selection: JobSelection) -> [PostgresQuery] {
+        [filtered("""
+            WITH changed AS (UPDATE jobs SET state = 'cancelled', updated_at = kiln_now() WHERE state = 'queued' AND
+            """, selection, " RETURNING 1) SELECT count(*) FROM changed"),
+         filtered("""
+            WITH changed AS (UPDATE jobs SET cancel_requested = 1 WHERE state = 'running' AND
+            """, selection, " RETURNING 1) SELECT count(*) FROM changed")]
+    }
+
+    /// `retry`'s statement, returning how many jobs it put back.
+    static func retryQuery(_ selection: JobSelection, now: Double) -> PostgresQuery {
+        filtered("""
+            WITH changed AS (
+                UPDATE jobs SET state = 'queued', failures = 0, cancel_requested = 0, not_before = 0, error = NULL,
+                    lease_owner = NULL, lease_expires = NULL, updated_at = kiln_now()
+                WHERE (state IN ('failed', 'cancelled')
+                       OR (state = 'running' AND cancel_requested = 1 AND COALESCE(lease_expires, 0) < \(now)))
+                  AND
+            """, selection, " RETURNING 1) SELECT count(*) FROM changed")
+    }
+
+    /// `setPaused`'s statement: for a sweep it returns a row when the sweep exists.
+    static func pauseQuery(_ paused: Bool, sweep: Int64?) -> PostgresQuery {
+        let flag = paused ? 1 : 0
+        if let sweep { return "UPDATE sweeps SET paused = \(flag) WHERE sweep_id = \(sweep) RETURNING sweep_id" }
+        return """
+            INSERT INTO queue_state (key, value) VALUES ('paused', \(String(flag)))
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value
+            """
+    }
+
+    static func noSweep(_ sweep: Int64) -> QueueError { QueueError.invalidSpec(key: "sweep", reason: "\(sweep) does not exist") }
 
     public func pruneCheckpoints() throws -> Int {
         try session.transaction { s in

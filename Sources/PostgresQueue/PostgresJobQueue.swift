@@ -7,7 +7,7 @@ import RenderRecord
 /// operations, in the same transactions, as the SQLite queue (SQLiteJobQueue), written for
 /// PostgreSQL: claims take `FOR UPDATE SKIP LOCKED`, lease checks lock the job's row, and
 /// workers wake on NOTIFY instead of only polling. One connection per queue object.
-public final class PostgresJobQueue: JobQueue, @unchecked Sendable {
+public final class PostgresJobQueue: JobQueue, Sendable {
     let session: PostgresSession
 
     /// Connects to `url` (see `PostgresLocation`) and brings its schema up to date; without

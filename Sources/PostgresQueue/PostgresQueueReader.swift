@@ -5,7 +5,7 @@ import RenderQueue
 /// A PostgreSQL queue opened for reading only (`status`, `report`, `sheet`, `export`): opening
 /// never creates or migrates anything, and refuses a database without Kiln's schema or with a
 /// newer one. Every read runs in a READ ONLY transaction.
-public final class PostgresQueueReader: QueueReader, @unchecked Sendable {
+public final class PostgresQueueReader: QueueReader, Sendable {
     let session: PostgresSession
 
     public init(url: String) throws {

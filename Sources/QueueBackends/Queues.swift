@@ -48,6 +48,22 @@ public enum Queues {
         }
     }
 
+    /// The gallery's reader of `db` and, with `actions`, its actions. Actions open the queue for
+    /// writing first, as `open(db, create: true)` does (creating or migrating it); on PostgreSQL
+    /// that runs on a thread of its own, never on the caller's concurrency thread, and the
+    /// actions then share the reader's connection pool.
+    public static func openGallery(_ db: String?, actions: Bool) async throws -> (reader: any GalleryReader, actions: (any GalleryActions)?) {
+        switch try location(db) {
+        case .sqlite(let path):
+            let writer = actions ? try SQLiteGalleryActions(path: path) : nil
+            return (try SQLiteQueueReader(path: path), writer)
+        case .postgresql(let url):
+            if actions { try await OwnThread.run { _ = try PostgresJobQueue(url: url, create: true) } }
+            let reader = try await PostgresGalleryReader.open(url: url)
+            return (reader, actions ? PostgresGalleryActions(reader: reader) : nil)
+        }
+    }
+
     /// `body` with the gallery's reader of `db`, running for as long as `body` takes.
     public static func withGalleryReader<T>(_ db: String?, isolation: isolated (any Actor)? = #isolation,
                                             _ body: (any GalleryReader) async throws -> T) async throws -> T {

@@ -52,3 +52,15 @@ extension GalleryReader {
         }
     }
 }
+
+/// What `kiln serve --allow-actions` changes, and all it changes: the actions of the gallery's
+/// pages, async as its reads are, each one transaction, with `JobQueue`'s semantics (`cancel`,
+/// `retry`, `setPaused`).
+public protocol GalleryActions: Sendable {
+    /// Cancels queued jobs at once and asks running ones to stop; how many it touched.
+    func cancel(_ selection: JobSelection) async throws -> Int
+    /// Puts failed or cancelled jobs back in the queue; how many.
+    func retry(_ selection: JobSelection) async throws -> Int
+    /// Pauses or resumes the queue, or one sweep (which must exist).
+    func setPaused(_ paused: Bool, sweep: Int64?) async throws
+}

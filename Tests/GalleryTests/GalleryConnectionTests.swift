@@ -156,7 +156,7 @@ final class LiveGallery: @unchecked Sendable {
         let ready = DispatchSemaphore(value: 0)
         let found = Locked<Int>(0)
         let reader = try awaitFromSync { try await Queues.openGalleryReader(location) }
-        let app = try Gallery.application(reader: reader, writer: nil, options: options) { port in
+        let app = try Gallery.application(reader: reader, actions: nil, options: options) { port in
             found.set(port)
             ready.signal()
         }

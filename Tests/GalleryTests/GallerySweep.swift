@@ -48,8 +48,8 @@ extension QueueTestCase {
 
     /// The gallery over `location` (with its writer when `options.allowActions`).
     func gallery(_ location: String, _ options: GalleryOptions = GalleryOptions()) async throws -> some ApplicationProtocol {
-        try Gallery.application(reader: try await Queues.openGalleryReader(location), writer: options.allowActions ? try Queues.open(location) : nil,
-                                options: options)
+        let (reader, actions) = try await Queues.openGallery(location, actions: options.allowActions)
+        return try Gallery.application(reader: reader, actions: actions, options: options)
     }
 }
 

@@ -191,6 +191,15 @@ final class PostgresSpecificTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
         let value = try await Deadline.run(seconds: 10, else: Late()) { 7 }
         XCTAssertEqual(value, 7)
+        // A call whose connection closed under it is given up after the grace, as lost.
+        let closedAt = Date()
+        do {
+            _ = try await Deadline.run(seconds: 30, else: Late(), closed: { true }, grace: 0.3) { try await Task.sleep(for: .seconds(30)); return 1 }
+            XCTFail("not given up")
+        } catch {
+            XCTAssertTrue(PostgresQueueFailure.isConnectionLost(error), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(closedAt), 5)
         struct Failed: Error {}
         do {
             _ = try await Deadline.run(seconds: 10, else: Late()) { () async throws -> Int in throw Failed() }

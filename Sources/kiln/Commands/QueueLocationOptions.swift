@@ -11,8 +11,11 @@ struct QueueLocationOptions: ParsableArguments {
     /// The queue to write to; only `create` (enqueue, sweep, serve's actions) may make a new one.
     func open(create: Bool) throws -> any JobQueue { try Queues.open(db, create: create) }
 
-    /// The queue read only, for the gallery's async reads: never created, never migrated.
-    func openGalleryReader() async throws -> any GalleryReader { try await Queues.openGalleryReader(db) }
+    /// The queue for the gallery: its async reader, and with `actions` what its pages may change
+    /// (opening the queue for writing first, which creates or migrates it).
+    func openGallery(actions: Bool) async throws -> (reader: any GalleryReader, actions: (any GalleryActions)?) {
+        try await Queues.openGallery(db, actions: actions)
+    }
 
     /// The queue read only: never created, never migrated.
     func openReader() throws -> any QueueReader { try Queues.openReader(db) }

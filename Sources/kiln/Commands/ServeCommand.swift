@@ -36,13 +36,11 @@ struct ServeCommand: AsyncParsableCommand {
             options.requestTimeout = requestTimeout
             if let maxConnections { options.maxConnections = maxConnections }
             try options.validate()
-            let reader = try await queue.openGalleryReader()
-            let db = queue.db
-            let writer = allowActions ? try await Gallery.openWriter { try Queues.open(db, create: true) } : nil
+            let (reader, actions) = try await queue.openGallery(actions: allowActions)
             let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
             let mode = (allowActions ? "actions on" : "read-only") + (token == nil ? "" : ", token required")
             let name = reader.displayName
-            let app = try Gallery.application(reader: reader, writer: writer, options: options) { port in
+            let app = try Gallery.application(reader: reader, actions: actions, options: options) { port in
                 print("kiln serve: http://\(shownHost):\(port)/ over \(name) (\(mode)); Ctrl-C stops it")
                 fflush(nil)
             }
