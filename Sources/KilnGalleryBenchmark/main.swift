@@ -15,6 +15,7 @@ import Imaging
 import Pipelines
 import QueueBackends
 import RenderQueue
+import Synchronization
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("KilnGalleryBenchmark: \(message)\n".utf8))
@@ -85,12 +86,12 @@ do {
         let result = ResultBox()
         let begin = Date()
         URLSession.shared.dataTask(with: url) { data, response, error in
-            if let http = response as? HTTPURLResponse, http.statusCode == 200, let data { result.value = (Date().timeIntervalSince(begin), data.count) }
+            if let http = response as? HTTPURLResponse, http.statusCode == 200, let data { result.set((Date().timeIntervalSince(begin), data.count)) }
             else { FileHandle.standardError.write(Data("GET \(path): \(error.map { "\($0)" } ?? "status \((response as? HTTPURLResponse)?.statusCode ?? 0)")\n".utf8)) }
             done.signal()
         }.resume()
         done.wait()
-        guard let value = result.value else { fail("GET \(path) failed") }
+        guard let value = result.get() else { fail("GET \(path) failed") }
         return value
     }
 
@@ -120,12 +121,16 @@ do {
 }
 
 /// A response's time and size, handed from URLSession's thread (read after it signalled).
-final class ResultBox: @unchecked Sendable { var value: (Double, Int)? }
+final class ResultBox: Sendable {
+    private let value = Mutex<(Double, Int)?>(nil)
+    func set(_ v: (Double, Int)) { value.withLock { $0 = v } }
+    func get() -> (Double, Int)? { value.withLock { $0 } }
+}
 
 /// The port the server listens on, handed from its start-up to the main thread.
-final class PortBox: @unchecked Sendable {
+final class PortBox: Sendable {
     private let ready = DispatchSemaphore(value: 0)
-    private var port = 0
-    func set(_ p: Int) { port = p; ready.signal() }
-    func wait() -> Int { ready.wait(); return port }
+    private let port = Mutex(0)
+    func set(_ p: Int) { port.withLock { $0 = p }; ready.signal() }
+    func wait() -> Int { ready.wait(); return port.withLock { $0 } }
 }
