@@ -22,9 +22,8 @@ struct ActiveStage {
     var generator: TorchGenerator
     var latents: Tensor
     var step: Int
-    var imageLatents: Tensor?
-    var noise: Tensor?
-    var maskedImageLatents: Tensor?
+    /// Inpainting's fixed latents (the encoded original and its noise, the masked image).
+    let inpaint: InpaintLatents
 
     var size: PixelSize { setup.size }
     var kind: SchedulerKind { setup.schedule.kind }
@@ -34,10 +33,10 @@ struct ActiveStage {
     func model() throws -> StageModel { try models.model(plan.model) }
 
     private init(index: Int, plan: StagePlan, request: RenderRequest, setup: Setup, models: ModelCache, scheduler: any DiffusionScheduler,
-                 generator: TorchGenerator, latents: Tensor, step: Int) {
+                 generator: TorchGenerator, latents: Tensor, inpaint: InpaintLatents, step: Int) {
         self.index = index; self.plan = plan; self.setup = setup; self.models = models
         guidanceScale = request.effectiveGuidance; guidanceRescale = request.guidanceRescale
-        self.scheduler = scheduler; self.generator = generator; self.latents = latents; self.step = step
+        self.scheduler = scheduler; self.generator = generator; self.latents = latents; self.inpaint = inpaint; self.step = step
     }
 
     /// A fresh start: noise, the encoded input image, or latents (`handover`, else the request's),
@@ -46,14 +45,13 @@ struct ActiveStage {
     init(index: Int, plan: StagePlan, schedule: StageSchedule, request: RenderRequest, inputs: RenderInputs,
          handover: StageHandover?, models: ModelCache) throws {
         let given = handover?.latents ?? inputs.latents
+        let model = try models.model(plan.model)
         let setup = try Setup(plan: plan, schedule: schedule, request: request, inputs: inputs,
-                              latentSize: given.map { ($0.shape[1], $0.shape[2]) }, models: models)
+                              latentSize: given.map { ($0.shape[1], $0.shape[2]) }, model: model, models: models)
         var generator = handover?.generator ?? TorchGenerator(seed: request.seed)
-        let start = try StageStart(plan: plan, setup: setup, request: request, inputs: inputs, given: given,
-                                   model: try models.model(plan.model)).latents(&generator)
+        let start = try StageStart(plan: plan, setup: setup, request: request, inputs: inputs, given: given, model: model).latents(&generator)
         self.init(index: index, plan: plan, request: request, setup: setup, models: models, scheduler: schedule.scheduler,
-                  generator: generator, latents: start.latents, step: 0)
-        imageLatents = start.imageLatents; noise = start.noise; maskedImageLatents = start.maskedImageLatents
+                  generator: generator, latents: start.latents, inpaint: start.inpaint, step: 0)
     }
 
     /// Continues a saved stage.
@@ -62,15 +60,14 @@ struct ActiveStage {
         let latents = try state.latents.tensor()
         guard latents.rank == 4 else { throw RenderError.invalid(parameter: "checkpoint", reason: "latents of shape \(latents.shape)") }
         let setup = try Setup(plan: plan, schedule: schedule, request: request, inputs: inputs,
-                              latentSize: (latents.shape[1], latents.shape[2]), models: models)
+                              latentSize: (latents.shape[1], latents.shape[2]), model: try models.model(plan.model), models: models)
         var scheduler = schedule.scheduler
         try scheduler.restore(state.scheduler)
+        let inpaint = InpaintLatents(imageLatents: try state.imageLatents?.tensor(), noise: try state.noise?.tensor(),
+                                     maskedImageLatents: try state.maskedImageLatents?.tensor())
         self.init(index: state.stage, plan: plan, request: request, setup: setup, models: models, scheduler: scheduler,
-                  generator: state.generator, latents: latents, step: state.nextStep)
-        imageLatents = try state.imageLatents?.tensor()
-        noise = try state.noise?.tensor()
-        maskedImageLatents = try state.maskedImageLatents?.tensor()
-        if setup.blendMask != nil && (imageLatents == nil || noise == nil) || usesNineChannels && maskedImageLatents == nil {
+                  generator: state.generator, latents: latents, inpaint: inpaint, step: state.nextStep)
+        if setup.blendMask != nil && (inpaint.imageLatents == nil || inpaint.noise == nil) || usesNineChannels && inpaint.maskedImageLatents == nil {
             throw RenderError.invalid(parameter: "checkpoint", reason: "lacks the inpainting latents of its stage")
         }
     }
@@ -82,13 +79,13 @@ struct ActiveStage {
         let input = setup.guidance ? Tensor.concatenateBatch([latents, latents]) : latents
         var scaled = scheduler.scaleModelInput(input)
         let residuals = try setup.control?.residuals(step: step, timestep: t, input: scaled, models: models)
-        if let unetMask = setup.unetMask, let maskedImageLatents {
+        if let unetMask = setup.unetMask, let maskedImageLatents = inpaint.maskedImageLatents {
             scaled = concatenateLastAxis([scaled, unetMask, maskedImageLatents])
         }
         var prediction = try model.unet(scaled, timestep: t, conditioning: setup.conditioning, residuals: residuals)
         if setup.guidance { prediction = applyGuidance(prediction, scale: guidanceScale, rescale: guidanceRescale) }
         latents = scheduler.step(modelOutput: prediction, sample: latents, generator: &generator)
-        if let blendMask = setup.blendMask, let imageLatents, let noise {
+        if let blendMask = setup.blendMask, let imageLatents = inpaint.imageLatents, let noise = inpaint.noise {
             // The original, noised to the next step's level (not after the last step), kept outside the mask.
             let proper = step < timesteps.count - 1 ? scheduler.addNoise(imageLatents, noise: noise) : imageLatents
             let out = Tensor(uninitialized: latents.shape)
@@ -112,8 +109,8 @@ struct ActiveStage {
     func snapshot() -> DenoiseState {
         DenoiseState(stage: index, stageName: plan.role.rawValue, latents: StoredTensor(latents), scheduler: scheduler.savedState(),
                      generator: generator, nextStep: step, totalSteps: timesteps.count,
-                     imageLatents: imageLatents.map(StoredTensor.init), noise: noise.map(StoredTensor.init),
-                     maskedImageLatents: maskedImageLatents.map(StoredTensor.init))
+                     imageLatents: inpaint.imageLatents.map(StoredTensor.init), noise: inpaint.noise.map(StoredTensor.init),
+                     maskedImageLatents: inpaint.maskedImageLatents.map(StoredTensor.init))
     }
 }
 

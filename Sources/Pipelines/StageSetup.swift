@@ -24,8 +24,7 @@ extension ActiveStage {
         let control: ControlStage?
 
         init(plan: StagePlan, schedule: StageSchedule, request: RenderRequest, inputs: RenderInputs,
-             latentSize: (height: Int, width: Int)?, models: ModelCache) throws {
-            let model = try models.model(plan.model)
+             latentSize: (height: Int, width: Int)?, model: StageModel, models: ModelCache) throws {
             nineChannels = model.isInpaintingModel
             modelHash = model.contentHash
             size = try Setup.size(plan: plan, request: request, inputs: inputs, latentSize: latentSize, model: model)

@@ -7,6 +7,11 @@ import Schedulers
 /// A stage's first latents, and what 4- and 9-channel inpainting keep beside them.
 struct StartLatents {
     var latents: Tensor
+    var inpaint = InpaintLatents()
+}
+
+/// What inpainting keeps beside a stage's latents for all its steps (and its checkpoints).
+struct InpaintLatents {
     /// The encoded original, blended back outside the mask by a 4-channel UNet's steps.
     var imageLatents: Tensor?
     /// The noise that blending adds to `imageLatents` at each step's level.
@@ -91,14 +96,14 @@ struct StageStart {
             let masked = ImageConditioning.maskedImage(image, mask: pixelMask)
             if model.isInpaintingModel {
                 let encoded = try encode(masked, &generator)
-                start.maskedImageLatents = setup.guidance ? Tensor.concatenateBatch([encoded, encoded]) : encoded
+                start.inpaint.maskedImageLatents = setup.guidance ? Tensor.concatenateBatch([encoded, encoded]) : encoded
             } else {
                 ImageConditioning.skipEncodeDraw(latentShape: [1] + latentShape.dropFirst(), vae: model.vae, generator: &generator)
             }
         }
         if !model.isInpaintingModel {  // only 4-channel blending uses them
-            start.imageLatents = imageLatents
-            start.noise = noise
+            start.inpaint.imageLatents = imageLatents
+            start.inpaint.noise = noise
         }
         return start
     }
