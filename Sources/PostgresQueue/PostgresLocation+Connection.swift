@@ -12,19 +12,28 @@ extension PostgresLocation {
         var configuration: PostgresConnection.Configuration
         switch host {
         case .socket(let folder):
-            let path = (folder as NSString).appendingPathComponent(".s.PGSQL.\(port)")
-            configuration = .init(unixSocketPath: path, username: user, password: password, database: database)
+            configuration = .init(unixSocketPath: socketPath(in: folder), username: user, password: password, database: database)
         case .tcp(let name):
             configuration = .init(host: name, port: port, username: user, password: password, database: database, tls: try tls())
         }
-        configuration.options.connectTimeout = .milliseconds(Int64((connectTimeout * 1000).rounded()))
-        // A worker frozen inside a transaction (SIGSTOP, a suspended VM) would hold its job's row
-        // lock until TCP gave up, and FOR UPDATE SKIP LOCKED claims would skip the job even after
-        // its lease ran out. Kiln's transactions never wait on the client, so the server ends one
-        // idle for 30 s and the lock goes with it.
-        configuration.options.additionalStartupParameters = [("application_name", applicationName),
-                                                             ("idle_in_transaction_session_timeout", "30s")]
+        configuration.options.connectTimeout = .milliseconds(connectTimeoutMilliseconds)
+        configuration.options.additionalStartupParameters = startupParameters
         return configuration
+    }
+
+    /// The server's Unix socket in `folder`, as libpq names it.
+    func socketPath(in folder: String) -> String { (folder as NSString).appendingPathComponent(".s.PGSQL.\(port)") }
+
+    /// `connectTimeout` as both postgres-nio configurations take it.
+    var connectTimeoutMilliseconds: Int64 { Int64((connectTimeout * 1000).rounded()) }
+
+    /// The application name shown in `pg_stat_activity`, and a server-side end to idle
+    /// transactions: a worker frozen inside a transaction (SIGSTOP, a suspended VM) would hold
+    /// its job's row lock until TCP gave up, and FOR UPDATE SKIP LOCKED claims would skip the job
+    /// even after its lease ran out. Kiln's transactions never wait on the client, so the server
+    /// ends one idle for 30 s and the lock goes with it.
+    var startupParameters: [(String, String)] {
+        [("application_name", applicationName), ("idle_in_transaction_session_timeout", "30s")]
     }
 
     func tls() throws -> PostgresConnection.Configuration.TLS {
@@ -61,8 +70,7 @@ extension PostgresLocation {
         var configuration: PostgresClient.Configuration
         switch host {
         case .socket(let folder):
-            let path = (folder as NSString).appendingPathComponent(".s.PGSQL.\(port)")
-            configuration = .init(unixSocketPath: path, username: user, password: password, database: database)
+            configuration = .init(unixSocketPath: socketPath(in: folder), username: user, password: password, database: database)
         case .tcp(let name):
             var tls = PostgresClient.Configuration.TLS.disable
             if let settings = tlsConfiguration() {
@@ -71,9 +79,8 @@ extension PostgresLocation {
             }
             configuration = .init(host: name, port: port, username: user, password: password, database: database, tls: tls)
         }
-        configuration.options.connectTimeout = .milliseconds(Int64((connectTimeout * 1000).rounded()))
-        configuration.options.additionalStartupParameters = [("application_name", applicationName),
-                                                             ("idle_in_transaction_session_timeout", "30s")]
+        configuration.options.connectTimeout = .milliseconds(connectTimeoutMilliseconds)
+        configuration.options.additionalStartupParameters = startupParameters
         configuration.options.maximumConnections = max(1, connections)
         return configuration
     }
