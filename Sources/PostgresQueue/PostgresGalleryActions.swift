@@ -33,21 +33,12 @@ public final class PostgresGalleryActions: GalleryActions {
         }
     }
 
-    /// `body` in one transaction on a pooled connection, given up after the reader's deadline.
+    /// `body` in one transaction on the reader's pool (`PostgresGalleryReader.transaction`), never repeated.
     func write<T: Sendable>(_ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
-        let client = reader.client, logger = reader.logger, location = reader.location, seconds = reader.readSeconds
         do {
-            let leased = LeasedConnection()
-            return try await Deadline.run(seconds: seconds, else: PostgresQueueFailure(
-                "\(location.displayName): the server did not answer within \(Int(seconds)) s; the change may or may not have been made",
-                kind: .transient), closed: leased.isClosed) {
-                try await client.withTransaction(logger: logger) { connection in
-                    leased.hold(connection)
-                    return try await body(AsyncStatements(connection: connection, logger: logger))
-                }
-            }
+            return try await reader.transaction(ifUnanswered: "the change may or may not have been made", body)
         } catch {
-            throw PostgresQueueFailure.from(PostgresGalleryReader.underlying(error), at: location)
+            throw PostgresQueueFailure.from(PostgresGalleryReader.underlying(error), at: reader.location)
         }
     }
 }

@@ -57,29 +57,35 @@ public final class PostgresGalleryReader: GalleryReader {
     /// `body` in one READ ONLY transaction on a pooled connection: made once more after a lost
     /// connection, given up after `readSeconds`.
     func read<T: Sendable>(_ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
-        let client = self.client, logger = self.logger, location = self.location
-        let seconds = readSeconds
-        let attempt: @Sendable () async throws -> T = {
-            let leased = LeasedConnection()
-            return try await Deadline.run(seconds: seconds, else: PostgresQueueFailure(
-                "\(location.displayName): the server did not answer within \(Int(seconds)) s; try again", kind: .transient),
-                closed: leased.isClosed) {
-                try await client.withTransaction(logger: logger) { connection in
-                    leased.hold(connection)
-                    let statements = AsyncStatements(connection: connection, logger: logger)
-                    try await statements.execute("SET TRANSACTION READ ONLY")
-                    return try await body(statements)
-                }
-            }
+        let readOnly: @Sendable (AsyncStatements) async throws -> T = { s in
+            try await s.execute("SET TRANSACTION READ ONLY")
+            return try await body(s)
         }
         do {
             do {
-                return try await attempt()
+                return try await transaction(ifUnanswered: "try again", readOnly)
             } catch where PostgresQueueFailure.isConnectionLost(PostgresGalleryReader.underlying(error)) {
-                return try await attempt()
+                return try await transaction(ifUnanswered: "try again", readOnly)
             }
         } catch {
             throw PostgresQueueFailure.from(PostgresGalleryReader.underlying(error), at: location)
+        }
+    }
+
+    /// `body` in one transaction (`withTransaction`) on a pooled connection, watched by
+    /// `Deadline`: given up as lost once its connection has closed under it, and after
+    /// `readSeconds` with a transient failure ending in `ifUnanswered`. Errors come back as
+    /// postgres-nio gives them (see `underlying`).
+    func transaction<T: Sendable>(ifUnanswered: String, _ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
+        let client = self.client, logger = self.logger, seconds = readSeconds
+        let leased = LeasedConnection()
+        return try await Deadline.run(seconds: seconds, else: PostgresQueueFailure(
+            "\(location.displayName): the server did not answer within \(Int(seconds)) s; \(ifUnanswered)", kind: .transient),
+            closed: leased.isClosed) {
+            try await client.withTransaction(logger: logger) { connection in
+                leased.hold(connection)
+                return try await body(AsyncStatements(connection: connection, logger: logger))
+            }
         }
     }
 
