@@ -50,24 +50,24 @@ func noise(_ side: Int, seed: UInt64) -> RGBImage {
 }
 
 do {
-    let store = try Queues.open(location)
-    guard try store.counts().isEmpty else { fail("\(store.displayName) already holds jobs; give a new database") }
+    let store = try await Queues.open(location)
+    guard try await store.counts().isEmpty else { fail("\(store.displayName) already holds jobs; give a new database") }
     let seeds = max(outputs / 100, 1)
     let spec = try SweepSpec(text: """
         {"name": "gallery benchmark", "model": "none", "base": {"prompt": "a lantern in the fog", "width": 64, "height": 64},
          "axes": {"seed": {"from": 1, "to": \(seeds)}, "guidance": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "steps": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}}
         """, limit: 10_000_000)
     var start = Date()
-    _ = try store.enqueue(sweep: spec, model: "none", config: nil, requests: try (0..<spec.count).map { try spec.request(at: $0) })
+    _ = try await store.enqueue(sweep: spec, model: "none", config: nil, requests: try (0..<spec.count).map { try spec.request(at: $0) })
     let small = try PNGFile.encode(noise(64, seed: 1)), large = try PNGFile.encode(noise(1024, seed: 2))
     var finished = 0
-    while let job = try store.claim(worker: "bench", leaseSeconds: 600) {
+    while let job = try await store.claim(worker: "bench", leaseSeconds: 600) {
         let record = Provenance(kilnVersion: Provenance.currentVersion, request: job.request, width: 64, height: 64, scheduler: "euler",
                                 schedulerClass: "EulerDiscreteScheduler", seed: job.request.seed, imageIndex: 0, model: "none",
                                 modelHash: "0", watermarkBits: nil, seconds: 0.5)
         let image = FinishedImage(index: 0, png: finished == 0 ? large : small, outputPath: nil, provenance: record.json(),
                                   watermarkWritten: nil, watermarkRead: nil)
-        guard try store.finish(jobID: job.jobID, worker: "bench", attempt: job.attempt, images: [image], renderSeconds: 0.5) else {
+        guard try await store.finish(jobID: job.jobID, worker: "bench", attempt: job.attempt, images: [image], renderSeconds: 0.5) else {
             fail("lost the lease of job \(job.jobID)")
         }
         finished += 1

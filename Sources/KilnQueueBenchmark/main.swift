@@ -1,5 +1,5 @@
 // The queue's cost per job as the queue grows. Fills a new queue with --queued N jobs (one
-// sweep, one transaction), then W workers (threads, each with its own connection, as separate
+// sweep, one transaction), then W workers (tasks, each with its own connection, as separate
 // `kiln work` processes would have) each ask of the queue what `kiln work` asks for a job with
 // an empty render (claim, one checkpoint, finish, image count) until --jobs K jobs are done, each
 // exactly once. Prints the fill time, jobs per second and the queue time per job (mean, median,
@@ -39,48 +39,50 @@ guard (1...10_000_000).contains(total), (1...total).contains(jobs), (1...256).co
 struct WorkerResult: Sendable { var seconds: [Double] = []; var jobIDs: [Int64] = []; var error: String? }
 
 do {
-    let store = try Queues.open(db)
-    guard try store.counts().isEmpty else { fail("\(store.displayName) already holds jobs; give a new database") }
+    let store = try await Queues.open(db)
+    guard try await store.counts().isEmpty else { fail("\(store.displayName) already holds jobs; give a new database") }
     var request = RenderRequest(prompt: "claim benchmark")
     request.steps = 1
     let json = try JobRequests.encode(request)
     let fillStart = Date()
-    _ = try store.insertSweep(name: "claim benchmark", spec: "{}", priority: 0, model: "none", config: nil,
-                              jobs: Array(repeating: (steps: 1, requestJSON: json), count: total), blobs: [:])
+    _ = try await store.insertSweep(name: "claim benchmark", spec: "{}", priority: 0, model: "none", config: nil,
+                                    jobs: Array(repeating: (steps: 1, requestJSON: json), count: total), blobs: [:])
     let fillSeconds = Date().timeIntervalSince(fillStart)
-    let stores = try (0..<workers).map { _ in try Queues.open(db) }
-    let lock = NSLock()
-    var results: [WorkerResult] = []
-    var remaining = jobs
+    var stores: [any JobQueue] = []
+    for _ in 0..<workers { stores.append(try await Queues.open(db)) }
+    // Each worker takes its share of the jobs (the first `jobs % workers` one more).
     let start = Date()
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let name = "bench-\(w)", queue = stores[w]
-        var result = WorkerResult()
-        do {
-            while true {
-                lock.lock()
-                let take = remaining > 0
-                if take { remaining -= 1 }
-                lock.unlock()
-                guard take else { break }
-                let t0 = Date()
-                guard let job = try queue.claim(worker: name, leaseSeconds: 60) else { throw QueueError.query("no job to claim") }
-                guard case .keepGoing = try queue.saveCheckpoint(jobID: job.jobID, worker: name, stage: "base", step: 1, steps: 1,
-                                                                  state: Data(), stepSeconds: 0, leaseSeconds: 60) else {
-                    throw QueueError.query("checkpoint of job \(job.jobID) refused")
+    let results = await withTaskGroup(of: WorkerResult.self) { group in
+        for (w, queue) in stores.enumerated() {
+            let share = jobs / workers + (w < jobs % workers ? 1 : 0)
+            group.addTask {
+                let name = "bench-\(w)"
+                var result = WorkerResult()
+                do {
+                    for _ in 0..<share {
+                        let t0 = Date()
+                        guard let job = try await queue.claim(worker: name, leaseSeconds: 60) else { throw QueueError.query("no job to claim") }
+                        guard case .keepGoing = try await queue.saveCheckpoint(jobID: job.jobID, worker: name, stage: "base", step: 1, steps: 1,
+                                                                                state: Data(), stepSeconds: 0, leaseSeconds: 60) else {
+                            throw QueueError.query("checkpoint of job \(job.jobID) refused")
+                        }
+                        let image = FinishedImage(index: 0, png: Data(), outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil)
+                        guard try await queue.finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [image], renderSeconds: 0) else {
+                            throw QueueError.query("lease of job \(job.jobID) lost")
+                        }
+                        guard try await queue.imageCount(jobID: job.jobID) == 1 else { throw QueueError.query("job \(job.jobID) lost its image") }
+                        result.seconds.append(Date().timeIntervalSince(t0))
+                        result.jobIDs.append(job.jobID)
+                    }
+                } catch {
+                    result.error = "\(name): \(error)"
                 }
-                let image = FinishedImage(index: 0, png: Data(), outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil)
-                guard try queue.finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [image], renderSeconds: 0) else {
-                    throw QueueError.query("lease of job \(job.jobID) lost")
-                }
-                guard try queue.imageCount(jobID: job.jobID) == 1 else { throw QueueError.query("job \(job.jobID) lost its image") }
-                result.seconds.append(Date().timeIntervalSince(t0))
-                result.jobIDs.append(job.jobID)
+                return result
             }
-        } catch {
-            result.error = "\(name): \(error)"
         }
-        lock.lock(); results.append(result); lock.unlock()
+        var all: [WorkerResult] = []
+        for await result in group { all.append(result) }
+        return all
     }
     let seconds = Date().timeIntervalSince(start)
     if let first = results.compactMap(\.error).first { fail(first) }

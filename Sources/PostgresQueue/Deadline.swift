@@ -1,13 +1,13 @@
 import Synchronization
 
 /// An async call given up after a time: the caller gets `timeout` when `body` has not finished
-/// within `seconds`, without waiting for it (a statement on a connection the server closed may
+/// within `seconds` (nil: no limit), without waiting for it (a statement on a connection the server closed may
 /// never finish); `body`'s task is cancelled then. With `closed`, the call is also given up
-/// (`Blocking.ConnectionGone`) once `closed()` has been true for `grace` seconds: the
+/// (`ConnectionGone`) once `closed()` has been true for `grace` seconds: the
 /// connection under it is gone, and the statement may wait for ever. Cancelling the caller
 /// cancels `body`.
 enum Deadline {
-    static func run<T: Sendable>(seconds: Double, else timeout: any Error,
+    static func run<T: Sendable>(seconds: Double?, else timeout: any Error,
                                  closed: (@Sendable () -> Bool)? = nil, grace: Double = 1,
                                  _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let outcome = Once<T>()
@@ -17,15 +17,17 @@ enum Deadline {
                     do { outcome.finish(.success(try await body()), continuation) } catch { outcome.finish(.failure(error), continuation) }
                 }
                 let clock = Task {
-                    let start = ContinuousClock.now, limit = Duration.milliseconds(Int64((seconds * 1000).rounded()))
+                    let start = ContinuousClock.now
+                    let limit = seconds.map { Duration.milliseconds(Int64(($0 * 1000).rounded())) }
                     var closedSince: ContinuousClock.Instant?
-                    while ContinuousClock.now - start < limit {
-                        if (try? await Task.sleep(for: min(.milliseconds(100), limit - (ContinuousClock.now - start)))) == nil { return }
+                    while limit.map({ ContinuousClock.now - start < $0 }) ?? true {
+                        let nap = limit.map { min(.milliseconds(100), $0 - (ContinuousClock.now - start)) } ?? .milliseconds(100)
+                        if (try? await Task.sleep(for: nap)) == nil { return }
                         guard let closed, closed() else { continue }
                         let since = closedSince ?? ContinuousClock.now
                         closedSince = since
                         if ContinuousClock.now - since >= .milliseconds(Int64((grace * 1000).rounded())) {
-                            if outcome.finish(.failure(Blocking.ConnectionGone()), continuation) { work.cancel() }
+                            if outcome.finish(.failure(ConnectionGone()), continuation) { work.cancel() }
                             return
                         }
                     }
@@ -73,4 +75,9 @@ enum Deadline {
             work?.cancel()
         }
     }
+}
+
+/// The connection closed under a statement that never finished.
+struct ConnectionGone: Error, CustomStringConvertible {
+    var description: String { "the connection closed while a statement was still waiting for its answer" }
 }

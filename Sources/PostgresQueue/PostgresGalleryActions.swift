@@ -34,7 +34,7 @@ public final class PostgresGalleryActions: GalleryActions {
     }
 
     /// `body` in one transaction on the reader's pool (`PostgresGalleryReader.transaction`), never repeated.
-    func write<T: Sendable>(_ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Statements) async throws -> T) async throws -> T {
         do {
             return try await reader.transaction(ifUnanswered: "the change may or may not have been made", body)
         } catch {

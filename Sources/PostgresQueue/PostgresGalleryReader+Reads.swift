@@ -53,7 +53,7 @@ extension PostgresGalleryReader {
         FROM sweeps s
         """
 
-    static func summary(_ row: PostgresRow, _ s: AsyncStatements) async throws -> SweepSummary {
+    static func summary(_ row: PostgresRow, _ s: Statements) async throws -> SweepSummary {
         let (id, name, created, paused, outputs) = try row.decode((Int64, String?, String, Int, Int).self)
         var counts: [String: Int] = [:]
         for c in try await s.rows("SELECT state, count(*) FROM jobs WHERE sweep_id = \(id) GROUP BY state") {

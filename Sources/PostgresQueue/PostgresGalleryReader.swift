@@ -39,7 +39,7 @@ public final class PostgresGalleryReader: GalleryReader {
             throw PostgresQueueFailure.from(error, at: location, connecting: true)
         }
         do {
-            let version = try await PostgresSchema.version(AsyncStatements(connection: connection, logger: reader.logger))
+            let version = try await PostgresSchema.version(Statements(connection: connection, logger: reader.logger))
             try await connection.close()
             try PostgresSchema.checkReadable(version: version, at: location)
         } catch {
@@ -56,8 +56,8 @@ public final class PostgresGalleryReader: GalleryReader {
 
     /// `body` in one READ ONLY transaction on a pooled connection: made once more after a lost
     /// connection, given up after `readSeconds`.
-    func read<T: Sendable>(_ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
-        let readOnly: @Sendable (AsyncStatements) async throws -> T = { s in
+    func read<T: Sendable>(_ body: @escaping @Sendable (Statements) async throws -> T) async throws -> T {
+        let readOnly: @Sendable (Statements) async throws -> T = { s in
             try await s.execute("SET TRANSACTION READ ONLY")
             return try await body(s)
         }
@@ -76,7 +76,7 @@ public final class PostgresGalleryReader: GalleryReader {
     /// `Deadline`: given up as lost once its connection has closed under it, and after
     /// `readSeconds` with a transient failure ending in `ifUnanswered`. Errors come back as
     /// postgres-nio gives them (see `underlying`).
-    func transaction<T: Sendable>(ifUnanswered: String, _ body: @escaping @Sendable (AsyncStatements) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(ifUnanswered: String, _ body: @escaping @Sendable (Statements) async throws -> T) async throws -> T {
         let client = self.client, logger = self.logger, seconds = readSeconds
         let leased = LeasedConnection()
         return try await Deadline.run(seconds: seconds, else: PostgresQueueFailure(
@@ -84,7 +84,7 @@ public final class PostgresGalleryReader: GalleryReader {
             closed: leased.isClosed) {
             try await client.withTransaction(logger: logger) { connection in
                 leased.hold(connection)
-                return try await body(AsyncStatements(connection: connection, logger: logger))
+                return try await body(Statements(connection: connection, logger: logger))
             }
         }
     }

@@ -11,12 +11,12 @@ extension PostgresJobQueue {
     /// is gone become cancelled, and the first ready job by priority DESC, job_id is locked with
     /// `FOR UPDATE SKIP LOCKED` (concurrent claims take different jobs without waiting), leased
     /// to `worker` and returned with its checkpoint.
-    public func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
+    public func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) async throws -> ClaimedJob? {
         // A notification from now on means work may have come after this claim looked.
-        session.listenForJobs()
+        await session.listenForJobs()
         session.wake.clear()
         do {
-            return try claimed(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
+            return try await claimed(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
         } catch let f as PostgresQueueFailure where f.mayHaveCommitted && session.waits.isEnabled {
             // Lost mid-claim while waiting for the server: if the claim took, the job is taken
             // over when its lease runs out (or at once here, once this process is gone).
@@ -24,9 +24,9 @@ extension PostgresJobQueue {
         }
     }
 
-    private func claimed(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
-        let job = try session.autocommit { s, changing -> ClaimedJob? in
-            let pids = try s.rows("""
+    private func claimed(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) async throws -> ClaimedJob? {
+        let job = try await session.autocommit { s, changing -> ClaimedJob? in
+            let pids = try await s.rows("""
                 SELECT DISTINCT lease_pid FROM jobs
                 WHERE state = 'running' AND lease_host = \(identity.host) AND lease_pid IS NOT NULL
                 """).map { try $0.decode(Int32.self) }
@@ -35,7 +35,7 @@ extension PostgresJobQueue {
             // A job whose stored request does not decode fails alone, naming itself, and the
             // claim goes on to the next one (bounded, so a flood of them cannot spin here).
             for _ in 0..<JobRequests.maxUndecodablePerClaim {
-                guard let row = try s.first(PostgresJobQueue.claimStatement(worker: worker, leaseSeconds: leaseSeconds, now: now,
+                guard let row = try await s.first(PostgresJobQueue.claimStatement(worker: worker, leaseSeconds: leaseSeconds, now: now,
                                                                             identity: identity, gone: gone)) else { return nil }
                 let (id, sweepID, model, config, json, attempts, checkpoint) =
                     try row.decode((Int64, Int64?, String, String?, String, Int, Data?).self)
@@ -44,7 +44,7 @@ extension PostgresJobQueue {
                     return ClaimedJob(jobID: id, sweepID: sweepID, model: model, config: config, request: request,
                                       attempt: attempts, checkpoint: checkpoint)
                 case .failure(let why):
-                    try s.execute("""
+                    try await s.execute("""
                         UPDATE jobs SET state = 'failed', error = \(why.description), error_kind = 'permanent', lease_owner = NULL,
                                lease_expires = NULL, updated_at = kiln_now() WHERE job_id = \(id)
                         """)

@@ -10,18 +10,18 @@ extension PostgresJobQueue {
     /// A lost connection is reported, not repeated: the statement may have committed. A worker
     /// waiting for its server (`ServerQueue`) asks instead, once the server is back, whether its
     /// outputs were stored; a lease that ran out while the server was away is lost (false).
-    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
+    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) async throws -> Bool {
         let statement = try PostgresJobQueue.finishStatement(jobID: jobID, worker: worker, attempt: attempt, images: images,
                                                          renderSeconds: renderSeconds)
         defer { holding(jobID, nil) }
         do {
-            return try session.autocommit { s, changing in
+            return try await session.autocommit { s, changing in
                 changing = true
-                return try s.count(statement) == 1
+                return try await s.count(statement) == 1
             }
         } catch let f as PostgresQueueFailure where f.mayHaveCommitted && session.waits.isEnabled {
-            return try session.autocommit { s in
-                try s.count("SELECT count(*) FROM outputs WHERE job_id = \(jobID) AND worker = \(worker) AND attempt = \(attempt)") > 0
+            return try await session.autocommit { s in
+                try await s.count("SELECT count(*) FROM outputs WHERE job_id = \(jobID) AND worker = \(worker) AND attempt = \(attempt)") > 0
             }
         } catch let ended as ServerWaitEnded where ended.reason == .leaseRanOut {
             return false

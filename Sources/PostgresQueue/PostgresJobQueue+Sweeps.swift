@@ -7,17 +7,17 @@ extension PostgresJobQueue {
     /// Jobs go in as arrays, `sweepInsertBatch` per statement, so a 100,000-job sweep takes a few
     /// round trips instead of one per job; job ids follow the order of `jobs`.
     public func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
-                            jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64 {
-        let id = try session.transaction { s in
-            try PostgresJobQueue.store(blobs, s)
-            guard let sweepID = try s.value("INSERT INTO sweeps (name, spec) VALUES (\(name), \(spec)) RETURNING sweep_id", as: Int64.self) else {
+                            jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) async throws -> Int64 {
+        let id = try await session.transaction { s in
+            try await PostgresJobQueue.store(blobs, s)
+            guard let sweepID = try await s.value("INSERT INTO sweeps (name, spec) VALUES (\(name), \(spec)) RETURNING sweep_id", as: Int64.self) else {
                 throw PostgresQueueFailure("\(displayName): INSERT returned no sweep id")
             }
             var start = 0
             while start < jobs.count {
                 let batch = jobs[start..<min(start + PostgresJobQueue.sweepInsertBatch, jobs.count)]
                 let requests = batch.map(\.requestJSON), steps = batch.map(\.steps)
-                try s.execute("""
+                try await s.execute("""
                     INSERT INTO jobs (sweep_id, model, config, request, priority, steps)
                     SELECT \(sweepID), \(model), \(config), t.request, \(priority), t.steps
                     FROM unnest(\(requests)::text[], \(steps)::bigint[]) WITH ORDINALITY AS t(request, steps, n)
@@ -32,7 +32,7 @@ extension PostgresJobQueue {
         // of reading the claim-order index (0.4 ms), until autovacuum's next analyze. The sweep
         // is committed either way: a role that may not analyze only waits for autovacuum.
         if jobs.count >= PostgresJobQueue.analyzeAfter {
-            do { try session.autocommit { try $0.execute("ANALYZE jobs") } } catch {}
+            do { try await session.autocommit { try await $0.execute("ANALYZE jobs") } } catch {}
         }
         return id
     }
@@ -42,19 +42,23 @@ extension PostgresJobQueue {
 
     static let sweepInsertBatch = 5_000
 
-    public func cancel(_ selection: JobSelection) throws -> Int {
-        try session.transaction { s in try PostgresJobQueue.cancelQueries(selection).reduce(0) { $0 + (try s.count($1)) } }
+    public func cancel(_ selection: JobSelection) async throws -> Int {
+        try await session.transaction { s in
+            var touched = 0
+            for query in PostgresJobQueue.cancelQueries(selection) { touched += try await s.count(query) }
+            return touched
+        }
     }
 
-    public func retry(_ selection: JobSelection) throws -> Int {
+    public func retry(_ selection: JobSelection) async throws -> Int {
         let query = PostgresJobQueue.retryQuery(selection, now: Date().timeIntervalSince1970)
-        return try session.transaction { s in try s.count(query) }
+        return try await session.transaction { s in try await s.count(query) }
     }
 
-    public func setPaused(_ paused: Bool, sweep: Int64?) throws {
+    public func setPaused(_ paused: Bool, sweep: Int64?) async throws {
         let query = PostgresJobQueue.pauseQuery(paused, sweep: sweep)
-        try session.transaction { s in
-            if try s.rows(query).isEmpty, let sweep { throw PostgresJobQueue.noSweep(sweep) }
+        try await session.transaction { s in
+            if try await s.rows(query).isEmpty, let sweep { throw PostgresJobQueue.noSweep(sweep) }
         }
     }
 
@@ -93,9 +97,9 @@ extension PostgresJobQueue {
 
     static func noSweep(_ sweep: Int64) -> QueueError { QueueError.invalidSpec(key: "sweep", reason: "\(sweep) does not exist") }
 
-    public func pruneCheckpoints() throws -> Int {
-        try session.transaction { s in
-            try s.count("""
+    public func pruneCheckpoints() async throws -> Int {
+        try await session.transaction { s in
+            try await s.count("""
                 WITH gone AS (DELETE FROM checkpoints WHERE job_id IN (SELECT job_id FROM jobs WHERE state IN ('done', 'failed', 'cancelled'))
                               RETURNING 1)
                 SELECT count(*) FROM gone

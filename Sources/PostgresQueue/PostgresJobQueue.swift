@@ -12,20 +12,20 @@ public final class PostgresJobQueue: JobQueue, Sendable {
 
     /// Connects to `url` (see `PostgresLocation`) and brings its schema up to date; without
     /// `create`, a database without Kiln's tables is refused rather than made a queue.
-    public init(url: String, create: Bool = true) throws {
-        session = try PostgresSession(PostgresLocation(url: url))
-        if !create { try PostgresSchema.checkReadable(session) }
-        try PostgresSchema.migrate(session)
+    public init(url: String, create: Bool = true) async throws {
+        session = try await PostgresSession(PostgresLocation(url: url))
+        if !create { try await PostgresSchema.checkReadable(session) }
+        try await PostgresSchema.migrate(session)
     }
 
     /// The URL without its password.
     public var displayName: String { session.location.displayName }
 
     public func insertJob(model: String, config: String?, request: RenderRequest, requestJSON: String, blobs: [String: Data],
-                          priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64 {
-        try session.transaction { s in
-            try PostgresJobQueue.store(blobs, s)
-            let row = try s.first("""
+                          priority: Int, sweepID: Int64?, maxAttempts: Int) async throws -> Int64 {
+        try await session.transaction { s in
+            try await PostgresJobQueue.store(blobs, s)
+            let row = try await s.first("""
                 INSERT INTO jobs (sweep_id, model, config, request, priority, steps, max_attempts)
                 VALUES (\(sweepID), \(model), \(config), \(requestJSON), \(priority), \(request.steps), \(maxAttempts))
                 RETURNING job_id
@@ -36,21 +36,21 @@ public final class PostgresJobQueue: JobQueue, Sendable {
     }
 
     /// Input files by hash; a hash already stored is kept.
-    static func store(_ blobs: [String: Data], _ s: Statements) throws {
+    static func store(_ blobs: [String: Data], _ s: Statements) async throws {
         for (hash, data) in blobs {
-            try s.execute("INSERT INTO blobs (sha256, data) VALUES (\(hash), \(data)) ON CONFLICT (sha256) DO NOTHING")
+            try await s.execute("INSERT INTO blobs (sha256, data) VALUES (\(hash), \(data)) ON CONFLICT (sha256) DO NOTHING")
         }
     }
 
-    public func blob(_ sha256: String) throws -> Data? {
-        try session.autocommit { s in try s.value("SELECT data FROM blobs WHERE sha256 = \(sha256)", as: Data.self) }
+    public func blob(_ sha256: String) async throws -> Data? {
+        try await session.autocommit { s in try await s.value("SELECT data FROM blobs WHERE sha256 = \(sha256)", as: Data.self) }
     }
 
     /// While the server is away (see `ServerQueue`) a renewal is skipped: it throws at once
     /// unless a reconnect is due.
-    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
-        let renewed = try session.autocommit(patience: .skip) { s in
-            try s.first("""
+    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) async throws -> Bool {
+        let renewed = try await session.autocommit(patience: .skip) { s in
+            try await s.first("""
                 UPDATE jobs SET lease_expires = \(now + leaseSeconds)
                 WHERE job_id = \(jobID) AND lease_owner = \(worker) AND state = 'running' RETURNING job_id
                 """) != nil
@@ -63,10 +63,10 @@ public final class PostgresJobQueue: JobQueue, Sendable {
     /// the check and the write. While the server is away (see `ServerQueue`) the checkpoint is
     /// skipped and the render goes on, until the lease runs out (then `.leaseLost`).
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                               preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+                               preview: Data?, stepSeconds: Double, leaseSeconds: Double) async throws -> CheckpointOutcome {
         let outcome: CheckpointOutcome
         do {
-            outcome = try checkpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
+            outcome = try await checkpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
                                      preview: preview, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
         } catch is ServerAway {
             return .keepGoing
@@ -80,15 +80,15 @@ public final class PostgresJobQueue: JobQueue, Sendable {
     }
 
     func checkpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data, preview: Data?,
-                    stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
-        try session.transaction(patience: .skip) { s in
-            guard let row = try s.first("SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = \(jobID) FOR UPDATE") else {
+                    stepSeconds: Double, leaseSeconds: Double) async throws -> CheckpointOutcome {
+        try await session.transaction(patience: .skip) { s in
+            guard let row = try await s.first("SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = \(jobID) FOR UPDATE") else {
                 return .leaseLost
             }
             let (owner, jobState, cancel) = try row.decode((String?, String, Int).self)
             guard owner == worker, jobState == "running" else { return .leaseLost }
             if cancel == 1 { return .cancelled }
-            try s.execute("""
+            try await s.execute("""
                 INSERT INTO checkpoints (job_id, stage, step, state, preview, preview_step)
                 VALUES (\(jobID), \(stage), \(step), \(state), \(preview), \(preview == nil ? nil : step))
                 ON CONFLICT (job_id) DO UPDATE SET stage = excluded.stage, step = excluded.step, state = excluded.state,
@@ -98,7 +98,7 @@ public final class PostgresJobQueue: JobQueue, Sendable {
                 """)
             // step_seconds grows as SQLite's json_insert(step_seconds, '$[#]', x) writes it.
             let seconds = StepSeconds.jsonNumber(stepSeconds)
-            try s.execute("""
+            try await s.execute("""
                 UPDATE jobs SET step = \(step), steps = \(steps), lease_expires = \(Date().timeIntervalSince1970 + leaseSeconds),
                     step_seconds = CASE WHEN \(seconds)::text IS NULL THEN step_seconds
                                         WHEN step_seconds::jsonb = '[]'::jsonb THEN '[' || \(seconds) || ']'
@@ -113,10 +113,10 @@ public final class PostgresJobQueue: JobQueue, Sendable {
     /// As SQLite: transient failures go back to the queue after `backoff` doubled per earlier
     /// failure (capped at 300 s with `untilDone`), until `max_attempts`; permanent ones fail.
     public func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
-                              untilDone: Bool, now: Double) throws -> Bool {
+                              untilDone: Bool, now: Double) async throws -> Bool {
         defer { holding(jobID, nil) }
-        return try session.transaction { s in
-            try s.execute("""
+        return try await session.transaction { s in
+            try await s.execute("""
                 UPDATE jobs SET failures = failures + 1, error = \(error), error_kind = \(kind.rawValue), lease_owner = NULL,
                     lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
                     state = CASE WHEN \(kind.rawValue) = 'permanent' THEN 'failed' WHEN \(untilDone) THEN 'queued'
@@ -126,23 +126,23 @@ public final class PostgresJobQueue: JobQueue, Sendable {
                     updated_at = kiln_now()
                 WHERE job_id = \(jobID) AND lease_owner = \(worker)
                 """)
-            return try s.value("SELECT state FROM jobs WHERE job_id = \(jobID)", as: String.self) == "queued"
+            return try await s.value("SELECT state FROM jobs WHERE job_id = \(jobID)", as: String.self) == "queued"
         }
     }
 
     /// False also when the server stayed away until the lease ran out (see `ServerQueue`).
-    public func release(jobID: Int64, worker: String) throws -> Bool {
+    public func release(jobID: Int64, worker: String) async throws -> Bool {
         defer { holding(jobID, nil) }
         do {
-            return try released(jobID: jobID, worker: worker)
+            return try await released(jobID: jobID, worker: worker)
         } catch let ended as ServerWaitEnded where ended.reason == .leaseRanOut {
             return false
         }
     }
 
-    func released(jobID: Int64, worker: String) throws -> Bool {
-        try session.transaction { s in
-            try s.first("""
+    func released(jobID: Int64, worker: String) async throws -> Bool {
+        try await session.transaction { s in
+            try await s.first("""
                 UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
                     updated_at = kiln_now()
                 WHERE job_id = \(jobID) AND lease_owner = \(worker) AND state = 'running' RETURNING job_id
@@ -150,10 +150,10 @@ public final class PostgresJobQueue: JobQueue, Sendable {
         }
     }
 
-    public func markCancelled(jobID: Int64, worker: String) throws {
+    public func markCancelled(jobID: Int64, worker: String) async throws {
         defer { holding(jobID, nil) }
-        try session.transaction { s in
-            try s.execute("""
+        try await session.transaction { s in
+            try await s.execute("""
                 UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
                     updated_at = kiln_now() WHERE job_id = \(jobID) AND lease_owner = \(worker)
                 """)

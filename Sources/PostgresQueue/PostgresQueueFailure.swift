@@ -36,7 +36,7 @@ public struct PostgresQueueFailure: Error, CustomStringConvertible, QueueDatabas
 
     /// True when `error` means the connection is gone (a new one may work).
     static func isConnectionLost(_ error: Error) -> Bool {
-        guard let e = error as? PSQLError else { return error is ChannelError || error is IOError || error is Blocking.ConnectionGone }
+        guard let e = error as? PSQLError else { return error is ChannelError || error is IOError || error is ConnectionGone }
         if let state = e.serverInfo?[.sqlState] { return state.hasPrefix("08") || state.hasPrefix("57P") }
         let lost: [PSQLError.Code] = [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .connectionError]
         return lost.contains(e.code)

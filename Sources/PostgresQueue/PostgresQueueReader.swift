@@ -8,9 +8,9 @@ import RenderQueue
 public final class PostgresQueueReader: QueueReader, Sendable {
     let session: PostgresSession
 
-    public init(url: String) throws {
-        session = try PostgresSession(PostgresLocation(url: url))
-        try PostgresSchema.checkReadable(session)
+    public init(url: String) async throws {
+        session = try await PostgresSession(PostgresLocation(url: url))
+        try await PostgresSchema.checkReadable(session)
     }
 
     public var displayName: String { session.location.displayName }
@@ -18,9 +18,9 @@ public final class PostgresQueueReader: QueueReader, Sendable {
     /// User SQL as SQLiteQueueReader runs it: one statement (the extended query protocol refuses
     /// more), in `BEGIN READ ONLY` with `SET LOCAL statement_timeout`, so a write fails with
     /// SQLSTATE 25006 and a slow query is cancelled (57014). See `forEachRow`.
-    public func query(_ sql: String, timeout: Double) throws -> ReportTable {
+    public nonisolated(nonsending) func query(_ sql: String, timeout: Double) async throws -> ReportTable {
         var table = ReportTable(columns: [], rows: [])
-        try forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
+        try await forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
         return table
     }
 
@@ -29,17 +29,17 @@ public final class PostgresQueueReader: QueueReader, Sendable {
     /// the queue's steps left and ETA. A running job whose lease expired, or whose worker on this
     /// host is gone (the pids are tested here, as claims test them), is marked "(worker gone)"
     /// and has no ETA: it waits for the next claim.
-    public func status() throws -> ReportTable {
+    public nonisolated(nonsending) func status() async throws -> ReportTable {
         let identity = WorkerIdentity.current, now = Date().timeIntervalSince1970
-        let pids = try session.transaction("BEGIN READ ONLY") { s in
-            try s.rows("""
+        let pids = try await session.transaction("BEGIN READ ONLY") { s in
+            try await s.rows("""
                 SELECT DISTINCT lease_pid FROM jobs
                 WHERE state = 'running' AND lease_host = \(identity.host) AND lease_pid IS NOT NULL
                 """).map { try $0.decode(Int32.self) }
         }
         let gone = pids.filter(WorkerIdentity.processIsGone)
         var table = ReportTable(columns: [], rows: [])
-        try forEachRow("""
+        try await forEachRow("""
             SELECT what, detail, n, eta FROM (
                 SELECT 1 AS part, state COLLATE "C" AS k, 0 AS priority, 0::bigint AS id, 'total' AS what, state AS detail, COUNT(*) AS n,
                        NULL::double precision AS eta
@@ -64,11 +64,11 @@ public final class PostgresQueueReader: QueueReader, Sendable {
     /// Outputs in pages of `outputPage` rows inside one REPEATABLE READ transaction: one
     /// consistent snapshot, never more than a page of PNGs in memory. `body` must not call this
     /// reader (its connection is busy until the last output).
-    public func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws {
-        try session.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { s in
+    public nonisolated(nonsending) func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) async throws {
+        try await session.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { s in
             var last: (job: Int64, image: Int) = (Int64.min, Int.min)
             while true {
-                let rows = try s.rows(PostgresJobQueue.filtered("""
+                let rows = try await s.rows(PostgresJobQueue.filtered("""
                     SELECT job_id, o.image_index, o.png_sha256, o.png, o.output_path FROM outputs o JOIN jobs j USING (job_id)
                     WHERE (job_id, o.image_index) > (\(last.job), \(last.image)) AND
                     """, selection, " ORDER BY job_id, o.image_index LIMIT \(PostgresQueueReader.outputPage)"))
@@ -84,21 +84,21 @@ public final class PostgresQueueReader: QueueReader, Sendable {
 
     static let outputPage = 16
 
-    public func exists(sweep id: Int64) throws -> Bool {
-        try session.transaction("BEGIN READ ONLY") { s in
-            try s.value("SELECT EXISTS (SELECT 1 FROM sweeps WHERE sweep_id = \(id))", as: Bool.self) ?? false
+    public func exists(sweep id: Int64) async throws -> Bool {
+        try await session.transaction("BEGIN READ ONLY") { s in
+            try await s.value("SELECT EXISTS (SELECT 1 FROM sweeps WHERE sweep_id = \(id))", as: Bool.self) ?? false
         }
     }
 
-    public func exists(job id: Int64) throws -> Bool {
-        try session.transaction("BEGIN READ ONLY") { s in
-            try s.value("SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = \(id))", as: Bool.self) ?? false
+    public func exists(job id: Int64) async throws -> Bool {
+        try await session.transaction("BEGIN READ ONLY") { s in
+            try await s.value("SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = \(id))", as: Bool.self) ?? false
         }
     }
 
-    public func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)] {
-        try session.transaction("BEGIN READ ONLY") { s in
-            try s.rows("""
+    public func sweepOutputs(_ sweep: Int64) async throws -> [(provenance: String, output: StoredOutput)] {
+        try await session.transaction("BEGIN READ ONLY") { s in
+            try await s.rows("""
                 SELECT o.job_id, o.image_index, o.png_sha256, o.png, o.output_path, o.provenance
                 FROM outputs o JOIN jobs j USING (job_id) WHERE j.sweep_id = \(sweep) ORDER BY o.job_id, o.image_index
                 """).map { row in

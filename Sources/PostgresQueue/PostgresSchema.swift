@@ -14,13 +14,7 @@ enum PostgresSchema {
     static let lockKey: Int64 = 0x6B69_6C6E_7363_68
 
     /// The schema version, nil when the database has no `kiln_schema` table.
-    static func version(_ s: Statements) throws -> Int? {
-        guard try s.value(hasSchemaTable, as: Bool.self) == true else { return nil }
-        return try s.value(versionQuery, as: Int.self) ?? 0
-    }
-
-    /// `version`, for an async caller.
-    static func version(_ s: AsyncStatements) async throws -> Int? {
+    static func version(_ s: Statements) async throws -> Int? {
         guard try await s.value(hasSchemaTable, as: Bool.self) == true else { return nil }
         return try await s.value(versionQuery, as: Int.self) ?? 0
     }
@@ -29,11 +23,11 @@ enum PostgresSchema {
     static let versionQuery: PostgresQuery = "SELECT max(version) FROM kiln_schema"
 
     /// Brings the database to `knownVersion` and its views to views.sql.
-    static func migrate(_ session: PostgresSession) throws {
+    static func migrate(_ session: PostgresSession) async throws {
         let location = session.location
-        let current = try session.autocommit { s -> Int? in
-            let version = try version(s)
-            if version == nil, try s.count("SELECT count(*) FROM pg_class WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND relkind IN ('r', 'v', 'p')") > 0 {
+        let current = try await session.autocommit { s -> Int? in
+            let version = try await version(s)
+            if version == nil, try await s.count("SELECT count(*) FROM pg_class WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND relkind IN ('r', 'v', 'p')") > 0 {
                 throw QueueError.badLocation("\(location.displayName): a database with tables but no kiln_schema (another program's?); give --db a new database or a kiln queue")
             }
             return version
@@ -42,35 +36,35 @@ enum PostgresSchema {
             throw QueueError.newerDatabase(path: location.displayName, version: current, known: knownVersion)
         }
         if current == knownVersion {
-            let viewsAreCurrent = try session.autocommit { (s: Statements) in try PostgresViews.areCurrent(s) }
+            let viewsAreCurrent = try await session.autocommit { (s: Statements) in try await PostgresViews.areCurrent(s) }
             if viewsAreCurrent { return }
         }
         // One transaction: the pending migrations, then the views (PostgresViews).
-        try session.transaction { s in
-            try s.execute("SELECT pg_advisory_xact_lock(\(lockKey))")
-            try s.execute("CREATE TABLE IF NOT EXISTS kiln_schema (version integer NOT NULL)")
-            try s.execute("INSERT INTO kiln_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM kiln_schema)")
+        try await session.transaction { s in
+            try await s.execute("SELECT pg_advisory_xact_lock(\(lockKey))")
+            try await s.execute("CREATE TABLE IF NOT EXISTS kiln_schema (version integer NOT NULL)")
+            try await s.execute("INSERT INTO kiln_schema (version) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM kiln_schema)")
             // Read under the lock: another worker may have migrated while this one waited for it.
-            let now = try s.value("SELECT max(version) FROM kiln_schema", as: Int.self) ?? 0
+            let now = try await s.value("SELECT max(version) FROM kiln_schema", as: Int.self) ?? 0
             if now > knownVersion { throw QueueError.newerDatabase(path: location.displayName, version: now, known: knownVersion) }
             for (index, migration) in EmbeddedMigrations.all.enumerated() where index + 1 > now {
-                if index + 1 > PostgresViews.lastVersionWithViews { try PostgresViews.drop(s) }
+                if index + 1 > PostgresViews.lastVersionWithViews { try await PostgresViews.drop(s) }
                 for statement in SQLScript.statements(migration.sql) {
                     do {
-                        try s.execute(PostgresQuery(unsafeSQL: statement))
+                        try await s.execute(PostgresQuery(unsafeSQL: statement))
                     } catch {
                         throw migrationFailure(error, migration.name, location)
                     }
                 }
-                try s.execute("UPDATE kiln_schema SET version = \(index + 1)")
+                try await s.execute("UPDATE kiln_schema SET version = \(index + 1)")
             }
-            try PostgresViews.refresh(s, location)
+            try await PostgresViews.refresh(s, location)
         }
     }
 
     /// A reader's check: the database holds a Kiln queue this kiln can read.
-    static func checkReadable(_ session: PostgresSession) throws {
-        try checkReadable(version: try session.autocommit { try PostgresSchema.version($0) }, at: session.location)
+    static func checkReadable(_ session: PostgresSession) async throws {
+        try checkReadable(version: try await session.autocommit { try await PostgresSchema.version($0) }, at: session.location)
     }
 
     /// The reader's verdict on a database whose schema `version` was read (nil: no kiln_schema).

@@ -21,15 +21,15 @@ enum PostgresViews {
     }
 
     /// The comment each view carries: which text made it.
-    static func marker(_ s: Statements) throws -> String {
-        let hash = try s.value("SELECT encode(sha256(convert_to(\(EmbeddedMigrations.views), 'UTF8')), 'hex')", as: String.self) ?? ""
+    static func marker(_ s: Statements) async throws -> String {
+        let hash = try await s.value("SELECT encode(sha256(convert_to(\(EmbeddedMigrations.views), 'UTF8')), 'hex')", as: String.self) ?? ""
         return "Kiln view from views.sql, sha256 \(hash)"
     }
 
     /// True when every view of views.sql exists, made from this views.sql.
-    static func areCurrent(_ s: Statements) throws -> Bool {
-        let marker = try marker(s)
-        let made = try s.count("""
+    static func areCurrent(_ s: Statements) async throws -> Bool {
+        let marker = try await marker(s)
+        let made = try await s.count("""
             SELECT count(*) FROM unnest(\(names)::text[]) AS n
             WHERE obj_description(to_regclass(n), 'pg_class') = \(marker)
             """)
@@ -37,19 +37,19 @@ enum PostgresViews {
     }
 
     /// Drops the views of views.sql that exist.
-    static func drop(_ s: Statements) throws {
-        for name in names { try s.execute(PostgresQuery(unsafeSQL: "DROP VIEW IF EXISTS \"\(name)\"")) }
+    static func drop(_ s: Statements) async throws {
+        for name in names { try await s.execute(PostgresQuery(unsafeSQL: "DROP VIEW IF EXISTS \"\(name)\"")) }
     }
 
     /// Drops and creates the views, with their comments, unless they are current.
-    static func refresh(_ s: Statements, _ location: PostgresLocation) throws {
-        guard try !areCurrent(s) else { return }
+    static func refresh(_ s: Statements, _ location: PostgresLocation) async throws {
+        guard try await !areCurrent(s) else { return }
         do {
-            try drop(s)
-            for statement in statements { try s.execute(PostgresQuery(unsafeSQL: statement)) }
+            try await drop(s)
+            for statement in statements { try await s.execute(PostgresQuery(unsafeSQL: statement)) }
             // The marker is fixed text and hex digits: safe as a literal (COMMENT takes no parameters).
-            let marker = try marker(s)
-            for name in names { try s.execute(PostgresQuery(unsafeSQL: "COMMENT ON VIEW \"\(name)\" IS '\(marker)'")) }
+            let marker = try await marker(s)
+            for name in names { try await s.execute(PostgresQuery(unsafeSQL: "COMMENT ON VIEW \"\(name)\" IS '\(marker)'")) }
         } catch {
             throw PostgresSchema.migrationFailure(error, "views.sql", location)
         }

@@ -30,12 +30,12 @@ public enum Queues {
     /// A queue to write to, migrated when needed. Only `create` (enqueue, sweep) makes a new
     /// queue: otherwise a missing or empty SQLite file, or a PostgreSQL database without Kiln's
     /// tables, is refused (a mistyped `--db` for `work` or `pause` must not make an empty queue).
-    public static func open(_ db: String?, create: Bool = true) throws -> any JobQueue {
+    public static func open(_ db: String?, create: Bool = true) async throws -> any JobQueue {
         switch try location(db) {
         case .sqlite(let path):
             if !create { try QueueDatabase.checkExists(path: path) }
             return try SQLiteJobQueue(path: path)
-        case .postgresql(let url): return try PostgresJobQueue(url: url, create: create)
+        case .postgresql(let url): return try await PostgresJobQueue(url: url, create: create)
         }
     }
 
@@ -50,15 +50,14 @@ public enum Queues {
 
     /// The gallery's reader of `db` and, with `actions`, its actions. Actions open the queue for
     /// writing first, as `open(db, create: true)` does (creating or migrating it); on PostgreSQL
-    /// that runs on a thread of its own, never on the caller's concurrency thread, and the
-    /// actions then share the reader's connection pool.
+    /// the actions then share the reader's connection pool.
     public static func openGallery(_ db: String?, actions: Bool) async throws -> (reader: any GalleryReader, actions: (any GalleryActions)?) {
         switch try location(db) {
         case .sqlite(let path):
-            let writer = actions ? try SQLiteGalleryActions(path: path) : nil
+            let writer = actions ? try SQLiteJobQueue(path: path) : nil
             return (try SQLiteQueueReader(path: path), writer)
         case .postgresql(let url):
-            if actions { try await OwnThread.run { _ = try PostgresJobQueue(url: url, create: true) } }
+            if actions { _ = try await PostgresJobQueue(url: url, create: true) }
             let reader = try await PostgresGalleryReader.open(url: url)
             return (reader, actions ? PostgresGalleryActions(reader: reader) : nil)
         }
@@ -72,10 +71,10 @@ public enum Queues {
     }
 
     /// An existing queue opened for reading only: never created, never migrated.
-    public static func openReader(_ db: String?) throws -> any QueueReader {
+    public static func openReader(_ db: String?) async throws -> any QueueReader {
         switch try location(db) {
         case .sqlite(let path): return try SQLiteQueueReader(path: path)
-        case .postgresql(let url): return try PostgresQueueReader(url: url)
+        case .postgresql(let url): return try await PostgresQueueReader(url: url)
         }
     }
 }

@@ -4,7 +4,8 @@ import RenderRecord
 /// The render queue's operations, whatever database holds it (SQLite for one machine,
 /// PostgreSQL for a farm). The worker and the commands see only this protocol: no SQL dialect
 /// leaks into them. Every state change is one transaction; implementations are safe to call from
-/// several threads (a worker renews its lease from a timer while it renders).
+/// several tasks at once (a worker renews its lease from a task of its own while it renders).
+/// Every call is async: a database is awaited, never waited for on a thread.
 public protocol JobQueue: AnyObject, Sendable {
     /// The database as it may be shown to a user: a path, or a URL without its password.
     var displayName: String { get }
@@ -12,93 +13,95 @@ public protocol JobQueue: AnyObject, Sendable {
     /// Adds one job, with the bytes of its input files (image, mask, latents) stored by hash in
     /// the same transaction; returns its id. `request` must already be validated.
     func insertJob(model: String, config: String?, request: RenderRequest, requestJSON: String, blobs: [String: Data],
-                   priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64
+                   priority: Int, sweepID: Int64?, maxAttempts: Int) async throws -> Int64
     /// Inserts a sweep and all its jobs in one transaction.
     func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
-                     jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64
+                     jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) async throws -> Int64
     /// The bytes stored under `sha256`, if any.
-    func blob(_ sha256: String) throws -> Data?
+    func blob(_ sha256: String) async throws -> Data?
 
     /// Claims the highest-priority, oldest ready job for `worker`, atomically. Ready means queued
     /// (past its retry backoff), or running under an expired lease, or running under a lease
     /// taken on `identity.host` by a process that no longer exists (taken over at once). A
     /// running job whose cancel was requested and whose worker is gone becomes cancelled; a job
     /// whose stored request does not decode fails alone, naming itself.
-    func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob?
+    func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) async throws -> ClaimedJob?
     /// Extends the lease; false when the job is no longer this worker's (expired and reclaimed).
-    func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool
+    func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) async throws -> Bool
     /// Replaces the job's checkpoint and records progress, in one transaction. A `preview`
     /// (PNG bytes, showing step `step`) replaces the stored one; nil keeps it.
     func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                        preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome
+                        preview: Data?, stepSeconds: Double, leaseSeconds: Double) async throws -> CheckpointOutcome
     /// Stores the outputs and marks the job done in the same transaction; false if the lease was lost.
-    func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool
+    func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) async throws -> Bool
     /// Records a failed render (see `JobQueue.fail(jobID:worker:error:kind:backoff:untilDone:now:)`);
     /// true when the job goes back to the queue.
     func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
-                       untilDone: Bool, now: Double) throws -> Bool
+                       untilDone: Bool, now: Double) async throws -> Bool
     /// Puts a running job back in the queue, keeping its checkpoint, and releases its lease.
     /// False when the job was no longer this worker's.
-    func release(jobID: Int64, worker: String) throws -> Bool
+    func release(jobID: Int64, worker: String) async throws -> Bool
     /// Marks a cancelled running job as cancelled (after the worker stopped at a step).
-    func markCancelled(jobID: Int64, worker: String) throws
+    func markCancelled(jobID: Int64, worker: String) async throws
     /// Whether any job may still become claimable: queued (now or after its retry backoff) or
     /// running under a lease, outside paused sweeps and a paused queue, not being cancelled.
-    func hasPendingWork() throws -> Bool
+    func hasPendingWork() async throws -> Bool
     /// Waits up to `seconds` for new work (woken early where the database can tell, e.g.
     /// PostgreSQL's LISTEN/NOTIFY; polling elsewhere) or for `stop`.
-    func waitForWork(seconds: Double, unless stop: StopRequest)
+    func waitForWork(seconds: Double, unless stop: StopRequest) async
 
     /// Requests cancellation: queued jobs are cancelled at once, running ones stop at their next
     /// step. Returns how many jobs it touched.
-    func cancel(_ selection: JobSelection) throws -> Int
+    func cancel(_ selection: JobSelection) async throws -> Int
     /// Puts failed or cancelled jobs back in the queue (keeping their checkpoints), and running
     /// jobs whose cancel was requested after their worker's lease ran out.
-    func retry(_ selection: JobSelection) throws -> Int
+    func retry(_ selection: JobSelection) async throws -> Int
     /// Pauses or resumes the whole queue, or one sweep (which must exist).
-    func setPaused(_ paused: Bool, sweep: Int64?) throws
+    func setPaused(_ paused: Bool, sweep: Int64?) async throws
     /// Deletes the checkpoints of finished (done, failed, cancelled) jobs.
-    func pruneCheckpoints() throws -> Int
+    func pruneCheckpoints() async throws -> Int
 
     /// Job counts by state.
-    func counts() throws -> [String: Int]
+    func counts() async throws -> [String: Int]
     /// Images stored for a job.
-    func imageCount(jobID: Int64) throws -> Int
+    func imageCount(jobID: Int64) async throws -> Int
     /// Steps left and the mean measured step time.
-    func progress() throws -> QueueProgress
+    func progress() async throws -> QueueProgress
 }
 
 extension JobQueue {
     /// `saveCheckpoint` without a new preview (the stored one, if any, is kept).
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                               stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
-        try saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
+                               stepSeconds: Double, leaseSeconds: Double) async throws -> CheckpointOutcome {
+        try await saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
                            preview: nil, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
     }
 }
 
 /// Read-only access to a queue, for the commands that only look (`status`, `report`, `sheet`,
 /// `export`): opening one never creates or migrates a database, and nothing it runs can write.
-public protocol QueueReader: AnyObject {
+public protocol QueueReader: AnyObject, Sendable {
     /// The database as it may be shown to a user: a path, or a URL without its password.
     var displayName: String { get }
 
     /// User SQL in a read-only transaction, stopped after `timeout` seconds; any statement that
     /// would write fails with `QueueError.readOnlyViolation` or a query error.
-    func query(_ sql: String, timeout: Double) throws -> ReportTable
+    nonisolated(nonsending) func query(_ sql: String, timeout: Double) async throws -> ReportTable
     /// User SQL as `query` runs it, its rows handed to `row` one at a time as they are read
-    /// (never all held at once), after `header` got the column names.
-    func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void, row: ([String?]) throws -> Void) throws
+    /// (never all held at once), after `header` got the column names. Runs on the caller's
+    /// actor, where the callbacks live.
+    nonisolated(nonsending) func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void, row: ([String?]) throws -> Void) async throws
     /// Counts by state, running jobs with step/steps and ETA, the queue's steps left and ETA.
-    func status() throws -> ReportTable
+    nonisolated(nonsending) func status() async throws -> ReportTable
     /// Whether a sweep with this id exists.
-    func exists(sweep id: Int64) throws -> Bool
+    func exists(sweep id: Int64) async throws -> Bool
     /// Whether a job with this id exists.
-    func exists(job id: Int64) throws -> Bool
-    /// The outputs of the selected jobs in job and image order, streamed one at a time.
-    func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws
+    func exists(job id: Int64) async throws -> Bool
+    /// The outputs of the selected jobs in job and image order, streamed one at a time, on the
+    /// caller's actor.
+    nonisolated(nonsending) func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) async throws
     /// Provenance JSON and the image (bytes or path) of every output of a sweep, in job order.
-    func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)]
+    func sweepOutputs(_ sweep: Int64) async throws -> [(provenance: String, output: StoredOutput)]
 }
 
 /// Which jobs `cancel`, `retry` and `export` act on: the listed jobs, else a sweep's, else all.
@@ -146,38 +149,38 @@ extension JobQueue {
     /// Adds one job after validating it and checking its inputs came with their bytes.
     @discardableResult
     public func enqueue(model: String, config: String? = nil, request: RenderRequest, blobs: [String: Data] = [:], priority: Int = 0,
-                        sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
-        try enqueue(model: model, config: config, validated: ValidatedRequest(request), blobs: blobs, priority: priority,
+                        sweepID: Int64? = nil, maxAttempts: Int = 3) async throws -> Int64 {
+        try await enqueue(model: model, config: config, validated: ValidatedRequest(request), blobs: blobs, priority: priority,
                     sweepID: sweepID, maxAttempts: maxAttempts)
     }
 
     /// Adds one job validated where it entered (`kiln enqueue`), after checking its inputs came with their bytes.
     @discardableResult
     public func enqueue(model: String, config: String? = nil, validated: ValidatedRequest, blobs: [String: Data] = [:], priority: Int = 0,
-                        sweepID: Int64? = nil, maxAttempts: Int = 3) throws -> Int64 {
+                        sweepID: Int64? = nil, maxAttempts: Int = 3) async throws -> Int64 {
         let request = validated.request
         try JobRequests.checkInputs(request, blobs: blobs)
-        return try insertJob(model: model, config: config, request: request, requestJSON: try JobRequests.encode(request), blobs: blobs,
+        return try await insertJob(model: model, config: config, request: request, requestJSON: try JobRequests.encode(request), blobs: blobs,
                              priority: priority, sweepID: sweepID, maxAttempts: maxAttempts)
     }
 
     /// Inserts a sweep and all its jobs in one transaction. `requests` must already be validated.
     public func enqueue(sweep spec: SweepSpec, model: String, config: String?, requests: [RenderRequest],
-                        blobs: [String: Data] = [:]) throws -> (sweepID: Int64, jobs: Int) {
+                        blobs: [String: Data] = [:]) async throws -> (sweepID: Int64, jobs: Int) {
         for r in requests { try JobRequests.checkInputs(r, blobs: blobs) }
         let jobs = try requests.map { (steps: $0.steps, requestJSON: try JobRequests.encode($0)) }
-        let id = try insertSweep(name: spec.name, spec: spec.sourceJSON, priority: spec.priority, model: model, config: config,
+        let id = try await insertSweep(name: spec.name, spec: spec.sourceJSON, priority: spec.priority, model: model, config: config,
                                  jobs: jobs, blobs: blobs)
         return (id, requests.count)
     }
 
     public func claim(worker: String, leaseSeconds: Double, now: Double = Date().timeIntervalSince1970,
-                      identity: WorkerIdentity = .current) throws -> ClaimedJob? {
-        try claim(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
+                      identity: WorkerIdentity = .current) async throws -> ClaimedJob? {
+        try await claim(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
     }
 
-    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double) throws -> Bool {
-        try renewLease(jobID: jobID, worker: worker, leaseSeconds: leaseSeconds, now: Date().timeIntervalSince1970)
+    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double) async throws -> Bool {
+        try await renewLease(jobID: jobID, worker: worker, leaseSeconds: leaseSeconds, now: Date().timeIntervalSince1970)
     }
 
     /// Records a failed render with its kind. A transient failure goes back to the queue after a
@@ -187,15 +190,15 @@ extension JobQueue {
     /// at 5 minutes. Returns true when the job will be retried.
     @discardableResult
     public func fail(jobID: Int64, worker: String, error: String, kind: FailureKind = .transient, backoff: Double = 30,
-                     untilDone: Bool = false, now: Double = Date().timeIntervalSince1970) throws -> Bool {
-        try recordFailure(jobID: jobID, worker: worker, error: error, kind: kind, backoff: backoff, untilDone: untilDone, now: now)
+                     untilDone: Bool = false, now: Double = Date().timeIntervalSince1970) async throws -> Bool {
+        try await recordFailure(jobID: jobID, worker: worker, error: error, kind: kind, backoff: backoff, untilDone: untilDone, now: now)
     }
 
-    public func cancel(jobs: [Int64] = [], sweep: Int64? = nil) throws -> Int { try cancel(JobSelection(jobs: jobs, sweep: sweep)) }
-    public func retry(jobs: [Int64] = [], sweep: Int64? = nil) throws -> Int { try retry(JobSelection(jobs: jobs, sweep: sweep)) }
+    public func cancel(jobs: [Int64] = [], sweep: Int64? = nil) async throws -> Int { try await cancel(JobSelection(jobs: jobs, sweep: sweep)) }
+    public func retry(jobs: [Int64] = [], sweep: Int64? = nil) async throws -> Int { try await retry(JobSelection(jobs: jobs, sweep: sweep)) }
 
     /// Polling: sleeps in short naps, returning early when a stop is requested.
-    public func pollForWork(seconds: Double, unless stop: StopRequest) { stop.wait(seconds: seconds) }
+    public func pollForWork(seconds: Double, unless stop: StopRequest) async { await stop.wait(seconds: seconds) }
 }
 
 /// How requests are stored and checked, the same for every database.

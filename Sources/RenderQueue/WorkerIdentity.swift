@@ -55,9 +55,12 @@ public final class StopRequest: Sendable {
     /// Whether a stop was requested.
     public var isRequested: Bool { requested.load(ordering: .sequentiallyConsistent) }
 
-    /// Sleeps up to `seconds` in short naps, returning early when a stop is requested.
-    public func wait(seconds: Double) {
+    /// Sleeps up to `seconds` in short naps (suspending, never holding a thread), returning
+    /// early when a stop is requested or the task is cancelled.
+    public func wait(seconds: Double) async {
         let end = Date().addingTimeInterval(seconds)
-        while !isRequested, Date() < end { Thread.sleep(forTimeInterval: min(0.05, max(end.timeIntervalSinceNow, 0))) }
+        while !isRequested, !Task.isCancelled, Date() < end {
+            try? await Task.sleep(for: .milliseconds(Int64(min(0.05, max(end.timeIntervalSinceNow, 0)) * 1000) + 1))
+        }
     }
 }

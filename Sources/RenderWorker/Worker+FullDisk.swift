@@ -39,14 +39,14 @@ extension Worker {
     /// `fullDiskBackoffCap`; the first failure is told through `onWarning` in one line, the
     /// others are not. Other errors are thrown as they are. With a `lease`, gives up when it is
     /// lost or has run out; always gives up when a stop is requested.
-    func holdingForSpace<T>(_ what: String, lease: LeaseWatch?, _ write: () throws -> T) throws -> T {
+    func holdingForSpace<T>(_ what: String, lease: LeaseWatch?, _ write: () async throws -> T) async throws -> T {
         var delay = max(options.retryBackoff, 0.05)
         let cap = max(options.fullDiskBackoffCap, delay)
         var told = false
         while true {
             let message: String
             do {
-                return try write()
+                return try await write()
             } catch where FailureKind.isDiskFull(error) {
                 message = OneLine.describing(error)
             }
@@ -59,7 +59,7 @@ extension Worker {
                 onWarning?("\(what): the disk is full (\(message)); waiting for space and trying again, "
                            + String(format: "%g s apart at first, at most %g s", delay, cap) + ", without using an attempt")
             }
-            stop.wait(seconds: min(delay, lease.map { $0.secondsLeft } ?? delay))
+            await stop.wait(seconds: min(delay, lease.map { $0.secondsLeft } ?? delay))
             if stop.isRequested { throw FullDiskHoldEnded.stopRequested(message) }
             delay = min(delay * 2, cap)
         }
@@ -67,20 +67,20 @@ extension Worker {
 
     /// The outcome for a job whose hold for space ended: lost, left under its lease for the next
     /// claim, or put back in the queue after a stop request.
-    func outcome(_ ended: FullDiskHoldEnded, job: Int64, step: Int, steps: Int) throws -> Outcome {
+    func outcome(_ ended: FullDiskHoldEnded, job: Int64, step: Int, steps: Int) async throws -> Outcome {
         switch ended {
         case .leaseLost: return .leaseLost(job)
         case .leaseRanOut(let why): return .leftRunning(job, "no lease renewal got through for \(Int(options.leaseSeconds)) s: \(why)")
-        case .stopRequested: return try releaseAfterStop(job, step: step, steps: steps)
+        case .stopRequested: return try await releaseAfterStop(job, step: step, steps: steps)
         }
     }
 
     /// Puts the job back in the queue after a stop request, with its last checkpoint. A full
     /// database leaves it running under its lease instead, for another worker to take over (at
     /// once on this host once this process is gone, elsewhere when the lease expires).
-    func releaseAfterStop(_ job: Int64, step: Int, steps: Int) throws -> Outcome {
+    func releaseAfterStop(_ job: Int64, step: Int, steps: Int) async throws -> Outcome {
         do {
-            guard try store.release(jobID: job, worker: options.name) else { return .leaseLost(job) }
+            guard try await store.release(jobID: job, worker: options.name) else { return .leaseLost(job) }
             return .released(job, step: step, steps: steps)
         } catch where FailureKind.isDiskFull(error) {
             return .leftRunning(job, "stop requested while the disk is full: " + OneLine.describing(error))

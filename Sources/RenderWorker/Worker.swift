@@ -12,8 +12,10 @@ import RenderQueue
 /// `stop`), it finishes the current step, saves the checkpoint and puts the job back in the
 /// queue. Failures are sorted by `FailureKind`: permanent ones fail the job at once. A full disk,
 /// under the output folder or the database, is waited out where it is met (`holdingForSpace`):
-/// the job stays this worker's and no attempt is used. Not `Sendable`: one thread drives it; its
-/// lease timer shares only the queue and a `LeaseWatch`, and `stop` is set from anywhere.
+/// the job stays this worker's and no attempt is used. Its task runs on a `RenderExecutor` of its
+/// own, so a render's CPU-bound steps never occupy the cooperative pool while its queue calls are
+/// awaited. Not `Sendable`: one task drives it; its lease renewal task shares only the queue and
+/// a `LeaseWatch`, and `stop` is set from anywhere.
 public final class Worker {
     public struct Options: Sendable {
         public var name: String
@@ -55,6 +57,8 @@ public final class Worker {
     public let stop = StopRequest()
     /// Output writes still to fail (see `Options.failingOutputWrites`).
     var failingWrites: Int
+    /// Where this worker's task runs (see `RenderExecutor`).
+    let executor = RenderExecutor()
 
     public init(store: any JobQueue, options: Options) {
         self.store = store
@@ -82,39 +86,45 @@ public final class Worker {
     }
 
     /// Claims and runs one job; `.idle` when none is ready (or a stop was requested). A full
-    /// database is waited out before the claim and while the job runs, never thrown.
-    public func runOne() throws -> Outcome {
+    /// database is waited out before the claim and while the job runs, never thrown. Runs on
+    /// this worker's `RenderExecutor`, whatever the caller's executor.
+    public func runOne() async throws -> Outcome {
+        try await withTaskExecutorPreference(executor) { try await claimAndRun() }
+    }
+
+    func claimAndRun() async throws -> Outcome {
         if stop.isRequested { return .idle }
         let claimed: ClaimedJob?
         do {
-            claimed = try holdingForSpace("claiming a job", lease: nil) {
-                try self.store.claim(worker: options.name, leaseSeconds: options.leaseSeconds, identity: options.identity)
+            claimed = try await holdingForSpace("claiming a job", lease: nil) {
+                try await self.store.claim(worker: options.name, leaseSeconds: options.leaseSeconds, identity: options.identity)
             }
         } catch is FullDiskHoldEnded {
             return .idle
         }
         guard let job = claimed else { return .idle }
-        // Keep the lease alive during long steps (and while waiting for space).
+        // Keep the lease alive during long steps (and while waiting for space), from a task on
+        // the global executor: this worker's own executor is busy rendering.
         let lease = LeaseWatch(seconds: options.leaseSeconds)
-        let renewer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
-        let interval = max(options.leaseSeconds / 3, 0.5)
-        renewer.schedule(deadline: .now() + interval, repeating: interval)
         let store = self.store, name = options.name, seconds = options.leaseSeconds
-        renewer.setEventHandler {
-            if let ok = try? store.renewLease(jobID: job.jobID, worker: name, leaseSeconds: seconds) { lease.renewed(ok) }
+        let interval = Duration.milliseconds(Int64(max(options.leaseSeconds / 3, 0.5) * 1000))
+        let renewer = Task(executorPreference: globalConcurrentExecutor) {
+            while true {
+                do { try await Task.sleep(for: interval) } catch { return }
+                if let ok = try? await store.renewLease(jobID: job.jobID, worker: name, leaseSeconds: seconds) { lease.renewed(ok) }
+            }
         }
-        renewer.resume()
         defer { renewer.cancel() }
         do {
-            return try render(job, lease: lease)
+            return try await render(job, lease: lease)
         } catch {
             let message = OneLine.describing(error)
             let kind = FailureKind.of(error)
             // A full disk met elsewhere than in a write the worker waits on is retried without
             // using up the job's attempts (every retry keeps its last good checkpoint).
             do {
-                let retry = try holdingForSpace("job \(job.jobID), recording its failure", lease: lease) {
-                    try store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff,
+                let retry = try await holdingForSpace("job \(job.jobID), recording its failure", lease: lease) {
+                    try await store.fail(jobID: job.jobID, worker: options.name, error: message, kind: kind, backoff: options.retryBackoff,
                                    untilDone: kind == .transient && FailureKind.isDiskFull(error))
                 }
                 return .failed(job.jobID, message, kind, retry: retry)
@@ -129,43 +139,45 @@ public final class Worker {
     }
 
     /// The job's input images, mask and latents, from the blobs stored at enqueue.
-    func inputs(for request: RenderRequest) throws -> RenderInputs {
+    func inputs(for request: RenderRequest) async throws -> RenderInputs {
         var files: [StoredInput: (data: Data, name: String)] = [:]
         for (input, ref) in request.storedInputs {
-            guard let data = try store.blob(ref.sha256) else {
+            guard let data = try await store.blob(ref.sha256) else {
                 throw RenderError.invalid(parameter: input.parameter, reason: "blob \(ref.sha256) (\(ref.file ?? "?")) is missing from the queue database")
             }
             files[input] = (data, ref.file ?? ref.sha256)
         }
         var inputs = try InputFiles.decode(files)
-        inputs.controlImages = try InputFiles.decodeControlImages(request.controlnet.images.map { ref in
-            guard let data = try store.blob(ref.sha256) else {
+        var controlImages: [(Data, String)] = []
+        for ref in request.controlnet.images {
+            guard let data = try await store.blob(ref.sha256) else {
                 throw RenderError.invalid(parameter: "control-image", reason: "blob \(ref.sha256) (\(ref.file ?? "?")) is missing from the queue database")
             }
-            return (data, ref.file ?? ref.sha256)
-        })
+            controlImages.append((data, ref.file ?? ref.sha256))
+        }
+        inputs.controlImages = try InputFiles.decodeControlImages(controlImages)
         return inputs
     }
 
-    func render(_ job: ClaimedJob, lease: LeaseWatch) throws -> Outcome {
+    func render(_ job: ClaimedJob, lease: LeaseWatch) async throws -> Outcome {
         let start = Date()
         let state = try job.checkpoint.map { try JSONDecoder().decode(DenoiseState.self, from: $0) }
-        let stored = try inputs(for: job.request)
+        let stored = try await inputs(for: job.request)
         // A stored row is where a request enters this process: validated here, once.
         let request = try ValidatedRequest(job.request)
         let session = try RenderSession(validated: request, model: ModelReference(path: job.model, config: job.config),
                                         inputs: stored, models: models, resuming: state)
         for notice in session.notices { onWarning?("job \(job.jobID): \(notice)") }
-        if stop.isRequested { return try releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
+        if stop.isRequested { return try await releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
         do {
-            return try render(job, session, lease: lease, start: start)
+            return try await render(job, session, lease: lease, start: start)
         } catch let ended as FullDiskHoldEnded {
-            return try outcome(ended, job: job.jobID, step: session.completedSteps, steps: session.totalSteps)
+            return try await outcome(ended, job: job.jobID, step: session.completedSteps, steps: session.totalSteps)
         }
     }
 
     /// The steps, outputs and completion of a job whose session is ready.
-    func render(_ job: ClaimedJob, _ session: RenderSession, lease: LeaseWatch, start: Date) throws -> Outcome {
+    func render(_ job: ClaimedJob, _ session: RenderSession, lease: LeaseWatch, start: Date) async throws -> Outcome {
         var stepStart = Date()
         var stepTimes: [Double] = []
         while !session.isFinished {
@@ -177,22 +189,22 @@ public final class Worker {
             if session.completedSteps % max(options.checkpointEvery, 1) == 0 || session.isFinished || stopping || previewDue {
                 let state = try JSONEncoder().encode(session.snapshot()), seconds = Date().timeIntervalSince(stepStart)
                 let preview = try previewDue ? session.preview(decoder: options.previewVAE).map { try PNGFile.encode($0) } : nil
-                let outcome = try holdingForSpace("job \(job.jobID), saving its checkpoint", lease: lease) {
-                    try store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
+                let outcome = try await holdingForSpace("job \(job.jobID), saving its checkpoint", lease: lease) {
+                    try await store.saveCheckpoint(jobID: job.jobID, worker: options.name, stage: session.stageName,
                                              step: session.completedSteps, steps: session.totalSteps, state: state,
                                              preview: preview, stepSeconds: seconds, leaseSeconds: options.leaseSeconds)
                 }
                 switch outcome {
                 case .keepGoing: lease.renewed(true)
                 case .cancelled:
-                    try holdingForSpace("job \(job.jobID), marking it cancelled", lease: lease) {
-                        try store.markCancelled(jobID: job.jobID, worker: options.name)
+                    try await holdingForSpace("job \(job.jobID), marking it cancelled", lease: lease) {
+                        try await store.markCancelled(jobID: job.jobID, worker: options.name)
                     }
                     return .cancelled(job.jobID)
                 case .leaseLost: return .leaseLost(job.jobID)
                 }
             }
-            if stopping { return try releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
+            if stopping { return try await releaseAfterStop(job.jobID, step: session.completedSteps, steps: session.totalSteps) }
             stepStart = Date()
         }
         let output = try session.finish()
@@ -212,7 +224,7 @@ public final class Worker {
                 var isDir: ObjCBool = false
                 if FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue {
                     // A full output disk keeps the finished image in memory until space returns.
-                    try holdingForSpace("job \(job.jobID), writing \(p)", lease: lease) {
+                    try await holdingForSpace("job \(job.jobID), writing \(p)", lease: lease) {
                         try injectedWriteFailure(p)
                         try PNGFile.write(encoded: png, to: p)
                     }
@@ -228,9 +240,9 @@ public final class Worker {
             finished.append(FinishedImage(index: i, png: png, outputPath: path, provenance: record.json(),
                                           watermarkWritten: record.watermarkBits, watermarkRead: read))
         }
-        let stored = try holdingForSpace("job \(job.jobID), storing its outputs", lease: lease) {
+        let stored = try await holdingForSpace("job \(job.jobID), storing its outputs", lease: lease) {
             if options.outputFolder == nil { try injectedWriteFailure(nil) }
-            return try store.finish(jobID: job.jobID, worker: options.name, attempt: job.attempt, images: finished, renderSeconds: seconds)
+            return try await store.finish(jobID: job.jobID, worker: options.name, attempt: job.attempt, images: finished, renderSeconds: seconds)
         }
         guard stored else { return .leaseLost(job.jobID) }
         return .done(job.jobID)

@@ -6,8 +6,8 @@ import RenderRecord
 /// Sweeps and the commands that act on many jobs: cancel, retry, pause, prune.
 extension SQLiteJobQueue {
     public func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
-                            jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64 {
-        try pool.write { db in
+                            jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) async throws -> Int64 {
+        try await pool.write { db in
             try SQLiteJobQueue.store(blobs, db)
             try db.execute(sql: "INSERT INTO sweeps (name, spec) VALUES (?, ?)", arguments: [name, spec])
             let sweepID = db.lastInsertedRowID
@@ -21,17 +21,17 @@ extension SQLiteJobQueue {
         }
     }
 
-    public func cancel(_ selection: JobSelection) throws -> Int {
-        try pool.write { try SQLiteJobQueue.cancel(selection, $0) }
+    public func cancel(_ selection: JobSelection) async throws -> Int {
+        try await pool.write { try SQLiteJobQueue.cancel(selection, $0) }
     }
 
-    public func retry(_ selection: JobSelection) throws -> Int {
+    public func retry(_ selection: JobSelection) async throws -> Int {
         let now = Date().timeIntervalSince1970
-        return try pool.write { try SQLiteJobQueue.retry(selection, now: now, $0) }
+        return try await pool.write { try SQLiteJobQueue.retry(selection, now: now, $0) }
     }
 
-    public func setPaused(_ paused: Bool, sweep: Int64?) throws {
-        try pool.write { try SQLiteJobQueue.setPaused(paused, sweep: sweep, $0) }
+    public func setPaused(_ paused: Bool, sweep: Int64?) async throws {
+        try await pool.write { try SQLiteJobQueue.setPaused(paused, sweep: sweep, $0) }
     }
 
     /// `cancel` in a write transaction: queued jobs cancelled, running ones asked to stop.
@@ -68,8 +68,8 @@ extension SQLiteJobQueue {
         }
     }
 
-    public func pruneCheckpoints() throws -> Int {
-        try pool.write { db in
+    public func pruneCheckpoints() async throws -> Int {
+        try await pool.write { db in
             try db.execute(sql: "DELETE FROM checkpoints WHERE job_id IN (SELECT job_id FROM jobs WHERE state IN ('done', 'failed', 'cancelled'))")
             return db.changesCount
         }
@@ -84,3 +84,6 @@ extension SQLiteJobQueue {
         return ("1", [])
     }
 }
+
+/// The gallery's actions are the queue's own `cancel`, `retry` and `setPaused`.
+extension SQLiteJobQueue: GalleryActions {}

@@ -19,8 +19,8 @@ public final class SQLiteJobQueue: JobQueue {
     public var displayName: String { database.path }
 
     public func insertJob(model: String, config: String?, request: RenderRequest, requestJSON json: String, blobs: [String: Data],
-                          priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64 {
-        try pool.write { db in
+                          priority: Int, sweepID: Int64?, maxAttempts: Int) async throws -> Int64 {
+        try await pool.write { db in
             try SQLiteJobQueue.store(blobs, db)
             try db.execute(sql: """
                 INSERT INTO jobs (sweep_id, model, config, request, priority, steps, max_attempts)
@@ -37,14 +37,14 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     /// The bytes stored under `sha256`, if any.
-    public func blob(_ sha256: String) throws -> Data? {
-        try pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM blobs WHERE sha256 = ?", arguments: [sha256]) }
+    public func blob(_ sha256: String) async throws -> Data? {
+        try await pool.read { db in try Data.fetchOne(db, sql: "SELECT data FROM blobs WHERE sha256 = ?", arguments: [sha256]) }
     }
 
     /// One UPDATE ... RETURNING inside BEGIN IMMEDIATE; a dead process on this host is seen by
     /// the SQL function `kiln_process_gone` (see `QueueDatabase`).
-    public func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
-        try pool.writeWithoutTransaction { db in
+    public func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) async throws -> ClaimedJob? {
+        try await pool.writeWithoutTransaction { db in
             var claimed: ClaimedJob?
             try db.inTransaction(.immediate) {
                 // A running job whose cancel was requested and whose worker is gone would
@@ -104,8 +104,8 @@ public final class SQLiteJobQueue: JobQueue {
         ORDER BY j.priority DESC, j.job_id ASC LIMIT 1
         """
 
-    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
-        try pool.write { db in
+    public func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) async throws -> Bool {
+        try await pool.write { db in
             try db.execute(sql: "UPDATE jobs SET lease_expires = ? WHERE job_id = ? AND lease_owner = ? AND state = 'running'",
                            arguments: [now + leaseSeconds, jobID, worker])
             return db.changesCount == 1
@@ -114,8 +114,8 @@ public final class SQLiteJobQueue: JobQueue {
 
     /// Replaces the job's checkpoint and records progress, in one transaction.
     public func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                               preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
-        try pool.write { db in
+                               preview: Data?, stepSeconds: Double, leaseSeconds: Double) async throws -> CheckpointOutcome {
+        try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT lease_owner, state, cancel_requested FROM jobs WHERE job_id = ?",
                                              arguments: [jobID]),
                   (row["lease_owner"] as String?) == worker, (row["state"] as String) == "running" else { return .leaseLost }
@@ -137,8 +137,8 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     /// Stores the outputs and marks the job done in the same transaction; false if the lease was lost.
-    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
-        try pool.write { db in
+    public func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) async throws -> Bool {
+        try await pool.write { db in
             guard let owner = try String.fetchOne(db, sql: "SELECT lease_owner FROM jobs WHERE job_id = ? AND state = 'running'", arguments: [jobID]),
                   owner == worker else { return false }
             for image in images {
@@ -160,8 +160,8 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     public func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
-                              untilDone: Bool, now: Double) throws -> Bool {
-        try pool.write { db in
+                              untilDone: Bool, now: Double) async throws -> Bool {
+        try await pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET failures = failures + 1, error = :error, error_kind = :kind, lease_owner = NULL,
                     lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
@@ -177,8 +177,8 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     @discardableResult
-    public func release(jobID: Int64, worker: String) throws -> Bool {
-        try pool.write { db in
+    public func release(jobID: Int64, worker: String) async throws -> Bool {
+        try await pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -188,10 +188,10 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func waitForWork(seconds: Double, unless stop: StopRequest) { pollForWork(seconds: seconds, unless: stop) }
+    public func waitForWork(seconds: Double, unless stop: StopRequest) async { await pollForWork(seconds: seconds, unless: stop) }
 
-    public func hasPendingWork() throws -> Bool {
-        try pool.read { db in
+    public func hasPendingWork() async throws -> Bool {
+        try await pool.read { db in
             try Bool.fetchOne(db, sql: """
                 SELECT EXISTS (
                     SELECT 1 FROM jobs j LEFT JOIN sweeps s ON s.sweep_id = j.sweep_id
@@ -201,8 +201,8 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func markCancelled(jobID: Int64, worker: String) throws {
-        try pool.write { db in
+    public func markCancelled(jobID: Int64, worker: String) async throws {
+        try await pool.write { db in
             try db.execute(sql: """
                 UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, lease_host = NULL, lease_pid = NULL,
                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ? AND lease_owner = ?
@@ -210,8 +210,8 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func counts() throws -> [String: Int] {
-        try pool.read { db in
+    public func counts() async throws -> [String: Int] {
+        try await pool.read { db in
             var out: [String: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") { out[row["state"]] = row["n"] }
             return out

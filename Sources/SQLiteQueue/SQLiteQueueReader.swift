@@ -18,22 +18,25 @@ public final class SQLiteQueueReader: QueueReader, Sendable {
 
     /// User SQL on the read-only connection: a statement that would write is refused before it
     /// runs, and one still running after `timeout` seconds is interrupted.
-    public func query(_ sql: String, timeout: Double) throws -> ReportTable {
+    public nonisolated(nonsending) func query(_ sql: String, timeout: Double) async throws -> ReportTable {
         var table = ReportTable(columns: [], rows: [])
-        try forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
+        try await forEachRow(sql: sql, timeout: timeout, header: { table.columns = $0 }, row: { table.rows.append($0) })
         return table
     }
 
-    public func exists(sweep id: Int64) throws -> Bool {
-        try queue.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM sweeps WHERE sweep_id = ?)", arguments: [id]) ?? false }
+    public func exists(sweep id: Int64) async throws -> Bool {
+        try await queue.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM sweeps WHERE sweep_id = ?)", arguments: [id]) ?? false }
     }
 
-    public func exists(job id: Int64) throws -> Bool {
-        try queue.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = ?)", arguments: [id]) ?? false }
+    public func exists(job id: Int64) async throws -> Bool {
+        try await queue.read { try Bool.fetchOne($0, sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = ?)", arguments: [id]) ?? false }
     }
 
-    /// `query`, each row handed on as the cursor reads it.
-    public func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void, row: ([String?]) throws -> Void) throws {
+    /// `query`, each row handed on as the cursor reads it. The callbacks cannot leave the
+    /// caller, so the read runs there (`nonisolated(nonsending)`: on the caller's actor, for the
+    /// commands the main thread, never a thread of the cooperative pool).
+    public nonisolated(nonsending) func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void,
+                                                   row: ([String?]) throws -> Void) async throws {
         try forEachRow(sql: sql, arguments: nil, timeout: timeout, header: header, row: row)
     }
 
@@ -92,7 +95,7 @@ public final class SQLiteQueueReader: QueueReader, Sendable {
     /// ETA. A running job whose lease expired, or whose worker on this host is gone (as claims
     /// tell, `kiln_process_gone`), is marked "(worker gone)" and has no ETA: it waits for the
     /// next claim.
-    public func status() throws -> ReportTable {
+    public nonisolated(nonsending) func status() async throws -> ReportTable {
         var table = ReportTable(columns: [], rows: [])
         try forEachRow(sql: """
             SELECT 'total' AS what, state AS detail, COUNT(*) AS n, NULL AS eta FROM jobs GROUP BY state
@@ -113,8 +116,14 @@ public final class SQLiteQueueReader: QueueReader, Sendable {
         return table
     }
 
-    /// Streams rows to `body` one at a time, so a night's worth of PNGs is never held in memory at once.
-    public func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws {
+    /// Streams rows to `body` one at a time, so a night's worth of PNGs is never held in memory
+    /// at once; on the caller's actor, as `forEachRow`.
+    public nonisolated(nonsending) func forEachOutput(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) async throws {
+        try outputs(selection, body)
+    }
+
+    /// `forEachOutput`'s read, synchronous where the callback is.
+    func outputs(_ selection: JobSelection, _ body: (StoredOutput) throws -> Void) throws {
         try queue.read { db in
             // The job selection of cancel and retry (job_id is the join column, sweep_id is jobs').
             let filter = SQLiteJobQueue.filter(selection)
@@ -129,8 +138,8 @@ public final class SQLiteQueueReader: QueueReader, Sendable {
         }
     }
 
-    public func sweepOutputs(_ sweep: Int64) throws -> [(provenance: String, output: StoredOutput)] {
-        try queue.read { db in
+    public func sweepOutputs(_ sweep: Int64) async throws -> [(provenance: String, output: StoredOutput)] {
+        try await queue.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT o.job_id, o.image_index, o.png_sha256, o.provenance, o.png, o.output_path
                 FROM outputs o JOIN jobs j USING (job_id) WHERE j.sweep_id = ? ORDER BY o.job_id, o.image_index

@@ -15,9 +15,10 @@ struct Kiln: AsyncParsableCommand {
     )
 
     /// Reads the environment's settings (`ProcessSettings`), then parses and runs the command:
-    /// `serve` awaited (it is async through and through), every other command on the main
-    /// thread as it always ran, never on a thread of Swift's cooperative pool (a render would
-    /// occupy one, and a PostgreSQL queue call waits for a task that needs one).
+    /// the commands that use a queue (and `serve`) are awaited, async through and through (a
+    /// worker's renders run on its own `RenderExecutor`); the others (`render`, `inspect`,
+    /// `watermark`, `control`) run on the main thread as they always ran, never on a thread of
+    /// Swift's cooperative pool, which a render would occupy.
     @MainActor
     static func main() async {
         ProcessSettings.install()

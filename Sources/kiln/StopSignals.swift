@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// A real signal handler counts the signals and, being async-signal-safe, does nothing else but
 /// wake a dedicated thread (`sem_post`); that thread calls `onFirst` and, on the second signal,
-/// runs `beforeExit` on a thread of its own, restores the default action and raises the signal
+/// runs `beforeExit` in a task of its own (waiting for it on this thread), restores the default action and raises the signal
 /// again. A third signal ends the process from the handler itself. Nothing here waits for
 /// Dispatch's shared queues, which the render's compute threads can keep busy for seconds (a
 /// 1536 px VAE decode): a signal is seen however busy the process is.
@@ -16,7 +16,7 @@ final class StopSignals {
     static let exitGrace = 1.0
 
     /// Installs the handlers; only one `StopSignals` may exist at a time.
-    init(onFirst: @escaping @Sendable (Int32) -> Void, beforeExit: (@Sendable () -> Void)? = nil) {
+    init(onFirst: @escaping @Sendable (Int32) -> Void, beforeExit: (@Sendable () async -> Void)? = nil) {
         SignalState.prepare(onFirst: onFirst, beforeExit: beforeExit)
         for sig in [SIGTERM, SIGINT] {
             var action = sigaction()
@@ -63,11 +63,11 @@ private enum SignalState {
     }()
     private static let lock = NSLock()
     nonisolated(unsafe) private static var onFirst: (@Sendable (Int32) -> Void)?
-    nonisolated(unsafe) private static var beforeExit: (@Sendable () -> Void)?
+    nonisolated(unsafe) private static var beforeExit: (@Sendable () async -> Void)?
     nonisolated(unsafe) private static var watching = false
 
     /// Sets the callbacks, resets the count and starts the watcher once.
-    static func prepare(onFirst: (@Sendable (Int32) -> Void)?, beforeExit: (@Sendable () -> Void)?) {
+    static func prepare(onFirst: (@Sendable (Int32) -> Void)?, beforeExit: (@Sendable () async -> Void)?) {
         _ = count.load(ordering: .sequentiallyConsistent)
         _ = last.load(ordering: .sequentiallyConsistent)
         _ = semaphore
@@ -103,10 +103,10 @@ private enum SignalState {
 
     /// Runs `cleanup` for at most `StopSignals.exitGrace` seconds, then ends the process by `sig`
     /// with its default action.
-    private static func end(by sig: Int32, after cleanup: (@Sendable () -> Void)?) {
+    private static func end(by sig: Int32, after cleanup: (@Sendable () async -> Void)?) {
         if let cleanup {
             let done = DispatchSemaphore(value: 0)
-            Thread { cleanup(); done.signal() }.start()
+            Task.detached { await cleanup(); done.signal() }
             _ = done.wait(timeout: .now() + StopSignals.exitGrace)
         }
         signal(sig, SIG_DFL)

@@ -139,10 +139,11 @@ final class GalleryConnectionTests: QueueTestCase {
         XCTAssertNoThrow(try GalleryOptions().validate())
     }
 
-    /// A queue holding one queued job (nothing rendered).
+    /// A queue holding one queued job (nothing rendered). These tests stay synchronous (blocking
+    /// sockets on the test's own thread, as `LiveGallery` needs), so the queue is awaited from sync.
     func emptyQueue() throws -> String {
         let location = try queue("connections")
-        _ = try Queues.open(location).enqueue(model: "none", request: .init(prompt: "x"))
+        _ = try awaitFromSync { try await Queues.open(location).enqueue(model: "none", request: .init(prompt: "x")) }
         return location
     }
 }

@@ -15,26 +15,26 @@ import XCTest
 /// write the queue cannot make the gallery read other files.
 final class GalleryFileTests: QueueTestCase {
     /// A queue of the current backend with two tiny jobs rendered into `folder`.
-    func folderQueue(_ folder: String) throws -> String {
+    func folderQueue(_ folder: String) async throws -> String {
         let location = try queue("files")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let store = try Queues.open(location)
+        let store = try await Queues.open(location)
         for seed in [1, 2] as [UInt64] {
             var request = RenderRequest(prompt: "a kiln")
             (request.steps, request.width, request.height, request.seed) = (2, 64, 64, seed)
-            _ = try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
+            _ = try await store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
         }
         var options = Worker.Options(name: "files-test")
         options.outputFolder = folder
         let worker = Worker(store: store, options: options)
-        while case .done = try worker.runOne() {}
+        while case .done = try await worker.runOne() {}
         XCTAssertEqual(try TestQueues.execute(location, "SELECT COUNT(*) FROM outputs WHERE png IS NULL AND output_path IS NOT NULL"), ["2"])
         return location
     }
 
     func testOnlyUnchangedRegularFilesInsideTheGivenFolderAreServed() async throws {
         try await onEachBackend { _ in
-            let folder = dir + "/renders", location = try folderQueue(folder)
+            let folder = dir + "/renders", location = try await folderQueue(folder)
             let genuine = folder + "/job-1-0.png", second = folder + "/job-2-0.png"
             let original = try Data(contentsOf: URL(fileURLWithPath: genuine))
             func check(_ options: GalleryOptions, _ expect: [(String, HTTPResponse.Status, String)]) async throws {
@@ -97,7 +97,7 @@ final class GalleryFileTests: QueueTestCase {
     }
 
     func testAFolderReachedThroughALinkIsTheSameFolder() async throws {
-        let folder = dir + "/renders", location = try folderQueue(folder)
+        let folder = dir + "/renders", location = try await folderQueue(folder)
         try FileManager.default.createSymbolicLink(atPath: dir + "/alias", withDestinationPath: folder)
         var options = GalleryOptions()
         options.outputFolders = [dir + "/alias"]

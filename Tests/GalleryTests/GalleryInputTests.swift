@@ -22,19 +22,21 @@ final class GalleryInputTests: QueueTestCase {
     /// Inserts `request` with `blobs`, claims and finishes it with one image whose provenance
     /// holds the stored request; returns the image's output id.
     func finished(_ store: any JobQueue, _ reader: any GalleryReader, _ request: RenderRequest, blobs: [Input]) async throws -> Int64 {
-        let id = try store.insertJob(model: Fixtures.model("tiny-sdxl-base"), config: nil, request: request,
+        let id = try await store.insertJob(model: Fixtures.model("tiny-sdxl-base"), config: nil, request: request,
                                      requestJSON: try JobRequests.encode(request),
                                      blobs: Dictionary(uniqueKeysWithValues: blobs.map { ($0.hash, $0.data) }),
                                      priority: 0, sweepID: nil, maxAttempts: 3)
-        let job = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 60))
+        let claimed = try await store.claim(worker: "w", leaseSeconds: 60)
+        let job = try XCTUnwrap(claimed)
         XCTAssertEqual(job.jobID, id)
         let record = Provenance(kilnVersion: Provenance.currentVersion, request: job.request, width: 64, height: 64, scheduler: "euler",
                                 schedulerClass: "EulerDiscreteScheduler", seed: job.request.seed, imageIndex: 0, model: "m",
                                 modelHash: "h", watermarkBits: nil, seconds: 1)
         let provenance = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
-        XCTAssertTrue(try store.finish(jobID: id, worker: "w", attempt: job.attempt, images: [
+        let done = try await store.finish(jobID: id, worker: "w", attempt: job.attempt, images: [
             FinishedImage(index: 0, png: Data([1]), outputPath: nil, provenance: provenance, watermarkWritten: nil, watermarkRead: nil),
-        ], renderSeconds: 1))
+        ], renderSeconds: 1)
+        XCTAssertTrue(done)
         let found = try await reader.job(id)?.outputs.first
         return try XCTUnwrap(found)
     }
@@ -45,7 +47,7 @@ final class GalleryInputTests: QueueTestCase {
         let latents = try fixture("canny-noise-37x23.png")
         try await onEachBackend { _ in
             let location = try queue("inputs")
-            let store = try Queues.open(location), reader = try await Queues.openGalleryReader(location)
+            let store = try await Queues.open(location), reader = try await Queues.openGalleryReader(location)
             let (controlOutput, inpaintOutput, plainOutput) = try await reader.whileRunning {
                 var withControl = RenderRequest(prompt: "edges")
                 withControl.controlnet.models = [Fixtures.model("tiny-controlnet")]

@@ -12,7 +12,7 @@ import XCTest
 final class GalleryPageTests: QueueTestCase {
     func testEveryPageOnEachBackend() async throws {
         try await onEachBackend { _ in
-            let location = try gallerySweep()
+            let location = try await gallerySweep()
             let storedRead = try await Queues.withGalleryReader(location) { try await $0.outputImage(1)?.png }
             let stored = try XCTUnwrap(storedRead)
             try await gallery(location).test(.router) { client in
@@ -92,7 +92,7 @@ final class GalleryPageTests: QueueTestCase {
         try await onEachBackend { _ in
             var options = GalleryOptions()
             options.eventStreamSeconds = 0
-            try await gallery(try gallerySweep(), options).test(.router) { client in
+            try await gallery(try await gallerySweep(), options).test(.router) { client in
                 let r = try await get(client, "/events")
                 XCTAssertEqual(r.headers[.contentType], "text/event-stream")
                 XCTAssertTrue(r.text.hasPrefix("retry: 5000\n\ndata: {"), r.text)
@@ -103,7 +103,7 @@ final class GalleryPageTests: QueueTestCase {
     }
 
     func testPromptsAreEscapedEverywhere() async throws {
-        try await gallery(try gallerySweep()).test(.router) { client in
+        try await gallery(try await gallerySweep()).test(.router) { client in
             for page in ["/outputs/1", "/jobs/1", "/outputs", "/jobs", "/compare?a=1&b=2", "/outputs?prompt=%3Cscript%3E"] {
                 let text = try await get(client, page).text
                 XCTAssertFalse(text.contains("<script>alert(1)</script>"), page)

@@ -14,20 +14,23 @@ final class GalleryPreviewTests: QueueTestCase {
     func testARunningJobsPreviewIsServedAndShown() async throws {
         try await onEachBackend { _ in
             let location = try queue("preview")
-            let store = try Queues.open(location)
+            let store = try await Queues.open(location)
             var request = RenderRequest(prompt: "x")
             request.steps = 4
-            let first = try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
-            let second = try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
+            let first = try await store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
+            let second = try await store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request)
             let png = try PNGFile.encode(RGBImage(width: 3, height: 2, pixels: [UInt8](repeating: 90, count: 18)))
             for id in [first, second] {
-                _ = try XCTUnwrap(try store.claim(worker: "w\(id)", leaseSeconds: 600, now: Date().timeIntervalSince1970, identity: .current))
+                let claimed = try await store.claim(worker: "w\(id)", leaseSeconds: 600, now: Date().timeIntervalSince1970, identity: .current)
+                _ = try XCTUnwrap(claimed)
             }
-            XCTAssertEqual(try store.saveCheckpoint(jobID: first, worker: "w\(first)", stage: "base", step: 2, steps: 4, state: Data([1]),
-                                                    preview: png, stepSeconds: 1, leaseSeconds: 600), .keepGoing)
+            let withPreview = try await store.saveCheckpoint(jobID: first, worker: "w\(first)", stage: "base", step: 2, steps: 4, state: Data([1]),
+                                                             preview: png, stepSeconds: 1, leaseSeconds: 600)
+            XCTAssertEqual(withPreview, .keepGoing)
             // A checkpoint without a preview keeps the last one.
-            XCTAssertEqual(try store.saveCheckpoint(jobID: first, worker: "w\(first)", stage: "base", step: 3, steps: 4, state: Data([2]),
-                                                    preview: nil, stepSeconds: 1, leaseSeconds: 600), .keepGoing)
+            let withoutPreview = try await store.saveCheckpoint(jobID: first, worker: "w\(first)", stage: "base", step: 3, steps: 4, state: Data([2]),
+                                                                preview: nil, stepSeconds: 1, leaseSeconds: 600)
+            XCTAssertEqual(withoutPreview, .keepGoing)
             try await gallery(location).test(.router) { client in
                 var r = try await get(client, "/jobs/\(first)/preview.png")
                 XCTAssertEqual(r.status, .ok)

@@ -9,7 +9,7 @@ import XCTest
 final class GalleryReadTests: QueueTestCase {
     func testOverviewSweepsAndAxes() async throws {
         try await onEachBackend { _ in
-            try await Queues.withGalleryReader(try gallerySweep()) { reader in
+            try await Queues.withGalleryReader(try await gallerySweep()) { reader in
                 let overview = try await reader.overview()
                 XCTAssertEqual(overview.counts, ["done": 12])
                 XCTAssertEqual(overview.running, [])
@@ -37,7 +37,7 @@ final class GalleryReadTests: QueueTestCase {
 
     func testSweepPagesAreSortedByParametersAndBounded() async throws {
         try await onEachBackend { _ in
-            try await Queues.withGalleryReader(try gallerySweep()) { reader in
+            try await Queues.withGalleryReader(try await gallerySweep()) { reader in
                 let page = try await reader.sweepPage(1, orderedBy: ["guidance", "seed", "scheduler"], page: PageRequest(limit: 5, offset: 0))
                 XCTAssertEqual(page.total, 12)
                 XCTAssertEqual(page.items.count, 5)
@@ -60,11 +60,11 @@ final class GalleryReadTests: QueueTestCase {
 
     func testOneImageAndOneJobWithEveryColumn() async throws {
         try await onEachBackend { _ in
-            let location = try gallerySweep()
+            let location = try await gallerySweep()
             try await Queues.withGalleryReader(location) { reader in
                 let detailRead = try await reader.output(1)
                 let detail = try XCTUnwrap(detailRead)
-                let view = try Queues.openReader(location).query("SELECT * FROM v_outputs WHERE output_id = 1", timeout: 10)
+                let view = try await Queues.openReader(location).query("SELECT * FROM v_outputs WHERE output_id = 1", timeout: 10)
                 let expected = zip(view.columns, view.rows[0]).filter { !["provenance", "step_seconds"].contains($0.0) }
                 XCTAssertEqual(detail.columns, expected.map(\.0))
                 XCTAssertEqual(detail.values, expected.map(\.1))
@@ -75,7 +75,7 @@ final class GalleryReadTests: QueueTestCase {
                 let imageRead = try await reader.outputImage(1)
                 let image = try XCTUnwrap(imageRead)
                 var stored: Data?
-                try Queues.openReader(location).forEachOutput(JobSelection(jobs: [detail.card.jobID])) { stored = $0.png }
+                try await Queues.openReader(location).forEachOutput(JobSelection(jobs: [detail.card.jobID])) { stored = $0.png }
                 XCTAssertEqual(image.png, stored)
                 let read7 = try await reader.outputImage(0)
                 XCTAssertNil(read7)
@@ -94,7 +94,7 @@ final class GalleryReadTests: QueueTestCase {
 
     func testFiltersOnStatePromptSeedAndModel() async throws {
         try await onEachBackend { _ in
-            try await Queues.withGalleryReader(try gallerySweep()) { reader in
+            try await Queues.withGalleryReader(try await gallerySweep()) { reader in
                 func jobs(_ f: QueueFilter) async throws -> Int { try await reader.jobs(f, page: PageRequest()).total }
                 func images(_ f: QueueFilter) async throws -> Int { try await reader.outputs(f, page: PageRequest()).total }
                 let read9 = try await jobs(QueueFilter())

@@ -10,7 +10,7 @@ import XCTest
 /// The refusals: bad ids and paths, the token, actions while they are off, the CSRF token.
 final class GallerySecurityTests: QueueTestCase {
     func testBadIdsAndTraversalAttemptsAre404() async throws {
-        let location = try gallerySweep()
+        let location = try await gallerySweep()
         try await gallery(location).test(.router) { client in
             let attempts = ["/outputs/abc", "/outputs/0", "/outputs/-1", "/outputs/1e3", "/outputs/99999", "/outputs/99999.png",
                             "/outputs/1.jpg", "/outputs/1.png.png", "/outputs/x/thumb", "/outputs/99999/thumb", "/jobs/abc", "/jobs/0x1",
@@ -29,8 +29,8 @@ final class GallerySecurityTests: QueueTestCase {
 
     func testTheTokenIsNeededForEveryRequest() async throws {
         let token = "s3cret-token-0123456789"
-        let location = try gallerySweep()
-        let queueName = try Queues.openReader(location).displayName
+        let location = try await gallerySweep()
+        let queueName = try await Queues.openReader(location).displayName
         try await gallery(location, GalleryOptions(token: token)).test(.router) { client in
             for uri in ["/", "/sweeps/1", "/outputs/1.png", "/outputs/1/thumb", "/assets/gallery.css", "/nowhere", "/?token=wrong-token-0123456789"] {
                 let r = try await get(client, uri)
@@ -83,8 +83,8 @@ final class GallerySecurityTests: QueueTestCase {
     }
 
     func testActionsAreRefusedWhileOffAndWriteNothing() async throws {
-        let location = try gallerySweep()
-        let extra = try Queues.open(location).enqueue(model: "none", request: .init(prompt: "x"))
+        let location = try await gallerySweep()
+        let extra = try await Queues.open(location).enqueue(model: "none", request: .init(prompt: "x"))
         try await gallery(location).test(.router) { client in
             for uri in ["/jobs/\(extra)/cancel", "/jobs/1/retry", "/sweeps/1/pause"] {
                 let r = try await client.execute(uri: uri, method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
@@ -104,8 +104,8 @@ final class GallerySecurityTests: QueueTestCase {
 
     func testActionsNeedTheCSRFTokenOnEachBackend() async throws {
         try await onEachBackend { _ in
-            let location = try gallerySweep()
-            let extra = try Queues.open(location).enqueue(model: "none", request: .init(prompt: "x"))
+            let location = try await gallerySweep()
+            let extra = try await Queues.open(location).enqueue(model: "none", request: .init(prompt: "x"))
             let reader = try await Queues.openGalleryReader(location)
             try await reader.whileRunning {
                 try await gallery(location, GalleryOptions(allowActions: true)).test(.router) { client in
@@ -163,7 +163,7 @@ final class GallerySecurityTests: QueueTestCase {
 
     /// HEAD is answered on every route as GET would be (status and headers), without a body.
     func testHeadIsAnsweredAsGetWithoutABody() async throws {
-        let location = try gallerySweep()
+        let location = try await gallerySweep()
         var options = GalleryOptions()
         options.eventStreamSeconds = 600
         try await gallery(location, options).test(.router) { client in

@@ -23,13 +23,13 @@ enum GallerySweep {
     }
 
     /// Adds the sweep to the queue at `location` and renders every job.
-    static func render(at location: String) throws {
-        let store = try Queues.open(location)
+    static func render(at location: String) async throws {
+        let store = try await Queues.open(location)
         let sweep = try SweepSpec(text: spec, limit: 1000)
-        _ = try store.enqueue(sweep: sweep, model: sweep.model, config: nil, requests: try (0..<sweep.count).map { try sweep.request(at: $0) })
+        _ = try await store.enqueue(sweep: sweep, model: sweep.model, config: nil, requests: try (0..<sweep.count).map { try sweep.request(at: $0) })
         let worker = Worker(store: store, options: .init(name: "gallery-test"))
         while true {
-            switch try worker.runOne() {
+            switch try await worker.runOne() {
             case .idle: return
             case .done: continue
             case let other: throw TestQueues.Unavailable(description: "the gallery sweep did not render: \(other)")
@@ -40,9 +40,9 @@ enum GallerySweep {
 
 extension QueueTestCase {
     /// A new queue of the current backend holding the rendered gallery sweep.
-    func gallerySweep() throws -> String {
+    func gallerySweep() async throws -> String {
         let location = try queue("gallery")
-        try GallerySweep.render(at: location)
+        try await GallerySweep.render(at: location)
         return location
     }
 

@@ -17,21 +17,23 @@ final class SweepTemplateGroupTests: QueueTestCase {
         """
 
     /// The sweep enqueued and every job finished with the provenance a render records.
-    func templatedSweep() throws -> String {
+    func templatedSweep() async throws -> String {
         let location = try queue("templates")
-        let store = try Queues.open(location)
+        let store = try await Queues.open(location)
         let spec = try SweepSpec(text: SweepTemplateGroupTests.spec, limit: 100)
         let requests = try (0..<spec.count).map { try spec.request(at: $0) }
-        _ = try store.enqueue(sweep: spec, model: "m", config: nil, requests: requests)
+        _ = try await store.enqueue(sweep: spec, model: "m", config: nil, requests: requests)
         for _ in requests {
-            let job = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 60))
+            let claimed = try await store.claim(worker: "w", leaseSeconds: 60)
+            let job = try XCTUnwrap(claimed)
             let record = Provenance(kilnVersion: Provenance.currentVersion, request: job.request, width: 64, height: 64, scheduler: "euler",
                                     schedulerClass: "EulerDiscreteScheduler", seed: job.request.seed, imageIndex: 0, model: "m",
                                     modelHash: "h", watermarkBits: nil, seconds: 1)
             let provenance = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
-            XCTAssertTrue(try store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
+            let done = try await store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
                 FinishedImage(index: 0, png: Data([1]), outputPath: nil, provenance: provenance, watermarkWritten: nil, watermarkRead: nil),
-            ], renderSeconds: 1))
+            ], renderSeconds: 1)
+            XCTAssertTrue(done)
         }
         return location
     }
@@ -45,7 +47,7 @@ final class SweepTemplateGroupTests: QueueTestCase {
 
     func testSweepGroupedByTemplateOnEachBackend() async throws {
         try await onEachBackend { _ in
-            let location = try templatedSweep()
+            let location = try await templatedSweep()
             try await gallery(location).test(.router) { client in
                 var r = try await get(client, "/sweeps/1?group=prompt_template&x=seed&y=none")
                 XCTAssertEqual(r.status, .ok)

@@ -8,35 +8,47 @@ import XCTest
 /// Four workers, each with its own connection, claiming 200 jobs at once with empty renders:
 /// every job is claimed and finished exactly once. Prints the claim throughput of each backend.
 final class ConcurrentClaimTests: QueueTestCase {
-    func testFourWorkersClaimTwoHundredJobsOnce() throws {
-        try onEachBackend { backend in
-            let (store, location) = try openQueue("claims")
+    func testFourWorkersClaimTwoHundredJobsOnce() async throws {
+        try await onEachBackend { backend in
+            let (store, location) = try await openQueue("claims")
             var request = RenderRequest(prompt: "x")
             request.steps = 1
-            for _ in 0..<200 { try store.enqueue(model: "m", request: request) }
-            let stores = try (0..<4).map { _ in try Queues.open(location) }
-            let lock = NSLock()
-            var claimed: [Int64] = [], errors: [String] = []
+            for _ in 0..<200 { try await store.enqueue(model: "m", request: request) }
+            var stores: [any JobQueue] = []
+            for _ in 0..<4 { stores.append(try await Queues.open(location)) }
             let start = Date()
-            DispatchQueue.concurrentPerform(iterations: 4) { w in
-                let name = "w\(w)"
-                do {
-                    while let job = try stores[w].claim(worker: name, leaseSeconds: 60) {
-                        let png = Data("job \(job.jobID)".utf8)
-                        guard try stores[w].finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [
-                            FinishedImage(index: 0, png: png, outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil),
-                        ], renderSeconds: 0) else { throw TestQueues.Unavailable(description: "lease lost on job \(job.jobID)") }
-                        lock.lock(); claimed.append(job.jobID); lock.unlock()
+            // One child task per worker; each returns the jobs it claimed and finished, and its error if any.
+            let results = await withTaskGroup(of: (claimed: [Int64], error: String?).self,
+                                              returning: [(claimed: [Int64], error: String?)].self) { group in
+                for (w, worker) in stores.enumerated() {
+                    group.addTask {
+                        let name = "w\(w)"
+                        var mine: [Int64] = []
+                        do {
+                            while let job = try await worker.claim(worker: name, leaseSeconds: 60) {
+                                let png = Data("job \(job.jobID)".utf8)
+                                guard try await worker.finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [
+                                    FinishedImage(index: 0, png: png, outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil),
+                                ], renderSeconds: 0) else { throw TestQueues.Unavailable(description: "lease lost on job \(job.jobID)") }
+                                mine.append(job.jobID)
+                            }
+                            return (mine, nil)
+                        } catch {
+                            return (mine, "\(name): \(error)")
+                        }
                     }
-                } catch {
-                    lock.lock(); errors.append("\(name): \(error)"); lock.unlock()
                 }
+                var all: [(claimed: [Int64], error: String?)] = []
+                for await result in group { all.append(result) }
+                return all
             }
+            let claimed = results.flatMap { $0.claimed }, errors = results.compactMap { $0.error }
             let seconds = Date().timeIntervalSince(start)
             XCTAssertEqual(errors, [])
             XCTAssertEqual(claimed.count, 200)
             XCTAssertEqual(Set(claimed).count, 200, "no job claimed twice")
-            XCTAssertEqual(try report(location, "SELECT COUNT(*), COUNT(DISTINCT job_id), MAX(attempt) FROM outputs"), [["200", "200", "1"]])
+            let outputs = try await report(location, "SELECT COUNT(*), COUNT(DISTINCT job_id), MAX(attempt) FROM outputs")
+            XCTAssertEqual(outputs, [["200", "200", "1"]])
             print(String(format: "claim throughput (%@, 4 workers, claim + finish, empty renders): %.0f claims/s", backend.rawValue,
                          Double(claimed.count) / seconds))
         }

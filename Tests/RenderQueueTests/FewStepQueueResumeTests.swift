@@ -34,28 +34,32 @@ final class FewStepQueueResumeTests: QueueTestCase {
         return [("lcm", try resolved(lcm)), ("tcd", try resolved(tcd)), ("lcm-unet", try resolved(unet))]
     }
 
-    func testStoppedFewStepJobsResumeToTheSamePNG() throws {
-        try onEachBackend { _ in
-            let (store, location) = try openQueue()
+    func testStoppedFewStepJobsResumeToTheSamePNG() async throws {
+        try await onEachBackend { _ in
+            let (store, location) = try await openQueue()
             for (name, request) in try cases() {
-                let interrupted = try store.enqueue(model: model, request: request)
+                let interrupted = try await store.enqueue(model: model, request: request)
                 let first = Worker(store: store, options: Worker.Options(name: "first"))
                 first.onStep = { _, step, _ in if step == 2 { first.stop.request() } }
-                XCTAssertEqual(try first.runOne(), .released(interrupted, step: 2, steps: 4), name)
-                let straight = try store.enqueue(model: model, request: request)
+                let stopped = try await first.runOne()
+                XCTAssertEqual(stopped, .released(interrupted, step: 2, steps: 4), name)
+                let straight = try await store.enqueue(model: model, request: request)
                 let second = Worker(store: store, options: Worker.Options(name: "second"))
-                XCTAssertEqual(try second.runOne(), .done(interrupted), name)
-                XCTAssertEqual(try second.runOne(), .done(straight), name)
+                let resumed = try await second.runOne()
+                XCTAssertEqual(resumed, .done(interrupted), name)
+                let straightThrough = try await second.runOne()
+                XCTAssertEqual(straightThrough, .done(straight), name)
                 let hex = backend == .sqlite ? "hex(png)" : "encode(png, 'hex')"
-                let rows = try report(location, "SELECT \(hex) FROM outputs WHERE job_id IN (\(interrupted), \(straight)) ORDER BY job_id")
+                let rows = try await report(location, "SELECT \(hex) FROM outputs WHERE job_id IN (\(interrupted), \(straight)) ORDER BY job_id")
                 XCTAssertEqual(rows.count, 2, name)
                 XCTAssertEqual(rows.first, rows.last, "\(name): the resumed job's PNG differs from the straight one's")
-                XCTAssertEqual(try report(location, "SELECT attempts FROM jobs WHERE job_id = \(interrupted)"), [["2"]], name)
+                let attempts = try await report(location, "SELECT attempts FROM jobs WHERE job_id = \(interrupted)")
+                XCTAssertEqual(attempts, [["2"]], name)
             }
         }
     }
 
-    func testUNetOrVAEChangedAfterEnqueueFailsTheJob() throws {
+    func testUNetOrVAEChangedAfterEnqueueFailsTheJob() async throws {
         let unet = dir + "/lcm-unet", vae = dir + "/taesd"
         try FileManager.default.copyItem(atPath: Fixtures.model("unets/lcm-unet"), toPath: unet)
         try FileManager.default.copyItem(atPath: Fixtures.model("vae-tiny-taesd"), toPath: vae)
@@ -73,11 +77,11 @@ final class FewStepQueueResumeTests: QueueTestCase {
             try config.write(contentsOf: Data("\n".utf8))
             try config.close()
         }
-        try onEachBackend { _ in
-            let (store, _) = try openQueue()
+        try await onEachBackend { _ in
+            let (store, _) = try await openQueue()
             for (parameter, request) in zip(["unet", "vae"], requests) {
-                let job = try store.enqueue(model: model, request: request)
-                let outcome = try Worker(store: store, options: Worker.Options(name: "w")).runOne()
+                let job = try await store.enqueue(model: model, request: request)
+                let outcome = try await Worker(store: store, options: Worker.Options(name: "w")).runOne()
                 guard case .failed(let id, let message, let kind, let retry) = outcome else { XCTFail("\(parameter): \(outcome)"); continue }
                 XCTAssertEqual(id, job)
                 XCTAssertEqual(kind, .permanent, message)

@@ -46,61 +46,61 @@ final class FullDiskQueue: JobQueue, @unchecked Sendable {
 
     var displayName: String { inner.displayName }
     func insertJob(model: String, config: String?, request: RenderRequest, requestJSON: String, blobs: [String: Data],
-                   priority: Int, sweepID: Int64?, maxAttempts: Int) throws -> Int64 {
-        try inner.insertJob(model: model, config: config, request: request, requestJSON: requestJSON, blobs: blobs,
-                            priority: priority, sweepID: sweepID, maxAttempts: maxAttempts)
+                   priority: Int, sweepID: Int64?, maxAttempts: Int) async throws -> Int64 {
+        try await inner.insertJob(model: model, config: config, request: request, requestJSON: requestJSON, blobs: blobs,
+                                  priority: priority, sweepID: sweepID, maxAttempts: maxAttempts)
     }
     func insertSweep(name: String?, spec: String, priority: Int, model: String, config: String?,
-                     jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) throws -> Int64 {
-        try inner.insertSweep(name: name, spec: spec, priority: priority, model: model, config: config, jobs: jobs, blobs: blobs)
+                     jobs: [(steps: Int, requestJSON: String)], blobs: [String: Data]) async throws -> Int64 {
+        try await inner.insertSweep(name: name, spec: spec, priority: priority, model: model, config: config, jobs: jobs, blobs: blobs)
     }
-    func blob(_ sha256: String) throws -> Data? { try inner.blob(sha256) }
-    func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) throws -> ClaimedJob? {
+    func blob(_ sha256: String) async throws -> Data? { try await inner.blob(sha256) }
+    func claim(worker: String, leaseSeconds: Double, now: Double, identity: WorkerIdentity) async throws -> ClaimedJob? {
         try check(.claim)
-        return try inner.claim(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
+        return try await inner.claim(worker: worker, leaseSeconds: leaseSeconds, now: now, identity: identity)
     }
-    func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) throws -> Bool {
+    func renewLease(jobID: Int64, worker: String, leaseSeconds: Double, now: Double) async throws -> Bool {
         try check(.renewLease)
-        return try inner.renewLease(jobID: jobID, worker: worker, leaseSeconds: leaseSeconds, now: now)
+        return try await inner.renewLease(jobID: jobID, worker: worker, leaseSeconds: leaseSeconds, now: now)
     }
     func saveCheckpoint(jobID: Int64, worker: String, stage: String, step: Int, steps: Int, state: Data,
-                        preview: Data?, stepSeconds: Double, leaseSeconds: Double) throws -> CheckpointOutcome {
+                        preview: Data?, stepSeconds: Double, leaseSeconds: Double) async throws -> CheckpointOutcome {
         try check(.saveCheckpoint)
-        return try inner.saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
-                                        preview: preview, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
+        return try await inner.saveCheckpoint(jobID: jobID, worker: worker, stage: stage, step: step, steps: steps, state: state,
+                                              preview: preview, stepSeconds: stepSeconds, leaseSeconds: leaseSeconds)
     }
-    func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) throws -> Bool {
+    func finish(jobID: Int64, worker: String, attempt: Int, images: [FinishedImage], renderSeconds: Double) async throws -> Bool {
         try check(.finish)
-        return try inner.finish(jobID: jobID, worker: worker, attempt: attempt, images: images, renderSeconds: renderSeconds)
+        return try await inner.finish(jobID: jobID, worker: worker, attempt: attempt, images: images, renderSeconds: renderSeconds)
     }
     func recordFailure(jobID: Int64, worker: String, error: String, kind: FailureKind, backoff: Double,
-                       untilDone: Bool, now: Double) throws -> Bool {
+                       untilDone: Bool, now: Double) async throws -> Bool {
         try check(.recordFailure)
-        return try inner.recordFailure(jobID: jobID, worker: worker, error: error, kind: kind, backoff: backoff, untilDone: untilDone, now: now)
+        return try await inner.recordFailure(jobID: jobID, worker: worker, error: error, kind: kind, backoff: backoff, untilDone: untilDone, now: now)
     }
-    func release(jobID: Int64, worker: String) throws -> Bool {
+    func release(jobID: Int64, worker: String) async throws -> Bool {
         try check(.release)
-        return try inner.release(jobID: jobID, worker: worker)
+        return try await inner.release(jobID: jobID, worker: worker)
     }
-    func markCancelled(jobID: Int64, worker: String) throws { try inner.markCancelled(jobID: jobID, worker: worker) }
-    func hasPendingWork() throws -> Bool { try inner.hasPendingWork() }
-    func waitForWork(seconds: Double, unless stop: StopRequest) { inner.waitForWork(seconds: seconds, unless: stop) }
-    func cancel(_ selection: JobSelection) throws -> Int { try inner.cancel(selection) }
-    func retry(_ selection: JobSelection) throws -> Int { try inner.retry(selection) }
-    func setPaused(_ paused: Bool, sweep: Int64?) throws { try inner.setPaused(paused, sweep: sweep) }
-    func pruneCheckpoints() throws -> Int { try inner.pruneCheckpoints() }
-    func counts() throws -> [String: Int] { try inner.counts() }
-    func imageCount(jobID: Int64) throws -> Int { try inner.imageCount(jobID: jobID) }
-    func progress() throws -> QueueProgress { try inner.progress() }
+    func markCancelled(jobID: Int64, worker: String) async throws { try await inner.markCancelled(jobID: jobID, worker: worker) }
+    func hasPendingWork() async throws -> Bool { try await inner.hasPendingWork() }
+    func waitForWork(seconds: Double, unless stop: StopRequest) async { await inner.waitForWork(seconds: seconds, unless: stop) }
+    func cancel(_ selection: JobSelection) async throws -> Int { try await inner.cancel(selection) }
+    func retry(_ selection: JobSelection) async throws -> Int { try await inner.retry(selection) }
+    func setPaused(_ paused: Bool, sweep: Int64?) async throws { try await inner.setPaused(paused, sweep: sweep) }
+    func pruneCheckpoints() async throws -> Int { try await inner.pruneCheckpoints() }
+    func counts() async throws -> [String: Int] { try await inner.counts() }
+    func imageCount(jobID: Int64) async throws -> Int { try await inner.imageCount(jobID: jobID) }
+    func progress() async throws -> QueueProgress { try await inner.progress() }
 }
 
 /// A full disk under the database or the output folder is waited out where the worker meets it:
 /// the worker stays alive, says so once, uses no attempt and finishes the job once space returns.
 final class FullDiskHoldTests: QueueTestCase {
-    func tinyJob(_ store: any JobQueue, maxAttempts: Int = 3) throws -> Int64 {
+    func tinyJob(_ store: any JobQueue, maxAttempts: Int = 3) async throws -> Int64 {
         var request = RenderRequest(prompt: "x")
         request.steps = 2; request.width = 64; request.height = 64; request.seed = 1
-        return try store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request, maxAttempts: maxAttempts)
+        return try await store.enqueue(model: Fixtures.model("tiny-sdxl-base"), request: request, maxAttempts: maxAttempts)
     }
 
     func worker(_ store: any JobQueue, lease: Double = 120, folder: String? = nil) -> (Worker, Warnings) {
@@ -123,30 +123,33 @@ final class FullDiskHoldTests: QueueTestCase {
     }
 
     /// The tester's "SQLite error 13" at every write a job makes: the worker waits each out.
-    func testAFullDatabaseIsWaitedOutAtEveryWrite() throws {
-        try onEachBackend { _ in
-            let (real, location) = try openQueue()
-            let id = try tinyJob(real, maxAttempts: 1)
+    func testAFullDatabaseIsWaitedOutAtEveryWrite() async throws {
+        try await onEachBackend { _ in
+            let (real, location) = try await openQueue()
+            let id = try await tinyJob(real, maxAttempts: 1)
             let store = FullDiskQueue(real, failing: [.claim: 3, .saveCheckpoint: 3, .finish: 3])
             let (worker, warnings) = worker(store)
-            XCTAssertEqual(try worker.runOne(), .done(id))
+            let outcome = try await worker.runOne()
+            XCTAssertEqual(outcome, .done(id))
             XCTAssertEqual(store.failed, [.claim: 3, .saveCheckpoint: 3, .finish: 3])
             XCTAssertEqual(warnings.all.count, 3, "one line per wait: \(warnings.all)")
             XCTAssertTrue(warnings.all.allSatisfy { $0.contains("the disk is full (database or disk is full (injected))") }, "\(warnings.all)")
-            XCTAssertEqual(try report(location, "SELECT state, attempts, failures, error FROM jobs"), [["done", "1", "0", nil]])
+            let rows = try await report(location, "SELECT state, attempts, failures, error FROM jobs")
+            XCTAssertEqual(rows, [["done", "1", "0", nil]])
         }
     }
 
     /// The pause between tries doubles from `retryBackoff` and stays at the cap.
-    func testThePauseDoublesUpToItsCap() throws {
-        try onEachBackend { _ in
-            let (real, _) = try openQueue()
-            let id = try tinyJob(real)
+    func testThePauseDoublesUpToItsCap() async throws {
+        try await onEachBackend { _ in
+            let (real, _) = try await openQueue()
+            let id = try await tinyJob(real)
             let store = FullDiskQueue(real, failing: [.finish: 5])
             var options = Worker.Options(name: "w")
             options.retryBackoff = 0.1
             options.fullDiskBackoffCap = 0.4
-            XCTAssertEqual(try Worker(store: store, options: options).runOne(), .done(id))
+            let outcome = try await Worker(store: store, options: options).runOne()
+            XCTAssertEqual(outcome, .done(id))
             let times = store.tried[.finish] ?? []
             XCTAssertEqual(times.count, 6)
             let pauses = zip(times.dropFirst(), times).map { $0.timeIntervalSince($1) }
@@ -159,48 +162,53 @@ final class FullDiskHoldTests: QueueTestCase {
 
     /// When not even a lease renewal gets through, the worker lets go once the lease has run out
     /// (without throwing) and the job is claimed again afterwards.
-    func testAJobIsLeftForTheNextClaimWhenTheLeaseRunsOut() throws {
-        try onEachBackend { _ in
-            let (real, location) = try openQueue()
-            let id = try tinyJob(real)
+    func testAJobIsLeftForTheNextClaimWhenTheLeaseRunsOut() async throws {
+        try await onEachBackend { _ in
+            let (real, location) = try await openQueue()
+            let id = try await tinyJob(real)
             let store = FullDiskQueue(real, failing: [.finish: Int.max, .renewLease: Int.max, .recordFailure: Int.max])
             let (worker, warnings) = worker(store, lease: 1.5)
             let started = Date()
-            guard case .leftRunning(let left, let why) = try worker.runOne() else { return XCTFail("not left running") }
+            guard case .leftRunning(let left, let why) = try await worker.runOne() else { return XCTFail("not left running") }
             XCTAssertEqual(left, id)
             XCTAssertTrue(why.contains("database or disk is full"), why)
             XCTAssertLessThan(Date().timeIntervalSince(started), 20)
             XCTAssertEqual(warnings.all.count, 1, "\(warnings.all)")
-            XCTAssertEqual(try report(location, "SELECT state, failures FROM jobs"), [["running", "0"]], "left under its lease")
-            Thread.sleep(forTimeInterval: 0.5)
+            let held = try await report(location, "SELECT state, failures FROM jobs")
+            XCTAssertEqual(held, [["running", "0"]], "left under its lease")
+            try await Task.sleep(for: .seconds(0.5))
             var options = Worker.Options(name: "other")
             options.identity = WorkerIdentity(host: "elsewhere", pid: 1)
-            XCTAssertEqual(try Worker(store: real, options: options).runOne(), .done(id), "claimed again once the lease expired")
-            XCTAssertEqual(try report(location, "SELECT state, attempts, failures FROM jobs"), [["done", "2", "0"]])
+            let again = try await Worker(store: real, options: options).runOne()
+            XCTAssertEqual(again, .done(id), "claimed again once the lease expired")
+            let rows = try await report(location, "SELECT state, attempts, failures FROM jobs")
+            XCTAssertEqual(rows, [["done", "2", "0"]])
         }
     }
 
     /// A stop requested while waiting for space puts the job back with its checkpoint.
-    func testAStopWhileWaitingForSpacePutsTheJobBack() throws {
-        try onEachBackend { _ in
-            let (real, location) = try openQueue()
-            let id = try tinyJob(real)
+    func testAStopWhileWaitingForSpacePutsTheJobBack() async throws {
+        try await onEachBackend { _ in
+            let (real, location) = try await openQueue()
+            let id = try await tinyJob(real)
             let store = FullDiskQueue(real, failing: [.finish: Int.max])
             let (worker, warnings) = worker(store)
             let stop = worker.stop
             worker.onWarning = { warnings.append($0); stop.request() }
-            XCTAssertEqual(try worker.runOne(), .released(id, step: 2, steps: 2))
+            let outcome = try await worker.runOne()
+            XCTAssertEqual(outcome, .released(id, step: 2, steps: 2))
             XCTAssertEqual(warnings.all.count, 1)
-            XCTAssertEqual(try report(location, "SELECT state, step, failures FROM jobs"), [["queued", "2", "0"]])
+            let rows = try await report(location, "SELECT state, step, failures FROM jobs")
+            XCTAssertEqual(rows, [["queued", "2", "0"]])
         }
     }
 
     /// A full output folder holds the finished image in memory, trying again until it can be
     /// written: no attempt used, one line said.
-    func testAFullOutputFolderIsWaitedOut() throws {
-        try onEachBackend { _ in
-            let (store, location) = try openQueue()
-            let id = try tinyJob(store, maxAttempts: 1)
+    func testAFullOutputFolderIsWaitedOut() async throws {
+        try await onEachBackend { _ in
+            let (store, location) = try await openQueue()
+            let id = try await tinyJob(store, maxAttempts: 1)
             let folder = dir + "/out"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             var options = Worker.Options(name: "w")
@@ -211,10 +219,12 @@ final class FullDiskHoldTests: QueueTestCase {
             let worker = Worker(store: store, options: options)
             let warnings = Warnings()
             worker.onWarning = { warnings.append($0) }
-            XCTAssertEqual(try worker.runOne(), .done(id))
+            let outcome = try await worker.runOne()
+            XCTAssertEqual(outcome, .done(id))
             XCTAssertEqual(warnings.all.count, 1, "\(warnings.all)")
             XCTAssertTrue(warnings.all.first?.contains("job-\(id)-0.png: cannot be written (No space left on device)") ?? false, "\(warnings.all)")
-            XCTAssertEqual(try report(location, "SELECT state, attempts, failures FROM jobs"), [["done", "1", "0"]])
+            let rows = try await report(location, "SELECT state, attempts, failures FROM jobs")
+            XCTAssertEqual(rows, [["done", "1", "0"]])
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), ["job-\(id)-0.png"])
         }
     }

@@ -16,9 +16,9 @@ final class PostgresSpecificTests: XCTestCase {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Examples/reports").path
 
-    override func tearDown() {
-        databases.forEach(PostgresTestServer.drop)
-        super.tearDown()
+    override func tearDown() async throws {
+        for url in databases { await PostgresTestServer.drop(url) }
+        try await super.tearDown()
     }
 
     func fresh() throws -> String {
@@ -28,13 +28,13 @@ final class PostgresSpecificTests: XCTestCase {
     }
 
     /// The one-line description of what `body` throws.
-    func failure(_ body: () throws -> Any) -> String {
-        do { _ = try body(); return "no error" } catch { return "\(error)" }
+    func failure(_ body: () async throws -> Any) async -> String {
+        do { _ = try await body(); return "no error" } catch { return "\(error)" }
     }
 
     // MARK: Bad databases, one line each, no password
 
-    func testBadURLsGiveOneLineWithoutThePassword() throws {
+    func testBadURLsGiveOneLineWithoutThePassword() async throws {
         let admin = try PostgresTestServer.adminURL()
         let server = try PostgresLocation(url: admin)
         let secret = server.password ?? "no password in KILN_TEST_POSTGRES_URL"
@@ -46,7 +46,7 @@ final class PostgresSpecificTests: XCTestCase {
             (try PostgresTestServer.url(admin, database: "kiln_no_such_db"), "database kiln_no_such_db does not exist; create it with createdb kiln_no_such_db"),
         ]
         for (url, expected) in cases {
-            let message = failure { try PostgresJobQueue(url: url) }
+            let message = await failure { try await PostgresJobQueue(url: url) }
             XCTAssertTrue(message.contains(expected), message)
             XCTAssertTrue(message.contains(try PostgresLocation(url: url).displayName), message)
             XCTAssertFalse(message.contains(secret) || message.contains("not-the-password") || message.contains("\n"), message)
@@ -55,109 +55,145 @@ final class PostgresSpecificTests: XCTestCase {
         let hole = try PostgresTestServer.blackHole()
         defer { close(hole.fd) }
         var start = Date()
-        let hung = failure { try PostgresJobQueue(url: "postgresql://kiln:\(secret)@127.0.0.1:\(hole.port)/q?connect_timeout=1") }
+        let hung = await failure { try await PostgresJobQueue(url: "postgresql://kiln:\(secret)@127.0.0.1:\(hole.port)/q?connect_timeout=1") }
         XCTAssertEqual(hung, "cannot connect to postgresql://kiln@127.0.0.1:\(hole.port)/q: timed out after 1 s; check host and port")
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
         // A non-routable address (timed out, or refused where a proxy answers for it).
         start = Date()
-        let unroutable = failure { try PostgresJobQueue(url: "postgresql://kiln:\(secret)@10.255.255.1:5432/q?connect_timeout=2") }
+        let unroutable = await failure { try await PostgresJobQueue(url: "postgresql://kiln:\(secret)@10.255.255.1:5432/q?connect_timeout=2") }
         XCTAssertLessThan(Date().timeIntervalSince(start), 10)
         XCTAssertTrue(unroutable.hasPrefix("cannot connect to postgresql://kiln@10.255.255.1:5432/q: "), unroutable)
         XCTAssertFalse(unroutable.contains(secret) || unroutable.contains("\n"), unroutable)
     }
 
-    func testNewerSchemaAndForeignDatabasesAreRefused() throws {
+    func testNewerSchemaAndForeignDatabasesAreRefused() async throws {
         let url = try fresh()
-        XCTAssertTrue(failure { try PostgresQueueReader(url: url) }.contains("no Kiln queue in this database"))
-        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), [["0"]],
-                       "a reader creates nothing")
-        _ = try PostgresJobQueue(url: url)
-        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT version FROM kiln_schema"), [["\(PostgresSchema.knownVersion)"]])
+        let noQueue = await failure { try await PostgresQueueReader(url: url) }
+        XCTAssertTrue(noQueue.contains("no Kiln queue in this database"))
+        let tables = try await PostgresTestServer.execute(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        XCTAssertEqual(tables, [["0"]], "a reader creates nothing")
+        _ = try await PostgresJobQueue(url: url)
+        let version = try await PostgresTestServer.execute(url, "SELECT version FROM kiln_schema")
+        XCTAssertEqual(version, [["\(PostgresSchema.knownVersion)"]])
         let display = try PostgresLocation(url: url).displayName
         var dumped = ""
-        dump(try PostgresJobQueue(url: url), to: &dumped)
+        let reopened = try await PostgresJobQueue(url: url)
+        dump(reopened, to: &dumped)
         if let secret = try PostgresLocation(url: url).password { XCTAssertFalse(dumped.contains(secret), dumped) }
-        try PostgresTestServer.execute(url, "UPDATE kiln_schema SET version = 99")
+        try await PostgresTestServer.execute(url, "UPDATE kiln_schema SET version = 99")
         let newer = QueueError.newerDatabase(path: display, version: 99, known: PostgresSchema.knownVersion).description
-        XCTAssertEqual(failure { try PostgresJobQueue(url: url) }, newer)
-        XCTAssertEqual(failure { try PostgresQueueReader(url: url) }, newer)
+        let writerRefusal = await failure { try await PostgresJobQueue(url: url) }
+        XCTAssertEqual(writerRefusal, newer)
+        let readerRefusal = await failure { try await PostgresQueueReader(url: url) }
+        XCTAssertEqual(readerRefusal, newer)
         let other = try fresh()
-        try PostgresTestServer.execute(other, "CREATE TABLE invoices (id int)")
-        XCTAssertTrue(failure { try PostgresJobQueue(url: other) }.contains("a database with tables but no kiln_schema"))
+        try await PostgresTestServer.execute(other, "CREATE TABLE invoices (id int)")
+        let foreign = await failure { try await PostgresJobQueue(url: other) }
+        XCTAssertTrue(foreign.contains("a database with tables but no kiln_schema"))
     }
 
-    func testWorkersStartingTogetherMigrateOnce() throws {
+    func testWorkersStartingTogetherMigrateOnce() async throws {
         let url = try fresh()
-        let errors = Locked<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: 4) { _ in
-            do { _ = try PostgresJobQueue(url: url) } catch { errors.update { $0.append("\(error)") } }
+        // Four workers at once, one child task each; each returns its error if any.
+        let errors = await withTaskGroup(of: String?.self, returning: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    do { _ = try await PostgresJobQueue(url: url); return nil } catch { return "\(error)" }
+                }
+            }
+            var errors: [String] = []
+            for await error in group { if let error { errors.append(error) } }
+            return errors
         }
-        XCTAssertEqual(errors.value, [])
-        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT count(*), max(version) FROM kiln_schema"), [["1", "\(PostgresSchema.knownVersion)"]])
+        XCTAssertEqual(errors, [])
+        let schema = try await PostgresTestServer.execute(url, "SELECT count(*), max(version) FROM kiln_schema")
+        XCTAssertEqual(schema, [["1", "\(PostgresSchema.knownVersion)"]])
     }
 
     // MARK: Claims and NOTIFY
 
-    func testNotifyWakesAWaitingWorkerEarly() throws {
+    func testNotifyWakesAWaitingWorkerEarly() async throws {
         let url = try fresh()
-        let worker = try PostgresJobQueue(url: url), other = try PostgresJobQueue(url: url)
-        XCTAssertNil(try worker.claim(worker: "w", leaseSeconds: 60))
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = try? other.enqueue(model: "m", request: RenderRequest(prompt: "x")) }
+        let worker = try await PostgresJobQueue(url: url), other = try await PostgresJobQueue(url: url)
+        let nothing = try await worker.claim(worker: "w", leaseSeconds: 60)
+        XCTAssertNil(nothing)
+        Task {
+            try? await Task.sleep(for: .seconds(0.5))
+            _ = try? await other.enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        }
         var start = Date()
-        worker.waitForWork(seconds: 30, unless: StopRequest())
+        await worker.waitForWork(seconds: 30, unless: StopRequest())
         XCTAssertLessThan(Date().timeIntervalSince(start), 10, "NOTIFY ends the wait")
-        XCTAssertNotNil(try worker.claim(worker: "w", leaseSeconds: 60))
+        let woken = try await worker.claim(worker: "w", leaseSeconds: 60)
+        XCTAssertNotNil(woken)
         // Without a notification, the wait is plain polling: it lasts its seconds, or until a stop.
         start = Date()
-        worker.waitForWork(seconds: 0.3, unless: StopRequest())
+        await worker.waitForWork(seconds: 0.3, unless: StopRequest())
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.29)
         let stop = StopRequest()
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.2) { stop.request() }
         start = Date()
-        worker.waitForWork(seconds: 30, unless: stop)
+        await worker.waitForWork(seconds: 30, unless: stop)
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
     }
 
-    func testConcurrentClaimsNeverTakeTheSameJob() throws {
+    func testConcurrentClaimsNeverTakeTheSameJob() async throws {
         let url = try fresh()
-        let queue = try PostgresJobQueue(url: url)
-        for _ in 0..<200 { try queue.enqueue(model: "m", request: RenderRequest(prompt: "x")) }
-        let workers = try (0..<4).map { _ in try PostgresJobQueue(url: url) }
-        let claimed = Locked<[Int64]>([]), errors = Locked<[String]>([])
-        DispatchQueue.concurrentPerform(iterations: 4) { w in
-            do {
-                while let job = try workers[w].claim(worker: "w\(w)", leaseSeconds: 600) { claimed.update { $0.append(job.jobID) } }
-            } catch { errors.update { $0.append("\(error)") } }
+        let queue = try await PostgresJobQueue(url: url)
+        for _ in 0..<200 { try await queue.enqueue(model: "m", request: RenderRequest(prompt: "x")) }
+        var workers: [PostgresJobQueue] = []
+        for _ in 0..<4 { workers.append(try await PostgresJobQueue(url: url)) }
+        // One child task per worker; each returns the jobs it claimed, and its error if any.
+        let results = await withTaskGroup(of: (claimed: [Int64], error: String?).self,
+                                          returning: [(claimed: [Int64], error: String?)].self) { group in
+            for (w, worker) in workers.enumerated() {
+                group.addTask {
+                    var mine: [Int64] = []
+                    do {
+                        while let job = try await worker.claim(worker: "w\(w)", leaseSeconds: 600) { mine.append(job.jobID) }
+                        return (mine, nil)
+                    } catch {
+                        return (mine, "\(error)")
+                    }
+                }
+            }
+            var all: [(claimed: [Int64], error: String?)] = []
+            for await result in group { all.append(result) }
+            return all
         }
-        XCTAssertEqual(errors.value, [])
-        XCTAssertEqual(claimed.value.count, 200)
-        XCTAssertEqual(Set(claimed.value).count, 200, "each job claimed exactly once")
-        XCTAssertEqual(try PostgresTestServer.execute(url, "SELECT count(*), max(attempts) FROM jobs WHERE state = 'running'"), [["200", "1"]])
+        let claimed = results.flatMap { $0.claimed }, errors = results.compactMap { $0.error }
+        XCTAssertEqual(errors, [])
+        XCTAssertEqual(claimed.count, 200)
+        XCTAssertEqual(Set(claimed).count, 200, "each job claimed exactly once")
+        let running = try await PostgresTestServer.execute(url, "SELECT count(*), max(attempts) FROM jobs WHERE state = 'running'")
+        XCTAssertEqual(running, [["200", "1"]])
     }
 
-    func testADroppedConnectionIsReplaced() throws {
+    func testADroppedConnectionIsReplaced() async throws {
         let url = try fresh()
-        let queue = try PostgresJobQueue(url: url)
-        try queue.enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        let queue = try await PostgresJobQueue(url: url)
+        try await queue.enqueue(model: "m", request: RenderRequest(prompt: "x"))
         let database = try PostgresLocation(url: url).database
-        try PostgresTestServer.execute(try PostgresTestServer.adminURL(),
-                                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'kiln'")
-        XCTAssertEqual(try queue.counts(), ["queued": 1])
-        XCTAssertNotNil(try queue.claim(worker: "w", leaseSeconds: 60))
+        try await PostgresTestServer.execute(try PostgresTestServer.adminURL(),
+                                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'kiln'")
+        let counts = try await queue.counts()
+        XCTAssertEqual(counts, ["queued": 1])
+        let claimed = try await queue.claim(worker: "w", leaseSeconds: 60)
+        XCTAssertNotNil(claimed)
     }
 
     // MARK: The gallery's reader (connection pool)
 
     func testTheGalleryReaderReadsThroughThePoolAndSurvivesATerminatedConnection() async throws {
         let url = try fresh()
-        let queue = try PostgresJobQueue(url: url)
-        try queue.enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        let queue = try await PostgresJobQueue(url: url)
+        try await queue.enqueue(model: "m", request: RenderRequest(prompt: "x"))
         let reader = try await PostgresGalleryReader.open(url: url)
         let database = try PostgresLocation(url: url).database
         try await reader.whileRunning {
             let before = try await reader.overview().counts
             XCTAssertEqual(before, ["queued": 1])
-            let terminated = try PostgresTestServer.execute(try PostgresTestServer.adminURL(), """
+            let terminated = try await PostgresTestServer.execute(try PostgresTestServer.adminURL(), """
                 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'kiln'
                 """)
             XCTAssertNotEqual(terminated, [["0"]], "the pool and the queue hold connections")
@@ -209,24 +245,26 @@ final class PostgresSpecificTests: XCTestCase {
 
     // MARK: Reports
 
-    func testReportIsReadOnlyAndStopsAtItsTimeout() throws {
+    func testReportIsReadOnlyAndStopsAtItsTimeout() async throws {
         let url = try fresh()
-        try PostgresJobQueue(url: url).enqueue(model: "m", request: RenderRequest(prompt: "x"))
-        let reader = try PostgresQueueReader(url: url)
+        try await PostgresJobQueue(url: url).enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        let reader = try await PostgresQueueReader(url: url)
         for sql in ["DELETE FROM jobs", "DROP TABLE jobs", "UPDATE jobs SET priority = 9", "INSERT INTO queue_state VALUES ('a', 'b')",
                     "CREATE TABLE t (x int)", "WITH d AS (DELETE FROM jobs RETURNING 1) SELECT * FROM d"] {
-            XCTAssertThrowsError(try reader.query(sql, timeout: 10), sql) { error in
+            await XCTAssertThrowsErrorAsync(try await reader.query(sql, timeout: 10), sql) { error in
                 guard case QueueError.readOnlyViolation = error else { return XCTFail("\(sql): \(error)") }
             }
         }
-        XCTAssertThrowsError(try reader.query("SELECT 1; DELETE FROM jobs", timeout: 10))
-        XCTAssertEqual(try reader.query("SELECT count(*), max(priority) FROM jobs", timeout: 10).rows, [["1", "0"]])
+        await XCTAssertThrowsErrorAsync(try await reader.query("SELECT 1; DELETE FROM jobs", timeout: 10))
+        let counted = try await reader.query("SELECT count(*), max(priority) FROM jobs", timeout: 10)
+        XCTAssertEqual(counted.rows, [["1", "0"]])
         let start = Date()
-        XCTAssertEqual(failure { try reader.query("SELECT pg_sleep(30)", timeout: 0.5) },
-                       "query failed: stopped after 0.5 s; narrow the query or raise --timeout")
+        let timedOut = await failure { try await reader.query("SELECT pg_sleep(30)", timeout: 0.5) }
+        XCTAssertEqual(timedOut, "query failed: stopped after 0.5 s; narrow the query or raise --timeout")
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
-        XCTAssertEqual(try reader.query("SELECT job_id, state FROM jobs WHERE false", timeout: 10), ReportTable(columns: ["job_id", "state"], rows: []))
-        let values = try reader.query("""
+        let empty = try await reader.query("SELECT job_id, state FROM jobs WHERE false", timeout: 10)
+        XCTAssertEqual(empty, ReportTable(columns: ["job_id", "state"], rows: []))
+        let values = try await reader.query("""
             SELECT 1::int2, 2::int4, 3::int8, 0.5::float8, 5::float8, 12.340::numeric, 1e20::numeric, -0.001::numeric, 'x'::text,
                    '\\x010203'::bytea, true, false, '{"a": [1, 2]}'::jsonb, '[1,2]'::json, NULL,
                    '2026-11-30 05:31:02.123+00'::timestamptz, '2026-11-30'::date, ARRAY[1, 2], ARRAY['a b', NULL]
@@ -237,7 +275,7 @@ final class PostgresSpecificTests: XCTestCase {
 
     /// The same outputs on both databases answer report queries alike: the views, the status
     /// table, and the example reports (Examples/reports).
-    func testViewsPrintAsOnSQLite() throws {
+    func testViewsPrintAsOnSQLite() async throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let sqlitePath = (dir as NSString).appendingPathComponent("q.db")
@@ -255,32 +293,39 @@ final class PostgresSpecificTests: XCTestCase {
         provenance.guidance = 5
         provenance.strength = 0.3
         provenance.schedulerConfig = #"{"beta_end":0.012}"#
-        let stores: [any JobQueue] = [try SQLiteJobQueue(path: sqlitePath), try PostgresJobQueue(url: url)]
+        let stores: [any JobQueue] = [try SQLiteJobQueue(path: sqlitePath), try await PostgresJobQueue(url: url)]
         for store in stores {
-            try store.enqueue(model: "m", request: request, priority: 2)
-            try store.enqueue(model: "m", request: request)
-            try store.enqueue(model: "m", request: request, priority: 1)
-            let job = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 60))
-            _ = try store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 1, steps: 4, state: Data([1]),
-                                         stepSeconds: 0.25, leaseSeconds: 60)
-            _ = try store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 2, steps: 4, state: Data([2]),
-                                         stepSeconds: 1, leaseSeconds: 60)
-            XCTAssertTrue(try store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
+            try await store.enqueue(model: "m", request: request, priority: 2)
+            try await store.enqueue(model: "m", request: request)
+            try await store.enqueue(model: "m", request: request, priority: 1)
+            let claimed = try await store.claim(worker: "w", leaseSeconds: 60)
+            let job = try XCTUnwrap(claimed)
+            _ = try await store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 1, steps: 4, state: Data([1]),
+                                               stepSeconds: 0.25, leaseSeconds: 60)
+            _ = try await store.saveCheckpoint(jobID: job.jobID, worker: "w", stage: "base", step: 2, steps: 4, state: Data([2]),
+                                               stepSeconds: 1, leaseSeconds: 60)
+            let finished = try await store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
                 FinishedImage(index: 0, png: Data([1, 2]), outputPath: nil, provenance: provenance.json(), watermarkWritten: nil, watermarkRead: nil),
-            ], renderSeconds: 2.5))
-            _ = try store.claim(worker: "w", leaseSeconds: 60)
-            _ = try store.claim(worker: "w", leaseSeconds: 60)
+            ], renderSeconds: 2.5)
+            XCTAssertTrue(finished)
+            _ = try await store.claim(worker: "w", leaseSeconds: 60)
+            _ = try await store.claim(worker: "w", leaseSeconds: 60)
         }
-        let readers: [any QueueReader] = [try SQLiteQueueReader(path: sqlitePath), try PostgresQueueReader(url: url)]
+        let readers: [any QueueReader] = [try SQLiteQueueReader(path: sqlitePath), try await PostgresQueueReader(url: url)]
         let examples = try FileManager.default.contentsOfDirectory(atPath: PostgresSpecificTests.examples).sorted()
             .map { try String(contentsOfFile: PostgresSpecificTests.examples + "/" + $0, encoding: .utf8) }
         for view in ["v_outputs", "v_jobs"] {
-            let columns = try readers[0].query("SELECT * FROM \(view) WHERE false", timeout: 10).columns.filter { !$0.hasSuffix("_at") }
+            let columns = try await readers[0].query("SELECT * FROM \(view) WHERE false", timeout: 10).columns.filter { !$0.hasSuffix("_at") }
             let sql = "SELECT \(columns.joined(separator: ", ")) FROM \(view) ORDER BY job_id"
-            XCTAssertEqual(try readers[1].query(sql, timeout: 10), try readers[0].query(sql, timeout: 10), view)
+            let postgresql = try await readers[1].query(sql, timeout: 10), sqlite = try await readers[0].query(sql, timeout: 10)
+            XCTAssertEqual(postgresql, sqlite, view)
         }
-        for sql in examples { XCTAssertEqual(try readers[1].query(sql, timeout: 10), try readers[0].query(sql, timeout: 10), sql) }
-        let status = try readers.map { try $0.status().rows.map { row in row.map { $0?.replacingOccurrences(of: "@", with: "") } } }
+        for sql in examples {
+            let postgresql = try await readers[1].query(sql, timeout: 10), sqlite = try await readers[0].query(sql, timeout: 10)
+            XCTAssertEqual(postgresql, sqlite, sql)
+        }
+        var status: [[[String?]]] = []
+        for reader in readers { status.append(try await reader.status().rows.map { row in row.map { $0?.replacingOccurrences(of: "@", with: "") } }) }
         XCTAssertEqual(status[1], status[0])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KilnTestSupport
+import PostgresNIO
 @testable import PostgresQueue
 import RenderQueue
 
@@ -19,9 +20,9 @@ enum PostgresTestServer {
 
     /// Drops the database `url` names (closing its other connections first); errors are ignored,
     /// as this runs in tearDown.
-    static func drop(_ url: String) {
+    static func drop(_ url: String) async {
         guard let admin = try? adminURL(), let database = try? PostgresLocation(url: url).database else { return }
-        _ = try? execute(admin, "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)")
+        _ = try? await execute(admin, "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)")
     }
 
     /// `url` with its database replaced by `database`, keeping user, password, host and port.
@@ -34,9 +35,10 @@ enum PostgresTestServer {
 
     /// Rows of `sql` (one statement) run on `url` outside any transaction, as text.
     @discardableResult
-    static func execute(_ url: String, _ sql: String) throws -> [[String?]] {
-        let session = try PostgresSession(PostgresLocation(url: url))
-        return try session.autocommit { try $0.table(sql: sql).rows }
+    static func execute(_ url: String, _ sql: String) async throws -> [[String?]] {
+        let session = try await PostgresSession(PostgresLocation(url: url))
+        let query = PostgresQuery(unsafeSQL: sql)
+        return try await session.autocommit { s in try await s.rows(query).map { row in row.map { PostgresText.render($0) } } }
     }
 
     struct SetupFailure: Error, CustomStringConvertible { let description: String }

@@ -47,12 +47,12 @@ final class SQLiteQueueTests: XCTestCase {
 
     /// A database written by version 1 (text-to-image only, camel-case request keys) keeps its
     /// rows readable: migration 0002 rewrites them to diffusers' names for the views and claims.
-    func testVersionOneRowsStayReadableAfterMigration() throws {
+    func testVersionOneRowsStayReadableAfterMigration() async throws {
         let path = dir + "/old.db"
         let schema = try String(contentsOfFile: Fixtures.root + "/../../Migrations/sqlite/0001_initial.sql", encoding: .utf8)
         let v1 = #"{"cropTopLeft":{"left":0,"top":0},"guidance":7,"guidanceRescale":0.25,"images":1,"negativeCropTopLeft":{"left":0,"top":0},"negativePrompt":"rain","originalSize":{"height":480,"width":640},"prompt":"a \"steps\": fox","prompt2":"second","seed":18446744073709551615,"steps":20,"watermark":false}"#
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in
+        try await queue.write { db in
             try db.execute(sql: schema)
             try db.execute(sql: "PRAGMA user_version = 1")
             try db.execute(sql: "INSERT INTO jobs (model, request, steps, state) VALUES ('m', ?, 20, 'queued')", arguments: [v1])
@@ -67,11 +67,12 @@ final class SQLiteQueueTests: XCTestCase {
         try queue.close()
         let store = SQLiteJobQueue(try QueueDatabase(path: path))
         XCTAssertEqual(store.database.version, QueueDatabase.knownVersion)
-        let row = try SQLiteQueueReader(path: path).query("""
+        let row = try await SQLiteQueueReader(path: path).query("""
             SELECT prompt, prompt_2, negative_prompt, steps, guidance, guidance_rescale, original_size, crop_top_left, mode, watermark FROM v_outputs
             """, timeout: 60).rows
         XCTAssertEqual(row, [["a \"steps\": fox", "second", "rain", "20", "7", "0.25", "[480,640]", "[0,0]", "text-to-image", "0"]])
-        let claimed = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 10))
+        let claim = try await store.claim(worker: "w", leaseSeconds: 10)
+        let claimed = try XCTUnwrap(claim)
         XCTAssertEqual(claimed.request.prompt, "a \"steps\": fox", "a key inside a string is left alone")
         XCTAssertEqual(claimed.request.steps, 20)
         XCTAssertEqual(claimed.request.guidance, 7)
@@ -87,12 +88,12 @@ final class SQLiteQueueTests: XCTestCase {
         }
     }
 
-    func testReportRefusesSQLiteWrites() throws {
+    func testReportRefusesSQLiteWrites() async throws {
         let path = dir + "/q.db"
         let store = try SQLiteJobQueue(path: path)
-        try store.enqueue(model: "m", request: RenderRequest(prompt: "x"))
+        try await store.enqueue(model: "m", request: RenderRequest(prompt: "x"))
         for sql in ["PRAGMA user_version = 7", "INSERT INTO blobs VALUES ('a', x'00')", "CREATE TABLE t (x)", "VACUUM"] {
-            XCTAssertThrowsError(try SQLiteQueueReader(path: path).query(sql, timeout: 60), sql)
+            await XCTAssertThrowsErrorAsync(try await SQLiteQueueReader(path: path).query(sql, timeout: 60), sql)
         }
     }
 

@@ -61,16 +61,18 @@ final class ViewColumnTests: QueueTestCase {
     }
 
     /// Enqueues, claims and finishes one job per request, with its provenance; returns the queue.
-    func finished(_ backend: QueueBackend, _ requests: [RenderRequest]) throws -> String {
+    func finished(_ backend: QueueBackend, _ requests: [RenderRequest]) async throws -> String {
         let location = try TestQueues.location(backend, "views", in: dir)
-        let store = try Queues.open(location)
+        let store = try await Queues.open(location)
         for request in requests {
             // The request as a job would refuse some combinations; the output's provenance holds it.
-            try store.enqueue(model: "base-model", request: RenderRequest(prompt: "job"))
-            let job = try XCTUnwrap(try store.claim(worker: "w", leaseSeconds: 60))
-            XCTAssertTrue(try store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
+            try await store.enqueue(model: "base-model", request: RenderRequest(prompt: "job"))
+            let claimed = try await store.claim(worker: "w", leaseSeconds: 60)
+            let job = try XCTUnwrap(claimed)
+            let done = try await store.finish(jobID: job.jobID, worker: "w", attempt: job.attempt, images: [
                 FinishedImage(index: 0, png: Data([1]), outputPath: nil, provenance: Self.provenance(request), watermarkWritten: nil, watermarkRead: nil),
-            ], renderSeconds: 2))
+            ], renderSeconds: 2)
+            XCTAssertTrue(done)
         }
         return location
     }
@@ -78,11 +80,14 @@ final class ViewColumnTests: QueueTestCase {
     /// Every `RenderParameters` entry has its `v_outputs` column, holding the same value on
     /// SQLite and PostgreSQL for a job finished with a non-default value of every parameter, a
     /// value other than a default job's.
-    func testEveryRenderParameterHasItsColumnAlikeOnBothDatabases() throws {
+    func testEveryRenderParameterHasItsColumnAlikeOnBothDatabases() async throws {
         let requests = [RenderRequest(prompt: "default"), try Self.nonDefaultRequest()]
-        let queues = try QueueBackend.allCases.map { try finished($0, requests) }
-        let tables = try queues.map { try report($0, "SELECT * FROM v_outputs ORDER BY job_id") }
-        let columns = try queues.map { try Queues.openReader($0).query("SELECT * FROM v_outputs WHERE false", timeout: 60).columns }
+        var queues: [String] = []
+        for backend in QueueBackend.allCases { queues.append(try await finished(backend, requests)) }
+        var tables: [[[String?]]] = []
+        for location in queues { tables.append(try await report(location, "SELECT * FROM v_outputs ORDER BY job_id")) }
+        var columns: [[String]] = []
+        for location in queues { columns.append(try await Queues.openReader(location).query("SELECT * FROM v_outputs WHERE false", timeout: 60).columns) }
         XCTAssertEqual(columns[1], columns[0], "the same columns on both databases")
         for name in Self.withoutColumn.keys {
             let parameter = try XCTUnwrap(RenderParameters.named(name), "\(name) in withoutColumn is no parameter")
@@ -139,31 +144,32 @@ final class ViewUpgradeTests: QueueTestCase {
     }
 
     /// Each view's columns and rows, without the times rows were written.
-    func contents(_ location: String) throws -> [String: ReportTable] {
+    func contents(_ location: String) async throws -> [String: ReportTable] {
         var out: [String: ReportTable] = [:]
         for view in ["v_jobs", "v_outputs"] {
-            let columns = try Queues.openReader(location).query("SELECT * FROM \(view) WHERE false", timeout: 60).columns
+            let columns = try await Queues.openReader(location).query("SELECT * FROM \(view) WHERE false", timeout: 60).columns
             let kept = columns.filter { !$0.hasSuffix("_at") }
-            out[view] = try Queues.openReader(location).query("SELECT \(kept.joined(separator: ", ")) FROM \(view) ORDER BY job_id", timeout: 60)
+            out[view] = try await Queues.openReader(location).query("SELECT \(kept.joined(separator: ", ")) FROM \(view) ORDER BY job_id", timeout: 60)
             XCTAssertEqual(kept.count, columns.count - (view == "v_jobs" ? 2 : 1), view)
         }
         return out
     }
 
-    func testVersion5QueueUpgradesToTheViewsOfANewQueue() throws {
-        try onEachBackend { _ in
+    func testVersion5QueueUpgradesToTheViewsOfANewQueue() async throws {
+        try await onEachBackend { _ in
             let old = try version5Queue()
             try TestQueues.execute(old, try rows())
-            let before = try contents(old)
+            let before = try await contents(old)
             let viewsBefore = try definitions(old)
-            _ = try Queues.open(old)
+            _ = try await Queues.open(old)
             let fresh = try queue("fresh")
-            _ = try Queues.open(fresh)
+            _ = try await Queues.open(fresh)
             try TestQueues.execute(fresh, try rows())
             let version = dialect("PRAGMA user_version", "SELECT version FROM kiln_schema")
             XCTAssertEqual(try TestQueues.execute(old, version), try TestQueues.execute(fresh, version))
-            let after = try contents(old)
-            XCTAssertEqual(after, try contents(fresh), "an upgraded queue shows what a new one shows")
+            let after = try await contents(old)
+            let freshContents = try await contents(fresh)
+            XCTAssertEqual(after, freshContents, "an upgraded queue shows what a new one shows")
             // views.sql keeps every column of version 5, with its values, in its order; columns
             // added since (a new parameter, model_repo, ...) are new names, none renamed or dropped.
             for view in ["v_jobs", "v_outputs"] {
@@ -179,23 +185,23 @@ final class ViewUpgradeTests: QueueTestCase {
         }
     }
 
-    func testViewsThatDifferAreMadeAgainAndCurrentOnesLeftAlone() throws {
-        try onEachBackend { _ in
+    func testViewsThatDifferAreMadeAgainAndCurrentOnesLeftAlone() async throws {
+        try await onEachBackend { _ in
             let location = try queue("q")
             // Held open: on SQLite, GRDB writes to the schema when it opens a pool without a WAL file.
-            let first = try Queues.open(location)
+            let first = try await Queues.open(location)
             let views = try definitions(location)
             let identity = dialect("PRAGMA schema_version", "SELECT 'v_jobs'::regclass::oid, 'v_outputs'::regclass::oid")
             let made = try TestQueues.execute(location, identity)
-            _ = try Queues.open(location)
+            _ = try await Queues.open(location)
             XCTAssertEqual(try TestQueues.execute(location, identity), made, "opening a current queue changes no view")
             withExtendedLifetime(first) {}
             try TestQueues.execute(location, "DROP VIEW v_outputs; CREATE VIEW v_outputs AS SELECT 1 AS x")
             XCTAssertNotEqual(try definitions(location), views)
-            _ = try Queues.open(location)
+            _ = try await Queues.open(location)
             XCTAssertEqual(try definitions(location), views, "a writer makes the views of views.sql again")
             try TestQueues.execute(location, "DROP VIEW v_jobs")
-            _ = try Queues.open(location)
+            _ = try await Queues.open(location)
             XCTAssertEqual(try definitions(location), views, "and a missing one")
         }
     }

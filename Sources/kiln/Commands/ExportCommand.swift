@@ -9,7 +9,7 @@ import RenderQueue
 /// their text chunks), as `job-<id>-<index>.png`. A file already there with other bytes is the
 /// user's and is kept (unless `--force`); a folder or other non-file with an output's name is
 /// passed over; each with one line on stderr, and the export goes on.
-struct ExportCommand: ParsableCommand {
+struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export",
         abstract: "Write the PNGs kept in the queue as job-<id>-<index>.png files (skipping identical ones already there, and keeping different ones unless --force).")
 
@@ -19,23 +19,23 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("output-folder"), help: "Where to write the files (must exist).") var outputFolder: String
     @Flag(help: "Overwrite a file of the same name whose bytes differ (it is kept otherwise).") var force = false
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             guard sweep == nil || jobs.isEmpty else { throw ValidationError("give --sweep or --job, not both") }
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: outputFolder, isDirectory: &isDir), isDir.boolValue else {
                 throw ValidationError("--output-folder: \(outputFolder) is not an existing folder")
             }
-            let reader = try queue.openReader()
+            let reader = try await queue.openReader()
             // An id that names nothing is a typo, not an empty export.
-            if let sweep, try !reader.exists(sweep: sweep) {
+            if let sweep, try await !reader.exists(sweep: sweep) {
                 throw ValidationError("--sweep \(sweep): no such sweep in \(reader.displayName)")
             }
-            for job in jobs where try !reader.exists(job: job) {
+            for job in jobs where try await !reader.exists(job: job) {
                 throw ValidationError("--job \(job): no such job in \(reader.displayName)")
             }
             var count = Counts()
-            try reader.forEachOutput(JobSelection(jobs: jobs, sweep: sweep)) { output in
+            try await reader.forEachOutput(JobSelection(jobs: jobs, sweep: sweep)) { output in
                 guard let png = output.png else { count.elsewhere += 1; return }
                 let path = (outputFolder as NSString).appendingPathComponent(output.exportName)
                 switch ExportTarget(path: path, sha256: output.sha256) {

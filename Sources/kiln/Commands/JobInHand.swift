@@ -12,8 +12,8 @@ final class JobInHand: Sendable {
 
     /// Releases the job if `worker` still holds its lease (the queue checks); errors are
     /// ignored, as the process is ending: the job is then taken over as a dead worker's is.
-    func release(from store: any JobQueue, worker: String) {
+    func release(from store: any JobQueue, worker: String) async {
         guard let id = job.withLock({ $0 }) else { return }
-        _ = try? store.release(jobID: id, worker: worker)
+        _ = try? await store.release(jobID: id, worker: worker)
     }
 }

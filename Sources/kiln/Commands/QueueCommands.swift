@@ -6,7 +6,7 @@ import RenderQueue
 import RenderWorker
 
 /// `kiln enqueue`: adds one render job to a queue database and prints its id.
-struct EnqueueCommand: ParsableCommand {
+struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "enqueue", abstract: "Add one render job to the queue and print its id.")
 
     @OptionGroup var queue: QueueLocationOptions
@@ -16,16 +16,16 @@ struct EnqueueCommand: ParsableCommand {
     @Option(name: .customLong("max-attempts"), help: "Failed renders allowed before the job stays failed.") var maxAttempts: Int = 3
     @OptionGroup var options: RenderOptions
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
             let (valid, resolved) = try options.resolved()
             try resolved.request.checkSchedule(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkUNet(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkControlNets(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
             try resolved.request.checkVariant(model: ModelReference(path: try modelLocation(model, option: "model"), config: config.map(absolute)))
-            let store = try queue.open(create: true)
-            let id = try store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), validated: valid,
+            let store = try await queue.open(create: true)
+            let id = try await store.enqueue(model: try modelLocation(model, option: "model"), config: config.map(absolute), validated: valid,
                                        blobs: resolved.blobs, priority: priority, maxAttempts: maxAttempts)
             print(id)
         }
@@ -35,7 +35,7 @@ struct EnqueueCommand: ParsableCommand {
 
 /// `kiln work`: claims and renders jobs. SIGTERM or SIGINT stops it after the current step with
 /// the job back in the queue (a second signal stops it at once).
-struct WorkCommand: ParsableCommand {
+struct WorkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "work", abstract: "Claim and render queued jobs, checkpointing as it goes.")
 
     @OptionGroup var queue: QueueLocationOptions
@@ -54,8 +54,8 @@ struct WorkCommand: ParsableCommand {
     @Option(name: .customLong("max-memory"), help: "Gigabytes of model weights to hold at once (default: 60% of memory; base and refiner are kept between jobs when they fit).")
     var maxMemory: Double?
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
             guard lease >= 1 else { throw ValidationError("--lease must be at least 1 second") }
             guard retryBackoff.isFinite, retryBackoff >= 0, retryBackoff <= 86_400 else {
@@ -77,14 +77,14 @@ struct WorkCommand: ParsableCommand {
             options.maxModelBytes = try RenderCommand.budget(maxMemory)
             // Tests make output writes fail as a full disk does (see Worker.Options.failingOutputWrites).
             options.failingOutputWrites = Int(ProcessInfo.processInfo.environment["KILN_TEST_ENOSPC_WRITES"] ?? "") ?? 0
-            let store = try queue.open(create: false)
+            let store = try await queue.open(create: false)
             BusErrorNotice.install(queue: store.displayName)
             let worker = Worker(store: store, options: options)
             worker.onWarning = { say("warning: " + $0) }
             let stop = worker.stop, inHand = JobInHand(), workerName = options.name
             // A second signal ends the process at once, putting the job back first (1 s at most).
             let signals = StopSignals(onFirst: { _ in stop.request() },
-                                      beforeExit: { inHand.release(from: store, worker: workerName) })
+                                      beforeExit: { await inHand.release(from: store, worker: workerName) })
             defer { withExtendedLifetime(signals) {} }
             // A queue on a server (PostgreSQL) waits out a restart instead of failing: for as long
             // as the job's lease lasts, and between jobs until a stop is requested.
@@ -99,7 +99,7 @@ struct WorkCommand: ParsableCommand {
             // The queue's ETA reads every job's step times, so it is asked for only when the live
             // line shows it: before each job until there is one, then at most every 30 s, so the
             // cost per job does not grow with the queue.
-            var eta = live ? try store.progress().eta : nil
+            var eta = live ? try await store.progress().eta : nil
             var etaRead = Date()
             worker.onStep = { job, step, steps in
                 inHand.rendering(job)
@@ -113,10 +113,10 @@ struct WorkCommand: ParsableCommand {
                 jobStart = Date()
                 lastSteps = 0
                 if live, eta == nil || Date().timeIntervalSince(etaRead) >= 30 {
-                    eta = try waited { try store.progress().eta } ?? eta
+                    eta = try await waited { try await store.progress().eta } ?? eta
                     etaRead = Date()
                 }
-                let ran = try waited { try worker.runOne() }
+                let ran = try await waited { try await worker.runOne() }
                 inHand.rendering(nil)
                 guard let outcome = ran else { continue }
                 if live, lastSteps > 0 { print("") }
@@ -125,12 +125,12 @@ struct WorkCommand: ParsableCommand {
                     if stop.isRequested { continue }
                     // --until-empty waits while a job may still become claimable: queued for a
                     // retry, or running under a lease that may expire.
-                    if untilEmpty, try waited({ try store.hasPendingWork() }) == false { return }
-                    store.waitForWork(seconds: untilEmpty ? 0.25 : 2, unless: stop)
+                    if untilEmpty, try await waited({ try await store.hasPendingWork() }) == false { return }
+                    await store.waitForWork(seconds: untilEmpty ? 0.25 : 2, unless: stop)
                     continue
                 case .done(let id):
                     let seconds = Date().timeIntervalSince(jobStart)
-                    let images = try waited { try store.imageCount(jobID: id) } ?? 0
+                    let images = try await waited { try await store.imageCount(jobID: id) } ?? 0
                     imagesTonight += images
                     warm.add(images: images, seconds: seconds)
                     say(String(format: "job %lld done in %.1f s, %d steps (%.2f steps/s)", id, seconds, lastSteps,
@@ -178,7 +178,7 @@ func say(_ line: String) {
 }
 
 /// `kiln report`: SQL on a read-only connection.
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report", abstract: "Query the queue with SQL (read-only). Views: v_jobs, v_outputs.")
 
     @OptionGroup var queue: QueueLocationOptions
@@ -186,32 +186,32 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "table, csv or json (csv and json are written row by row as they are read; a table waits for the last row).") var format: String = "table"
     @Option(help: "Seconds before the query is stopped (it runs in a read-only transaction).") var timeout: Double = 60
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             guard let f = Report.Format(rawValue: format) else { throw ValidationError("--format must be table, csv or json, not '\(format)'") }
             guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
                 throw ValidationError("--timeout must be between 0 and 86400 seconds, not \(timeout)")
             }
             // CSV and JSON rows are written as they are read, never all held (a table is
             // formatted at the end: its widths need every row).
-            let reader = try queue.openReader(), output = StandardOutput()
+            let reader = try await queue.openReader(), output = StandardOutput()
             defer { output.flush() }
             let report = Report.Stream(format: f) { output.write($0) }
-            try reader.forEachRow(sql: sql, timeout: timeout, header: { report.begin(columns: $0) }, row: { report.add($0) })
+            try await reader.forEachRow(sql: sql, timeout: timeout, header: { report.begin(columns: $0) }, row: { report.add($0) })
             report.end()
         }
     }
 }
 
 /// `kiln status`: job counts by state and the running jobs with their progress.
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Job counts by state and running jobs with step/steps and ETA.")
 
     @OptionGroup var queue: QueueLocationOptions
 
-    func run() throws {
-        try failing {
-            print(Report.format(try queue.openReader().status(), as: .table))
+    func run() async throws {
+        try await failing {
+            print(Report.format(try await queue.openReader().status(), as: .table))
         }
     }
 }

@@ -9,7 +9,7 @@ struct QueueLocationOptions: ParsableArguments {
     @Option(help: "The queue: a SQLite file or postgresql://user@host:port/dbname (default: $KILN_DB).") var db: String?
 
     /// The queue to write to; only `create` (enqueue, sweep, serve's actions) may make a new one.
-    func open(create: Bool) throws -> any JobQueue { try Queues.open(db, create: create) }
+    func open(create: Bool) async throws -> any JobQueue { try await Queues.open(db, create: create) }
 
     /// The queue for the gallery: its async reader, and with `actions` what its pages may change
     /// (opening the queue for writing first, which creates or migrates it).
@@ -18,5 +18,5 @@ struct QueueLocationOptions: ParsableArguments {
     }
 
     /// The queue read only: never created, never migrated.
-    func openReader() throws -> any QueueReader { try Queues.openReader(db) }
+    func openReader() async throws -> any QueueReader { try await Queues.openReader(db) }
 }

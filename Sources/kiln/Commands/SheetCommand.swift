@@ -6,7 +6,7 @@ import QueueBackends
 import RenderQueue
 
 /// `kiln sheet`: a labelled contact sheet of a sweep's images, one parameter across, one down.
-struct SheetCommand: ParsableCommand {
+struct SheetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sheet", abstract: "Draw a labelled contact sheet of a sweep.")
 
     @OptionGroup var queue: QueueLocationOptions
@@ -27,11 +27,11 @@ struct SheetCommand: ParsableCommand {
     /// An image's label on an axis (`RenderParameter.label(in:)`, as the gallery's grid labels it).
     static func label(_ p: RenderParameter, _ record: Provenance) -> String { p.label(in: record) }
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             guard cellSize >= 32, cellSize <= 2048 else { throw ValidationError("--cell-size must be between 32 and 2048") }
             let across = try SheetCommand.parameter(x, "x"), down = try SheetCommand.parameter(y, "y")
-            let rows = try queue.openReader().sweepOutputs(sweep)
+            let rows = try await queue.openReader().sweepOutputs(sweep)
             guard !rows.isEmpty else { throw ValidationError("sweep \(sweep) has no finished images") }
             // Labels first, so the sheet's size is checked before any image is decoded.
             let labelled = try rows.map { row -> (x: String, y: String, output: StoredOutput) in

@@ -6,7 +6,7 @@ import QueueBackends
 import RenderQueue
 
 /// `kiln sweep`: expands a spec into jobs in one transaction.
-struct SweepCommand: ParsableCommand {
+struct SweepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "sweep", abstract: "Expand a YAML or JSON sweep spec into jobs; print the sweep id and job count.")
 
     @OptionGroup var queue: QueueLocationOptions
@@ -16,8 +16,8 @@ struct SweepCommand: ParsableCommand {
     /// Expansions of each prompt template `--dry-run` lists.
     static let shownExpansions = 50
 
-    func run() throws {
-        try failing {
+    func run() async throws {
+        try await failing {
             // Refuse an oversized spec before reading it (SweepSpec checks the text again).
             if let size = (try? FileManager.default.attributesOfItem(atPath: spec))?[.size] as? Int, size > SweepSpec.maxTextBytes {
                 throw QueueError.invalidSpec(key: "(file)", reason: "is \(size) bytes, over the limit of \(SweepSpec.maxTextBytes); use {from, to} ranges and axes instead of long lists")
@@ -98,8 +98,8 @@ struct SweepCommand: ParsableCommand {
                 }
                 return
             }
-            let store = try queue.open(create: true)
-            let (id, count) = try store.enqueue(sweep: parsed, model: model, config: config, requests: requests, blobs: blobs)
+            let store = try await queue.open(create: true)
+            let (id, count) = try await store.enqueue(sweep: parsed, model: model, config: config, requests: requests, blobs: blobs)
             print("sweep \(id): \(count) jobs")
         }
     }
@@ -112,44 +112,49 @@ struct JobSelectionOptions: ParsableArguments {
     @Argument(help: "Job ids (none: all jobs, or the sweep's).") var jobs: [Int64] = []
 }
 
-struct CancelCommand: ParsableCommand {
+struct CancelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel queued jobs; running ones stop at their next step.")
     @OptionGroup var selection: JobSelectionOptions
-    func run() throws {
-        try failing {
-            let n = try selection.queue.open(create: false).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
+    func run() async throws {
+        try await failing {
+            let n = try await selection.queue.open(create: false).cancel(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs cancelled or stopping")
         }
     }
 }
 
-struct RetryCommand: ParsableCommand {
+struct RetryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "retry", abstract: "Queue failed or cancelled jobs again.")
     @OptionGroup var selection: JobSelectionOptions
-    func run() throws {
-        try failing {
-            let n = try selection.queue.open(create: false).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
+    func run() async throws {
+        try await failing {
+            let n = try await selection.queue.open(create: false).retry(JobSelection(jobs: selection.jobs, sweep: selection.sweep))
             print("\(n) jobs queued again")
         }
     }
 }
 
-struct PauseCommand: ParsableCommand {
+struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pause", abstract: "Stop claiming new jobs (the whole queue or one sweep).")
     @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try queue.open(create: false).setPaused(true, sweep: sweep); print("paused") } }
+    func run() async throws { try await failing { try await queue.open(create: false).setPaused(true, sweep: sweep); print("paused") } }
 }
 
-struct ResumeCommand: ParsableCommand {
+struct ResumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "Claim jobs again after a pause.")
     @OptionGroup var queue: QueueLocationOptions
     @Option(help: "A sweep id.") var sweep: Int64?
-    func run() throws { try failing { try queue.open(create: false).setPaused(false, sweep: sweep); print("resumed") } }
+    func run() async throws { try await failing { try await queue.open(create: false).setPaused(false, sweep: sweep); print("resumed") } }
 }
 
-struct PruneCommand: ParsableCommand {
+struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete the checkpoints of finished jobs.")
     @OptionGroup var queue: QueueLocationOptions
-    func run() throws { try failing { print("\(try queue.open(create: false).pruneCheckpoints()) checkpoints deleted") } }
+    func run() async throws {
+        try await failing {
+            let deleted = try await queue.open(create: false).pruneCheckpoints()
+            print("\(deleted) checkpoints deleted")
+        }
+    }
 }
