@@ -8,6 +8,12 @@ import Dispatch
 /// suspend here and resume here: this is the one place where async code meets the render.
 final class RenderExecutor: TaskExecutor {
     private let queue = DispatchQueue(label: "kiln.render", qos: .userInitiated)
+    private static let marker = DispatchSpecificKey<Bool>()
+
+    init() { queue.setSpecific(key: RenderExecutor.marker, value: true) }
+
+    /// Whether the calling code runs on a worker's render executor (for tests and checks).
+    static var isCurrent: Bool { DispatchQueue.getSpecific(key: marker) == true }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job), executor = asUnownedTaskExecutor()
