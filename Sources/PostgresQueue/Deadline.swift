@@ -58,13 +58,16 @@ enum Deadline {
             return true
         }
 
+        /// Keeps both tasks. A call that already finished (its work can win before this runs)
+        /// stops its clock here, which would otherwise run on with no limit to stop it.
         func hold(work: Task<Void, Never>, clock: Task<Void, Never>) {
-            let cancelled = state.withLock { s -> Bool in
+            let (cancelled, done) = state.withLock { s -> (Bool, Bool) in
                 s.work = work
                 s.clock = clock
-                return s.cancelled
+                return (s.cancelled, s.done)
             }
             if cancelled { work.cancel() }
+            if done { clock.cancel() }
         }
 
         func cancel() {
@@ -77,7 +80,13 @@ enum Deadline {
     }
 }
 
-/// The connection closed under a statement that never finished.
+/// The connection closed under a statement that never finished. During a stream (rows already
+/// on their way, the reading task cancelled) it is not to be repeated: `PostgresQueueFailure`
+/// counts only the other kind as a lost connection.
 struct ConnectionGone: Error, CustomStringConvertible {
-    var description: String { "the connection closed while a statement was still waiting for its answer" }
+    var duringStream = false
+    var description: String {
+        duringStream ? "the connection closed while the rows were still coming; run it again"
+            : "the connection closed while a statement was still waiting for its answer"
+    }
 }

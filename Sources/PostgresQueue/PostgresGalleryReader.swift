@@ -8,8 +8,9 @@ import Synchronization
 /// pooled connection, awaited, never waited for on a thread. A read that loses its connection is
 /// made once more on a fresh one (reads are safe to repeat): a statement whose connection has
 /// been closed for a second is given up as lost, since a connection the server terminated can
-/// leave a statement pending for ever (the worker's `Blocking` watchdog, made async); one still
-/// unanswered after `readSeconds` is given up too.
+/// leave a statement pending for ever (the watchdog the queue's session puts on each statement,
+/// `Statements.watch`, here on the whole call); one still unanswered after `readSeconds` is
+/// given up too.
 public final class PostgresGalleryReader: GalleryReader {
     let location: PostgresLocation
     let client: PostgresClient

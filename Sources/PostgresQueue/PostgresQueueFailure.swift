@@ -36,7 +36,10 @@ public struct PostgresQueueFailure: Error, CustomStringConvertible, QueueDatabas
 
     /// True when `error` means the connection is gone (a new one may work).
     static func isConnectionLost(_ error: Error) -> Bool {
-        guard let e = error as? PSQLError else { return error is ChannelError || error is IOError || error is ConnectionGone }
+        guard let e = error as? PSQLError else {
+            if let gone = error as? ConnectionGone { return !gone.duringStream }
+            return error is ChannelError || error is IOError
+        }
         if let state = e.serverInfo?[.sqlState] { return state.hasPrefix("08") || state.hasPrefix("57P") }
         let lost: [PSQLError.Code] = [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .connectionError]
         return lost.contains(e.code)
@@ -48,6 +51,7 @@ public struct PostgresQueueFailure: Error, CustomStringConvertible, QueueDatabas
         if error is QueueError || error is PostgresQueueFailure { return error }
         let db = location.displayName
         guard let e = error as? PSQLError else {
+            if let gone = error as? ConnectionGone, gone.duringStream { return PostgresQueueFailure("\(db): \(gone)", kind: .transient) }
             if isConnectionLost(error) {
                 return PostgresQueueFailure("\(db): the connection to the server was lost (\(error)); try again", kind: .transient)
             }

@@ -5,7 +5,8 @@ import RenderQueue
 extension PostgresQueueReader {
     /// User SQL as `query` runs it (`BEGIN READ ONLY`, `statement_timeout`), each row handed to
     /// `row` as it arrives from the server, on the caller's task. A connection lost after the
-    /// first row is reported, never retried (the rows already handed on would come twice).
+    /// first row is reported, never retried (the rows already handed on would come twice); the
+    /// column names are handed on once, even when the query is made again.
     public nonisolated(nonsending) func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void,
                                                    row: ([String?]) throws -> Void) async throws {
         // Said before the server says "syntax error" about a second statement it cannot parse.
@@ -21,14 +22,15 @@ extension PostgresQueueReader {
         }
         let milliseconds = max(1, Int((timeout * 1000).rounded(.up)))
         let name = displayName
+        var progress = Statements.StreamProgress()
         do {
             try await session.transaction("BEGIN READ ONLY") { s in
                 try await s.execute(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(milliseconds)"))
-                var handed = 0
+                let before = progress.rows
                 do {
-                    try await s.stream(query, header: header, row: row, handed: &handed)
-                } catch where handed > 0 && PostgresQueueFailure.isConnectionLost(error) {
-                    throw PostgresQueueFailure("\(name): the connection to the server was lost after \(handed) rows; the report is incomplete, run it again",
+                    try await s.stream(query, header: header, row: row, progress: &progress)
+                } catch where progress.rows > before && PostgresQueueFailure.isConnectionLost(error) {
+                    throw PostgresQueueFailure("\(name): the connection to the server was lost after \(progress.rows - before) rows; the report is incomplete, run it again",
                                                kind: .transient)
                 }
             }

@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import RenderQueue
+import Synchronization
 
 /// Statements on one connection, awaited: one statement per call through the extended query
 /// protocol, values bound, never spliced into the SQL. With `watch`, each statement is given up
@@ -42,34 +43,48 @@ struct Statements: Sendable {
     /// The number `query` returns (e.g. `SELECT count(*) FROM (... RETURNING 1)`).
     func count(_ query: PostgresQuery) async throws -> Int { try await value(query, as: Int.self) ?? 0 }
 
+    /// How far a streamed query got: the column names handed on (once, even when the query is
+    /// made again after a lost connection) and the rows handed on so far.
+    struct StreamProgress {
+        var headerSent = false
+        var rows = 0
+    }
+
     /// `query`'s column names (even for no rows), then its rows made into text (as `kiln report`
     /// prints them), each handed to `row` as it arrives, so large values (PNGs) are never all
-    /// held at once; `handed` counts the rows handed on (also when the stream then fails). The
-    /// server's first answer is watched as `rows` watches it; the rows after it arrive on a live
-    /// stream.
-    func stream(_ query: PostgresQuery, header: ([String]) throws -> Void, row: ([String?]) throws -> Void,
-                handed: inout Int) async throws {
+    /// held at once; `progress` says how far it got (also when the stream then fails). With
+    /// `watch`, the whole stream is watched: once the connection has been closed that long under
+    /// it, the calling task is cancelled (a stream left pending would never end) and the read
+    /// fails as transient, not to be repeated (`ConnectionGone` with `duringStream`).
+    nonisolated(nonsending) func stream(_ query: PostgresQuery, header: ([String]) throws -> Void, row: ([String?]) throws -> Void,
+                                        progress: inout StreamProgress) async throws {
         let connection = self.connection, logger = self.logger
-        let sequence: PostgresRowSequence
-        if let grace = watch {
-            sequence = try await Deadline.run(seconds: nil, else: ConnectionGone(), closed: { connection.isClosed }, grace: grace) {
-                try await connection.query(query, logger: logger)
+        let watcher = watch.map { grace in StreamWatch(connection: connection, grace: grace) }
+        defer { watcher?.stop() }
+        do {
+            let sequence = try await connection.query(query, logger: logger)
+            let columns = Statements.columnNames(sequence)
+            if !columns.isEmpty, !progress.headerSent {
+                progress.headerSent = true
+                try header(columns)
             }
-        } else {
-            sequence = try await connection.query(query, logger: logger)
-        }
-        let columns = Statements.columnNames(sequence)
-        var named = !columns.isEmpty
-        if named { try header(columns) }
-        for try await values in sequence {
-            if !named {
-                try header(values.map(\.columnName))
-                named = true
+            for try await values in sequence {
+                if !progress.headerSent {
+                    progress.headerSent = true
+                    try header(values.map(\.columnName))
+                }
+                progress.rows += 1
+                try row(values.map { PostgresText.render($0) })
             }
-            handed += 1
-            try row(values.map { PostgresText.render($0) })
+            if !progress.headerSent {
+                progress.headerSent = true
+                try header(columns)
+            }
+        } catch {
+            if let watcher, await watcher.finish() { throw ConnectionGone(duringStream: true) }
+            throw error
         }
-        if !named { try header(columns) }
+        if let watcher, await watcher.finish() { throw ConnectionGone(duringStream: true) }
     }
 
     /// The result's column names even when it has no rows. postgres-nio keeps them in the
@@ -83,5 +98,52 @@ struct Statements: Sendable {
             Mirror(reflecting: column).children.first(where: { $0.label == "name" })?.value as? String
         }
         return names.count == columns.count ? names : []
+    }
+}
+
+/// The watch on a streamed query (`Statements.stream`): a task that cancels the streaming task
+/// once the connection has been closed for `grace` seconds. The streaming task's handle is only
+/// used while that task waits in `stream`, which awaits this watch's end before it returns.
+final class StreamWatch: Sendable {
+    /// Set when the watch cancelled the streaming task.
+    final class Fired: Sendable {
+        let value = Atomic<Bool>(false)
+    }
+
+    private let fired = Fired()
+    private let task: Task<Void, Never>?
+
+    init(connection: PostgresConnection, grace: Double) {
+        let fired = fired
+        let limit = Duration.milliseconds(Int64((grace * 1000).rounded()))
+        // The streaming task's handle leaves `withUnsafeCurrentTask` only for this watch, which
+        // `stream` awaits (`finish`) before it returns: the handle never outlives its task.
+        guard let streaming = withUnsafeCurrentTask(body: { $0 }) else {
+            task = nil
+            return
+        }
+        task = Task.detached {
+            var closedSince: ContinuousClock.Instant?
+            while (try? await Task.sleep(for: .milliseconds(100))) != nil {
+                guard connection.isClosed else { continue }
+                let since = closedSince ?? ContinuousClock.now
+                closedSince = since
+                if ContinuousClock.now - since >= limit {
+                    fired.value.store(true, ordering: .sequentiallyConsistent)
+                    streaming.cancel()
+                    return
+                }
+            }
+        }
+    }
+
+    /// Stops the watch without waiting (a `defer`'s part; `finish` waits).
+    func stop() { task?.cancel() }
+
+    /// Stops the watch and waits for it to end; true when it fired.
+    func finish() async -> Bool {
+        task?.cancel()
+        await task?.value
+        return fired.value.load(ordering: .sequentiallyConsistent)
     }
 }

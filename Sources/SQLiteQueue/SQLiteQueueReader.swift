@@ -33,8 +33,9 @@ public final class SQLiteQueueReader: QueueReader, Sendable {
     }
 
     /// `query`, each row handed on as the cursor reads it. The callbacks cannot leave the
-    /// caller, so the read runs there (`nonisolated(nonsending)`: on the caller's actor, for the
-    /// commands the main thread, never a thread of the cooperative pool).
+    /// caller, so the read runs there (`nonisolated(nonsending)`: on the caller's actor; the
+    /// commands that read, `status`, `report`, `sheet` and `export`, run on the main actor, so
+    /// the read never holds a thread of the cooperative pool).
     public nonisolated(nonsending) func forEachRow(sql: String, timeout: Double, header: ([String]) throws -> Void,
                                                    row: ([String?]) throws -> Void) async throws {
         try forEachRow(sql: sql, arguments: nil, timeout: timeout, header: header, row: row)

@@ -12,7 +12,7 @@ func failing<T>(_ body: () throws -> T) throws -> T {
 }
 
 /// `failing` for an async body.
-func failing<T>(_ body: () async throws -> T) async throws -> T {
+nonisolated(nonsending) func failing<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch {

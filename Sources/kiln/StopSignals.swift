@@ -7,10 +7,13 @@ import Synchronization
 ///
 /// A real signal handler counts the signals and, being async-signal-safe, does nothing else but
 /// wake a dedicated thread (`sem_post`); that thread calls `onFirst` and, on the second signal,
-/// runs `beforeExit` in a task of its own (waiting for it on this thread), restores the default action and raises the signal
-/// again. A third signal ends the process from the handler itself. Nothing here waits for
-/// Dispatch's shared queues, which the render's compute threads can keep busy for seconds (a
-/// 1536 px VAE decode): a signal is seen however busy the process is.
+/// runs `beforeExit` in a task of its own (waiting for it on this thread, at most `exitGrace`),
+/// restores the default action and raises the signal again. A third signal ends the process from
+/// the handler itself. Seeing a signal never waits for Dispatch's shared queues, which the
+/// render's compute threads can keep busy for seconds (a 1536 px VAE decode): a signal is seen
+/// however busy the process is. `beforeExit`'s task needs a thread of Swift's pool; should the
+/// render keep it from finishing within the grace, the job it would have put back is taken over
+/// as a gone worker's (at once by the next claim on this host).
 final class StopSignals {
     /// How long the second signal waits for `beforeExit` before ending the process anyway.
     static let exitGrace = 1.0

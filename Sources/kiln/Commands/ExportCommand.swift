@@ -19,7 +19,8 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .customLong("output-folder"), help: "Where to write the files (must exist).") var outputFolder: String
     @Flag(help: "Overwrite a file of the same name whose bytes differ (it is kept otherwise).") var force = false
 
-    func run() async throws {
+    /// On the main actor: the queue's reads that stream rows run there, off Swift's pool.
+    @MainActor func run() async throws {
         try await failing {
             guard sweep == nil || jobs.isEmpty else { throw ValidationError("give --sweep or --job, not both") }
             var isDir: ObjCBool = false

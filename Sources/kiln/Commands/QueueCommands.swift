@@ -186,7 +186,8 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "table, csv or json (csv and json are written row by row as they are read; a table waits for the last row).") var format: String = "table"
     @Option(help: "Seconds before the query is stopped (it runs in a read-only transaction).") var timeout: Double = 60
 
-    func run() async throws {
+    /// On the main actor: the queue's reads that stream rows run there, off Swift's pool.
+    @MainActor func run() async throws {
         try await failing {
             guard let f = Report.Format(rawValue: format) else { throw ValidationError("--format must be table, csv or json, not '\(format)'") }
             guard timeout.isFinite, timeout > 0, timeout <= 86_400 else {
@@ -209,7 +210,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var queue: QueueLocationOptions
 
-    func run() async throws {
+    /// On the main actor: the queue's reads that stream rows run there, off Swift's pool.
+    @MainActor func run() async throws {
         try await failing {
             print(Report.format(try await queue.openReader().status(), as: .table))
         }

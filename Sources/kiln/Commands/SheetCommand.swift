@@ -27,7 +27,8 @@ struct SheetCommand: AsyncParsableCommand {
     /// An image's label on an axis (`RenderParameter.label(in:)`, as the gallery's grid labels it).
     static func label(_ p: RenderParameter, _ record: Provenance) -> String { p.label(in: record) }
 
-    func run() async throws {
+    /// On the main actor: the queue's reads that stream rows run there, off Swift's pool.
+    @MainActor func run() async throws {
         try await failing {
             guard cellSize >= 32, cellSize <= 2048 else { throw ValidationError("--cell-size must be between 32 and 2048") }
             let across = try SheetCommand.parameter(x, "x"), down = try SheetCommand.parameter(y, "y")
