@@ -9,10 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-// Queries per block (a multiple of the micro-kernel's 6 rows) and keys per chunk (even, at most
-// KC_MAX): one chunk's scores, 96 KB of float32, stay in L2 with K's and V's chunks.
-#define QB 48
-#define CHUNK 512
+// Queries per block and keys per chunk: QB and CHUNK (online_softmax.h).
 
 static int64_t padded_d(int64_t d) { return (d + PANEL - 1) / PANEL * PANEL; }
 
@@ -71,7 +68,7 @@ AVX512BF16 static void attention_block(int64_t rows, int64_t keys, int64_t d, co
 int kiln_bf16_attention(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,
                         const uint16_t *packedK, const uint16_t *packedV, float *out, int64_t ldo,
                         float scale, void *workspace) {
-    if (!kiln_cpu_has_avx512_bf16() || d < 1 || d > KILN_ATTENTION_MAX_D || keys < 1 || !(scale > 0)) return 0;
+    if (!kiln_cpu_has_avx512_bf16() || !kiln_attention_arguments_ok(d, keys, scale)) return 0;
     for (int64_t r0 = 0; r0 < rows; r0 += QB) {
         const int64_t n = rows - r0 < QB ? rows - r0 : QB;
         attention_block(n, keys, d, q + r0 * ldq, ldq, packedK, packedV, out + r0 * ldo, ldo, scale, (uint8_t *)workspace);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -76,27 +75,6 @@ void kiln_bf16_gemm_portable(int64_t m, int64_t n, int64_t k, const float *a, in
 
 #if defined(__x86_64__)
 
-int kiln_cpu_has_avx512_bf16(void) {
-    static int cached = -1;
-    int known = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (known >= 0) return known;
-    unsigned a, b, c, d, result = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 27)) /* OSXSAVE */) {
-        unsigned lo, hi;
-        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-        // XMM, YMM, opmask, ZMM0-15 upper halves and ZMM16-31 state enabled by the OS.
-        if ((lo & 0xe6u) == 0xe6u && __get_cpuid_max(0, 0) >= 7) {
-            __cpuid_count(7, 0, a, b, c, d);
-            int f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
-            __cpuid_count(7, 1, a, b, c, d);
-            int bf16 = (a >> 5) & 1;
-            result = f && bw && vl && bf16;
-        }
-    }
-    __atomic_store_n(&cached, (int)result, __ATOMIC_RELAXED);
-    return (int)result;
-}
-
 AVX512BF16 static void avx512_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                                    const uint16_t *packedB, float *c, int64_t ldc, float beta, uint16_t *ws) {
     if (m <= 0 || n <= 0) return;
@@ -138,8 +116,6 @@ void kiln_bf16_gemm_avx512(int64_t m, int64_t n, int64_t k, const float *a, int6
 }
 
 #else  // not x86-64: the portable kernel only
-
-int kiln_cpu_has_avx512_bf16(void) { return 0; }
 
 void kiln_bf16_gemm_avx512(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                            const uint16_t *packedB, float *c, int64_t ldc, float beta, void *workspace) {

@@ -9,8 +9,6 @@
 
 #define PANEL 64
 #define MR 6
-#define QB 48
-#define CHUNK 512
 
 static int64_t padded(int64_t d) { return (d + PANEL - 1) / PANEL * PANEL; }
 
@@ -38,8 +36,6 @@ size_t kiln_f32_attention_workspace_size(int64_t d) {
 }
 
 #if defined(__x86_64__)
-
-int kiln_cpu_has_avx512f(void) { return __builtin_cpu_supports("avx512f") ? 1 : 0; }
 
 // C[0..mr) x [0..64) (nvalid columns stored) = (first ? 0 : C) + A (rows at stride lda) x panel,
 // over k: each element summed over k in order, one fused multiply-add at a time.
@@ -112,7 +108,7 @@ __attribute__((target("avx512f"))) static void attention_block(int64_t rows, int
 int kiln_f32_attention(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,
                        const float *packedK, const float *packedV, float *out, int64_t ldo,
                        float scale, void *workspace) {
-    if (!kiln_cpu_has_avx512f() || d < 1 || d > KILN_ATTENTION_MAX_D || keys < 1 || !(scale > 0)) return 0;
+    if (!kiln_cpu_has_avx512f() || !kiln_attention_arguments_ok(d, keys, scale)) return 0;
     for (int64_t r0 = 0; r0 < rows; r0 += QB) {
         const int64_t n = rows - r0 < QB ? rows - r0 : QB;
         attention_block(n, keys, d, q + r0 * ldq, ldq, packedK, packedV, out + r0 * ldo, ldo, scale, (float *)workspace);
@@ -121,8 +117,6 @@ int kiln_f32_attention(int64_t rows, int64_t keys, int64_t d, const float *q, in
 }
 
 #else
-
-int kiln_cpu_has_avx512f(void) { return 0; }
 
 int kiln_f32_attention(int64_t rows, int64_t keys, int64_t d, const float *q, int64_t ldq,
                        const float *packedK, const float *packedV, float *out, int64_t ldo,

@@ -5,8 +5,22 @@
 #ifndef KILN_ONLINE_SOFTMAX_H
 #define KILN_ONLINE_SOFTMAX_H
 
+#include "ckiln_kernels.h"
+
 #include <math.h>
 #include <stdint.h>
+
+// Queries per block (a multiple of the micro-kernels' 6 rows) and keys per chunk (even, at most
+// the bf16 kernel's KC_MAX): one chunk's scores, 96 KB of float32, stay in L2 with K's and V's
+// chunks. Both kernels block alike, so their workspaces and row order agree.
+#define QB 48
+#define CHUNK 512
+
+// The arguments both attention kernels take, checked alike: a head width they support, at least
+// one key and a positive scale (NaN refused).
+static inline int kiln_attention_arguments_ok(int64_t d, int64_t keys, float scale) {
+    return d >= 1 && d <= KILN_ATTENTION_MAX_D && keys >= 1 && scale > 0;
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -56,11 +56,10 @@ public final class BLASLibrary: Sendable {
         }
     }
 
-    /// The OpenBLAS core type for this CPU's instruction sets, from /proc/cpuinfo (x86-64 only).
+    /// The OpenBLAS core type for this CPU's instruction sets, from /proc/cpuinfo's flags as
+    /// `InstructionSet` read them (x86-64 only).
     static func coreTypeFromCPUFlags() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-        let flags = Set(line.split(separator: " ").map(String.init))
+        guard InstructionSet.architecture == "x86_64", let flags = InstructionSet.flags else { return nil }
         if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512_bf16"]) { return "Cooperlake" }
         if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq"]) { return "SkylakeX" }
         if flags.isSuperset(of: ["avx2", "fma"]) { return "Haswell" }

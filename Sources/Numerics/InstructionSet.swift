@@ -5,7 +5,12 @@ import Foundation
 /// thread count is not among them (every partition depends on the problem's sizes alone).
 public enum InstructionSet {
     /// The features of this CPU that matter, e.g. "x86_64 avx avx2 fma avx512f avx512bw".
-    public static let current: String = describe(architecture: architecture, cpuinfo: try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
+    public static let current: String = describe(architecture: architecture, flags: flags)
+
+    /// Every flag (x86) or feature (ARM) of the first CPU in `/proc/cpuinfo`, read once: the
+    /// one reading of it (OpenBLAS's core type is picked from it too; the C kernels ask cpuid).
+    static let flags: Set<String>? = flags(architecture: architecture,
+                                           cpuinfo: try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
 
     /// The flags looked for, in the order they are listed.
     static let x86Flags = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl",
@@ -25,11 +30,20 @@ public enum InstructionSet {
     /// `architecture` and the known features found in the first `flags` (x86) or `Features`
     /// (ARM) line of `/proc/cpuinfo` text.
     static func describe(architecture: String, cpuinfo: String?) -> String {
+        describe(architecture: architecture, flags: flags(architecture: architecture, cpuinfo: cpuinfo))
+    }
+
+    static func describe(architecture: String, flags: Set<String>?) -> String {
         let known = architecture == "arm64" ? armFeatures : x86Flags
+        guard let flags else { return architecture }
+        return ([architecture] + known.filter(flags.contains)).joined(separator: " ")
+    }
+
+    /// The words of the first `flags` (x86) or `Features` (ARM) line of `/proc/cpuinfo` text.
+    static func flags(architecture: String, cpuinfo: String?) -> Set<String>? {
         let key = architecture == "arm64" ? "Features" : "flags"
         guard let line = cpuinfo?.split(separator: "\n").first(where: { $0.hasPrefix(key) }),
-              let colon = line.firstIndex(of: ":") else { return architecture }
-        let present = Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
-        return ([architecture] + known.filter(present.contains)).joined(separator: " ")
+              let colon = line.firstIndex(of: ":") else { return nil }
+        return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
     }
 }

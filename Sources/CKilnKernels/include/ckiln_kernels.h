@@ -131,7 +131,7 @@ size_t kiln_f32_panels_size(int64_t k, int64_t n);
 /// op(B) (k x n) in panels of 64 columns, one after the other, each k rows of 64 floats:
 /// packed[(j * k + r) * 64 + c] = op(B)[r][64j + c], zero past n. transB as kiln_bf16_pack_b.
 void kiln_f32_pack_panels(const float *b, int64_t k, int64_t n, int64_t ldb, int transB, float *packed);
-/// 1 when the CPU and OS support AVX-512F, else 0.
+/// 1 when the CPU and OS support AVX-512F (cpuid + xgetbv, probed once with the next), else 0.
 int kiln_cpu_has_avx512f(void);
 
 /// 1 when the CPU and OS support AVX-512 F/BW/VL and AVX512_BF16 (cpuid + xgetbv), else 0.
