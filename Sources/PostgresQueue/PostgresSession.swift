@@ -222,12 +222,10 @@ final class WakeSignal: Sendable {
     func raise() { raised.store(true, ordering: .sequentiallyConsistent) }
     func clear() { raised.store(false, ordering: .sequentiallyConsistent) }
 
-    /// Waits until raised, `deadline` or a stop request (checked every 50 ms, suspending); true
-    /// when it was raised, which it clears.
+    /// Waits until raised, `deadline` or a stop request (`StopRequest.wait`'s naps); true when
+    /// it was raised, which it clears.
     func wait(until deadline: Date, unless stop: StopRequest) async -> Bool {
-        while !raised.load(ordering: .sequentiallyConsistent), !stop.isRequested, !Task.isCancelled, Date() < deadline {
-            try? await Task.sleep(for: .milliseconds(Int64(min(0.05, max(deadline.timeIntervalSinceNow, 0)) * 1000) + 1))
-        }
+        await stop.wait(until: deadline) { raised.load(ordering: .sequentiallyConsistent) }
         return raised.exchange(false, ordering: .sequentiallyConsistent)
     }
 }

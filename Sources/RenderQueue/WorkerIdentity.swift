@@ -57,10 +57,13 @@ public final class StopRequest: Sendable {
 
     /// Sleeps up to `seconds` in short naps (suspending, never holding a thread), returning
     /// early when a stop is requested or the task is cancelled.
-    public func wait(seconds: Double) async {
-        let end = Date().addingTimeInterval(seconds)
-        while !isRequested, !Task.isCancelled, Date() < end {
-            try? await Task.sleep(for: .milliseconds(Int64(min(0.05, max(end.timeIntervalSinceNow, 0)) * 1000) + 1))
+    public func wait(seconds: Double) async { await wait(until: Date().addingTimeInterval(seconds)) }
+
+    /// Sleeps in naps of at most 50 ms until `deadline`, a stop request, the task's
+    /// cancellation, or `done()` (checked between naps).
+    public func wait(until deadline: Date, or done: () -> Bool = { false }) async {
+        while !done(), !isRequested, !Task.isCancelled, Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(Int64(min(0.05, max(deadline.timeIntervalSinceNow, 0)) * 1000) + 1))
         }
     }
 }

@@ -21,50 +21,42 @@ extension SQLiteJobQueue {
         }
     }
 
+    /// Queued jobs cancelled, running ones asked to stop, in one write transaction.
     public func cancel(_ selection: JobSelection) async throws -> Int {
-        try await pool.write { try SQLiteJobQueue.cancel(selection, $0) }
+        try await pool.write { db in
+            let filter = SQLiteJobQueue.filter(selection)
+            try db.execute(sql: "UPDATE jobs SET state = 'cancelled', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE state = 'queued' AND \(filter.sql)", arguments: filter.arguments)
+            var n = db.changesCount
+            try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE state = 'running' AND \(filter.sql)", arguments: filter.arguments)
+            n += db.changesCount
+            return n
+        }
     }
 
     public func retry(_ selection: JobSelection) async throws -> Int {
         let now = Date().timeIntervalSince1970
-        return try await pool.write { try SQLiteJobQueue.retry(selection, now: now, $0) }
+        return try await pool.write { db in
+            let filter = SQLiteJobQueue.filter(selection)
+            try db.execute(sql: """
+                UPDATE jobs SET state = 'queued', failures = 0, cancel_requested = 0, not_before = 0, error = NULL,
+                    lease_owner = NULL, lease_expires = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE (state IN ('failed', 'cancelled')
+                       OR (state = 'running' AND cancel_requested = 1 AND COALESCE(lease_expires, 0) < ?))
+                  AND \(filter.sql)
+                """, arguments: [now] + filter.arguments)
+            return db.changesCount
+        }
     }
 
     public func setPaused(_ paused: Bool, sweep: Int64?) async throws {
-        try await pool.write { try SQLiteJobQueue.setPaused(paused, sweep: sweep, $0) }
-    }
-
-    /// `cancel` in a write transaction: queued jobs cancelled, running ones asked to stop.
-    static func cancel(_ selection: JobSelection, _ db: Database) throws -> Int {
-        let filter = SQLiteJobQueue.filter(selection)
-        try db.execute(sql: "UPDATE jobs SET state = 'cancelled', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE state = 'queued' AND \(filter.sql)", arguments: filter.arguments)
-        var n = db.changesCount
-        try db.execute(sql: "UPDATE jobs SET cancel_requested = 1 WHERE state = 'running' AND \(filter.sql)", arguments: filter.arguments)
-        n += db.changesCount
-        return n
-    }
-
-    /// `retry` in a write transaction.
-    static func retry(_ selection: JobSelection, now: Double, _ db: Database) throws -> Int {
-        let filter = SQLiteJobQueue.filter(selection)
-        try db.execute(sql: """
-            UPDATE jobs SET state = 'queued', failures = 0, cancel_requested = 0, not_before = 0, error = NULL,
-                lease_owner = NULL, lease_expires = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-            WHERE (state IN ('failed', 'cancelled')
-                   OR (state = 'running' AND cancel_requested = 1 AND COALESCE(lease_expires, 0) < ?))
-              AND \(filter.sql)
-            """, arguments: [now] + filter.arguments)
-        return db.changesCount
-    }
-
-    /// `setPaused` in a write transaction.
-    static func setPaused(_ paused: Bool, sweep: Int64?, _ db: Database) throws {
-        if let sweep {
-            try db.execute(sql: "UPDATE sweeps SET paused = ? WHERE sweep_id = ?", arguments: [paused ? 1 : 0, sweep])
-            guard db.changesCount == 1 else { throw QueueError.invalidSpec(key: "sweep", reason: "\(sweep) does not exist") }
-        } else {
-            try db.execute(sql: "INSERT INTO queue_state (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                           arguments: [paused ? "1" : "0"])
+        try await pool.write { db in
+            if let sweep {
+                try db.execute(sql: "UPDATE sweeps SET paused = ? WHERE sweep_id = ?", arguments: [paused ? 1 : 0, sweep])
+                guard db.changesCount == 1 else { throw QueueError.invalidSpec(key: "sweep", reason: "\(sweep) does not exist") }
+            } else {
+                try db.execute(sql: "INSERT INTO queue_state (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                               arguments: [paused ? "1" : "0"])
+            }
         }
     }
 
