@@ -19,14 +19,11 @@ enum Deadline {
                 let clock = Task {
                     let start = ContinuousClock.now
                     let limit = seconds.map { Duration.milliseconds(Int64(($0 * 1000).rounded())) }
-                    var closedSince: ContinuousClock.Instant?
+                    var watch = closed.map { ClosedFor(grace: grace, isClosed: $0) }
                     while limit.map({ ContinuousClock.now - start < $0 }) ?? true {
-                        let nap = limit.map { min(.milliseconds(100), $0 - (ContinuousClock.now - start)) } ?? .milliseconds(100)
+                        let nap = limit.map { min(ClosedFor.poll, $0 - (ContinuousClock.now - start)) } ?? ClosedFor.poll
                         if (try? await Task.sleep(for: nap)) == nil { return }
-                        guard let closed, closed() else { continue }
-                        let since = closedSince ?? ContinuousClock.now
-                        closedSince = since
-                        if ContinuousClock.now - since >= .milliseconds(Int64((grace * 1000).rounded())) {
+                        if watch?.hasLasted() == true {
                             if outcome.finish(.failure(ConnectionGone()), continuation) { work.cancel() }
                             return
                         }
@@ -88,5 +85,27 @@ struct ConnectionGone: Error, CustomStringConvertible {
     var description: String {
         duringStream ? "the connection closed while the rows were still coming; run it again"
             : "the connection closed while a statement was still waiting for its answer"
+    }
+}
+
+/// The watchdogs' rule (`Deadline`, `StreamWatch`): a connection seen closed, polled every
+/// `poll`, for at least `grace` seconds since it was first seen closed is gone.
+struct ClosedFor {
+    static let poll = Duration.milliseconds(100)
+    let grace: Duration
+    let isClosed: @Sendable () -> Bool
+    private var since: ContinuousClock.Instant?
+
+    init(grace: Double, isClosed: @escaping @Sendable () -> Bool) {
+        self.grace = .milliseconds(Int64((grace * 1000).rounded()))
+        self.isClosed = isClosed
+    }
+
+    /// One poll: true once the connection has been closed for `grace`.
+    mutating func hasLasted() -> Bool {
+        guard isClosed() else { return false }
+        let first = since ?? ContinuousClock.now
+        since = first
+        return ContinuousClock.now - first >= grace
     }
 }

@@ -48,6 +48,13 @@ struct Statements: Sendable {
     struct StreamProgress {
         var headerSent = false
         var rows = 0
+
+        /// Hands `names` to `header` unless the names went out already.
+        mutating func send(_ names: @autoclosure () -> [String], to header: ([String]) throws -> Void) rethrows {
+            guard !headerSent else { return }
+            headerSent = true
+            try header(names())
+        }
     }
 
     /// `query`'s column names (even for no rows), then its rows made into text (as `kiln report`
@@ -60,31 +67,23 @@ struct Statements: Sendable {
                                         progress: inout StreamProgress) async throws {
         let connection = self.connection, logger = self.logger
         let watcher = watch.map { grace in StreamWatch(connection: connection, grace: grace) }
-        defer { watcher?.stop() }
+        let streamed: Result<Void, any Error>
         do {
             let sequence = try await connection.query(query, logger: logger)
             let columns = Statements.columnNames(sequence)
-            if !columns.isEmpty, !progress.headerSent {
-                progress.headerSent = true
-                try header(columns)
-            }
+            if !columns.isEmpty { try progress.send(columns, to: header) }
             for try await values in sequence {
-                if !progress.headerSent {
-                    progress.headerSent = true
-                    try header(values.map(\.columnName))
-                }
+                try progress.send(values.map(\.columnName), to: header)
                 progress.rows += 1
                 try row(values.map { PostgresText.render($0) })
             }
-            if !progress.headerSent {
-                progress.headerSent = true
-                try header(columns)
-            }
+            try progress.send(columns, to: header)
+            streamed = .success(())
         } catch {
-            if let watcher, await watcher.finish() { throw ConnectionGone(duringStream: true) }
-            throw error
+            streamed = .failure(error)
         }
         if let watcher, await watcher.finish() { throw ConnectionGone(duringStream: true) }
+        try streamed.get()
     }
 
     /// The result's column names even when it has no rows. postgres-nio keeps them in the
@@ -115,7 +114,6 @@ final class StreamWatch: Sendable {
 
     init(connection: PostgresConnection, grace: Double) {
         let fired = fired
-        let limit = Duration.milliseconds(Int64((grace * 1000).rounded()))
         // The streaming task's handle leaves `withUnsafeCurrentTask` only for this watch, which
         // `stream` awaits (`finish`) before it returns: the handle never outlives its task.
         guard let streaming = withUnsafeCurrentTask(body: { $0 }) else {
@@ -123,12 +121,9 @@ final class StreamWatch: Sendable {
             return
         }
         task = Task.detached {
-            var closedSince: ContinuousClock.Instant?
-            while (try? await Task.sleep(for: .milliseconds(100))) != nil {
-                guard connection.isClosed else { continue }
-                let since = closedSince ?? ContinuousClock.now
-                closedSince = since
-                if ContinuousClock.now - since >= limit {
+            var watch = ClosedFor(grace: grace) { connection.isClosed }
+            while (try? await Task.sleep(for: ClosedFor.poll)) != nil {
+                if watch.hasLasted() {
                     fired.value.store(true, ordering: .sequentiallyConsistent)
                     streaming.cancel()
                     return
@@ -136,9 +131,6 @@ final class StreamWatch: Sendable {
             }
         }
     }
-
-    /// Stops the watch without waiting (a `defer`'s part; `finish` waits).
-    func stop() { task?.cancel() }
 
     /// Stops the watch and waits for it to end; true when it fired.
     func finish() async -> Bool {
