@@ -17,32 +17,12 @@ final class ConcurrentClaimTests: QueueTestCase {
             var stores: [any JobQueue] = []
             for _ in 0..<4 { stores.append(try await Queues.open(location)) }
             let start = Date()
-            // One child task per worker; each returns the jobs it claimed and finished, and its error if any.
-            let results = await withTaskGroup(of: (claimed: [Int64], error: String?).self,
-                                              returning: [(claimed: [Int64], error: String?)].self) { group in
-                for (w, worker) in stores.enumerated() {
-                    group.addTask {
-                        let name = "w\(w)"
-                        var mine: [Int64] = []
-                        do {
-                            while let job = try await worker.claim(worker: name, leaseSeconds: 60) {
-                                let png = Data("job \(job.jobID)".utf8)
-                                guard try await worker.finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [
-                                    FinishedImage(index: 0, png: png, outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil),
-                                ], renderSeconds: 0) else { throw TestQueues.Unavailable(description: "lease lost on job \(job.jobID)") }
-                                mine.append(job.jobID)
-                            }
-                            return (mine, nil)
-                        } catch {
-                            return (mine, "\(name): \(error)")
-                        }
-                    }
-                }
-                var all: [(claimed: [Int64], error: String?)] = []
-                for await result in group { all.append(result) }
-                return all
+            let (claimed, errors) = await claimUntilEmpty(stores, leaseSeconds: 60) { worker, name, job in
+                let png = Data("job \(job.jobID)".utf8)
+                guard try await worker.finish(jobID: job.jobID, worker: name, attempt: job.attempt, images: [
+                    FinishedImage(index: 0, png: png, outputPath: nil, provenance: "{}", watermarkWritten: nil, watermarkRead: nil),
+                ], renderSeconds: 0) else { throw TestQueues.Unavailable(description: "lease lost on job \(job.jobID)") }
             }
-            let claimed = results.flatMap { $0.claimed }, errors = results.compactMap { $0.error }
             let seconds = Date().timeIntervalSince(start)
             XCTAssertEqual(errors, [])
             XCTAssertEqual(claimed.count, 200)

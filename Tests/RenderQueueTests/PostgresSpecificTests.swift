@@ -143,25 +143,7 @@ final class PostgresSpecificTests: XCTestCase {
         for _ in 0..<200 { try await queue.enqueue(model: "m", request: RenderRequest(prompt: "x")) }
         var workers: [PostgresJobQueue] = []
         for _ in 0..<4 { workers.append(try await PostgresJobQueue(url: url)) }
-        // One child task per worker; each returns the jobs it claimed, and its error if any.
-        let results = await withTaskGroup(of: (claimed: [Int64], error: String?).self,
-                                          returning: [(claimed: [Int64], error: String?)].self) { group in
-            for (w, worker) in workers.enumerated() {
-                group.addTask {
-                    var mine: [Int64] = []
-                    do {
-                        while let job = try await worker.claim(worker: "w\(w)", leaseSeconds: 600) { mine.append(job.jobID) }
-                        return (mine, nil)
-                    } catch {
-                        return (mine, "\(error)")
-                    }
-                }
-            }
-            var all: [(claimed: [Int64], error: String?)] = []
-            for await result in group { all.append(result) }
-            return all
-        }
-        let claimed = results.flatMap { $0.claimed }, errors = results.compactMap { $0.error }
+        let (claimed, errors) = await claimUntilEmpty(workers, leaseSeconds: 600)
         XCTAssertEqual(errors, [])
         XCTAssertEqual(claimed.count, 200)
         XCTAssertEqual(Set(claimed).count, 200, "each job claimed exactly once")
